@@ -1,0 +1,26 @@
+//! `flinkit graph`: the table graph of a script or folder as a text tree, JSON, dot or Mermaid.
+
+use clap::Args;
+use flinkit::lineage::Graph;
+use flinkit::sql::Script;
+
+use super::{Context, Format, SqlArgs, output};
+
+/// Flags of `flinkit graph`.
+#[derive(Args, Debug)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub sql: SqlArgs,
+}
+
+/// Runs `flinkit graph`.
+pub fn run(ctx: &Context<'_>, args: &GraphArgs) -> anyhow::Result<()> {
+    let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
+    let graph = Graph::build(&script)?;
+    match ctx.format {
+        Format::Json => output::print_json(&graph.to_json()),
+        Format::Text => output::print(&graph.to_text()),
+        Format::Dot => output::print(&graph.to_dot()),
+        Format::Mermaid => output::print(&graph.to_mermaid()),
+    }
+}

@@ -1,0 +1,169 @@
+//! The command line: clap types, global flags, input gathering, logging, exit codes and the
+//! rendering of failures. Each subcommand lives in its own module.
+
+mod completions;
+mod graph;
+mod output;
+mod report;
+mod split;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use flinkit::sql::Input;
+
+pub use output::{ColorMode, Format};
+
+/// flinkit — run Apache Flink SQL without learning Flink.
+#[derive(Parser, Debug)]
+#[command(name = "flinkit", version, about, long_about = None, propagate_version = true)]
+#[command(after_help = "Examples:
+  flinkit split -f job.sql --format json
+  flinkit graph -f sql/ --format mermaid
+  flinkit completions bash > /etc/bash_completion.d/flinkit")]
+pub struct Cli {
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); FLINKIT_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Output format: text for people, json for scripts (graph also takes dot and mermaid).
+    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
+    pub format: Format,
+    /// When to color text output.
+    #[arg(long, value_enum, default_value_t = ColorMode::Auto, global = true)]
+    pub color: ColorMode,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Split SQL into statements and describe each one (kind, name, target, sources, position).
+    #[command(after_help = "Examples:
+  flinkit split -f job.sql
+  flinkit split --format json \"CREATE TABLE t (x INT) WITH ('connector' = 'datagen')\" \"INSERT INTO o SELECT x FROM t\"
+  cat job.sql | flinkit split -")]
+    Split(split::SplitArgs),
+    /// Show the table graph of a script: tables, views, INSERT edges and a deploy order.
+    #[command(after_help = "Examples:
+  flinkit graph -f sql/user-count/kafka.sql
+  flinkit graph -f sql/ --format json
+  flinkit graph -f job.sql --format dot | dot -Tpng > graph.png")]
+    Graph(graph::GraphArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  flinkit completions bash > ~/.local/share/bash-completion/completions/flinkit
+  flinkit completions zsh > \"${fpath[1]}/_flinkit\"")]
+    Completions(completions::CompletionsArgs),
+}
+
+/// Where SQL comes from, shared by every command that reads SQL.
+#[derive(Args, Debug, Clone)]
+pub struct SqlArgs {
+    /// SQL text, one argument each (split on its own); `-` reads standard input.
+    #[arg(value_name = "STATEMENT")]
+    pub statements: Vec<String>,
+    /// SQL text (repeatable).
+    #[arg(long = "sql", value_name = "TEXT")]
+    pub sql: Vec<String>,
+    /// A .sql file, or a folder searched recursively for .sql files (repeatable; `-` is stdin).
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+}
+
+impl SqlArgs {
+    /// The inputs in the order they were given on the command line.
+    pub fn inputs(&self, matches: &ArgMatches) -> Vec<Input> {
+        let indices = |id: &str| -> Vec<usize> {
+            matches
+                .indices_of(id)
+                .map(|i| i.collect())
+                .unwrap_or_default()
+        };
+        let mut ordered: Vec<(usize, Input)> = Vec::new();
+        let text = |s: &String| {
+            if s == "-" {
+                Input::Stdin
+            } else {
+                Input::Text(s.clone())
+            }
+        };
+        ordered.extend(
+            indices("statements")
+                .into_iter()
+                .zip(self.statements.iter().map(text)),
+        );
+        ordered.extend(
+            indices("sql")
+                .into_iter()
+                .zip(self.sql.iter().map(|s| Input::Text(s.clone()))),
+        );
+        ordered.extend(indices("files").into_iter().zip(self.files.iter().map(|p| {
+            if p.as_os_str() == "-" {
+                Input::Stdin
+            } else {
+                Input::Path(p.clone())
+            }
+        })));
+        ordered.sort_by_key(|(i, _)| *i);
+        ordered.into_iter().map(|(_, input)| input).collect()
+    }
+}
+
+/// What every command gets besides its own flags.
+pub struct Context<'a> {
+    pub format: Format,
+    pub color: ColorMode,
+    /// The matches of the running subcommand (for the order of inputs).
+    pub matches: &'a ArgMatches,
+}
+
+/// A failure caused by the user's input (exit code 2) rather than by the world (exit code 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidInput(pub String);
+
+/// Parses the command line, runs the command and returns the exit code.
+pub fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+    output::init_logging(cli.verbose);
+    let sub = matches.subcommand().map(|(_, m)| m).unwrap_or(&matches);
+    let ctx = Context {
+        format: cli.format,
+        color: cli.color,
+        matches: sub,
+    };
+    let result = match &cli.command {
+        Command::Split(args) => split::run(&ctx, args),
+        Command::Graph(args) => graph::run(&ctx, args),
+        Command::Completions(args) => completions::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => report::failure(&ctx, &err),
+    }
+}
+
+/// Rejects output formats a command does not have.
+pub fn require_format(format: Format, allowed: &[Format], command: &str) -> anyhow::Result<()> {
+    if allowed.contains(&format) {
+        return Ok(());
+    }
+    let names: Vec<_> = allowed
+        .iter()
+        .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_string()))
+        .collect();
+    Err(InvalidInput(format!(
+        "`{command}` prints --format {}, not {}",
+        names.join("|"),
+        format
+            .to_possible_value()
+            .map_or("?".into(), |v| v.get_name().to_string())
+    ))
+    .into())
+}

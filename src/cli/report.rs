@@ -1,0 +1,62 @@
+//! Turning a failure into what the user sees: a located SQL error rendered like a compiler's
+//! (file, line, caret, help) or the contract's JSON error object, and the exit code.
+
+use std::process::ExitCode;
+
+use codespan_reporting::diagnostic::{Diagnostic, Label};
+use codespan_reporting::files::SimpleFile;
+use codespan_reporting::term::{self, termcolor::StandardStream};
+use flinkit::lineage::LineageError;
+use flinkit::sql::{SqlError, SyntaxError};
+use serde_json::json;
+
+use super::{Context, Format, InvalidInput, output};
+
+/// Prints the failure and returns its exit code: 2 for invalid input, 1 otherwise.
+pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
+    let invalid = err.chain().any(|cause| {
+        cause.is::<InvalidInput>() || cause.is::<SqlError>() || cause.is::<LineageError>()
+    });
+    let code = if invalid { 2 } else { 1 };
+    let syntax = err
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<SqlError>())
+        .and_then(SqlError::syntax);
+    let json_mode = ctx.format != Format::Text;
+    match (syntax, json_mode) {
+        (Some(syntax), true) => {
+            let _ = output::print_json(&json!({"error": {
+                "message": syntax.message,
+                "line": syntax.line,
+                "column": syntax.column,
+                "source": syntax.source_name,
+                "help": syntax.help,
+            }}));
+        }
+        (Some(syntax), false) => render_syntax(ctx, syntax),
+        (None, true) => {
+            let _ = output::print_json(&json!({"error": {"message": format!("{err:#}")}}));
+        }
+        (None, false) => eprintln!("error: {err:#}"),
+    }
+    ExitCode::from(code)
+}
+
+fn render_syntax(ctx: &Context<'_>, err: &SyntaxError) {
+    let text = err.source_text.as_str();
+    let file = SimpleFile::new(err.source_name.as_str(), text);
+    let diagnostic = Diagnostic::error()
+        .with_message(&err.message)
+        .with_labels(vec![
+            Label::primary((), err.range.clone()).with_message("opened here"),
+        ])
+        .with_notes(vec![format!("help: {}", err.help)]);
+    let mut stream = StandardStream::stderr(ctx.color.for_stderr());
+    if term::emit_to_write_style(&mut stream, &term::Config::default(), &file, &diagnostic).is_err()
+    {
+        eprintln!(
+            "error: {}:{}:{}: {}\nhelp: {}",
+            err.source_name, err.line, err.column, err.message, err.help
+        );
+    }
+}

@@ -1,0 +1,484 @@
+//! The table graph of a script: tables and views as nodes (with their connector and role),
+//! INSERT / VIEW / CREATE TABLE AS edges, the parents-first deploy order, and renderings as a
+//! text tree, JSON, Graphviz dot and Mermaid.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::sql::{Detail, Script};
+
+/// A node's place in the data flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Only read (or not used at all).
+    Source,
+    /// Only written.
+    Sink,
+    /// Written and read.
+    Intermediate,
+    /// A view.
+    View,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Source => "source",
+            Self::Sink => "sink",
+            Self::Intermediate => "intermediate",
+            Self::View => "view",
+        }
+    }
+}
+
+/// A table or view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Node {
+    /// The name as written (qualified names joined by dots).
+    pub name: String,
+    /// The `'connector'` option (inherited through `LIKE`), if the script declares the table.
+    pub connector: Option<String>,
+    /// Its role in the data flow.
+    pub role: Role,
+}
+
+/// Data flowing from one node to another through a statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Edge {
+    /// The table read.
+    pub from: String,
+    /// The table written (or the view defined).
+    pub to: String,
+    /// Index of the statement that makes the edge.
+    pub statement: usize,
+}
+
+/// The table graph of a script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Graph {
+    /// Every table and view, in first-appearance order.
+    pub nodes: Vec<Node>,
+    /// Every edge, in statement order.
+    pub edges: Vec<Edge>,
+    /// A deploy order: every node after all of its parents (ties in first-appearance order).
+    pub order: Vec<String>,
+}
+
+/// Why no graph could be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LineageError {
+    /// The tables feed each other in a loop.
+    #[error("the tables form a cycle: {}", .tables.join(" → "))]
+    Cycle {
+        /// The tables along the cycle, the first repeated at the end.
+        tables: Vec<String>,
+        /// The statement that closes the cycle.
+        statement: usize,
+    },
+}
+
+impl Graph {
+    /// Builds the graph of `script`.
+    pub fn build(script: &Script) -> Result<Self, LineageError> {
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut declared: Declared = HashMap::new();
+        let mut views = BTreeSet::new();
+        let mut edges = Vec::new();
+        let mut node = |name: &str, nodes: &mut Vec<Node>| -> usize {
+            *index.entry(name.to_string()).or_insert_with(|| {
+                nodes.push(Node {
+                    name: name.to_string(),
+                    connector: None,
+                    role: Role::Source,
+                });
+                nodes.len() - 1
+            })
+        };
+        for stmt in &script.statements {
+            match &stmt.detail {
+                Detail::CreateTable(table) => {
+                    node(&table.name, &mut nodes);
+                    let parent = table
+                        .like
+                        .as_ref()
+                        .filter(|like| like.inherits_options())
+                        .map(|like| like.table.clone());
+                    declared.insert(
+                        table.name.clone(),
+                        (table.connector().map(str::to_string), parent),
+                    );
+                    for source in table.query_sources.iter().flatten() {
+                        node(source, &mut nodes);
+                        edges.push((source.clone(), table.name.clone(), stmt.index));
+                    }
+                }
+                Detail::CreateView(view) => {
+                    let id = node(&view.name, &mut nodes);
+                    views.insert(id);
+                    for source in &view.sources {
+                        node(source, &mut nodes);
+                        edges.push((source.clone(), view.name.clone(), stmt.index));
+                    }
+                }
+                _ => {
+                    for insert in stmt.inserts() {
+                        for source in &insert.sources {
+                            node(source, &mut nodes);
+                        }
+                        node(&insert.target, &mut nodes);
+                        for source in &insert.sources {
+                            edges.push((source.clone(), insert.target.clone(), stmt.index));
+                        }
+                    }
+                }
+            }
+        }
+        let id_of = |name: &str| index[name];
+        for node in &mut nodes {
+            node.connector = connector_of(&node.name, &declared, 0);
+        }
+        let mut parents = vec![Vec::new(); nodes.len()];
+        let mut children = vec![Vec::new(); nodes.len()];
+        for (from, to, statement) in &edges {
+            let (f, t) = (id_of(from), id_of(to));
+            parents[t].push((f, *statement));
+            children[f].push(t);
+        }
+        for (id, node) in nodes.iter_mut().enumerate() {
+            node.role = match (
+                views.contains(&id),
+                parents[id].is_empty(),
+                children[id].is_empty(),
+            ) {
+                (true, _, _) => Role::View,
+                (false, false, false) => Role::Intermediate,
+                (false, false, true) => Role::Sink,
+                (false, true, _) => Role::Source,
+            };
+        }
+        let order = topological_order(&parents, &children)
+            .map_err(|cycle| {
+                let statement = parents[cycle[0]]
+                    .iter()
+                    .find(|(p, _)| *p == cycle[cycle.len() - 2])
+                    .map_or(0, |(_, s)| *s);
+                LineageError::Cycle {
+                    tables: cycle.iter().map(|&i| nodes[i].name.clone()).collect(),
+                    statement,
+                }
+            })?
+            .into_iter()
+            .map(|i| nodes[i].name.clone())
+            .collect();
+        let edges = edges
+            .into_iter()
+            .map(|(from, to, statement)| Edge {
+                from,
+                to,
+                statement,
+            })
+            .collect();
+        Ok(Self {
+            nodes,
+            edges,
+            order,
+        })
+    }
+
+    /// The graph as the contract's JSON object.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    /// A text tree: each root, then what it feeds, indented; then the deploy order.
+    pub fn to_text(&self) -> String {
+        let index: HashMap<&str, usize> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
+        let mut children: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.nodes.len()];
+        let mut has_parent = vec![false; self.nodes.len()];
+        for edge in &self.edges {
+            let (f, t) = (index[edge.from.as_str()], index[edge.to.as_str()]);
+            if !children[f].iter().any(|&(c, _)| c == t) {
+                children[f].push((t, edge.statement));
+            }
+            has_parent[t] = true;
+        }
+        let mut out = String::new();
+        let mut shown = vec![false; self.nodes.len()];
+        for root in (0..self.nodes.len()).filter(|&i| !has_parent[i]) {
+            self.tree(root, None, "", "", &children, &mut shown, &mut out);
+        }
+        let _ = writeln!(out, "\ndeploy order: {}", self.order.join(", "));
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn tree(
+        &self,
+        id: usize,
+        statement: Option<usize>,
+        first: &str,
+        rest: &str,
+        children: &[Vec<(usize, usize)>],
+        shown: &mut [bool],
+        out: &mut String,
+    ) {
+        let node = &self.nodes[id];
+        let connector = node.connector.as_deref().unwrap_or("undeclared");
+        let via = statement.map_or(String::new(), |s| format!("  [statement {s}]"));
+        let again = if shown[id] && !children[id].is_empty() {
+            "  (see above)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "{first}{} ({connector}, {}){via}{again}",
+            node.name,
+            node.role.as_str()
+        );
+        if shown[id] {
+            return;
+        }
+        shown[id] = true;
+        for (k, &(child, stmt)) in children[id].iter().enumerate() {
+            let last = k + 1 == children[id].len();
+            let (branch, cont) = if last {
+                ("└─ ", "   ")
+            } else {
+                ("├─ ", "│  ")
+            };
+            self.tree(
+                child,
+                Some(stmt),
+                &format!("{rest}{branch}"),
+                &format!("{rest}{cont}"),
+                children,
+                shown,
+                out,
+            );
+        }
+    }
+
+    /// A Graphviz `digraph`.
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from("digraph flinkit {\n  rankdir=LR;\n  node [shape=box];\n");
+        for node in &self.nodes {
+            let shape = if node.role == Role::View {
+                " style=dashed"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  {} [label={}{shape}];",
+                dot_quote(&node.name),
+                dot_quote(&format!(
+                    "{}\n{}",
+                    node.name,
+                    node.connector.as_deref().unwrap_or(node.role.as_str())
+                ))
+            );
+        }
+        for edge in &self.edges {
+            let _ = writeln!(
+                out,
+                "  {} -> {} [label=\"#{}\"];",
+                dot_quote(&edge.from),
+                dot_quote(&edge.to),
+                edge.statement
+            );
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// A Mermaid `flowchart`.
+    pub fn to_mermaid(&self) -> String {
+        let index: HashMap<&str, usize> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
+        let mut out = String::from("flowchart LR\n");
+        for (i, node) in self.nodes.iter().enumerate() {
+            let label = format!(
+                "{}<br/>{}",
+                node.name,
+                node.connector.as_deref().unwrap_or(node.role.as_str())
+            )
+            .replace('"', "#quot;");
+            let (open, close) = if node.role == Role::View {
+                ("([\"", "\"])")
+            } else {
+                ("[\"", "\"]")
+            };
+            let _ = writeln!(out, "  n{i}{open}{label}{close}");
+        }
+        for edge in &self.edges {
+            let _ = writeln!(
+                out,
+                "  n{} -->|#{}| n{}",
+                index[edge.from.as_str()],
+                edge.statement,
+                index[edge.to.as_str()]
+            );
+        }
+        out
+    }
+}
+
+/// Declared tables: own `'connector'` and the `LIKE` parent whose options they inherit.
+type Declared = HashMap<String, (Option<String>, Option<String>)>;
+
+/// The table's connector, following `LIKE` parents that pass their options on.
+fn connector_of(name: &str, declared: &Declared, depth: usize) -> Option<String> {
+    let (own, parent) = declared.get(name)?;
+    match (own, parent) {
+        (Some(own), _) => Some(own.clone()),
+        (None, Some(parent)) if depth < 32 => connector_of(parent, declared, depth + 1),
+        _ => None,
+    }
+}
+
+fn dot_quote(s: &str) -> String {
+    format!(
+        "\"{}\"",
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    )
+}
+
+/// Kahn's algorithm, smallest first-appearance index first; on a cycle, the cycle's nodes with
+/// the first repeated at the end.
+fn topological_order(
+    parents: &[Vec<(usize, usize)>],
+    children: &[Vec<usize>],
+) -> Result<Vec<usize>, Vec<usize>> {
+    let mut pending: Vec<usize> = parents.iter().map(Vec::len).collect();
+    let mut ready: BTreeSet<usize> = (0..parents.len()).filter(|&i| pending[i] == 0).collect();
+    let mut order = Vec::with_capacity(parents.len());
+    while let Some(id) = ready.pop_first() {
+        order.push(id);
+        for &child in &children[id] {
+            pending[child] -= 1;
+            if pending[child] == 0 {
+                ready.insert(child);
+            }
+        }
+    }
+    if order.len() == parents.len() {
+        return Ok(order);
+    }
+    let start = (0..parents.len())
+        .find(|&i| pending[i] > 0)
+        .unwrap_or_default();
+    let mut path = vec![start];
+    let mut at = start;
+    loop {
+        at = parents[at]
+            .iter()
+            .map(|&(p, _)| p)
+            .find(|&p| pending[p] > 0)
+            .unwrap_or(start);
+        if let Some(pos) = path.iter().position(|&n| n == at) {
+            let mut cycle: Vec<usize> = path[pos..].to_vec();
+            cycle.reverse();
+            let first = cycle.iter().position(|&n| n == at).unwrap_or_default();
+            cycle.rotate_left(first);
+            cycle.push(cycle[0]);
+            return Err(cycle);
+        }
+        path.push(at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph(sql: &str) -> Result<Graph, LineageError> {
+        Graph::build(&Script::parse_str(sql).unwrap())
+    }
+
+    #[test]
+    fn roles_connectors_and_order() {
+        let g = graph(
+            "CREATE TABLE out (a INT) WITH ('connector' = 'print');
+             CREATE TABLE mid (a INT) WITH ('connector' = 'kafka');
+             CREATE TABLE src (a INT) WITH ('connector' = 'datagen');
+             CREATE TABLE copy WITH ('topic' = 'x') LIKE mid;
+             CREATE TABLE ext WITH ('topic' = 'y') LIKE catalog_table;
+             CREATE VIEW v AS SELECT a FROM src;
+             INSERT INTO out SELECT a FROM mid;
+             INSERT INTO mid SELECT a FROM v;",
+        )
+        .unwrap();
+        let roles: Vec<_> = g
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.connector.as_deref(), n.role))
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                ("out", Some("print"), Role::Sink),
+                ("mid", Some("kafka"), Role::Intermediate),
+                ("src", Some("datagen"), Role::Source),
+                ("copy", Some("kafka"), Role::Source),
+                ("ext", None, Role::Source),
+                ("v", None, Role::View),
+            ]
+        );
+        assert_eq!(g.order, ["src", "copy", "ext", "v", "mid", "out"]);
+        assert_eq!(g.edges.len(), 3);
+        assert_eq!(g.edges[1].statement, 6);
+    }
+
+    #[test]
+    fn cycles_are_named() {
+        let err = graph(
+            "INSERT INTO b SELECT * FROM a; INSERT INTO c SELECT * FROM b; INSERT INTO a SELECT * FROM c;",
+        )
+        .unwrap_err();
+        let LineageError::Cycle { tables, statement } = err;
+        assert_eq!(tables, ["a", "b", "c", "a"]);
+        assert_eq!(statement, 2, "the INSERT INTO a closes the loop");
+        assert!(graph("INSERT INTO t SELECT * FROM t").is_err());
+    }
+
+    #[test]
+    fn renderings() {
+        let g = graph(
+            "CREATE TABLE s (a INT) WITH ('connector' = 'datagen');
+             INSERT INTO x SELECT * FROM s; INSERT INTO y SELECT * FROM s;
+             INSERT INTO z SELECT * FROM x JOIN y ON TRUE;",
+        )
+        .unwrap();
+        let text = g.to_text();
+        assert!(
+            text.starts_with(
+                "s (datagen, source)\n├─ x (undeclared, intermediate)  [statement 1]\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("(see above)") || text.matches("z (").count() == 2,
+            "{text}"
+        );
+        assert!(text.ends_with("deploy order: s, x, y, z\n"), "{text}");
+        assert!(g.to_dot().contains("\"x\" -> \"z\" [label=\"#3\"];"));
+        assert!(g.to_mermaid().contains("n1 -->|#3| n3"));
+    }
+}

@@ -1,0 +1,459 @@
+//! Which tables a query reads: names after FROM / JOIN / a comma in a FROM list, and `TABLE t`
+//! (window table functions, explicit tables) — through joins, subqueries, set operations, CTEs
+//! (whose names are not tables), temporal joins and hints; never the `FROM` inside a function
+//! call (`EXTRACT`, `TRIM`, `SUBSTRING`, `OVERLAY`), `IS [NOT] DISTINCT FROM`, `UNNEST` or
+//! `LATERAL TABLE(…)` aliases.
+
+use std::collections::HashSet;
+
+use super::cursor::{ident_text, is_ident_token};
+use super::lexer::{Token, TokenKind};
+
+/// Words after which `(` opens a group or subquery rather than a function call's arguments.
+const NOT_FUNCTIONS: &[&str] = &[
+    "ALL",
+    "AND",
+    "ANY",
+    "AS",
+    "BETWEEN",
+    "BY",
+    "CASE",
+    "DISTINCT",
+    "ELSE",
+    "END",
+    "ESCAPE",
+    "EXCEPT",
+    "EXISTS",
+    "FETCH",
+    "FROM",
+    "HAVING",
+    "IN",
+    "INTERSECT",
+    "INTO",
+    "IS",
+    "JOIN",
+    "LATERAL",
+    "LIKE",
+    "LIMIT",
+    "MINUS",
+    "NOT",
+    "OFFSET",
+    "ON",
+    "OR",
+    "RETURN",
+    "SELECT",
+    "SET",
+    "SOME",
+    "THEN",
+    "UNION",
+    "USING",
+    "VALUES",
+    "WHEN",
+    "WHERE",
+    "WITH",
+];
+
+/// Words that can follow a table reference and are never its alias.
+const NOT_ALIASES: &[&str] = &[
+    "AS",
+    "CROSS",
+    "END",
+    "EXCEPT",
+    "FETCH",
+    "FOR",
+    "FROM",
+    "FULL",
+    "GROUP",
+    "HAVING",
+    "INNER",
+    "INTERSECT",
+    "JOIN",
+    "LATERAL",
+    "LEFT",
+    "LIMIT",
+    "MATCH_RECOGNIZE",
+    "MINUS",
+    "NATURAL",
+    "OFFSET",
+    "ON",
+    "ORDER",
+    "OUTER",
+    "RIGHT",
+    "SELECT",
+    "TABLESAMPLE",
+    "UNION",
+    "USING",
+    "VALUES",
+    "WHERE",
+    "WINDOW",
+];
+
+/// Words that end the expression of `FOR SYSTEM_TIME AS OF expr` at depth 0.
+const AFTER_TEMPORAL: &[&str] = &[
+    "AS",
+    "CROSS",
+    "EXCEPT",
+    "FULL",
+    "GROUP",
+    "HAVING",
+    "INNER",
+    "INTERSECT",
+    "JOIN",
+    "LEFT",
+    "LIMIT",
+    "NATURAL",
+    "ON",
+    "ORDER",
+    "RIGHT",
+    "UNION",
+    "USING",
+    "WHERE",
+    "WINDOW",
+];
+
+fn is_one_of(src: &str, tok: &Token, words: &[&str]) -> bool {
+    tok.kind == TokenKind::Word && words.iter().any(|w| tok.text(src).eq_ignore_ascii_case(w))
+}
+
+#[derive(Debug)]
+struct Group {
+    /// The parentheses hold a function call's arguments (no table FROM inside).
+    function: bool,
+    /// The group is a table reference in a FROM list (subquery, `TABLE(…)`, `UNNEST(…)`).
+    from_item: bool,
+    /// The group is the body of this CTE.
+    cte: Option<String>,
+}
+
+struct Scanner<'a> {
+    src: &'a str,
+    toks: &'a [Token],
+    ctes: HashSet<String>,
+    seen: HashSet<String>,
+    sources: Vec<String>,
+    groups: Vec<Group>,
+    /// The `(` at this index opens a FROM-list item.
+    from_item_at: Option<usize>,
+    /// The `(` at this index opens the body of this CTE.
+    cte_at: Option<(usize, String)>,
+}
+
+/// The distinct tables read by the query tokens `toks` (comments and hints removed), in
+/// first-appearance order.
+pub(crate) fn query_sources(src: &str, toks: &[Token]) -> Vec<String> {
+    let mut scanner = Scanner {
+        src,
+        toks,
+        ctes: HashSet::new(),
+        seen: HashSet::new(),
+        sources: Vec::new(),
+        groups: Vec::new(),
+        from_item_at: None,
+        cte_at: None,
+    };
+    scanner.run();
+    scanner.sources
+}
+
+impl Scanner<'_> {
+    fn kw(&self, at: usize, kw: &str) -> bool {
+        self.toks
+            .get(at)
+            .is_some_and(|t| t.is_keyword(self.src, kw))
+    }
+
+    fn kind(&self, at: usize, kind: TokenKind) -> bool {
+        self.toks.get(at).is_some_and(|t| t.kind == kind)
+    }
+
+    fn run(&mut self) {
+        let mut i = 0;
+        while i < self.toks.len() {
+            let tok = self.toks[i];
+            i = match tok.kind {
+                TokenKind::LParen => self.open(i),
+                TokenKind::RParen => self.close(i),
+                TokenKind::Word => self.word(i),
+                _ => i + 1,
+            };
+        }
+    }
+
+    fn open(&mut self, i: usize) -> usize {
+        let query_inside = ["SELECT", "WITH", "VALUES"]
+            .iter()
+            .any(|kw| self.kw(i + 1, kw));
+        let function = !query_inside
+            && i.checked_sub(1).is_some_and(|p| {
+                let prev = &self.toks[p];
+                prev.kind == TokenKind::QuotedIdent
+                    || (prev.kind == TokenKind::Word && !is_one_of(self.src, prev, NOT_FUNCTIONS))
+            });
+        let cte = match self.cte_at.take() {
+            Some((at, name)) if at == i => Some(name),
+            other => {
+                self.cte_at = other;
+                None
+            }
+        };
+        let from_item = self.from_item_at.take_if(|at| *at == i).is_some();
+        self.groups.push(Group {
+            function,
+            from_item,
+            cte,
+        });
+        i + 1
+    }
+
+    fn close(&mut self, i: usize) -> usize {
+        let Some(group) = self.groups.pop() else {
+            return i + 1;
+        };
+        if let Some(name) = group.cte {
+            self.ctes.insert(name);
+            if self.kind(i + 1, TokenKind::Comma) {
+                return self.cte_header(i + 2).unwrap_or(i + 1);
+            }
+        }
+        if group.from_item {
+            return self.after_item(i + 1);
+        }
+        i + 1
+    }
+
+    fn word(&mut self, i: usize) -> usize {
+        let tok = self.toks[i];
+        if tok.is_keyword(self.src, "WITH") {
+            return self.cte_header(i + 1).unwrap_or(i + 1);
+        }
+        if tok.is_keyword(self.src, "FROM") {
+            let in_function = self.groups.last().is_some_and(|g| g.function);
+            let distinct_from = i >= 2
+                && self.kw(i - 1, "DISTINCT")
+                && (self.kw(i - 2, "IS") || self.kw(i - 2, "NOT"));
+            if in_function || distinct_from {
+                return i + 1;
+            }
+            return self.table_ref(i + 1);
+        }
+        if tok.is_keyword(self.src, "JOIN") {
+            return self.table_ref(i + 1);
+        }
+        if tok.is_keyword(self.src, "TABLE")
+            && self.toks.get(i + 1).is_some_and(is_ident_token)
+            && !self.kind(i + 2, TokenKind::LParen)
+        {
+            let (name, next) = self.name_at(i + 1);
+            self.add(name);
+            return next;
+        }
+        i + 1
+    }
+
+    /// `name [(columns)] AS (` at `at`: remembers the CTE and returns the index of its `(`.
+    fn cte_header(&mut self, at: usize) -> Option<usize> {
+        let name = ident_text(self.src, self.toks.get(at)?)?;
+        let mut j = at + 1;
+        if self.kind(j, TokenKind::LParen) {
+            j = self.skip_group(j);
+        }
+        if !self.kw(j, "AS") || !self.kind(j + 1, TokenKind::LParen) {
+            return None;
+        }
+        self.cte_at = Some((j + 1, name));
+        Some(j + 1)
+    }
+
+    /// A table reference after FROM, JOIN or a FROM-list comma.
+    fn table_ref(&mut self, at: usize) -> usize {
+        let mut j = at;
+        if self.kw(j, "LATERAL") {
+            j += 1;
+        }
+        if self.kind(j, TokenKind::LParen) {
+            self.from_item_at = Some(j);
+            return j;
+        }
+        if (self.kw(j, "TABLE") || self.kw(j, "UNNEST")) && self.kind(j + 1, TokenKind::LParen) {
+            self.from_item_at = Some(j + 1);
+            return j + 1;
+        }
+        match self.toks.get(j) {
+            Some(tok) if is_ident_token(tok) && !is_one_of(self.src, tok, NOT_ALIASES) => {
+                let (name, next) = self.name_at(j);
+                self.add(name);
+                self.after_item(next)
+            }
+            _ => j,
+        }
+    }
+
+    /// Skips what may follow a table reference (temporal clause, alias, column aliases) and
+    /// continues a comma-separated FROM list.
+    fn after_item(&mut self, at: usize) -> usize {
+        let mut j = at;
+        if self.kw(j, "FOR") && self.kw(j + 1, "SYSTEM_TIME") {
+            j += 2;
+            if self.kw(j, "AS") && self.kw(j + 1, "OF") {
+                j += 2;
+            }
+            let mut depth = 0usize;
+            while let Some(tok) = self.toks.get(j) {
+                match tok.kind {
+                    TokenKind::LParen => depth += 1,
+                    TokenKind::RParen if depth == 0 => break,
+                    TokenKind::RParen => depth -= 1,
+                    TokenKind::Comma | TokenKind::Semicolon if depth == 0 => break,
+                    TokenKind::Word if depth == 0 && is_one_of(self.src, tok, AFTER_TEMPORAL) => {
+                        break;
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        if self.kw(j, "AS") {
+            j += 1;
+        }
+        if let Some(tok) = self.toks.get(j)
+            && is_ident_token(tok)
+            && !is_one_of(self.src, tok, NOT_ALIASES)
+        {
+            j += 1;
+            if self.kind(j, TokenKind::LParen) {
+                j = self.skip_group(j);
+            }
+        }
+        if self.kind(j, TokenKind::Comma) {
+            return self.table_ref(j + 1);
+        }
+        j
+    }
+
+    fn name_at(&self, at: usize) -> (String, usize) {
+        let mut name = ident_text(self.src, &self.toks[at]).unwrap_or_default();
+        let mut j = at + 1;
+        while self.kind(j, TokenKind::Dot) && self.toks.get(j + 1).is_some_and(is_ident_token) {
+            name.push('.');
+            name.push_str(&ident_text(self.src, &self.toks[j + 1]).unwrap_or_default());
+            j += 2;
+        }
+        (name, j)
+    }
+
+    fn skip_group(&self, open: usize) -> usize {
+        let mut depth = 0usize;
+        for (k, tok) in self.toks[open..].iter().enumerate() {
+            match tok.kind {
+                TokenKind::LParen => depth += 1,
+                TokenKind::RParen => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return open + k + 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.toks.len()
+    }
+
+    fn add(&mut self, name: String) {
+        if !self.ctes.contains(&name) && self.seen.insert(name.clone()) {
+            self.sources.push(name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::lexer::tokenize;
+
+    fn sources(sql: &str) -> Vec<String> {
+        let toks: Vec<Token> = tokenize(sql)
+            .unwrap()
+            .into_iter()
+            .filter(|t| !t.kind.is_trivia())
+            .collect();
+        query_sources(sql, &toks)
+    }
+
+    #[test]
+    fn joins_subqueries_and_unions() {
+        assert_eq!(
+            sources(
+                "SELECT * FROM a JOIN b ON a.x = b.x LEFT JOIN (SELECT * FROM c) AS cc ON TRUE \
+                 UNION ALL SELECT * FROM a WHERE x IN (SELECT y FROM d)"
+            ),
+            ["a", "b", "c", "d"]
+        );
+    }
+
+    #[test]
+    fn comma_joins_and_qualified_names() {
+        assert_eq!(
+            sources("SELECT 1 FROM cat.db.a AS x, `b` y, (SELECT 1 FROM c) z, d WHERE TRUE"),
+            ["cat.db.a", "b", "c", "d"]
+        );
+    }
+
+    #[test]
+    fn ctes_are_not_tables() {
+        assert_eq!(
+            sources(
+                "WITH t1 AS (SELECT * FROM base), t2 (a) AS (SELECT a FROM t1 JOIN other ON TRUE) \
+                 SELECT * FROM t2"
+            ),
+            ["base", "other"]
+        );
+        assert_eq!(
+            sources("WITH t AS (SELECT * FROM t) SELECT * FROM t"),
+            ["t"],
+            "a CTE's own body reads the real table"
+        );
+    }
+
+    #[test]
+    fn from_inside_functions_is_not_a_table() {
+        assert_eq!(
+            sources(
+                "SELECT EXTRACT(YEAR FROM ts), TRIM(BOTH ' ' FROM s), SUBSTRING(s FROM 2 FOR 3), \
+                 OVERLAY(s PLACING 'x' FROM 2), COALESCE((SELECT MAX(v) FROM m), 0) \
+                 FROM t WHERE a IS NOT DISTINCT FROM b AND c IS DISTINCT FROM d"
+            ),
+            ["m", "t"]
+        );
+    }
+
+    #[test]
+    fn table_functions_unnest_and_lateral() {
+        assert_eq!(
+            sources(
+                "SELECT * FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) \
+                 CROSS JOIN UNNEST(tags) AS t (tag), LATERAL TABLE(split(s)) AS T(w) \
+                 JOIN TABLE(HOP(DATA => TABLE views, TIMECOL => DESCRIPTOR(ts), \
+                 SLIDE => INTERVAL '1' MINUTE, SIZE => INTERVAL '5' MINUTE)) h ON TRUE"
+            ),
+            ["clicks", "views"]
+        );
+    }
+
+    #[test]
+    fn temporal_joins_and_hints() {
+        assert_eq!(
+            sources(
+                "SELECT * FROM orders /*+ OPTIONS('a'='b') */ o \
+                 JOIN rates FOR SYSTEM_TIME AS OF o.proc - INTERVAL '1' SECOND AS r ON o.c = r.c \
+                 JOIN dim FOR SYSTEM_TIME AS OF o.proc ON TRUE"
+            ),
+            ["orders", "rates", "dim"]
+        );
+    }
+
+    #[test]
+    fn values_read_nothing() {
+        assert!(sources("VALUES (1, 'a'), (2, 'b')").is_empty());
+        assert_eq!(sources("TABLE t"), ["t"]);
+    }
+}
