@@ -8,3 +8,8 @@
 
 pub mod lineage;
 pub mod sql;
+
+/// The README's Rust examples, compiled and run as doctests so the README cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -22,7 +22,7 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
         .chain()
         .find_map(|cause| cause.downcast_ref::<SqlError>())
         .and_then(SqlError::syntax);
-    let json_mode = ctx.format != Format::Text;
+    let json_mode = ctx.format == Format::Json;
     match (syntax, json_mode) {
         (Some(syntax), true) => {
             let _ = output::print_json(&json!({"error": {

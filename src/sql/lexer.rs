@@ -1,7 +1,8 @@
 //! The Flink SQL lexer: turns text into tokens with byte spans, following the rules of Flink's
 //! Calcite-based parser (single-quoted strings with `''` escapes, backtick identifiers with
 //! doubled backtick escapes that cannot span lines, `--` and `//` line comments, non-nesting
-//! `/* … */` comments, `/*+ … */` hints) plus double-quoted text, a leading UTF-8 BOM and CRLF.
+//! `/* … */` comments, `/*+ … */` hints) plus double-quoted text, CRLF and the UTF-8 byte order
+//! mark (skipped as white space, also where concatenated files leave one mid-text).
 //!
 //! The lexer never allocates per token and never panics: it works on bytes and only ever cuts
 //! the input at ASCII boundaries, so every span is a valid `str` range.
@@ -190,6 +191,8 @@ impl<'a> Lexer<'a> {
         while let Some(&b) = bytes.get(self.pos) {
             if matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c) {
                 self.pos += 1;
+            } else if bytes[self.pos..].starts_with(BOM.as_bytes()) {
+                self.pos += BOM.len();
             } else {
                 break;
             }
@@ -255,7 +258,9 @@ impl<'a> Lexer<'a> {
             b'0'..=b'9' => (TokenKind::Number, self.number_end(start)),
             _ if is_word_byte(b) && !b.is_ascii_digit() => {
                 let mut end = start + 1;
-                while bytes.get(end).is_some_and(|&c| is_word_byte(c)) {
+                while bytes.get(end).is_some_and(|&c| {
+                    is_word_byte(c) && !(c == 0xef && bytes[end..].starts_with(BOM.as_bytes()))
+                }) {
                     end += 1;
                 }
                 (TokenKind::Word, end)
@@ -400,6 +405,14 @@ mod tests {
                 (Word, "näme"),
                 (Word, "名前")
             ]
+        );
+    }
+
+    #[test]
+    fn a_bom_inside_the_text_is_white_space() {
+        assert_eq!(
+            kinds("a\u{feff}b \u{feff}"),
+            vec![(TokenKind::Word, "a"), (TokenKind::Word, "b")]
         );
     }
 

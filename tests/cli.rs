@@ -1,0 +1,219 @@
+//! The `flinkit` binary as a user meets it: exit codes, located errors rendered with a caret,
+//! the order of mixed inputs, stdin, formats, completions, and the seed tutorials' SQL.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn flinkit(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flinkit"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flinkit runs");
+    let mut input = child.stdin.take().expect("stdin");
+    input
+        .write_all(stdin.unwrap_or_default().as_bytes())
+        .expect("stdin written");
+    drop(input);
+    child.wait_with_output().expect("flinkit finishes")
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn inputs_keep_command_line_order_and_each_is_split_on_its_own() {
+    let out = flinkit(
+        &[
+            "split",
+            "--format",
+            "json",
+            "CREATE TABLE a (x INT) WITH ('connector' = 'datagen')",
+            "--sql",
+            "INSERT INTO b SELECT x FROM a; INSERT INTO c SELECT x FROM a",
+            "-",
+            "-f",
+            "sql/user-count/kafka.sql",
+        ],
+        Some("SELECT 1"),
+    );
+    assert!(out.status.success());
+    let v = json(&out);
+    let rows: Vec<(String, String)> = v["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["kind"].as_str().unwrap().to_string(),
+                s["source"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("create_table", "<argument 1>"),
+        ("insert", "<argument 2>"),
+        ("insert", "<argument 2>"),
+        ("select", "<stdin>"),
+        ("create_table", "sql/user-count/kafka.sql"),
+        ("create_table", "sql/user-count/kafka.sql"),
+        ("insert", "sql/user-count/kafka.sql"),
+    ];
+    assert_eq!(
+        rows,
+        want.map(|(k, s)| (k.to_string(), s.to_string())).to_vec()
+    );
+    assert_eq!(v["statements"][2]["column"], 32);
+}
+
+#[test]
+fn an_argument_without_semicolon_is_one_statement_even_across_lines() {
+    let out = flinkit(
+        &[
+            "split",
+            "--format",
+            "json",
+            "CREATE TABLE t\n(x INT)\nWITH ('connector' = 'datagen')",
+        ],
+        None,
+    );
+    let v = json(&out);
+    assert_eq!(v["statements"].as_array().unwrap().len(), 1);
+    assert_eq!(v["statements"][0]["name"], "t");
+}
+
+#[test]
+fn lexing_errors_show_the_line_and_a_caret_and_exit_2() {
+    let out = flinkit(
+        &[
+            "split",
+            "--color",
+            "never",
+            "-f",
+            "../shared/sql-cases/10-unterminated-string.sql",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error: unterminated string literal"), "{err}");
+    assert!(
+        err.contains("10-unterminated-string.sql:2:22"),
+        "names the file, line and column: {err}"
+    );
+    assert!(
+        err.contains("2 │ INSERT INTO t SELECT 'never closed FROM t;"),
+        "{err}"
+    );
+    assert!(err.contains("                     ^ opened here"), "{err}");
+    assert!(err.contains("help: close the string"), "{err}");
+    assert!(!err.contains("\u{1b}["), "--color never means no escapes");
+}
+
+#[test]
+fn json_errors_are_the_contract_object() {
+    let out = flinkit(&["split", "--format", "json", "SELECT /* open"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let v = json(&out);
+    assert_eq!(v["error"]["line"], 1);
+    assert_eq!(v["error"]["column"], 8);
+    assert_eq!(v["error"]["source"], "<argument 1>");
+}
+
+#[test]
+fn missing_files_and_wrong_formats_are_invalid_input() {
+    let out = flinkit(&["split", "-f", "no/such/file.sql"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot read no/such/file.sql"), "{err}");
+    let out = flinkit(&["split", "--format", "dot", "SELECT 1"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--format text|json"));
+    let out = flinkit(&["split", "--no-such-flag"], None);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn graph_renders_every_format() {
+    let file = "sql/favorite-color-cheese/kafka.sql";
+    let out = flinkit(&["graph", "--format", "json", "-f", file], None);
+    let v = json(&out);
+    assert_eq!(v["order"][3], "user_favorite_color_and_cheese");
+    assert_eq!(v["edges"].as_array().unwrap().len(), 3);
+    let text = flinkit(&["graph", "-f", file], None);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("users (upsert-kafka, source)\n└─ user_favorite_color_and_cheese"));
+    let dot = flinkit(&["graph", "--format", "dot", "-f", file], None);
+    assert!(String::from_utf8_lossy(&dot.stdout).starts_with("digraph flinkit {"));
+    let mermaid = flinkit(&["graph", "--format", "mermaid", "-f", file], None);
+    assert!(String::from_utf8_lossy(&mermaid.stdout).starts_with("flowchart LR\n"));
+}
+
+#[test]
+fn graph_of_a_folder_reads_every_script_in_path_order() {
+    let out = flinkit(&["split", "--format", "json", "-f", "sql"], None);
+    let v = json(&out);
+    let sources: Vec<&str> = v["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source"].as_str().unwrap())
+        .collect();
+    let mut sorted = sources.clone();
+    sorted.sort();
+    assert_eq!(sources, sorted);
+    assert_eq!(sources.len(), 5 + 5 + 3 + 3);
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = flinkit(&["completions", shell], None);
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("split") && script.contains("graph"),
+            "{shell}"
+        );
+    }
+}
+
+#[test]
+fn help_shows_examples_for_every_command() {
+    for command in ["split", "graph", "completions"] {
+        let out = flinkit(&[command, "--help"], None);
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("Examples:"), "{command}: {help}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_pipe_is_not_an_error() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flinkit"))
+        .args(["split", "-f", "sql"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
