@@ -233,19 +233,18 @@ impl Graph {
         out: &mut String,
     ) {
         let node = &self.nodes[id];
-        let connector = node.connector.as_deref().unwrap_or("undeclared");
+        let what = match (node.role, node.connector.as_deref()) {
+            (Role::View, _) => "view".to_string(),
+            (role, Some(connector)) => format!("{connector}, {}", role.as_str()),
+            (role, None) => format!("undeclared, {}", role.as_str()),
+        };
         let via = statement.map_or(String::new(), |s| format!("  [statement {s}]"));
         let again = if shown[id] && !children[id].is_empty() {
             "  (see above)"
         } else {
             ""
         };
-        let _ = writeln!(
-            out,
-            "{first}{} ({connector}, {}){via}{again}",
-            node.name,
-            node.role.as_str()
-        );
+        let _ = writeln!(out, "{first}{} ({what}){via}{again}", node.name);
         if shown[id] {
             return;
         }

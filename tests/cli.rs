@@ -175,7 +175,25 @@ fn graph_of_a_folder_reads_every_script_in_path_order() {
     let mut sorted = sources.clone();
     sorted.sort();
     assert_eq!(sources, sorted);
-    assert_eq!(sources.len(), 5 + 5 + 3 + 3);
+    let mut files: Vec<&str> = sources.clone();
+    files.dedup();
+    let on_disk = walk(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/sql")));
+    assert_eq!(files.len(), on_disk, "every .sql file below sql/ is read once");
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                usize::from(path.extension().is_some_and(|x| x == "sql"))
+            }
+        })
+        .sum()
 }
 
 #[test]

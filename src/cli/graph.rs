@@ -1,7 +1,7 @@
 //! `flinkit graph`: the table graph of a script or folder as a text tree, JSON, dot or Mermaid.
 
 use clap::Args;
-use flinkit::lineage::Graph;
+use flinkit::lineage::{Graph, LineageError};
 use flinkit::sql::Script;
 
 use super::{Context, Format, SqlArgs, output};
@@ -16,7 +16,20 @@ pub struct GraphArgs {
 /// Runs `flinkit graph`.
 pub fn run(ctx: &Context<'_>, args: &GraphArgs) -> anyhow::Result<()> {
     let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
-    let graph = Graph::build(&script)?;
+    let graph = match Graph::build(&script) {
+        Ok(graph) => graph,
+        Err(err @ LineageError::Cycle { statement, .. }) => {
+            let stmt = &script.statements[statement];
+            let place = format!(
+                "statement {statement} ({}:{}:{}) closes a loop",
+                script.source_of(stmt).name(),
+                stmt.line,
+                stmt.column
+            );
+            return Err(anyhow::Error::from(err).context(place));
+        }
+        Err(err) => return Err(err.into()),
+    };
     match ctx.format {
         Format::Json => output::print_json(&graph.to_json()),
         Format::Text => output::print(&graph.to_text()),
