@@ -12,10 +12,11 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --all-targets --locked -- -D warnings
 
+step "mvn verify (jars/: the runner jar and its JUnit tests)"
+mvn -B -ntp -f jars/pom.xml verify
+
+step "flinkit setup (runner jar and Flink runtime for local runs; cached after the first run)"
+cargo run --locked --quiet -- setup
+
 step "cargo test"
 cargo test --locked
-
-if [ -f jars/pom.xml ]; then
-  step "mvn verify (jars/)"
-  mvn -B -q -f jars/pom.xml verify
-fi

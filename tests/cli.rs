@@ -177,8 +177,15 @@ fn graph_of_a_folder_reads_every_script_in_path_order() {
     assert_eq!(sources, sorted);
     let mut files: Vec<&str> = sources.clone();
     files.dedup();
-    let on_disk = walk(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/sql")));
-    assert_eq!(files.len(), on_disk, "every .sql file below sql/ is read once");
+    let on_disk = walk(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sql"
+    )));
+    assert_eq!(
+        files.len(),
+        on_disk,
+        "every .sql file below sql/ is read once"
+    );
 }
 
 fn walk(dir: &std::path::Path) -> usize {

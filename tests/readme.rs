@@ -37,11 +37,60 @@ fn the_demo_prints_what_the_readme_shows() {
         .expect("the demo command");
     let args: Vec<&str> = demo["cargo run --release -- ".len()..].split(' ').collect();
     let out = flinkit(&args);
-    assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        block_after(&readme, "The demo prints:")
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    let sorted = |text: &str| {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(
+        sorted(&String::from_utf8_lossy(&out.stdout)),
+        sorted(&block_after(&readme, "The demo prints the job's rows")),
+        "the rows, in any order"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("FINISHED"), "{stderr}");
+}
+
+#[test]
+fn the_versions_table_is_the_pinned_versions() {
+    let readme = readme();
+    let table = block_after_heading(&readme, "## Versions");
+    for (component, property) in [
+        ("| Apache Flink |", "flink.version"),
+        ("| Flink Kafka connector", "flink.kafka.connector.version"),
+        (
+            "| Apache Flink Pulsar connector",
+            "flink.pulsar.connector.version",
+        ),
+        ("| Flink formats avro", "flink.sql.avro.version"),
+        ("| Apache Kafka,", "kafka.version"),
+        ("| Apache Pulsar,", "pulsar.version"),
+        ("| Java |", "java.release"),
+    ] {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(component))
+            .unwrap_or_else(|| panic!("no row {component}"));
+        let value = flinkit::versions::property(property).expect(property);
+        assert!(
+            row.split('|')
+                .nth(2)
+                .is_some_and(|v| v.trim().starts_with(value)),
+            "{row} should say {value}"
+        );
+    }
+}
+
+/// The text from `heading` to the next `## ` heading.
+fn block_after_heading(text: &str, heading: &str) -> String {
+    let from = text.find(heading).unwrap() + heading.len();
+    let rest = &text[from..];
+    rest[..rest.find("\n## ").unwrap_or(rest.len())].to_string()
 }
 
 #[test]

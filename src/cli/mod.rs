@@ -3,8 +3,11 @@
 
 mod completions;
 mod graph;
+mod launch;
 mod output;
+mod progress;
 mod report;
+mod setup;
 mod split;
 
 use std::path::PathBuf;
@@ -51,6 +54,19 @@ pub enum Command {
   flinkit graph -f sql/ --format json
   flinkit graph -f job.sql --format dot | dot -Tpng > graph.png")]
     Graph(graph::GraphArgs),
+    /// Run a script as one Flink job (locally on an embedded Flink by default).
+    #[command(after_help = "Examples:
+  flinkit launch -f job.sql                          # runs until the job ends or Ctrl-C
+  flinkit launch \"CREATE TABLE …\" \"INSERT INTO …\"    # one statement per argument
+  flinkit launch -f job.sql --detach --format json   # background; prints pid, log, web UI
+  flinkit launch -f stream.sql --timeout 30s         # run a streaming job for 30 seconds")]
+    Launch(launch::LaunchArgs),
+    /// Build and cache what running Flink needs: the runner jar and Flink's runtime classpath.
+    #[command(after_help = "Examples:
+  flinkit setup             # first run: Maven downloads Flink (about a minute)
+  flinkit setup --verify    # check every cached jar's SHA-256
+  flinkit setup --force     # rebuild from scratch")]
+    Setup(setup::SetupArgs),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   flinkit completions bash > ~/.local/share/bash-completion/completions/flinkit
@@ -141,6 +157,8 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Split(args) => split::run(&ctx, args),
         Command::Graph(args) => graph::run(&ctx, args),
+        Command::Launch(args) => launch::run(&ctx, args),
+        Command::Setup(args) => setup::run(&ctx, args),
         Command::Completions(args) => completions::run(args),
     };
     match result {

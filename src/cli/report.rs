@@ -7,6 +7,7 @@ use codespan_reporting::diagnostic::{Diagnostic, Label};
 use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, termcolor::StandardStream};
 use flinkit::lineage::LineageError;
+use flinkit::provision::ProvisionError;
 use flinkit::sql::{SqlError, SyntaxError};
 use serde_json::json;
 
@@ -35,11 +36,27 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
         }
         (Some(syntax), false) => render_syntax(ctx, syntax),
         (None, true) => {
-            let _ = output::print_json(&json!({"error": {"message": format!("{err:#}")}}));
+            let mut error = json!({"message": format!("{err:#}")});
+            if let Some(fix) = fix(err) {
+                error["help"] = json!(fix);
+            }
+            let _ = output::print_json(&json!({ "error": error }));
         }
-        (None, false) => eprintln!("error: {err:#}"),
+        (None, false) => {
+            eprintln!("error: {err:#}");
+            if let Some(fix) = fix(err) {
+                eprintln!("help: {fix}");
+            }
+        }
     }
     ExitCode::from(code)
+}
+
+/// The fix for a failure, when the library knows one.
+fn fix(err: &anyhow::Error) -> Option<&'static str> {
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<ProvisionError>())
+        .and_then(ProvisionError::fix)
 }
 
 fn render_syntax(ctx: &Context<'_>, err: &SyntaxError) {

@@ -118,7 +118,7 @@ impl SourceFile {
 #[non_exhaustive]
 pub enum InputError {
     /// A file or folder could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Read {
         /// The path.
         path: PathBuf,

@@ -1,0 +1,282 @@
+//! `flinkit launch`: split the script, check it makes a job, provision the JVM side and run it
+//! — locally on an embedded MiniCluster (`--target local`, the default).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::{Args, ValueEnum};
+use flinkit::flink::local::{self, Line, LocalJob, LocalOptions};
+use flinkit::flink::{JobError, JobSpec, RunnerEvent};
+use flinkit::provision::Cache;
+use flinkit::sql::Script;
+use serde_json::json;
+
+use super::progress::Reporter;
+use super::{Context, Format, InvalidInput, SqlArgs, output, require_format};
+
+/// Where a job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// An embedded Flink MiniCluster in a child JVM on this machine.
+    Local,
+}
+
+/// Flags of `flinkit launch`.
+#[derive(Args, Debug)]
+pub struct LaunchArgs {
+    #[command(flatten)]
+    pub sql: SqlArgs,
+    /// Where to run the job.
+    #[arg(long, value_enum, default_value_t = Target::Local, env = "FLINKIT_TARGET")]
+    pub target: Target,
+    /// The Flink job name (default: "flinkit: " and the tables it writes).
+    #[arg(long, value_name = "NAME")]
+    pub job_name: Option<String>,
+    /// Run in the background and print the JVM's pid, log file and web UI address.
+    #[arg(long)]
+    pub detach: bool,
+    /// Cancel the job after this long (`30s`, `5m`); a streaming job otherwise runs until Ctrl-C.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub timeout: Option<Duration>,
+    /// The local JVM's heap.
+    #[arg(long, value_name = "SIZE", default_value = "1g")]
+    pub heap: String,
+    /// The local web UI port (default: a free port).
+    #[arg(long, value_name = "PORT")]
+    pub web_port: Option<u16>,
+    /// Flink configuration for the local cluster, e.g. `parallelism.default=2` (repeatable).
+    #[arg(long = "conf", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub conf: Vec<(String, String)>,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))
+}
+
+/// `$FLINKIT_STATE_DIR`, else `$XDG_STATE_HOME/flinkit`, else `~/.local/state/flinkit`.
+fn state_dir() -> anyhow::Result<PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("FLINKIT_STATE_DIR")
+        .or_else(|| var("XDG_STATE_HOME").map(|p| p.join("flinkit")))
+        .or_else(|| var("HOME").map(|p| p.join(".local/state/flinkit")))
+        .context("no state directory: set FLINKIT_STATE_DIR")
+}
+
+/// How a run ended.
+struct Outcome {
+    job_id: Option<String>,
+    state: String,
+    web_ui: Option<String>,
+}
+
+/// Runs `flinkit launch`.
+pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
+    require_format(ctx.format, &[Format::Text, Format::Json], "launch")?;
+    let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
+    let spec = JobSpec::from_script(&script, args.job_name.as_deref())
+        .map_err(|err| locate(&script, err))?;
+    let mut reporter = Reporter::new(true);
+    let cache = Cache::from_env()?;
+    let provisioned = cache.provision(false, &mut |p| reporter.provision(p))?;
+    let run_dir = state_dir()?.join("runs").join(format!(
+        "{}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        std::process::id()
+    ));
+    let options = LocalOptions {
+        heap: args.heap.clone(),
+        web_port: args.web_port,
+        conf: args.conf.clone(),
+        run_dir,
+        detach: args.detach,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("cannot install the Ctrl-C handler")?;
+    reporter.start(&format!(
+        "starting Flink {} locally",
+        flinkit::versions::flink()
+    ));
+    let mut job = local::start(&provisioned, &spec, &options)?;
+    let started = Instant::now();
+    let result = follow(ctx, args, &mut job, &mut reporter, &stop, &script);
+    drop(reporter);
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            if !args.detach {
+                job.terminate(Duration::from_secs(20))?;
+            }
+            return Err(err);
+        }
+    };
+    let mut report = json!({
+        "job_id": outcome.job_id,
+        "name": spec.name,
+        "target": "local",
+        "state": outcome.state,
+        "web_ui": outcome.web_ui,
+    });
+    if args.detach {
+        report["pid"] = json!(job.pid());
+        report["log"] = json!(job.log_file());
+        report["output"] = json!(job.run_dir().join("stdout.log"));
+    }
+    match ctx.format {
+        Format::Json => output::print_json(&report)?,
+        _ if args.detach => eprintln!(
+            "job {:?} is RUNNING in the background (pid {}); web UI {}; log {}\nstop it with: kill {}",
+            spec.name,
+            job.pid(),
+            outcome.web_ui.as_deref().unwrap_or("unknown"),
+            job.log_file().display(),
+            job.pid()
+        ),
+        _ => eprintln!(
+            "job {:?} ({}) {} after {:.1}s",
+            spec.name,
+            outcome.job_id.as_deref().unwrap_or("not submitted"),
+            outcome.state,
+            started.elapsed().as_secs_f64()
+        ),
+    }
+    if stop.load(Ordering::SeqCst) && args.timeout.is_none() {
+        std::process::exit(130);
+    }
+    Ok(())
+}
+
+/// Points a job error at its statement.
+fn locate(script: &Script, err: JobError) -> anyhow::Error {
+    let help = err.help();
+    let place = err.statement().map(|i| {
+        let stmt = &script.statements[i];
+        format!(
+            " ({}:{}:{})",
+            script.source_of(stmt).name(),
+            stmt.line,
+            stmt.column
+        )
+    });
+    InvalidInput(format!("{err}{}\nhelp: {help}", place.unwrap_or_default())).into()
+}
+
+/// Streams the run's output and events until the job ends (or, detached, until it runs).
+fn follow(
+    ctx: &Context<'_>,
+    args: &LaunchArgs,
+    job: &mut LocalJob,
+    reporter: &mut Reporter,
+    stop: &AtomicBool,
+    script: &Script,
+) -> anyhow::Result<Outcome> {
+    let deadline = args.timeout.map(|t| Instant::now() + t);
+    let mut job_id = None;
+    let mut web_ui: Option<String> = None;
+    loop {
+        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+        if (stop.load(Ordering::SeqCst) || timed_out) && !args.detach {
+            reporter.start("cancelling the job and stopping the local JVM");
+            job.terminate(Duration::from_secs(30))?;
+            reporter.done("local JVM stopped");
+            return Ok(Outcome {
+                job_id,
+                state: "CANCELED".to_string(),
+                web_ui,
+            });
+        }
+        match job.next_line(Duration::from_millis(200)) {
+            Ok(Line::Output(line)) => {
+                if ctx.format == Format::Json || args.detach {
+                    eprintln!("{line}");
+                } else {
+                    println!("{line}");
+                }
+            }
+            Ok(Line::Event(event)) => match event {
+                RunnerEvent::WebUi { url } => {
+                    reporter.done(&format!("Flink web UI: {url}"));
+                    web_ui = Some(url);
+                }
+                RunnerEvent::Submitted { job_id: id, .. } => {
+                    reporter.update(&format!("job {id} submitted"));
+                    job_id = Some(id);
+                }
+                RunnerEvent::State { job_id: id, state } => {
+                    reporter.update(&format!("job {id} {state}"));
+                    if args.detach && state == "RUNNING" {
+                        return Ok(Outcome {
+                            job_id: Some(id),
+                            state,
+                            web_ui,
+                        });
+                    }
+                    job_id = Some(id);
+                }
+                RunnerEvent::Finished { job_id: id, state } => {
+                    let _ = job.wait();
+                    return Ok(Outcome {
+                        job_id: Some(id),
+                        state,
+                        web_ui,
+                    });
+                }
+                RunnerEvent::Failed {
+                    statement, message, ..
+                } => {
+                    let _ = job.wait();
+                    bail!("the job failed{}: {message}", at(script, statement));
+                }
+                RunnerEvent::Error {
+                    statement, message, ..
+                } => {
+                    let _ = job.wait();
+                    return Err(InvalidInput(format!(
+                        "Flink rejected the script{}: {message}",
+                        at(script, statement)
+                    ))
+                    .into());
+                }
+                _ => {}
+            },
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                let status = job.wait()?;
+                bail!(
+                    "the local JVM exited ({status}) without reporting the job's end; the end of its log ({}):\n{}",
+                    job.log_file().display(),
+                    job.log_tail(20)
+                );
+            }
+        }
+    }
+}
+
+/// ` in statement N (file:line:col)` for a statement index the runner blamed.
+fn at(script: &Script, statement: Option<usize>) -> String {
+    statement
+        .and_then(|i| script.statements.get(i))
+        .map(|stmt| {
+            format!(
+                " in statement {} ({}:{}:{})",
+                stmt.index,
+                script.source_of(stmt).name(),
+                stmt.line,
+                stmt.column
+            )
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,67 @@
+//! `flinkit setup`: provisions Java checks, the runner jar and the Flink runtime classpath
+//! explicitly (other commands do it on first use), and says what flinkit runs.
+
+use clap::Args;
+use flinkit::provision::{Cache, Provisioned};
+use flinkit::versions;
+use serde_json::json;
+
+use super::progress::Reporter;
+use super::{Context, Format, output, require_format};
+
+/// Flags of `flinkit setup`.
+#[derive(Args, Debug)]
+pub struct SetupArgs {
+    /// Check every cached file's SHA-256, not only its presence and size.
+    #[arg(long)]
+    pub verify: bool,
+    /// Throw away the cached runner jar and Flink runtime and provision them again.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn total_size(provisioned: &Provisioned) -> u64 {
+    std::iter::once(&provisioned.runner_jar)
+        .chain(&provisioned.classpath)
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Runs `flinkit setup`.
+pub fn run(ctx: &Context<'_>, args: &SetupArgs) -> anyhow::Result<()> {
+    require_format(ctx.format, &[Format::Text, Format::Json], "setup")?;
+    let cache = Cache::from_env()?;
+    if args.force {
+        cache.clear()?;
+    }
+    let mut reporter = Reporter::new(false);
+    let provisioned = cache.provision(args.verify, &mut |p| reporter.provision(p))?;
+    drop(reporter);
+    let size = total_size(&provisioned);
+    if ctx.format == Format::Json {
+        return output::print_json(&json!({
+            "cache": cache.root(),
+            "java": {"path": provisioned.java.path, "version": provisioned.java.major},
+            "runner_jar": provisioned.runner_jar,
+            "classpath_jars": provisioned.classpath.len(),
+            "bytes": size,
+            "verified": args.verify,
+            "versions": {
+                "flink": versions::flink(),
+                "kafka_connector": versions::kafka_connector(),
+                "pulsar_connector": versions::pulsar_connector(),
+            },
+        }));
+    }
+    output::print(&format!(
+        "Java {} ({})\nrunner jar: {}\nFlink {} runtime: {} jars, {} MB in all\ncache: {}\n",
+        provisioned.java.major,
+        provisioned.java.path.display(),
+        provisioned.runner_jar.display(),
+        versions::flink(),
+        provisioned.classpath.len(),
+        size / 1_000_000,
+        cache.root().display()
+    ))
+}

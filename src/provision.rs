@@ -1,0 +1,598 @@
+//! Provisioning: obtains, caches and verifies what the JVM side needs — Java 17+, Maven, the
+//! runner jar (built with Maven from the `jars/` sources embedded in this binary, cached under
+//! the hash of those sources) and the Flink runtime classpath for local runs (resolved from
+//! Maven Central, cached under the Flink version) — so that later runs work offline.
+//!
+//! Layout of the cache (`$FLINKIT_CACHE_DIR`, else `$XDG_CACHE_HOME/flinkit`, else
+//! `~/.cache/flinkit`):
+//!
+//! ```text
+//! runner/<sources-hash>/flink-sql-runner.jar   + .sha256
+//! flink-<version>-<pom-hash>/lib/*.jar         + lib.sha256 (one "sha256 size name" per jar)
+//! src/<sources-hash>/                          the extracted Maven project
+//! ```
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::versions;
+
+/// Why provisioning failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProvisionError {
+    /// No `java` was found.
+    #[error("Java 17 or newer is needed to run Flink, but `{command}` could not be run")]
+    JavaMissing {
+        /// The command tried.
+        command: String,
+    },
+    /// `java` is older than 17.
+    #[error("Java 17 or newer is needed to run Flink, but `{command}` is Java {found}")]
+    JavaTooOld {
+        /// The command tried.
+        command: String,
+        /// Its major version.
+        found: u32,
+    },
+    /// No `mvn` was found.
+    #[error("Maven is needed to build the runner jar and fetch Flink, but `mvn` could not be run")]
+    MavenMissing,
+    /// Neither `FLINKIT_CACHE_DIR`, `XDG_CACHE_HOME` nor `HOME` is set.
+    #[error("no cache directory: set FLINKIT_CACHE_DIR")]
+    NoCacheDir,
+    /// A Maven run failed.
+    #[error("{what} failed; the end of its log ({}):\n{tail}", log.display())]
+    Maven {
+        /// What was being done.
+        what: String,
+        /// The last lines of Maven's output.
+        tail: String,
+        /// The full log.
+        log: PathBuf,
+    },
+    /// A cached file no longer matches its checksum.
+    #[error("{} changed since it was cached; run `flinkit setup --force`", path.display())]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+    },
+    /// A file operation failed.
+    #[error("{}", path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl ProvisionError {
+    /// The command or step that fixes it, when there is one.
+    pub fn fix(&self) -> Option<&'static str> {
+        match self {
+            Self::JavaMissing { .. } | Self::JavaTooOld { .. } => Some(
+                "install Java 17: `apt-get install openjdk-17-jdk-headless` (or point JAVA_HOME at a JDK 17+)",
+            ),
+            Self::MavenMissing => Some("install Maven: `apt-get install maven`"),
+            Self::Maven { .. } => Some(
+                "check that Maven Central is reachable (`mvn dependency:get -Dartifact=org.apache.flink:flink-core:1.20.3`), then run `flinkit setup` again",
+            ),
+            _ => None,
+        }
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ProvisionError + '_ {
+    move |source| ProvisionError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A Java runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Java {
+    /// The `java` executable.
+    pub path: PathBuf,
+    /// Its major version (17, 21, …).
+    pub major: u32,
+}
+
+/// Finds `$JAVA_HOME/bin/java`, else `java` on the `PATH`, and checks it is Java 17 or newer.
+pub fn find_java() -> Result<Java, ProvisionError> {
+    let path = std::env::var_os("JAVA_HOME")
+        .map(|home| PathBuf::from(home).join("bin/java"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("java"));
+    let command = path.display().to_string();
+    let out =
+        Command::new(&path)
+            .arg("-version")
+            .output()
+            .map_err(|_| ProvisionError::JavaMissing {
+                command: command.clone(),
+            })?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    let major = parse_java_major(&text).ok_or(ProvisionError::JavaMissing {
+        command: command.clone(),
+    })?;
+    if major < 17 {
+        return Err(ProvisionError::JavaTooOld {
+            command,
+            found: major,
+        });
+    }
+    Ok(Java { path, major })
+}
+
+/// The major version in `java -version` output (`"17.0.15"` → 17, `"1.8.0_392"` → 8).
+fn parse_java_major(text: &str) -> Option<u32> {
+    let start = text.find("version \"")? + "version \"".len();
+    let version = &text[start..];
+    let mut parts = version.split(|c: char| !c.is_ascii_digit());
+    let first: u32 = parts.next()?.parse().ok()?;
+    if first == 1 {
+        parts.next()?.parse().ok()
+    } else {
+        Some(first)
+    }
+}
+
+/// Checks that `mvn` runs.
+pub fn find_maven() -> Result<PathBuf, ProvisionError> {
+    let mvn = PathBuf::from("mvn");
+    let ok = Command::new(&mvn)
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        Ok(mvn)
+    } else {
+        Err(ProvisionError::MavenMissing)
+    }
+}
+
+/// A provisioning step's progress, for a progress display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// A step started; it may take long (Maven downloads).
+    Started(String),
+    /// A step finished after this long.
+    Done(String, Duration),
+    /// A step was already done: the cached result is used.
+    Cached(String),
+}
+
+/// What a local run needs.
+#[derive(Debug, Clone)]
+pub struct Provisioned {
+    /// The Java runtime.
+    pub java: Java,
+    /// The generic job jar.
+    pub runner_jar: PathBuf,
+    /// The Flink runtime jars for an embedded MiniCluster.
+    pub classpath: Vec<PathBuf>,
+}
+
+impl Provisioned {
+    /// The `-cp` value: the runner jar, then the Flink runtime.
+    pub fn classpath_arg(&self) -> String {
+        std::iter::once(&self.runner_jar)
+            .chain(&self.classpath)
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+}
+
+/// The cache directory and the operations on it.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    /// The cache at `root`.
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The cache from `FLINKIT_CACHE_DIR`, `XDG_CACHE_HOME` or `HOME`.
+    pub fn from_env() -> Result<Self, ProvisionError> {
+        let var = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let root = var("FLINKIT_CACHE_DIR")
+            .or_else(|| var("XDG_CACHE_HOME").map(|p| p.join("flinkit")))
+            .or_else(|| var("HOME").map(|p| p.join(".cache/flinkit")))
+            .ok_or(ProvisionError::NoCacheDir)?;
+        Ok(Self::at(root))
+    }
+
+    /// The cache's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Everything a local run needs, provisioning what is missing. With `verify`, every cached
+    /// file's checksum is checked; otherwise only its presence and size.
+    pub fn provision(
+        &self,
+        verify: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Provisioned, ProvisionError> {
+        let java = find_java()?;
+        let runner_jar = self.runner_jar(verify, progress)?;
+        let classpath = self.local_classpath(verify, progress)?;
+        Ok(Provisioned {
+            java,
+            runner_jar,
+            classpath,
+        })
+    }
+
+    /// Removes what `provision` would otherwise reuse, so the next call rebuilds it.
+    pub fn clear(&self) -> Result<(), ProvisionError> {
+        let _lock = self.lock()?;
+        for dir in [self.runner_dir(), self.runtime_dir()] {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn runner_dir(&self) -> PathBuf {
+        self.root.join("runner").join(sources_hash())
+    }
+
+    fn runtime_dir(&self) -> PathBuf {
+        let poms: Vec<&(&str, &[u8])> = versions::jar_sources::FILES
+            .iter()
+            .filter(|(p, _)| *p == "pom.xml" || p.starts_with("flink-local-runtime/"))
+            .collect();
+        let mut hasher = Sha256::new();
+        for (path, bytes) in poms {
+            hasher.update(path.as_bytes());
+            hasher.update(bytes);
+        }
+        let hash = hex(&hasher.finalize());
+        self.root
+            .join(format!("flink-{}-{}", versions::flink(), &hash[..12]))
+    }
+
+    /// The runner jar: `FLINKIT_RUNNER_JAR` when set, else the cached build of the embedded
+    /// sources, built with Maven when missing.
+    pub fn runner_jar(
+        &self,
+        verify: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<PathBuf, ProvisionError> {
+        if let Some(jar) = std::env::var_os("FLINKIT_RUNNER_JAR").map(PathBuf::from) {
+            return if jar.is_file() {
+                Ok(jar)
+            } else {
+                Err(ProvisionError::Io {
+                    path: jar,
+                    source: std::io::ErrorKind::NotFound.into(),
+                })
+            };
+        }
+        let dir = self.runner_dir();
+        let jar = dir.join("flink-sql-runner.jar");
+        let manifest = dir.join("flink-sql-runner.jar.sha256");
+        let step = "runner jar".to_string();
+        if check_manifest(&dir, &manifest, verify)? {
+            progress(Progress::Cached(step));
+            return Ok(jar);
+        }
+        let _lock = self.lock()?;
+        if check_manifest(&dir, &manifest, verify)? {
+            progress(Progress::Cached(step));
+            return Ok(jar);
+        }
+        progress(Progress::Started(format!(
+            "building the runner jar with Maven (Flink {}, first time only)",
+            versions::flink()
+        )));
+        let started = Instant::now();
+        find_maven()?;
+        let src = self.extract_sources()?;
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let log = dir.join("build.log");
+        maven(
+            "building the runner jar",
+            &[
+                "-f",
+                &src.join("pom.xml").display().to_string(),
+                "-pl",
+                "flink-sql-runner",
+                "-am",
+                "package",
+                "-DskipTests",
+            ],
+            &log,
+        )?;
+        let built = find_built_jar(&src.join("flink-sql-runner/target"))?;
+        let tmp = dir.join("flink-sql-runner.jar.tmp");
+        std::fs::copy(&built, &tmp).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &jar).map_err(io(&jar))?;
+        write_manifest(&dir, &manifest, std::slice::from_ref(&jar))?;
+        progress(Progress::Done(step, started.elapsed()));
+        Ok(jar)
+    }
+
+    /// The Flink runtime classpath for local runs, resolved with Maven when missing.
+    pub fn local_classpath(
+        &self,
+        verify: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<PathBuf>, ProvisionError> {
+        let dir = self.runtime_dir();
+        let lib = dir.join("lib");
+        let manifest = dir.join("lib.sha256");
+        let step = format!("Flink {} runtime", versions::flink());
+        if check_manifest(&dir, &manifest, verify)? {
+            progress(Progress::Cached(step));
+            return read_manifest(&dir, &manifest);
+        }
+        let _lock = self.lock()?;
+        if !check_manifest(&dir, &manifest, verify)? {
+            progress(Progress::Started(format!(
+                "fetching the Flink {} runtime from Maven Central (first time only)",
+                versions::flink()
+            )));
+            let started = Instant::now();
+            find_maven()?;
+            let src = self.extract_sources()?;
+            let tmp = dir.join("lib.tmp");
+            if tmp.exists() {
+                std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+            }
+            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+            maven(
+                "fetching the Flink runtime",
+                &[
+                    "-f",
+                    &src.join("flink-local-runtime/pom.xml")
+                        .display()
+                        .to_string(),
+                    "dependency:copy-dependencies",
+                    &format!("-DoutputDirectory={}", tmp.display()),
+                    "-DincludeScope=runtime",
+                ],
+                &dir.join("fetch.log"),
+            )?;
+            if lib.exists() {
+                std::fs::remove_dir_all(&lib).map_err(io(&lib))?;
+            }
+            std::fs::rename(&tmp, &lib).map_err(io(&lib))?;
+            let mut jars: Vec<PathBuf> = std::fs::read_dir(&lib)
+                .map_err(io(&lib))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "jar"))
+                .collect();
+            jars.sort();
+            write_manifest(&dir, &manifest, &jars)?;
+            progress(Progress::Done(step, started.elapsed()));
+        } else {
+            progress(Progress::Cached(step));
+        }
+        read_manifest(&dir, &manifest)
+    }
+
+    /// Writes the embedded Maven project to `src/<hash>/` (once).
+    fn extract_sources(&self) -> Result<PathBuf, ProvisionError> {
+        let src = self.root.join("src").join(sources_hash());
+        let done = src.join(".complete");
+        if done.exists() {
+            return Ok(src);
+        }
+        for (rel, bytes) in versions::jar_sources::FILES {
+            let path = src.join(rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(io(parent))?;
+            }
+            std::fs::write(&path, bytes).map_err(io(&path))?;
+        }
+        File::create(&done).map_err(io(&done))?;
+        Ok(src)
+    }
+
+    /// An exclusive lock on the cache, held while building (tests and users may run several
+    /// flinkit processes at once).
+    fn lock(&self) -> Result<File, ProvisionError> {
+        std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let path = self.root.join(".lock");
+        let file = File::create(&path).map_err(io(&path))?;
+        file.lock().map_err(io(&path))?;
+        Ok(file)
+    }
+}
+
+/// The hash of the embedded `jars/` sources: a changed source means a new runner jar.
+pub fn sources_hash() -> String {
+    let mut hasher = Sha256::new();
+    for (path, bytes) in versions::jar_sources::FILES {
+        hasher.update(path.as_bytes());
+        hasher.update([0]);
+        hasher.update(bytes);
+    }
+    hex(&hasher.finalize())[..16].to_string()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha256_file(path: &Path) -> Result<String, ProvisionError> {
+    let mut file = File::open(path).map_err(io(path))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Writes `sha256 size relative-path` for each file, after everything else is in place.
+fn write_manifest(dir: &Path, manifest: &Path, files: &[PathBuf]) -> Result<(), ProvisionError> {
+    let mut text = String::new();
+    for file in files {
+        let size = std::fs::metadata(file).map_err(io(file))?.len();
+        let rel = file.strip_prefix(dir).unwrap_or(file);
+        text.push_str(&format!(
+            "{} {size} {}\n",
+            sha256_file(file)?,
+            rel.display()
+        ));
+    }
+    let tmp = manifest.with_extension("tmp");
+    let mut out = File::create(&tmp).map_err(io(&tmp))?;
+    out.write_all(text.as_bytes()).map_err(io(&tmp))?;
+    out.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, manifest).map_err(io(manifest))
+}
+
+fn read_manifest(dir: &Path, manifest: &Path) -> Result<Vec<PathBuf>, ProvisionError> {
+    let file = File::open(manifest).map_err(io(manifest))?;
+    let mut files = Vec::new();
+    for line in BufReader::new(file).lines() {
+        let line = line.map_err(io(manifest))?;
+        if let Some(rel) = line.splitn(3, ' ').nth(2) {
+            files.push(dir.join(rel));
+        }
+    }
+    Ok(files)
+}
+
+/// Whether the manifest exists and every file it lists is there with its size (and, with
+/// `verify`, its checksum). A checksum mismatch is an error, not a silent rebuild.
+fn check_manifest(dir: &Path, manifest: &Path, verify: bool) -> Result<bool, ProvisionError> {
+    let Ok(text) = std::fs::read_to_string(manifest) else {
+        return Ok(false);
+    };
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ' ');
+        let (Some(sha), Some(size), Some(rel)) = (parts.next(), parts.next(), parts.next()) else {
+            return Ok(false);
+        };
+        let path = dir.join(rel);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            return Ok(false);
+        };
+        if size.parse::<u64>().ok() != Some(meta.len()) {
+            return Err(ProvisionError::Corrupt { path });
+        }
+        if verify && sha256_file(&path)? != sha {
+            return Err(ProvisionError::Corrupt { path });
+        }
+    }
+    Ok(!text.is_empty())
+}
+
+/// Runs Maven in batch mode, its output going to `log`.
+fn maven(what: &str, args: &[&str], log: &Path) -> Result<(), ProvisionError> {
+    let out = File::create(log).map_err(io(log))?;
+    let err = out.try_clone().map_err(io(log))?;
+    let status = Command::new("mvn")
+        .args(["-B", "-ntp"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .status()
+        .map_err(|_| ProvisionError::MavenMissing)?;
+    if status.success() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(25)..].join("\n");
+    Err(ProvisionError::Maven {
+        what: what.to_string(),
+        tail,
+        log: log.to_path_buf(),
+    })
+}
+
+/// The shaded jar Maven built: the largest `flink-sql-runner*.jar` that is not `original-…`.
+fn find_built_jar(target: &Path) -> Result<PathBuf, ProvisionError> {
+    std::fs::read_dir(target)
+        .map_err(io(target))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with("flink-sql-runner") && name.ends_with(".jar")
+        })
+        .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or_default())
+        .ok_or_else(|| ProvisionError::Io {
+            path: target.join("flink-sql-runner.jar"),
+            source: std::io::ErrorKind::NotFound.into(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_versions() {
+        assert_eq!(
+            parse_java_major("openjdk version \"17.0.15\" 2025-04-15\nOpenJDK Runtime"),
+            Some(17)
+        );
+        assert_eq!(parse_java_major("java version \"1.8.0_392\""), Some(8));
+        assert_eq!(
+            parse_java_major("openjdk version \"21\" 2023-09-19"),
+            Some(21)
+        );
+        assert_eq!(parse_java_major("nonsense"), None);
+    }
+
+    #[test]
+    fn manifests_detect_missing_and_changed_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.jar");
+        std::fs::write(&file, b"jar bytes").unwrap();
+        let manifest = dir.path().join("m.sha256");
+        assert!(!check_manifest(dir.path(), &manifest, true).unwrap());
+        write_manifest(dir.path(), &manifest, std::slice::from_ref(&file)).unwrap();
+        assert!(check_manifest(dir.path(), &manifest, true).unwrap());
+        assert_eq!(
+            read_manifest(dir.path(), &manifest).unwrap(),
+            vec![file.clone()]
+        );
+        std::fs::write(&file, b"jar byteZ").unwrap();
+        assert!(
+            check_manifest(dir.path(), &manifest, false).unwrap(),
+            "same size"
+        );
+        assert!(matches!(
+            check_manifest(dir.path(), &manifest, true),
+            Err(ProvisionError::Corrupt { .. })
+        ));
+        std::fs::remove_file(&file).unwrap();
+        assert!(!check_manifest(dir.path(), &manifest, false).unwrap());
+    }
+
+    #[test]
+    fn the_sources_hash_is_stable() {
+        assert_eq!(sources_hash(), sources_hash());
+        assert_eq!(sources_hash().len(), 16);
+    }
+}

@@ -1,0 +1,270 @@
+//! `flinkit launch --target local` against a real embedded Flink: a bounded job's rows land in
+//! files, bad SQL points at the user's statement without a Java stack trace, and Ctrl-C,
+//! `--timeout` and `--detach` never leave a JVM behind.
+//!
+//! These tests provision the runner jar and Flink runtime on first use (Maven); `scripts/test.sh`
+//! runs `flinkit setup` first so that cost is paid once.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn flinkit() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flinkit"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}
+
+fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+/// Processes whose command line mentions `needle` (the job name is on the JVM's).
+fn processes_mentioning(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+fn assert_no_jvm_left(job_name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = processes_mentioning(job_name);
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "JVMs left behind: {left:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn streaming_job(dir: &Path) -> std::path::PathBuf {
+    let sql = dir.join("stream.sql");
+    std::fs::write(
+        &sql,
+        "CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '5');\n\
+         CREATE TABLE sink (id BIGINT) WITH ('connector' = 'blackhole');\n\
+         INSERT INTO sink SELECT id FROM gen;\n",
+    )
+    .unwrap();
+    sql
+}
+
+/// Starts a streaming job and returns the child once the job is RUNNING.
+fn start_streaming(job_name: &str, dir: &Path) -> std::process::Child {
+    let mut child = flinkit()
+        .args(["launch", "--job-name", job_name, "-f"])
+        .arg(streaming_job(dir))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut seen = Vec::new();
+    loop {
+        let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("job never RUNNING; stderr so far: {seen:#?}");
+        };
+        if line.contains("RUNNING") {
+            return child;
+        }
+        seen.push(line);
+    }
+}
+
+#[test]
+fn a_bounded_job_runs_to_finished_and_writes_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let sql = dir.path().join("job.sql");
+    std::fs::write(
+        &sql,
+        format!(
+            "SET 'execution.runtime-mode' = 'batch';\n\
+             CREATE TABLE src (id BIGINT, name STRING) WITH (\n  'connector' = 'datagen',\n  \
+             'number-of-rows' = '50',\n  'fields.id.kind' = 'sequence',\n  'fields.id.start' = '1',\n  \
+             'fields.id.end' = '50',\n  'fields.name.length' = '4'\n);\n\
+             CREATE TABLE dst (id BIGINT, name STRING) WITH (\n  'connector' = 'filesystem',\n  \
+             'path' = 'file://{}',\n  'format' = 'csv'\n);\n\
+             INSERT INTO dst SELECT id, name FROM src;\n",
+            out_dir.display()
+        ),
+    )
+    .unwrap();
+    let out = flinkit()
+        .args(["launch", "--format", "json", "-f"])
+        .arg(&sql)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["state"], "FINISHED");
+    assert_eq!(report["target"], "local");
+    assert_eq!(report["name"], "flinkit: dst");
+    assert_eq!(report["job_id"].as_str().map(str::len), Some(32));
+    let mut ids = Vec::new();
+    for file in walk(&out_dir) {
+        for line in std::fs::read_to_string(&file).unwrap().lines() {
+            let (id, name) = line.split_once(',').expect("csv row");
+            assert_eq!(name.len(), 4, "{line}");
+            ids.push(id.parse::<u64>().unwrap());
+        }
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=50).collect::<Vec<_>>());
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else if !name.starts_with('.') && !name.starts_with('_') {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn bad_sql_names_the_statement_and_line_without_a_stack_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = dir.path().join("bad.sql");
+    std::fs::write(
+        &sql,
+        "CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '1');\n\
+         CREATE TABLE dst (id BIGINT) WITH ('connector' = 'blackhole');\n\
+         \n\
+         INSERT INTO dst SELECT no_such_column FROM src;\n",
+    )
+    .unwrap();
+    let out = flinkit().args(["launch", "-f"]).arg(&sql).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("statement 2"), "{err}");
+    assert!(err.contains("bad.sql:4:1"), "{err}");
+    assert!(err.contains("no_such_column"), "{err}");
+    assert!(!err.contains("\tat org.apache"), "no stack trace: {err}");
+}
+
+#[test]
+fn ctrl_c_cancels_the_job_and_stops_the_jvm() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("flinkit-test-ctrl-c");
+    let child = start_streaming(&name, dir.path());
+    assert!(!processes_mentioning(&name).is_empty(), "the JVM runs");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert_no_jvm_left(&name);
+}
+
+#[test]
+fn a_timeout_cancels_a_streaming_job_and_stops_the_jvm() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("flinkit-test-timeout");
+    let out = flinkit()
+        .args([
+            "launch",
+            "--format",
+            "json",
+            "--timeout",
+            "15s",
+            "--job-name",
+            &name,
+            "-f",
+        ])
+        .arg(streaming_job(dir.path()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["state"], "CANCELED");
+    assert_eq!(report["name"], name.as_str());
+    assert_no_jvm_left(&name);
+}
+
+#[test]
+fn detach_leaves_the_job_running_and_says_how_to_find_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("flinkit-test-detach");
+    let out = flinkit()
+        .args([
+            "launch",
+            "--detach",
+            "--format",
+            "json",
+            "--job-name",
+            &name,
+            "-f",
+        ])
+        .arg(streaming_job(dir.path()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["state"], "RUNNING");
+    let pid = report["pid"].as_u64().expect("pid") as i32;
+    assert!(Path::new(report["log"].as_str().unwrap()).exists());
+    assert!(processes_mentioning(&name).contains(&(pid as u32)));
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_no_jvm_left(&name);
+}
