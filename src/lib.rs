@@ -4,16 +4,21 @@
 //!
 //! - [`sql`] splits and parses Flink SQL scripts (quotes, comments, hints, statement sets) into
 //!   located statements, with a model of `CREATE TABLE`, views and `INSERT`s.
+//! - [`connectors`] checks every table's connector options, formats, metadata columns and keys
+//!   offline against the bundled connectors' own option catalog.
+//! - [`vars`] substitutes `${NAME}` variables and keeps secrets out of everything printed.
 //! - [`lineage`] builds the table graph of a script and its parents-first deploy order.
 //! - [`flink`] turns a script into a job for the generic runner jar and runs it (locally on an
 //!   embedded MiniCluster).
 //! - [`provision`] obtains and caches Java, the runner jar and Flink's runtime classpath.
 //! - [`versions`] says which Flink, connector, Kafka and Pulsar versions flinkit runs.
 
+pub mod connectors;
 pub mod flink;
 pub mod lineage;
 pub mod provision;
 pub mod sql;
+pub mod vars;
 pub mod versions;
 
 /// The README's Rust examples, compiled and run as doctests so the README cannot drift.

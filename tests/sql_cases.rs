@@ -5,6 +5,8 @@
 //!   expected `error` means exit 2 with that line, column and message fragment).
 //! - `tests/fixtures/graph/*.sql`: `flinkit graph --format json` must match
 //!   `NAME.expected.json` the same way (nodes, edges, order; or an `error` with exit 2).
+//! - `tests/fixtures/validate/*.sql`: `flinkit validate --format json` must match
+//!   `NAME.expected.json` (`ok`, and the diagnostics in order); exit 2 when `ok` is false.
 //!
 //! New files are picked up without code changes.
 
@@ -23,6 +25,7 @@ fn main() {
         (shared, "split", "shared"),
         (root.join("tests/fixtures/split"), "split", "split"),
         (root.join("tests/fixtures/graph"), "graph", "graph"),
+        (root.join("tests/fixtures/validate"), "validate", "validate"),
     ] {
         let cases = match sql_files(&dir) {
             Ok(cases) if !cases.is_empty() => cases,
@@ -107,8 +110,13 @@ fn check(command: &str, sql: &Path) -> Result<(), Failed> {
         }
         return Ok(());
     }
-    if code != Some(0) {
-        return Err(format!("exit {code:?}: {actual}").into());
+    let want_code = if expected.get("ok") == Some(&Value::Bool(false)) {
+        2
+    } else {
+        0
+    };
+    if code != Some(want_code) {
+        return Err(format!("exit {code:?}, want {want_code}: {actual}").into());
     }
     subset(&expected, &actual, "$")
 }

@@ -15,7 +15,11 @@ use flinkit::sql::Script;
 use serde_json::json;
 
 use super::progress::Reporter;
+use super::validate::{self, VarArgs};
 use super::{Context, Format, InvalidInput, SqlArgs, output, require_format};
+use flinkit::connectors::Severity;
+use flinkit::lineage::Graph;
+use flinkit::vars::Redactor;
 
 /// Where a job runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -50,9 +54,16 @@ pub struct LaunchArgs {
     /// Flink configuration for the local cluster, e.g. `parallelism.default=2` (repeatable).
     #[arg(long = "conf", value_name = "KEY=VALUE", value_parser = key_value)]
     pub conf: Vec<(String, String)>,
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Check and show what would run (statements, tables, order, findings, the SQL with secrets
+    /// masked) without starting anything.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
-fn key_value(text: &str) -> Result<(String, String), String> {
+/// Parses `KEY=VALUE`.
+pub fn key_value(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .filter(|(k, _)| !k.is_empty())
@@ -60,7 +71,7 @@ fn key_value(text: &str) -> Result<(String, String), String> {
 }
 
 /// `$FLINKIT_STATE_DIR`, else `$XDG_STATE_HOME/flinkit`, else `~/.local/state/flinkit`.
-fn state_dir() -> anyhow::Result<PathBuf> {
+pub fn state_dir() -> anyhow::Result<PathBuf> {
     let var = |name: &str| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())
@@ -83,8 +94,30 @@ struct Outcome {
 pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
     require_format(ctx.format, &[Format::Text, Format::Json], "launch")?;
     let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
-    let spec = JobSpec::from_script(&script, args.job_name.as_deref())
-        .map_err(|err| locate(&script, err))?;
+    let (substituted, diagnostics) = validate::check(&script, &args.vars.vars());
+    let redactor = &substituted.redactor;
+    let errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
+    let spec = JobSpec::from_script(&script, &substituted.texts, args.job_name.as_deref())
+        .map(|mut spec| {
+            spec.name = redactor.redact(&spec.name);
+            spec
+        })
+        .map_err(|err| locate(&script, err));
+    if args.dry_run {
+        return dry_run(ctx, &script, &substituted, &diagnostics, spec);
+    }
+    if ctx.format != Format::Json || errors {
+        validate::render(ctx, &script, redactor, &diagnostics);
+    }
+    if errors {
+        if ctx.format == Format::Json {
+            output::print_json(&validate::to_json(redactor, &diagnostics))?;
+        }
+        return Err(
+            InvalidInput("the script has errors (above); nothing was started".to_string()).into(),
+        );
+    }
+    let spec = spec?;
     let mut reporter = Reporter::new(true);
     let cache = Cache::from_env()?;
     let provisioned = cache.provision(false, &mut |p| reporter.provision(p))?;
@@ -112,7 +145,7 @@ pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
     ));
     let mut job = local::start(&provisioned, &spec, &options)?;
     let started = Instant::now();
-    let result = follow(ctx, args, &mut job, &mut reporter, &stop, &script);
+    let result = follow(ctx, args, &mut job, &mut reporter, &stop, &script, redactor);
     drop(reporter);
     let outcome = match result {
         Ok(outcome) => outcome,
@@ -182,6 +215,7 @@ fn follow(
     reporter: &mut Reporter,
     stop: &AtomicBool,
     script: &Script,
+    redactor: &Redactor,
 ) -> anyhow::Result<Outcome> {
     let deadline = args.timeout.map(|t| Instant::now() + t);
     let mut job_id = None;
@@ -200,6 +234,7 @@ fn follow(
         }
         match job.next_line(Duration::from_millis(200)) {
             Ok(Line::Output(line)) => {
+                let line = redactor.redact(&line);
                 if ctx.format == Format::Json || args.detach {
                     eprintln!("{line}");
                 } else {
@@ -238,15 +273,20 @@ fn follow(
                     statement, message, ..
                 } => {
                     let _ = job.wait();
-                    bail!("the job failed{}: {message}", at(script, statement));
+                    bail!(
+                        "the job failed{}: {}",
+                        at(script, statement),
+                        redactor.redact(&message)
+                    );
                 }
                 RunnerEvent::Error {
                     statement, message, ..
                 } => {
                     let _ = job.wait();
                     return Err(InvalidInput(format!(
-                        "Flink rejected the script{}: {message}",
-                        at(script, statement)
+                        "Flink rejected the script{}: {}",
+                        at(script, statement),
+                        redactor.redact(&message)
                     ))
                     .into());
                 }
@@ -258,7 +298,7 @@ fn follow(
                 bail!(
                     "the local JVM exited ({status}) without reporting the job's end; the end of its log ({}):\n{}",
                     job.log_file().display(),
-                    job.log_tail(20)
+                    redactor.redact(&job.log_tail(20))
                 );
             }
         }
@@ -279,4 +319,91 @@ fn at(script: &Script, statement: Option<usize>) -> String {
             )
         })
         .unwrap_or_default()
+}
+
+/// `launch --dry-run`: what would run, with secrets masked; exit 2 on errors.
+fn dry_run(
+    ctx: &Context<'_>,
+    script: &Script,
+    substituted: &flinkit::vars::Substituted,
+    diagnostics: &[flinkit::connectors::Diagnostic],
+    spec: anyhow::Result<JobSpec>,
+) -> anyhow::Result<()> {
+    let problem = spec
+        .as_ref()
+        .err()
+        .map(|e| redactor_text(&substituted.redactor, e));
+    let spec = spec.ok();
+    let redactor = &substituted.redactor;
+    let tables: Vec<serde_json::Value> = script
+        .statements
+        .iter()
+        .filter_map(|s| s.create_table().map(|t| (s, t)))
+        .map(|(s, t)| {
+            let value = |key: &str| {
+                t.options.iter().find(|o| o.key == key).map(|o| {
+                    redactor.redact(substituted.value(s.index, o.value_span.start, &o.value))
+                })
+            };
+            json!({
+                "name": t.name,
+                "connector": value("connector"),
+                "topic": value("topic").or_else(|| value("topics")).or_else(|| value("topic-pattern")),
+            })
+        })
+        .collect();
+    let order = Graph::build(script).map(|g| g.order).unwrap_or_default();
+    let ok = !diagnostics.iter().any(|d| d.severity == Severity::Error) && spec.is_some();
+    let statements: Vec<serde_json::Value> = script
+        .statements
+        .iter()
+        .map(|s| json!({"index": s.index, "kind": s.kind.as_str(), "line": s.line, "column": s.column}))
+        .collect();
+    if ctx.format == Format::Json {
+        let mut value = validate::to_json(redactor, diagnostics);
+        value["ok"] = json!(ok);
+        value["name"] = json!(spec.as_ref().map(|s| s.name.clone()));
+        value["statements"] = json!(statements);
+        value["tables"] = json!(tables);
+        value["order"] = json!(order);
+        value["sql"] = json!(substituted.redacted);
+        if let Some(problem) = &problem {
+            value["error"] = json!({ "message": problem });
+        }
+        output::print_json(&value)?;
+    } else {
+        validate::render(ctx, script, redactor, diagnostics);
+        if let Some(problem) = &problem {
+            eprintln!("error: {problem}");
+        }
+        let mut text = String::new();
+        if let Some(spec) = &spec {
+            text.push_str(&format!("job: {}\n", spec.name));
+        }
+        text.push_str("tables:\n");
+        for t in &tables {
+            text.push_str(&format!(
+                "  {}  connector={}  topic={}\n",
+                t["name"].as_str().unwrap_or_default(),
+                t["connector"].as_str().unwrap_or("-"),
+                t["topic"].as_str().unwrap_or("-")
+            ));
+        }
+        text.push_str(&format!(
+            "deploy order: {}\n\nSQL to submit:\n",
+            order.join(", ")
+        ));
+        for sql in &substituted.redacted {
+            text.push_str(&format!("{sql};\n"));
+        }
+        output::print(&text)?;
+    }
+    if !ok {
+        std::process::exit(2);
+    }
+    Ok(())
+}
+
+fn redactor_text(redactor: &Redactor, err: &anyhow::Error) -> String {
+    redactor.redact(&format!("{err:#}"))
 }

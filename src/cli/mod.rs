@@ -9,6 +9,7 @@ mod progress;
 mod report;
 mod setup;
 mod split;
+mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,14 @@ pub enum Command {
   flinkit split --format json \"CREATE TABLE t (x INT) WITH ('connector' = 'datagen')\" \"INSERT INTO o SELECT x FROM t\"
   cat job.sql | flinkit split -")]
     Split(split::SplitArgs),
+    /// Check a script offline: connector options, formats, keys, metadata columns, INSERTs.
+    #[command(after_help = "Examples:
+  flinkit validate -f job.sql
+  flinkit validate -f job.sql --format json
+  flinkit validate -f job.sql --var KAFKA=broker:9092     # values for ${KAFKA} in options
+  flinkit validate -f seed.sql --fix                      # show repairs as a diff
+  flinkit validate -f seed.sql --fix --write              # apply them")]
+    Validate(validate::ValidateArgs),
     /// Show the table graph of a script: tables, views, INSERT edges and a deploy order.
     #[command(after_help = "Examples:
   flinkit graph -f sql/user-count/kafka.sql
@@ -157,6 +166,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Split(args) => split::run(&ctx, args),
         Command::Graph(args) => graph::run(&ctx, args),
+        Command::Validate(args) => validate::run(&ctx, args),
         Command::Launch(args) => launch::run(&ctx, args),
         Command::Setup(args) => setup::run(&ctx, args),
         Command::Completions(args) => completions::run(args),

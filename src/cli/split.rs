@@ -2,6 +2,7 @@
 
 use clap::Args;
 use flinkit::sql::{Detail, Script, Statement};
+use flinkit::vars::{self, Vars};
 use serde::Serialize;
 
 use super::{Context, Format, SqlArgs, output, require_format};
@@ -37,7 +38,7 @@ struct StatementJson<'a> {
     text: &'a str,
 }
 
-fn to_json<'a>(script: &'a Script, stmt: &'a Statement) -> StatementJson<'a> {
+fn to_json<'a>(script: &'a Script, stmt: &'a Statement, text: &'a str) -> StatementJson<'a> {
     let sources = match &stmt.detail {
         Detail::Insert(_) | Detail::CreateView(_) => Some(stmt.sources()),
         Detail::CreateTable(t) => t.query_sources.as_deref(),
@@ -62,7 +63,7 @@ fn to_json<'a>(script: &'a Script, stmt: &'a Statement) -> StatementJson<'a> {
         source: script.source_of(stmt).name(),
         line: stmt.line,
         column: stmt.column,
-        text: &stmt.text,
+        text,
     }
 }
 
@@ -119,15 +120,16 @@ fn first_line(text: &str) -> String {
 pub fn run(ctx: &Context<'_>, args: &SplitArgs) -> anyhow::Result<()> {
     require_format(ctx.format, &[Format::Text, Format::Json], "split")?;
     let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
+    let masked = vars::substitute(&script, &Vars::none());
     match ctx.format {
         Format::Json => {
             let statements: Vec<_> = script
                 .statements
                 .iter()
-                .map(|s| to_json(&script, s))
+                .map(|s| to_json(&script, s, &masked.redacted[s.index]))
                 .collect();
             output::print_json(&serde_json::json!({ "statements": statements }))
         }
-        _ => output::print(&to_text(&script)),
+        _ => output::print(&masked.redactor.redact(&to_text(&script))),
     }
 }

@@ -80,6 +80,20 @@ pub struct LocalJob {
     run_dir: PathBuf,
 }
 
+/// `java <heap> <jvm_flags> <Flink's JDK 17 flags> -cp <runner>:<Flink runtime>
+/// dev.flinkit.runner.SqlRunner`, ready for the runner's own arguments.
+pub fn runner_command(provisioned: &Provisioned, heap: &str, jvm_flags: &[&str]) -> Command {
+    let mut cmd = Command::new(&provisioned.java.path);
+    cmd.arg(format!("-Xmx{heap}"))
+        .arg("-XX:+UseSerialGC")
+        .args(jvm_flags)
+        .args(versions::jvm_options())
+        .arg("-cp")
+        .arg(provisioned.classpath_arg())
+        .arg("dev.flinkit.runner.SqlRunner");
+    cmd
+}
+
 /// The full `java …` command line for `spec`, without starting it.
 pub fn command(
     provisioned: &Provisioned,
@@ -87,14 +101,8 @@ pub fn command(
     statements_file: &Path,
     options: &LocalOptions,
 ) -> Command {
-    let mut cmd = Command::new(&provisioned.java.path);
-    cmd.arg(format!("-Xmx{}", options.heap))
-        .arg("-XX:+UseSerialGC")
-        .args(versions::jvm_options())
-        .arg("-cp")
-        .arg(provisioned.classpath_arg())
-        .arg("dev.flinkit.runner.SqlRunner")
-        .arg("--statements-file")
+    let mut cmd = runner_command(provisioned, &options.heap, &[]);
+    cmd.arg("--statements-file")
         .arg(statements_file)
         .arg("--job-name")
         .arg(&spec.name);
@@ -105,6 +113,88 @@ pub fn command(
         cmd.arg("--conf").arg(format!("{key}={value}"));
     }
     cmd
+}
+
+/// What Flink's planner says of a script compiled without running it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Explained {
+    /// The script compiles; this is its plan.
+    Plan(String),
+    /// The planner rejected it.
+    Rejected {
+        /// The statement to blame, when known.
+        statement: Option<usize>,
+        /// Flink's message.
+        message: String,
+    },
+}
+
+/// Compiles `statements` with the real planner (`--explain`), executing nothing.
+pub fn explain(
+    provisioned: &Provisioned,
+    statements: &[String],
+    scratch: &Path,
+) -> Result<Explained, LocalError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(scratch)
+        .map_err(io(scratch))?;
+    let file = scratch.join("explain.json");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&file)
+        .and_then(|mut f| {
+            std::io::Write::write_all(
+                &mut f,
+                serde_json::Value::from(statements.to_vec())
+                    .to_string()
+                    .as_bytes(),
+            )
+        })
+        .map_err(io(&file))?;
+    let out = runner_command(provisioned, "512m", &["-XX:TieredStopAtLevel=1"])
+        .arg("--explain")
+        .arg("--statements-file")
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| LocalError::Spawn {
+            java: provisioned.java.path.clone(),
+            source,
+        })?;
+    let _ = std::fs::remove_file(&file);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in stdout.lines() {
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(event) if event["event"] == "plan" => {
+                return Ok(Explained::Plan(
+                    event["plan"].as_str().unwrap_or_default().to_string(),
+                ));
+            }
+            Ok(event) if event["event"] == "error" => {
+                return Ok(Explained::Rejected {
+                    statement: event["statement"].as_u64().map(|i| i as usize),
+                    message: event["message"].as_str().unwrap_or_default().to_string(),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(Explained::Rejected {
+        statement: None,
+        message: format!(
+            "the runner printed no plan (exit {}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or_default()
+        ),
+    })
 }
 
 /// Starts `spec` in a child JVM.

@@ -56,8 +56,13 @@ impl JobError {
 }
 
 impl JobSpec {
-    /// The job for `script`: every statement in order, named `name` or after what it writes.
-    pub fn from_script(script: &Script, name: Option<&str>) -> Result<Self, JobError> {
+    /// The job for `script`: `texts` (each statement's text, variables substituted) in order,
+    /// named `name` or after the tables it writes.
+    pub fn from_script(
+        script: &Script,
+        texts: &[String],
+        name: Option<&str>,
+    ) -> Result<Self, JobError> {
         for stmt in &script.statements {
             if matches!(
                 stmt.kind,
@@ -87,7 +92,7 @@ impl JobSpec {
             return Err(JobError::NoInsert);
         }
         Ok(Self {
-            statements: script.statements.iter().map(|s| s.text.clone()).collect(),
+            statements: texts.to_vec(),
             name: name.map_or_else(
                 || format!("flinkit: {}", targets.join(", ")),
                 str::to_string,
@@ -195,21 +200,24 @@ mod tests {
              INSERT INTO o SELECT 1",
         )
         .unwrap();
-        let spec = JobSpec::from_script(&script, None).unwrap();
+        let texts: Vec<String> = script.statements.iter().map(|s| s.text.clone()).collect();
+        let spec = JobSpec::from_script(&script, &texts, None).unwrap();
         assert_eq!(spec.statements.len(), 4);
         assert_eq!(spec.name, "flinkit: o, p");
         assert!(spec.statements_json().starts_with("[\"SET 'a' = 'b'\","));
-        let named = JobSpec::from_script(&script, Some("mine")).unwrap();
+        let named = JobSpec::from_script(&script, &texts, Some("mine")).unwrap();
         assert_eq!(named.name, "mine");
 
         let no_insert = Script::parse_str("CREATE TABLE t (x INT)").unwrap();
         assert_eq!(
-            JobSpec::from_script(&no_insert, None),
+            JobSpec::from_script(&no_insert, &[], None),
             Err(JobError::NoInsert)
         );
         let select = Script::parse_str("CREATE TABLE t (x INT); SELECT * FROM t").unwrap();
         assert_eq!(
-            JobSpec::from_script(&select, None).unwrap_err().statement(),
+            JobSpec::from_script(&select, &[], None)
+                .unwrap_err()
+                .statement(),
             Some(1)
         );
     }

@@ -29,6 +29,7 @@ pub use model::{
     Column, ColumnKind, CreateTable, CreateView, Detail, Insert, Like, PrimaryKey, SetOption,
     StatementKind, SyntaxProblem, TableOption, Watermark,
 };
+pub use query::QueryShape;
 pub use source::{Input, InputError, Origin, Position, SourceFile};
 
 use cursor::Cursor;

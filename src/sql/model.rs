@@ -305,4 +305,6 @@ pub struct Insert {
     pub sources: Vec<String>,
     /// Byte range of the whole INSERT (inside a statement set: of that INSERT alone).
     pub span: Range<usize>,
+    /// What the query's shape says about its output (column count, updates).
+    pub shape: super::query::QueryShape,
 }

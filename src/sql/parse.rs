@@ -8,7 +8,7 @@ use super::model::{
     Column, ColumnKind, CreateTable, CreateView, Detail, Insert, Like, PrimaryKey, SetOption,
     StatementKind, SyntaxProblem, TableOption, Watermark,
 };
-use super::query::query_sources;
+use super::query::{query_shape, query_sources};
 
 /// Classifies the statement made of `toks` and parses what flinkit models of it.
 pub(crate) fn parse_statement(src: &str, toks: &[Token]) -> (StatementKind, Detail) {
@@ -84,14 +84,15 @@ pub(crate) fn parse_insert(c: &mut Cursor<'_>) -> Option<Insert> {
             c.pos = save;
         }
     }
-    let sources = query_sources(c.src, &c.toks[c.pos..]);
+    let query = &c.toks[c.pos..];
     Some(Insert {
         target,
         target_span,
         overwrite,
         columns,
-        sources,
+        sources: query_sources(c.src, query),
         span: start..end,
+        shape: query_shape(c.src, query),
     })
 }
 

@@ -457,3 +457,189 @@ mod tests {
         assert_eq!(sources("TABLE t"), ["t"]);
     }
 }
+
+/// What a query's shape says about its output, read from its tokens alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueryShape {
+    /// How many columns the first SELECT (or VALUES row) produces; `None` with `*`.
+    pub arity: Option<usize>,
+    /// It aggregates with a GROUP BY that is not over a window: its result updates.
+    pub grouped: bool,
+    /// It has an outer join that is neither temporal nor an interval join: its result updates.
+    pub outer_join: bool,
+}
+
+impl QueryShape {
+    /// Whether the query's result has updates or deletes (not only inserts).
+    pub fn produces_updates(&self) -> bool {
+        self.grouped || self.outer_join
+    }
+}
+
+/// The shape of the query in `toks`.
+pub(crate) fn query_shape(src: &str, toks: &[Token]) -> QueryShape {
+    let kw = |i: usize, w: &str| toks.get(i).is_some_and(|t| t.is_keyword(src, w));
+    let mut shape = QueryShape {
+        arity: arity(src, toks),
+        ..QueryShape::default()
+    };
+    for i in 0..toks.len() {
+        if kw(i, "GROUP") && kw(i + 1, "BY") {
+            let windowed = toks[i + 2..]
+                .iter()
+                .take_while(|t| {
+                    !["HAVING", "ORDER", "LIMIT", "UNION", "EXCEPT", "INTERSECT"]
+                        .iter()
+                        .any(|w| t.is_keyword(src, w))
+                        && t.kind != TokenKind::Semicolon
+                })
+                .any(|t| {
+                    [
+                        "window_start",
+                        "window_end",
+                        "TUMBLE",
+                        "HOP",
+                        "SESSION",
+                        "CUMULATE",
+                    ]
+                    .iter()
+                    .any(|w| t.is_keyword(src, w))
+                });
+            shape.grouped |= !windowed;
+        }
+        let outer = (kw(i, "LEFT") || kw(i, "RIGHT") || kw(i, "FULL"))
+            && (kw(i + 1, "JOIN") || (kw(i + 1, "OUTER") && kw(i + 2, "JOIN")));
+        if outer {
+            let clause = toks[i + 1..].iter().skip(1).take_while(|t| {
+                !["JOIN", "WHERE", "GROUP", "UNION"]
+                    .iter()
+                    .any(|w| t.is_keyword(src, w))
+            });
+            let mut temporal_or_interval = false;
+            for t in clause {
+                temporal_or_interval |= ["SYSTEM_TIME", "BETWEEN", "INTERVAL"]
+                    .iter()
+                    .any(|w| t.is_keyword(src, w));
+            }
+            shape.outer_join |= !temporal_or_interval;
+        }
+    }
+    shape
+}
+
+/// The column count of the first SELECT list or VALUES row.
+fn arity(src: &str, toks: &[Token]) -> Option<usize> {
+    let mut i = 0;
+    while toks.get(i).is_some_and(|t| t.kind == TokenKind::LParen) {
+        i += 1;
+    }
+    let first = toks.get(i)?;
+    if first.is_keyword(src, "VALUES") {
+        if toks.get(i + 1)?.kind != TokenKind::LParen {
+            return None;
+        }
+        return count_items(src, &toks[i + 2..], |t, depth| {
+            depth == 0 && t.kind == TokenKind::RParen
+        });
+    }
+    if !first.is_keyword(src, "SELECT") {
+        return None;
+    }
+    i += 1;
+    if toks
+        .get(i)
+        .is_some_and(|t| t.is_keyword(src, "DISTINCT") || t.is_keyword(src, "ALL"))
+    {
+        i += 1;
+    }
+    count_items(src, &toks[i..], |t, depth| {
+        depth == 0 && (t.is_keyword(src, "FROM") || t.kind == TokenKind::RParen)
+    })
+}
+
+/// Counts depth-0 comma-separated items until `end`; `None` if an item is `*` or `t.*`.
+fn count_items(src: &str, toks: &[Token], end: impl Fn(&Token, usize) -> bool) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut items = 0;
+    let mut item_start = true;
+    for (k, t) in toks.iter().enumerate() {
+        if end(t, depth) {
+            break;
+        }
+        match t.kind {
+            TokenKind::LParen => depth += 1,
+            TokenKind::RParen => depth = depth.saturating_sub(1),
+            TokenKind::Op if t.text(src) == "[" => depth += 1,
+            TokenKind::Op if t.text(src) == "]" => depth = depth.saturating_sub(1),
+            TokenKind::Comma if depth == 0 => {
+                item_start = true;
+                continue;
+            }
+            TokenKind::Op if t.text(src) == "*" && depth == 0 => {
+                let star_item = item_start || (k >= 1 && toks[k - 1].kind == TokenKind::Dot);
+                if star_item {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+        if item_start {
+            items += 1;
+            item_start = false;
+        }
+    }
+    Some(items)
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+    use crate::sql::lexer::tokenize;
+
+    fn shape(sql: &str) -> QueryShape {
+        let toks: Vec<Token> = tokenize(sql)
+            .unwrap()
+            .into_iter()
+            .filter(|t| !t.kind.is_trivia())
+            .collect();
+        query_shape(sql, &toks)
+    }
+
+    #[test]
+    fn arity_of_select_lists_and_values() {
+        assert_eq!(
+            shape("SELECT a, f(b, c), CAST(d AS INT) AS e FROM t").arity,
+            Some(3)
+        );
+        assert_eq!(shape("SELECT DISTINCT a, b * 2 FROM t").arity, Some(2));
+        assert_eq!(
+            shape("SELECT MAP['k', v], ARRAY[1, 2] FROM t").arity,
+            Some(2)
+        );
+        assert_eq!(shape("SELECT * FROM t").arity, None);
+        assert_eq!(shape("SELECT t.*, a FROM t").arity, None);
+        assert_eq!(
+            shape("VALUES (1, 'a', ROW(1, 2)), (2, 'b', NULL)").arity,
+            Some(3)
+        );
+        assert_eq!(shape("(SELECT a FROM t)").arity, Some(1));
+    }
+
+    #[test]
+    fn updates_from_aggregates_and_outer_joins() {
+        assert!(shape("SELECT a, COUNT(*) FROM t GROUP BY a").produces_updates());
+        assert!(
+            !shape(
+                "SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) \
+                 GROUP BY window_start, window_end"
+            )
+            .produces_updates()
+        );
+        assert!(shape("SELECT * FROM a LEFT JOIN b ON a.k = b.k").produces_updates());
+        assert!(
+            !shape("SELECT * FROM a LEFT JOIN r FOR SYSTEM_TIME AS OF a.p ON a.k = r.k")
+                .produces_updates()
+        );
+        assert!(!shape("SELECT * FROM a JOIN b ON a.k = b.k").produces_updates());
+    }
+}

@@ -1,0 +1,217 @@
+//! `flinkit validate`: checks a script offline (connector options, formats, keys, metadata,
+//! INSERTs, variables) and renders each finding like a compiler, or prints the contract's JSON;
+//! `--fix` prints the repairs as a diff and `--write` applies them.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use clap::Args;
+use codespan_reporting::diagnostic::{Diagnostic as Report, Label, Severity as Level};
+use codespan_reporting::files::SimpleFiles;
+use codespan_reporting::term::{self, termcolor::StandardStream};
+use flinkit::connectors::{self, Diagnostic, Severity, apply_edits};
+use flinkit::sql::{Origin, Script};
+use flinkit::vars::{self, Substituted, Vars};
+use serde_json::json;
+
+use super::{Context, Format, InvalidInput, SqlArgs, output, require_format};
+
+/// Flags of `flinkit validate`.
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub sql: SqlArgs,
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Print the automatic repairs (legacy Pulsar options, metadata keys) as a diff.
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: apply the repairs to the files in place.
+    #[arg(long, requires = "fix")]
+    pub write: bool,
+    /// Also compile the script with Flink's real planner (no job runs; needs Java).
+    #[arg(long)]
+    pub deep: bool,
+}
+
+/// `--var NAME=VALUE`, shared by every command that substitutes variables.
+#[derive(Args, Debug, Clone)]
+pub struct VarArgs {
+    /// A value for `${NAME}` in option values (repeatable; wins over the environment).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::launch::key_value)]
+    pub vars: Vec<(String, String)>,
+}
+
+impl VarArgs {
+    /// The variables to substitute.
+    pub fn vars(&self) -> Vars {
+        Vars::new(self.vars.iter().cloned())
+    }
+}
+
+/// Substitutes variables and validates; the shared front half of `validate` and `launch`.
+pub fn check(script: &Script, vars: &Vars) -> (Substituted, Vec<Diagnostic>) {
+    let substituted = vars::substitute(script, vars);
+    let diagnostics = connectors::validate(script, &substituted);
+    (substituted, diagnostics)
+}
+
+/// Prints diagnostics: rendered on stderr in text mode.
+pub fn render(
+    ctx: &Context<'_>,
+    script: &Script,
+    redactor: &vars::Redactor,
+    diagnostics: &[Diagnostic],
+) {
+    let mut files = SimpleFiles::new();
+    let ids: Vec<usize> = script
+        .sources
+        .iter()
+        .map(|s| files.add(s.name(), s.text().to_string()))
+        .collect();
+    let mut stream = StandardStream::stderr(ctx.color.for_stderr());
+    let config = term::Config::default();
+    for d in diagnostics {
+        let level = match d.severity {
+            Severity::Error => Level::Error,
+            Severity::Warning => Level::Warning,
+        };
+        let mut notes = Vec::new();
+        if let Some(suggestion) = &d.suggestion {
+            notes.push(format!("help: {}", redactor.redact(suggestion)));
+        }
+        let report = Report::new(level)
+            .with_code(d.code)
+            .with_message(redactor.redact(&d.message))
+            .with_labels(vec![Label::primary(ids[d.source], d.span.clone())])
+            .with_notes(notes);
+        if term::emit_to_write_style(&mut stream, &config, &files, &report).is_err() {
+            eprintln!("{}: {}", d.code, redactor.redact(&d.message));
+        }
+    }
+}
+
+/// The contract's `{"ok", "diagnostics"}` object, secrets masked.
+pub fn to_json(redactor: &vars::Redactor, diagnostics: &[Diagnostic]) -> serde_json::Value {
+    let ok = !diagnostics.iter().any(|d| d.severity == Severity::Error);
+    let mut value = json!({"ok": ok, "diagnostics": diagnostics});
+    if let Some(list) = value["diagnostics"].as_array_mut() {
+        for d in list {
+            for key in ["message", "suggestion"] {
+                if let Some(text) = d.get(key).and_then(|v| v.as_str()) {
+                    d[key] = json!(redactor.redact(text));
+                }
+            }
+        }
+    }
+    value
+}
+
+/// Compiles the script with Flink's planner through the runner (`--explain`).
+fn deep(script: &Script, substituted: &Substituted) -> anyhow::Result<Vec<Diagnostic>> {
+    let cache = flinkit::provision::Cache::from_env()?;
+    let mut reporter = super::progress::Reporter::new(true);
+    let provisioned = cache.provision(false, &mut |p| reporter.provision(p))?;
+    reporter.start("compiling the script with Flink's planner");
+    let scratch = super::launch::state_dir()?.join("explain");
+    let explained = flinkit::flink::local::explain(&provisioned, &substituted.texts, &scratch)?;
+    drop(reporter);
+    Ok(match explained {
+        flinkit::flink::local::Explained::Plan(_) => Vec::new(),
+        flinkit::flink::local::Explained::Rejected { statement, message } => {
+            let index = statement
+                .filter(|&i| i < script.statements.len())
+                .unwrap_or_else(|| script.statements.len().saturating_sub(1));
+            if script.statements.is_empty() {
+                return Err(InvalidInput(message).into());
+            }
+            vec![Diagnostic::statement_error(
+                script,
+                index,
+                "planner",
+                format!("Flink's planner rejects this statement: {message}"),
+            )]
+        }
+    })
+}
+
+/// The repaired text of each source that has fixes.
+fn repaired(script: &Script, diagnostics: &[Diagnostic]) -> BTreeMap<usize, String> {
+    let mut by_source: BTreeMap<usize, Vec<&connectors::Edit>> = BTreeMap::new();
+    for edit in diagnostics.iter().flat_map(|d| &d.fixes) {
+        by_source.entry(edit.source).or_default().push(edit);
+    }
+    by_source
+        .into_iter()
+        .map(|(source, edits)| (source, apply_edits(script.sources[source].text(), &edits)))
+        .collect()
+}
+
+/// Runs `flinkit validate`.
+pub fn run(ctx: &Context<'_>, args: &ValidateArgs) -> anyhow::Result<()> {
+    require_format(ctx.format, &[Format::Text, Format::Json], "validate")?;
+    let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
+    let (substituted, mut diagnostics) = check(&script, &args.vars.vars());
+    let redactor = &substituted.redactor;
+    if args.deep && !diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        diagnostics.extend(deep(&script, &substituted)?);
+    }
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let mut diff = String::new();
+    if args.fix {
+        for (source, text) in repaired(&script, &diagnostics) {
+            let file = &script.sources[source];
+            let name = file.name();
+            diff.push_str(
+                &similar::TextDiff::from_lines(file.text(), &text)
+                    .unified_diff()
+                    .header(&name, &name)
+                    .to_string(),
+            );
+            if args.write {
+                match file.origin() {
+                    Origin::File(path) => std::fs::write(path, &text)
+                        .with_context(|| format!("cannot write {}", path.display()))?,
+                    other => {
+                        return Err(InvalidInput(format!(
+                            "--write can only repair files, and {other} is not one"
+                        ))
+                        .into());
+                    }
+                }
+            }
+        }
+    }
+    match ctx.format {
+        Format::Json => {
+            let mut value = to_json(redactor, &diagnostics);
+            if args.fix {
+                value["fix"] = json!(redactor.redact(&diff));
+                value["written"] = json!(args.write);
+            }
+            output::print_json(&value)?;
+        }
+        _ => {
+            render(ctx, &script, redactor, &diagnostics);
+            if args.fix {
+                output::print(&redactor.redact(&diff))?;
+                if args.write && !diff.is_empty() {
+                    eprintln!("repairs written; validate again to see what is left");
+                }
+            }
+            let warnings = diagnostics.len() - errors;
+            eprintln!(
+                "{}: {} statement(s), {errors} error(s), {warnings} warning(s)",
+                if errors == 0 { "ok" } else { "invalid" },
+                script.statements.len()
+            );
+        }
+    }
+    if errors > 0 && !(args.fix && args.write) {
+        std::process::exit(2);
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! A planted secret never appears in anything flinkit prints: not in split, graph, validate,
+//! `--fix`, `launch --dry-run` or a real launch's errors and logs, in any format or verbosity —
+//! whether it came from `--var`, the environment or an option whose key looks secret.
+
+use std::process::Command;
+
+const VAR_SECRET: &str = "s3cr3t-from-var";
+const ENV_SECRET: &str = "s3cr3t-from-env";
+const KEY_SECRET: &str = "hunter2-in-a-jaas-option";
+
+fn script(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("secret.sql");
+    std::fs::write(
+        &path,
+        "CREATE TABLE src (a INT) WITH ('connector' = 'datagen', 'number-of-rows' = '3');\n\
+         CREATE TABLE k (a INT) WITH (\n  'connector' = 'kafka',\n  'topic' = '${TOPIC}',\n  \
+         'properties.bootstrap.servers' = 'localhost:9092',\n  'format' = 'json',\n  \
+         'scan.startup.mode' = '${FLINKIT_TEST_MODE}',\n  \
+         'properties.sasl.jaas.config' = 'org.apache.kafka.common.security.plain.PlainLoginModule required password=\"hunter2-in-a-jaas-option\";'\n);\n\
+         CREATE TABLE legacy (a INT, PRIMARY KEY (a) NOT ENFORCED) WITH ('connector' = 'upsert-pulsar', 'topic' = '${TOPIC}', \
+         'service-url' = 'pulsar://localhost:6650', 'key.format' = 'raw', 'value.format' = 'json');\n\
+         INSERT INTO k SELECT a FROM src;\n",
+    )
+    .unwrap();
+    path
+}
+
+fn run(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_flinkit"))
+        .args(args)
+        .env("FLINKIT_TEST_MODE", ENV_SECRET)
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn assert_clean(what: &str, output: &str) {
+    for secret in [VAR_SECRET, ENV_SECRET, KEY_SECRET] {
+        assert!(
+            !output.contains(secret),
+            "{what} printed the secret {secret:?}:\n{output}"
+        );
+    }
+}
+
+#[test]
+fn no_output_mode_prints_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = script(dir.path());
+    let file = file.to_str().unwrap();
+    let topic = format!("TOPIC={VAR_SECRET}");
+    let mut checked = 0;
+    for format in ["text", "json"] {
+        for command in [
+            vec!["split", "-f", file],
+            vec!["graph", "-f", file],
+            vec!["validate", "-f", file, "--var", &topic],
+            vec!["validate", "-f", file, "--var", &topic, "--fix"],
+            vec!["launch", "--dry-run", "-f", file, "--var", &topic],
+            vec!["-vv", "launch", "-f", file, "--var", &topic],
+        ] {
+            let mut args = command.clone();
+            args.extend(["--format", format]);
+            let output = run(&args);
+            assert_clean(&args.join(" "), &output);
+            checked += 1;
+        }
+    }
+    for format in ["dot", "mermaid"] {
+        assert_clean(format, &run(&["graph", "-f", file, "--format", format]));
+    }
+    assert_eq!(checked, 12);
+    let env_file = dir.path().join("env.sql");
+    std::fs::write(
+        &env_file,
+        "CREATE TABLE k (a INT) WITH ('connector' = 'kafka', 'topic' = 't', \
+         'properties.bootstrap.servers' = 'localhost:9092', 'format' = 'json', \
+         'scan.startup.mode' = '${FLINKIT_TEST_MODE}');",
+    )
+    .unwrap();
+    let output = run(&[
+        "validate",
+        "--format",
+        "json",
+        "-f",
+        env_file.to_str().unwrap(),
+    ]);
+    assert!(
+        output.contains("bad-enum-value"),
+        "the environment's value was substituted and checked: {output}"
+    );
+    assert_clean("validate with an environment variable", &output);
+}
+
+#[test]
+fn a_flink_side_failure_does_not_echo_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("job.sql");
+    std::fs::write(
+        &file,
+        "CREATE TABLE src (a INT) WITH ('connector' = 'datagen', 'number-of-rows' = '3', 'fields.a.min' = '${MIN}');\n\
+         CREATE TABLE dst (a INT) WITH ('connector' = 'blackhole');\n\
+         INSERT INTO dst SELECT a FROM src;\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_flinkit"))
+        .args(["-vv", "launch", "-f"])
+        .arg(&file)
+        .args(["--var", "MIN=s3cr3tvalue"])
+        .output()
+        .unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success(),
+        "Flink cannot parse the minimum: {printed}"
+    );
+    assert!(!printed.contains("s3cr3tvalue"), "{printed}");
+    assert!(
+        printed.contains("***"),
+        "the failure is shown, masked: {printed}"
+    );
+}
