@@ -242,3 +242,80 @@ fn a_closed_stdout_pipe_is_not_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn fix_write_repairs_the_seed_tutorial_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.sql");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/sql-cases/01-seed-user-count.sql"
+        ),
+        &seed,
+    )
+    .unwrap();
+    let seed = seed.to_str().unwrap();
+    let before = flinkit(&["validate", "--format", "json", "-f", seed], None);
+    assert_eq!(before.status.code(), Some(2));
+    let codes: Vec<String> = json(&before)["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        codes.iter().all(|c| c.starts_with("legacy-pulsar")),
+        "{codes:?}"
+    );
+    let diff = flinkit(&["validate", "--fix", "-f", seed], None);
+    let diff = String::from_utf8_lossy(&diff.stdout);
+    assert!(
+        diff.contains("-  'topic' = 'persistent://public/default/users',"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("+  'topics' = 'persistent://public/default/users',"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("+  eventTime TIMESTAMP(3) METADATA FROM 'event_time',"),
+        "{diff}"
+    );
+    let written = flinkit(&["validate", "--fix", "--write", "-f", seed], None);
+    assert!(written.status.success());
+    let after = flinkit(&["validate", "--format", "json", "-f", seed], None);
+    assert!(
+        after.status.success(),
+        "{}",
+        String::from_utf8_lossy(&after.stdout)
+    );
+    assert_eq!(json(&after)["ok"], true);
+    let text = std::fs::read_to_string(seed).unwrap();
+    assert!(
+        text.contains("'service-url' = 'pulsar://localhost:6650'\n);"),
+        "comma removed with admin-url: {text}"
+    );
+    assert!(text.starts_with("CREATE TABLE users ("), "formatting kept");
+}
+
+#[test]
+fn missing_java_is_a_clear_error_with_the_fix() {
+    let out = Command::new(env!("CARGO_BIN_EXE_flinkit"))
+        .args(["setup"])
+        .env("PATH", "/nonexistent")
+        .env_remove("JAVA_HOME")
+        .env(
+            "FLINKIT_CACHE_DIR",
+            std::env::temp_dir().join("flinkit-no-java"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Java 17 or newer is needed"), "{err}");
+    assert!(
+        err.contains("help: install Java 17: `apt-get install openjdk-17-jdk-headless`"),
+        "{err}"
+    );
+}
