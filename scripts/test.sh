@@ -18,5 +18,13 @@ mvn -B -ntp -f jars/pom.xml verify
 step "flinkit setup (runner jar and Flink runtime for local runs; cached after the first run)"
 cargo run --locked --quiet -- setup
 
-step "cargo test"
+step "flinkit stack up (Flink, SQL Gateway, Kafka, Pulsar as processes; Maven fetches them the first time)"
+# A stack of its own (state under target/), on the default ports, up while the tests run and
+# stopped when this script ends, whether the tests pass or not. If a stack of yours already
+# serves those ports, it is used as is and left running.
+export FLINKIT_STATE_DIR="$PWD/target/test-stack-state"
+trap 'step "flinkit stack down"; cargo run --locked --quiet -- stack down --runtime process --purge || true' EXIT
+cargo run --locked --quiet -- stack up --runtime process
+
+step "cargo test (tests/stack.rs runs its own stack on other ports)"
 cargo test --locked

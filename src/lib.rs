@@ -11,13 +11,18 @@
 //! - [`flink`] turns a script into a job for the generic runner jar and runs it (locally on an
 //!   embedded MiniCluster).
 //! - [`provision`] obtains and caches Java, the runner jar and Flink's runtime classpath.
+//! - [`stack`] runs a local Flink session cluster, SQL Gateway, Kafka and Pulsar (as processes
+//!   or with Docker) and checks their health.
+//! - [`config`] reads the project's `flinkit.toml` settings.
 //! - [`versions`] says which Flink, connector, Kafka and Pulsar versions flinkit runs.
 
+pub mod config;
 pub mod connectors;
 pub mod flink;
 pub mod lineage;
 pub mod provision;
 pub mod sql;
+pub mod stack;
 pub mod vars;
 pub mod versions;
 

@@ -9,6 +9,7 @@
 //! ```text
 //! runner/<sources-hash>/flink-sql-runner.jar   + .sha256
 //! flink-<version>-<pom-hash>/lib/*.jar         + lib.sha256 (one "sha256 size name" per jar)
+//! stack-<service>-<pom-hash>/lib/*.jar         the local stack's services (`jars/stack/*/pom.xml`)
 //! src/<sources-hash>/                          the extracted Maven project
 //! ```
 
@@ -257,16 +258,7 @@ impl Cache {
     }
 
     fn runtime_dir(&self) -> PathBuf {
-        let poms: Vec<&(&str, &[u8])> = versions::jar_sources::FILES
-            .iter()
-            .filter(|(p, _)| *p == "pom.xml" || p.starts_with("flink-local-runtime/"))
-            .collect();
-        let mut hasher = Sha256::new();
-        for (path, bytes) in poms {
-            hasher.update(path.as_bytes());
-            hasher.update(bytes);
-        }
-        let hash = hex(&hasher.finalize());
+        let hash = poms_hash(|p| p.starts_with("flink-local-runtime/"));
         self.root
             .join(format!("flink-{}-{}", versions::flink(), &hash[..12]))
     }
@@ -332,25 +324,77 @@ impl Cache {
         Ok(jar)
     }
 
+    /// The SHA-256 of the runner jar, from its cache manifest (computed when it is not cached,
+    /// e.g. with `FLINKIT_RUNNER_JAR`).
+    pub fn runner_jar_sha256(&self, jar: &Path) -> Result<String, ProvisionError> {
+        let manifest = self.runner_dir().join("flink-sql-runner.jar.sha256");
+        if jar.starts_with(self.runner_dir())
+            && let Ok(text) = std::fs::read_to_string(&manifest)
+            && let Some(sha) = text.split_whitespace().next()
+        {
+            return Ok(sha.to_string());
+        }
+        sha256_file(jar)
+    }
+
     /// The Flink runtime classpath for local runs, resolved with Maven when missing.
     pub fn local_classpath(
         &self,
         verify: bool,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Vec<PathBuf>, ProvisionError> {
-        let dir = self.runtime_dir();
+        self.resolve_classpath(
+            &self.runtime_dir(),
+            "flink-local-runtime/pom.xml",
+            &format!("Flink {} runtime", versions::flink()),
+            verify,
+            progress,
+        )
+    }
+
+    /// The runtime classpath of one of the local stack's services, described by the embedded
+    /// pom `jars/stack/<name>/pom.xml` (`kafka`, `pulsar`, `flink`), resolved with Maven into
+    /// `stack-<name>-<pom-hash>/lib/` when missing. `title` names it in progress messages.
+    pub fn stack_classpath(
+        &self,
+        name: &str,
+        title: &str,
+        verify: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<PathBuf>, ProvisionError> {
+        let pom = format!("stack/{name}/pom.xml");
+        if !versions::jar_sources::FILES.iter().any(|(p, _)| *p == pom) {
+            return Err(ProvisionError::Io {
+                path: PathBuf::from("jars").join(&pom),
+                source: std::io::ErrorKind::NotFound.into(),
+            });
+        }
+        let hash = poms_hash(|p| p == pom);
+        let dir = self.root.join(format!("stack-{name}-{}", &hash[..12]));
+        self.resolve_classpath(&dir, &pom, title, verify, progress)
+    }
+
+    /// The dependencies of an embedded pom, copied by Maven into `dir/lib` (once), listed in
+    /// `dir/lib.sha256`.
+    fn resolve_classpath(
+        &self,
+        dir: &Path,
+        pom: &str,
+        step: &str,
+        verify: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<PathBuf>, ProvisionError> {
         let lib = dir.join("lib");
         let manifest = dir.join("lib.sha256");
-        let step = format!("Flink {} runtime", versions::flink());
-        if check_manifest(&dir, &manifest, verify)? {
+        let step = step.to_string();
+        if check_manifest(dir, &manifest, verify)? {
             progress(Progress::Cached(step));
-            return read_manifest(&dir, &manifest);
+            return read_manifest(dir, &manifest);
         }
         let _lock = self.lock()?;
-        if !check_manifest(&dir, &manifest, verify)? {
+        if !check_manifest(dir, &manifest, verify)? {
             progress(Progress::Started(format!(
-                "fetching the Flink {} runtime from Maven Central (first time only)",
-                versions::flink()
+                "fetching the {step} from Maven Central (first time only)"
             )));
             let started = Instant::now();
             find_maven()?;
@@ -359,14 +403,12 @@ impl Cache {
             if tmp.exists() {
                 std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
             }
-            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
             maven(
-                "fetching the Flink runtime",
+                &format!("fetching the {step}"),
                 &[
                     "-f",
-                    &src.join("flink-local-runtime/pom.xml")
-                        .display()
-                        .to_string(),
+                    &src.join(pom).display().to_string(),
                     "dependency:copy-dependencies",
                     &format!("-DoutputDirectory={}", tmp.display()),
                     "-DincludeScope=runtime",
@@ -383,12 +425,12 @@ impl Cache {
                 .filter(|p| p.extension().is_some_and(|x| x == "jar"))
                 .collect();
             jars.sort();
-            write_manifest(&dir, &manifest, &jars)?;
+            write_manifest(dir, &manifest, &jars)?;
             progress(Progress::Done(step, started.elapsed()));
         } else {
             progress(Progress::Cached(step));
         }
-        read_manifest(&dir, &manifest)
+        read_manifest(dir, &manifest)
     }
 
     /// Writes the embedded Maven project to `src/<hash>/` (once).
@@ -420,22 +462,32 @@ impl Cache {
     }
 }
 
-/// The hash of the embedded `jars/` sources: a changed source means a new runner jar.
+/// The hash of the runner's sources (the parent pom and `jars/flink-sql-runner/`): a changed
+/// source or version means a new runner jar; the stack's poms do not count.
 pub fn sources_hash() -> String {
+    poms_hash(|p| p.starts_with("flink-sql-runner/"))[..16].to_string()
+}
+
+/// The hash of the parent pom and the embedded files `select` picks: a changed pom or version
+/// means a new cache directory.
+fn poms_hash(select: impl Fn(&str) -> bool) -> String {
     let mut hasher = Sha256::new();
-    for (path, bytes) in versions::jar_sources::FILES {
+    for (path, bytes) in versions::jar_sources::FILES
+        .iter()
+        .filter(|(p, _)| *p == "pom.xml" || select(p))
+    {
         hasher.update(path.as_bytes());
-        hasher.update([0]);
         hasher.update(bytes);
     }
-    hex(&hasher.finalize())[..16].to_string()
+    hex(&hasher.finalize())
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn sha256_file(path: &Path) -> Result<String, ProvisionError> {
+/// The SHA-256 of a file, in hex.
+pub fn sha256_file(path: &Path) -> Result<String, ProvisionError> {
     let mut file = File::open(path).map_err(io(path))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];

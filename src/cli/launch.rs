@@ -26,10 +26,14 @@ use flinkit::vars::Redactor;
 pub enum Target {
     /// An embedded Flink MiniCluster in a child JVM on this machine.
     Local,
+    /// A running cluster, through its JobManager REST API (--flink-url).
+    Rest,
+    /// A running cluster, through its SQL Gateway (--gateway-url).
+    Gateway,
 }
 
 /// Flags of `flinkit launch`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct LaunchArgs {
     #[command(flatten)]
     pub sql: SqlArgs,
@@ -54,6 +58,44 @@ pub struct LaunchArgs {
     /// Flink configuration for the local cluster, e.g. `parallelism.default=2` (repeatable).
     #[arg(long = "conf", value_name = "KEY=VALUE", value_parser = key_value)]
     pub conf: Vec<(String, String)>,
+    /// The JobManager REST address for `--target rest`.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "FLINKIT_FLINK_URL",
+        default_value = "http://localhost:8081"
+    )]
+    pub flink_url: String,
+    /// The SQL Gateway address for `--target gateway`.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "FLINKIT_GATEWAY_URL",
+        default_value = "http://localhost:8083"
+    )]
+    pub gateway_url: String,
+    /// With --target gateway: leave the session open and print its handle.
+    #[arg(long)]
+    pub keep_session: bool,
+    /// A Flink option for the job, like a SET statement (repeatable; gateway session property).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub set: Vec<(String, String)>,
+    /// The job's parallelism (`--target rest`; default: the cluster's).
+    #[arg(long, value_name = "N")]
+    pub parallelism: Option<u32>,
+    /// Start from this savepoint (`--target rest`).
+    #[arg(long, value_name = "PATH")]
+    pub from_savepoint: Option<String>,
+    /// With --from-savepoint: skip state that belongs to no operator of the new script.
+    #[arg(long)]
+    pub allow_non_restored_state: bool,
+    /// Redeploy: stop the running job of the same name with a savepoint, then start this script
+    /// from it (rest and gateway targets).
+    #[arg(long, requires = "savepoint_dir")]
+    pub replace: bool,
+    /// Where --replace puts the savepoint (a directory the cluster can write).
+    #[arg(long, value_name = "DIR")]
+    pub savepoint_dir: Option<String>,
     #[command(flatten)]
     pub vars: VarArgs,
     /// Check and show what would run (statements, tables, order, findings, the SQL with secrets
@@ -93,6 +135,28 @@ struct Outcome {
 /// Runs `flinkit launch`.
 pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
     require_format(ctx.format, &[Format::Text, Format::Json], "launch")?;
+    let settings = flinkit::config::cluster(std::path::Path::new("flinkit.toml"))?;
+    let mut args = args.clone();
+    if from_default(ctx, "target")
+        && let Some(target) = &settings.target
+    {
+        args.target = Target::from_str(target, true).map_err(|_| {
+            InvalidInput(format!(
+                "flinkit.toml: target {target:?} is not local, rest or gateway"
+            ))
+        })?;
+    }
+    if from_default(ctx, "flink_url")
+        && let Some(url) = settings.flink_url
+    {
+        args.flink_url = url;
+    }
+    if from_default(ctx, "gateway_url")
+        && let Some(url) = settings.gateway_url
+    {
+        args.gateway_url = url;
+    }
+    let args = &args;
     let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
     let (substituted, diagnostics) = validate::check(&script, &args.vars.vars());
     let redactor = &substituted.redactor;
@@ -118,6 +182,20 @@ pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
         );
     }
     let spec = spec?;
+    match args.target {
+        Target::Rest => return super::jobs::submit_rest(ctx, args, &script, &spec, redactor),
+        Target::Gateway => {
+            return super::jobs::submit_gateway(
+                ctx,
+                args,
+                &script,
+                &substituted.texts,
+                &spec,
+                redactor,
+            );
+        }
+        Target::Local => {}
+    }
     let mut reporter = Reporter::new(true);
     let cache = Cache::from_env()?;
     let provisioned = cache.provision(false, &mut |p| reporter.provision(p))?;
@@ -306,7 +384,7 @@ fn follow(
 }
 
 /// ` in statement N (file:line:col)` for a statement index the runner blamed.
-fn at(script: &Script, statement: Option<usize>) -> String {
+pub fn at(script: &Script, statement: Option<usize>) -> String {
     statement
         .and_then(|i| script.statements.get(i))
         .map(|stmt| {
@@ -406,4 +484,9 @@ fn dry_run(
 
 fn redactor_text(redactor: &Redactor, err: &anyhow::Error) -> String {
     redactor.redact(&format!("{err:#}"))
+}
+
+/// Whether the flag `id` kept its built-in default (no flag, no environment variable).
+pub fn from_default(ctx: &Context<'_>, id: &str) -> bool {
+    ctx.matches.value_source(id) == Some(clap::parser::ValueSource::DefaultValue)
 }

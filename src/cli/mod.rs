@@ -3,12 +3,14 @@
 
 mod completions;
 mod graph;
+mod jobs;
 mod launch;
 mod output;
 mod progress;
 mod report;
 mod setup;
 mod split;
+mod stack;
 mod validate;
 
 use std::path::PathBuf;
@@ -69,13 +71,28 @@ pub enum Command {
   flinkit launch \"CREATE TABLE …\" \"INSERT INTO …\"    # one statement per argument
   flinkit launch -f job.sql --detach --format json   # background; prints pid, log, web UI
   flinkit launch -f stream.sql --timeout 30s         # run a streaming job for 30 seconds")]
-    Launch(launch::LaunchArgs),
+    Launch(Box<launch::LaunchArgs>),
+    /// Jobs on a running cluster: list, status, exceptions, cancel, stop with a savepoint.
+    #[command(after_help = "Examples:
+  flinkit jobs list --format json
+  flinkit jobs status 5f0c…
+  flinkit jobs stop 5f0c… --savepoint-dir file:///tmp/savepoints
+  FLINKIT_FLINK_URL=http://flink:8081 flinkit jobs list")]
+    Jobs(jobs::JobsArgs),
     /// Build and cache what running Flink needs: the runner jar and Flink's runtime classpath.
     #[command(after_help = "Examples:
   flinkit setup             # first run: Maven downloads Flink (about a minute)
   flinkit setup --verify    # check every cached jar's SHA-256
   flinkit setup --force     # rebuild from scratch")]
     Setup(setup::SetupArgs),
+    /// Run a local Flink cluster, SQL Gateway, Kafka and Pulsar: up, down, status, logs.
+    #[command(after_help = "Examples:
+  flinkit stack up                          # all four services; returns when healthy
+  flinkit stack up --services kafka,flink   # some of them
+  flinkit stack status --format json        # {\"services\":[{\"name\",\"healthy\",\"endpoint\"}]}
+  flinkit stack logs pulsar -n 100
+  flinkit stack down --purge                # stop and delete the data")]
+    Stack(stack::StackArgs),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   flinkit completions bash > ~/.local/share/bash-completion/completions/flinkit
@@ -168,7 +185,9 @@ pub fn main() -> ExitCode {
         Command::Graph(args) => graph::run(&ctx, args),
         Command::Validate(args) => validate::run(&ctx, args),
         Command::Launch(args) => launch::run(&ctx, args),
+        Command::Jobs(args) => jobs::run(&ctx, args),
         Command::Setup(args) => setup::run(&ctx, args),
+        Command::Stack(args) => stack::run(&ctx, args),
         Command::Completions(args) => completions::run(args),
     };
     match result {

@@ -1,7 +1,10 @@
 //! Running scripts on Flink: the job specification handed to the generic runner jar, the
-//! runner's event protocol, and the targets (the embedded local MiniCluster in [`local`]).
+//! runner's event protocol, and the targets: the embedded local MiniCluster ([`local`]), a
+//! running cluster's JobManager REST API ([`rest`]) and the SQL Gateway ([`gateway`]).
 
+pub mod gateway;
 pub mod local;
+pub mod rest;
 
 use serde::Deserialize;
 

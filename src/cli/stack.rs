@@ -1,0 +1,376 @@
+//! `flinkit stack up|down|status|logs`: the local Flink, SQL Gateway, Kafka and Pulsar.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+use flinkit::provision::Cache;
+use flinkit::stack::{self, Event, Runtime, Service, ServiceStatus, Stack, StackError};
+use serde_json::json;
+
+use super::progress::Reporter;
+use super::{Context, Format, InvalidInput, output, require_format};
+
+/// Flags of `flinkit stack`.
+#[derive(Args, Debug)]
+pub struct StackArgs {
+    #[command(subcommand)]
+    pub command: StackCommand,
+}
+
+/// Which runtime: detected by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeArg {
+    /// Docker when an engine answers (or when the stack was started with Docker), else process.
+    Auto,
+    /// JVM processes from Maven Central artifacts.
+    Process,
+    /// `docker compose` with the official images.
+    Docker,
+}
+
+/// Flags every stack subcommand shares.
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Services, comma-separated: flink, gateway, kafka, pulsar (default: all).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub services: Vec<String>,
+    /// How to run the stack.
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Auto)]
+    pub runtime: RuntimeArg,
+    /// A flinkit.toml with a [stack] section of ports (default: ./flinkit.toml when present).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+/// The stack subcommands.
+#[derive(Subcommand, Debug)]
+pub enum StackCommand {
+    /// Start the services that are not healthy (healthy ones are left alone); returns when all are.
+    Up {
+        #[command(flatten)]
+        common: Common,
+        /// How long to wait for the services to become healthy.
+        #[arg(long, default_value = "180s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
+    /// Stop the services this stack started.
+    Down {
+        #[command(flatten)]
+        common: Common,
+        /// Also delete their data (topics, checkpoints, metadata).
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Check each service's health; exits 1 when one is not healthy.
+    Status {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the end of a service's log.
+    Logs {
+        /// flink, gateway, kafka or pulsar.
+        service: String,
+        #[command(flatten)]
+        common: Common,
+        /// How many lines.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        lines: usize,
+        /// Keep printing what is appended (Ctrl-C stops).
+        #[arg(short, long)]
+        follow: bool,
+    },
+}
+
+/// Runs `flinkit stack …`.
+pub fn run(ctx: &Context<'_>, args: &StackArgs) -> anyhow::Result<()> {
+    require_format(ctx.format, &[Format::Text, Format::Json], "stack")?;
+    let common = match &args.command {
+        StackCommand::Up { common, .. }
+        | StackCommand::Down { common, .. }
+        | StackCommand::Status { common }
+        | StackCommand::Logs { common, .. } => common,
+    };
+    let services = stack::parse_services(&common.services).map_err(invalid)?;
+    let stack = Stack::from_env(common.config.as_deref()).map_err(|e| match e {
+        StackError::Config { .. } => invalid(e),
+        other => other.into(),
+    })?;
+    match &args.command {
+        StackCommand::Up { timeout, .. } => up(ctx, &stack, common, &services, *timeout),
+        StackCommand::Down { purge, .. } => down(&stack, common, &services, *purge),
+        StackCommand::Status { .. } => status(ctx, &stack, &services),
+        StackCommand::Logs {
+            service,
+            lines,
+            follow,
+            ..
+        } => {
+            let service: Service = service.parse().map_err(invalid)?;
+            logs(&stack, common, service, *lines, *follow)
+        }
+    }
+}
+
+fn invalid(err: StackError) -> anyhow::Error {
+    InvalidInput(err.to_string()).into()
+}
+
+/// A provisioning failure keeps its own type, so its fix is shown.
+fn lib_error(err: StackError) -> anyhow::Error {
+    match err {
+        StackError::Provision(e) => e.into(),
+        other => other.into(),
+    }
+}
+
+/// The runtime to use: the flag, else the one the stack was started with, else detection.
+fn runtime(stack: &Stack, flag: RuntimeArg) -> Runtime {
+    match flag {
+        RuntimeArg::Process => Runtime::Process,
+        RuntimeArg::Docker => Runtime::Docker,
+        RuntimeArg::Auto => match std::fs::read_to_string(stack.root().join("runtime")) {
+            Ok(text) if text.trim() == "docker" => Runtime::Docker,
+            Ok(text) if text.trim() == "process" => Runtime::Process,
+            _ => Runtime::detect(),
+        },
+    }
+}
+
+fn up(
+    ctx: &Context<'_>,
+    stack: &Stack,
+    common: &Common,
+    services: &[Service],
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let runtime = match common.runtime {
+        RuntimeArg::Auto => Runtime::detect(),
+        flag => runtime(stack, flag),
+    };
+    let cache = Cache::from_env()?;
+    let started = Instant::now();
+    let mut reporter = Reporter::new(true);
+    let mut waiting: Vec<Service> = Vec::new();
+    let mut on_event = |event: Event| match event {
+        Event::Provision(p) => reporter.provision(p),
+        Event::Starting(list) => {
+            waiting = list;
+            reporter.start(&waiting_message(&waiting));
+        }
+        Event::Healthy(service, took) => {
+            waiting.retain(|s| *s != service);
+            reporter.done(&format!(
+                "{} healthy at {} ({:.1}s)",
+                service.title(),
+                stack.ports().endpoint(service),
+                took.as_secs_f64()
+            ));
+            if !waiting.is_empty() {
+                reporter.start(&waiting_message(&waiting));
+            }
+        }
+        Event::AlreadyHealthy(service) => reporter.done(&format!(
+            "{} already running at {}",
+            service.title(),
+            stack.ports().endpoint(service)
+        )),
+        Event::Repairing(service, processes) => reporter.done(&format!(
+            "{}: restarting its stopped {processes} process",
+            service.title()
+        )),
+        _ => {}
+    };
+    let name = match runtime {
+        Runtime::Process => "process",
+        Runtime::Docker => "docker",
+    };
+    std::fs::create_dir_all(stack.root())
+        .and_then(|()| std::fs::write(stack.root().join("runtime"), name))
+        .with_context(|| format!("writing {}", stack.root().display()))?;
+    let statuses = match runtime {
+        Runtime::Process => stack::process::up(stack, services, &cache, timeout, &mut on_event)
+            .map_err(lib_error)?,
+        Runtime::Docker => {
+            stack::docker::up(stack, services, &cache, timeout, &mut on_event).map_err(lib_error)?
+        }
+    };
+    drop(reporter);
+    let took = started.elapsed();
+    print_statuses(ctx, stack, &statuses, Some((name, took)))
+}
+
+fn waiting_message(services: &[Service]) -> String {
+    let names: Vec<_> = services.iter().map(|s| s.title()).collect();
+    format!("starting {}", names.join(", "))
+}
+
+fn down(stack: &Stack, common: &Common, services: &[Service], purge: bool) -> anyhow::Result<()> {
+    match runtime(stack, common.runtime) {
+        Runtime::Process => {
+            let mut reporter = Reporter::new(true);
+            stack::process::down(stack, services, purge, &mut |event| {
+                if let Event::Stopped(service, took) = event {
+                    reporter.done(&format!(
+                        "{} stopped ({:.1}s)",
+                        service.title(),
+                        took.as_secs_f64()
+                    ));
+                }
+            })?;
+        }
+        Runtime::Docker => stack::docker::down(stack, services, purge)?,
+    }
+    if services.len() == Service::ALL.len() {
+        let _ = std::fs::remove_file(stack.root().join("runtime"));
+    }
+    if purge {
+        eprintln!("✓ data deleted under {}", stack.root().display());
+    }
+    Ok(())
+}
+
+fn status(ctx: &Context<'_>, stack: &Stack, services: &[Service]) -> anyhow::Result<()> {
+    let statuses = stack.status(services);
+    print_statuses(ctx, stack, &statuses, None)?;
+    if statuses.iter().all(|s| s.healthy) {
+        Ok(())
+    } else {
+        // The report is printed; a script only needs the exit code (the contract's 1).
+        let _ = std::io::stdout().flush();
+        std::process::exit(1)
+    }
+}
+
+fn print_statuses(
+    ctx: &Context<'_>,
+    stack: &Stack,
+    statuses: &[ServiceStatus],
+    up: Option<(&str, Duration)>,
+) -> anyhow::Result<()> {
+    let rss = |s: &ServiceStatus| stack::process::rss_bytes(stack, s.service);
+    if ctx.format == Format::Json {
+        let services: Vec<_> = statuses
+            .iter()
+            .map(|s| {
+                let mut value = serde_json::to_value(s).unwrap_or_default();
+                value["rss_bytes"] = json!(rss(s));
+                value
+            })
+            .collect();
+        let mut doc = json!({ "services": services });
+        if let Some((runtime, took)) = up {
+            doc["runtime"] = json!(runtime);
+            doc["seconds"] = json!((took.as_secs_f64() * 10.0).round() / 10.0);
+        }
+        return output::print_json(&doc);
+    }
+    let mut text = String::new();
+    for s in statuses {
+        let state = if s.healthy { "healthy" } else { "down" };
+        let mut line = format!("{:<8} {:<8} {}", s.service.name(), state, s.endpoint);
+        if s.service == Service::Pulsar {
+            line.push_str(&format!(" (admin {})", stack.ports().pulsar_admin()));
+        }
+        if !s.pids.is_empty() {
+            let pids: Vec<_> = s.pids.iter().map(u32::to_string).collect();
+            line.push_str(&format!(
+                "  pid {}, {} MB",
+                pids.join(","),
+                rss(s) / 1_000_000
+            ));
+        }
+        if let Some(reason) = &s.reason {
+            line.push_str(&format!("\n         {reason}"));
+        }
+        text.push_str(&line);
+        text.push('\n');
+    }
+    if let Some((runtime, took)) = up {
+        let total: u64 = statuses.iter().map(rss).sum();
+        text.push_str(&format!(
+            "stack up ({runtime}) in {:.1}s; {} MB resident; state in {}\n",
+            took.as_secs_f64(),
+            total / 1_000_000,
+            stack.root().display()
+        ));
+    }
+    output::print(&text)
+}
+
+fn logs(
+    stack: &Stack,
+    common: &Common,
+    service: Service,
+    lines: usize,
+    follow: bool,
+) -> anyhow::Result<()> {
+    if runtime(stack, common.runtime) == Runtime::Docker {
+        return output::print(&stack::docker::logs(stack, service, lines, follow)?);
+    }
+    let files = stack.logs(service);
+    let several = files.len() > 1;
+    let prefix = |path: &PathBuf| {
+        if several {
+            format!(
+                "[{}] ",
+                path.file_stem().unwrap_or_default().to_string_lossy()
+            )
+        } else {
+            String::new()
+        }
+    };
+    let mut text = String::new();
+    for file in &files {
+        if !file.exists() {
+            continue;
+        }
+        for line in stack::diagnose::tail(file, lines).lines() {
+            text.push_str(&prefix(file));
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    if text.is_empty() && !follow {
+        anyhow::bail!(
+            "no log for {service} in {} (has `flinkit stack up` started it?)",
+            stack.root().display()
+        );
+    }
+    output::print(&text)?;
+    if !follow {
+        return Ok(());
+    }
+    let mut offsets: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or_default())
+        .collect();
+    loop {
+        for (file, offset) in files.iter().zip(offsets.iter_mut()) {
+            let Ok(mut handle) = std::fs::File::open(file) else {
+                continue;
+            };
+            let len = handle.metadata().map(|m| m.len()).unwrap_or_default();
+            if len < *offset {
+                *offset = 0; // restarted: a new log
+            }
+            if len == *offset {
+                continue;
+            }
+            let mut buf = Vec::new();
+            handle.seek(SeekFrom::Start(*offset))?;
+            handle.read_to_end(&mut buf)?;
+            *offset += buf.len() as u64;
+            let chunk = String::from_utf8_lossy(&buf);
+            let mut text = String::new();
+            for line in chunk.split_inclusive('\n') {
+                text.push_str(&prefix(file));
+                text.push_str(line);
+            }
+            output::print(&text)?;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}

@@ -1,0 +1,151 @@
+//! Health checks, the same for every runtime: each asks the service the way a client would.
+//!
+//! - Kafka: a metadata request (librdkafka) lists at least one broker.
+//! - Pulsar: `GET /admin/v2/clusters` answers, and a topic can be created (and is deleted again).
+//! - Flink: `GET /overview` shows at least one TaskManager.
+//! - SQL Gateway: `GET /v1/info` answers.
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::producer::{BaseProducer, Producer};
+
+use super::{Ports, Service};
+
+/// How long one check may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `Ok` when the service is healthy, else why not.
+pub(crate) fn check(service: Service, ports: &Ports) -> Result<(), String> {
+    match service {
+        Service::Kafka => kafka(ports.kafka_port),
+        Service::Pulsar => pulsar(&ports.pulsar_admin()),
+        Service::Flink => flink(&ports.endpoint(Service::Flink)),
+        Service::Gateway => gateway(&ports.endpoint(Service::Gateway)),
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(CHECK_TIMEOUT))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// The status and body of a request.
+fn request(method: &str, url: &str) -> Result<(u16, String), String> {
+    let agent = agent();
+    let response = match method {
+        "PUT" => agent.put(url).send_empty(),
+        "DELETE" => agent.delete(url).call(),
+        _ => agent.get(url).call(),
+    };
+    let mut response = response.map_err(|e| format!("{method} {url}: {e}"))?;
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    Ok((status, body))
+}
+
+fn json(url: &str) -> Result<serde_json::Value, String> {
+    let (status, body) = request("GET", url)?;
+    if status != 200 {
+        return Err(format!("GET {url}: HTTP {status}"));
+    }
+    serde_json::from_str(&body).map_err(|e| format!("GET {url}: not JSON ({e})"))
+}
+
+fn kafka(port: u16) -> Result<(), String> {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", format!("localhost:{port}"))
+        .set("socket.timeout.ms", "3000")
+        .set("log_level", "0")
+        .create()
+        .map_err(|e| format!("Kafka client: {e}"))?;
+    let metadata = producer
+        .client()
+        .fetch_metadata(None, CHECK_TIMEOUT)
+        .map_err(|e| format!("Kafka metadata from localhost:{port}: {e}"))?;
+    if metadata.brokers().is_empty() {
+        return Err(format!("Kafka at localhost:{port} lists no broker"));
+    }
+    Ok(())
+}
+
+fn pulsar(admin: &str) -> Result<(), String> {
+    let clusters = json(&format!("{admin}/admin/v2/clusters"))?;
+    if clusters.as_array().is_none_or(Vec::is_empty) {
+        return Err(format!("Pulsar at {admin} lists no cluster"));
+    }
+    let topic = format!(
+        "{admin}/admin/v2/persistent/public/default/flinkit-health-{}",
+        random_hex()
+    );
+    let (status, body) = request("PUT", &topic)?;
+    if !(200..300).contains(&status) {
+        return Err(format!(
+            "Pulsar at {admin} cannot create a topic yet: HTTP {status} {}",
+            body.trim()
+        ));
+    }
+    let _ = request("DELETE", &format!("{topic}?force=true"));
+    Ok(())
+}
+
+fn flink(url: &str) -> Result<(), String> {
+    let overview = json(&format!("{url}/overview"))?;
+    match overview["taskmanagers"].as_u64() {
+        Some(n) if n >= 1 => Ok(()),
+        _ => Err(format!("Flink at {url} has no TaskManager yet")),
+    }
+}
+
+fn gateway(url: &str) -> Result<(), String> {
+    let info = json(&format!("{url}/v1/info"))?;
+    if info["version"].is_string() {
+        Ok(())
+    } else {
+        Err(format!("the SQL Gateway at {url} gave no version"))
+    }
+}
+
+/// 16 random hex digits (from the kernel; the time as a fallback).
+pub(crate) fn random_hex() -> String {
+    let mut bytes = [0u8; 8];
+    let read = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    if read.is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        bytes = (nanos as u64 ^ u64::from(std::process::id())).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_listening_is_unhealthy_with_a_reason() {
+        let ports = Ports {
+            kafka_port: 1,
+            pulsar_http_port: 1,
+            flink_port: 1,
+            gateway_port: 1,
+            ..Ports::default()
+        };
+        for service in Service::ALL {
+            let err = check(service, &ports).unwrap_err();
+            assert!(err.contains("localhost:1"), "{service}: {err}");
+        }
+    }
+
+    #[test]
+    fn random_names_differ() {
+        assert_ne!(random_hex(), random_hex());
+        assert_eq!(random_hex().len(), 16);
+    }
+}

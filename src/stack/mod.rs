@@ -1,0 +1,459 @@
+//! The local stack: a Flink session cluster (JobManager and one TaskManager), the SQL Gateway,
+//! a Kafka broker and a Pulsar standalone broker on this machine, for tutorials, tests and
+//! scripts.
+//!
+//! Two runtimes bring it up: [`process`] runs the Apache releases as plain JVM processes from
+//! Maven Central artifacts (no Docker needed), [`docker`] drives `docker compose` with the
+//! official images. Both serve the same endpoints, and [`Stack::status`] checks them the same
+//! way: Kafka answers a metadata request, Pulsar's admin API lists its clusters and creates a
+//! topic, Flink's `/overview` shows a TaskManager, the Gateway's `/v1/info` answers.
+//!
+//! ```no_run
+//! use flinkit::stack::{Service, Stack};
+//!
+//! let stack = Stack::from_env(None).unwrap();
+//! for status in stack.status(&Service::ALL) {
+//!     println!("{} {} {}", status.service, status.healthy, status.endpoint);
+//! }
+//! ```
+
+pub mod diagnose;
+pub mod docker;
+mod health;
+pub mod process;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::provision::{Progress, ProvisionError};
+
+/// One service of the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    /// The Flink session cluster: a JobManager (REST API and web UI) and one TaskManager.
+    Flink,
+    /// The Flink SQL Gateway, pointed at the session cluster.
+    Gateway,
+    /// A single-node Kafka broker (KRaft).
+    Kafka,
+    /// A Pulsar standalone broker.
+    Pulsar,
+}
+
+impl Service {
+    /// Every service, in start order.
+    pub const ALL: [Service; 4] = [Self::Flink, Self::Gateway, Self::Kafka, Self::Pulsar];
+
+    /// The name used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Flink => "flink",
+            Self::Gateway => "gateway",
+            Self::Kafka => "kafka",
+            Self::Pulsar => "pulsar",
+        }
+    }
+
+    /// What it is, for people.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Flink => "Flink session cluster",
+            Self::Gateway => "SQL Gateway",
+            Self::Kafka => "Kafka",
+            Self::Pulsar => "Pulsar",
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Service {
+    type Err = StackError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|service| service.name() == s)
+            .ok_or_else(|| StackError::UnknownService(s.to_string()))
+    }
+}
+
+/// The ports the stack listens on (all on localhost).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Ports {
+    /// Kafka's client listener.
+    pub kafka_port: u16,
+    /// Kafka's KRaft controller listener.
+    pub kafka_controller_port: u16,
+    /// Pulsar's binary protocol (`pulsar://`).
+    pub pulsar_port: u16,
+    /// Pulsar's admin and HTTP API.
+    pub pulsar_http_port: u16,
+    /// Flink's REST API and web UI.
+    pub flink_port: u16,
+    /// Flink's JobManager RPC (TaskManagers register there).
+    pub flink_rpc_port: u16,
+    /// The SQL Gateway's REST API.
+    pub gateway_port: u16,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Self {
+            kafka_port: 9092,
+            kafka_controller_port: 9093,
+            pulsar_port: 6650,
+            pulsar_http_port: 8080,
+            flink_port: 8081,
+            flink_rpc_port: 6123,
+            gateway_port: 8083,
+        }
+    }
+}
+
+impl Ports {
+    /// The ports a service listens on, the one clients use first (Pulsar's bookie and Flink's
+    /// blob server and TaskManager take free ports the system picks).
+    pub fn of(&self, service: Service) -> Vec<u16> {
+        match service {
+            Service::Flink => vec![self.flink_port, self.flink_rpc_port],
+            Service::Gateway => vec![self.gateway_port],
+            Service::Kafka => vec![self.kafka_port, self.kafka_controller_port],
+            Service::Pulsar => vec![self.pulsar_port, self.pulsar_http_port],
+        }
+    }
+
+    /// Where clients reach a service.
+    pub fn endpoint(&self, service: Service) -> String {
+        match service {
+            Service::Flink => format!("http://localhost:{}", self.flink_port),
+            Service::Gateway => format!("http://localhost:{}", self.gateway_port),
+            Service::Kafka => format!("localhost:{}", self.kafka_port),
+            Service::Pulsar => format!("pulsar://localhost:{}", self.pulsar_port),
+        }
+    }
+
+    /// Pulsar's admin URL.
+    pub fn pulsar_admin(&self) -> String {
+        format!("http://localhost:{}", self.pulsar_http_port)
+    }
+}
+
+/// The `[stack]` section of `flinkit.toml` (other sections belong to other commands).
+#[derive(Debug, Default, Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    stack: Ports,
+}
+
+/// Why a stack operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StackError {
+    /// Java, Maven or the artifacts could not be provisioned.
+    #[error(transparent)]
+    Provision(#[from] ProvisionError),
+    /// Neither `FLINKIT_STATE_DIR`, `XDG_STATE_HOME` nor `HOME` is set.
+    #[error("no state directory: set FLINKIT_STATE_DIR")]
+    NoStateDir,
+    /// `flinkit.toml` could not be read.
+    #[error("{}: {message}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A service name that is not one of flink, gateway, kafka, pulsar.
+    #[error("unknown service `{0}` (expected flink, gateway, kafka or pulsar)")]
+    UnknownService(String),
+    /// Another process listens on a port a service needs.
+    #[error("{service} cannot start: port {port} is taken by {holder}")]
+    PortTaken {
+        /// The service that needs the port.
+        service: Service,
+        /// The port.
+        port: u16,
+        /// Who holds it (`pid 123: java …`, or "another process" when it cannot be seen).
+        holder: String,
+    },
+    /// A service did not become healthy.
+    #[error(
+        "{service} is not healthy after {}s: {reason}{}\nthe end of its log ({}):\n{tail}",
+        waited.as_secs(),
+        cause.as_ref().map(|c| format!("\nlikely cause: {c}")).unwrap_or_default(),
+        log.display()
+    )]
+    Unhealthy {
+        /// The service.
+        service: Service,
+        /// How long it was waited for.
+        waited: Duration,
+        /// The last health check's answer, or how the process ended.
+        reason: String,
+        /// What the log says went wrong, when it is recognisable.
+        cause: Option<String>,
+        /// The service's log.
+        log: PathBuf,
+        /// Its last lines.
+        tail: String,
+    },
+    /// A process could not be started.
+    #[error("could not start {what}")]
+    Spawn {
+        /// The program.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The Docker runtime failed.
+    #[error("docker: {0}")]
+    Docker(String),
+    /// A file operation failed.
+    #[error("{}", path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl StackError {
+    /// The service the error is about, when there is one.
+    pub fn service(&self) -> Option<Service> {
+        match self {
+            Self::PortTaken { service, .. } | Self::Unhealthy { service, .. } => Some(*service),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StackError + '_ {
+    move |source| StackError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What the stack is doing, for a progress display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Provisioning Java artifacts.
+    Provision(Progress),
+    /// These services are starting.
+    Starting(Vec<Service>),
+    /// A service became healthy after this long.
+    Healthy(Service, Duration),
+    /// A service was already healthy and was left alone.
+    AlreadyHealthy(Service),
+    /// A dead process of a service is being started again.
+    Repairing(Service, String),
+    /// A service's processes are gone, after this long.
+    Stopped(Service, Duration),
+}
+
+/// Whether a service answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceStatus {
+    /// The service.
+    #[serde(rename = "name")]
+    pub service: Service,
+    /// Whether its health check passed.
+    pub healthy: bool,
+    /// Where clients reach it.
+    pub endpoint: String,
+    /// Why it is not healthy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The processes the process runtime recorded for it and that are alive.
+    pub pids: Vec<u32>,
+}
+
+/// Which runtime runs the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// JVM processes from Maven Central artifacts.
+    Process,
+    /// `docker compose` with the official images.
+    Docker,
+}
+
+impl Runtime {
+    /// Docker when an engine answers, else processes.
+    pub fn detect() -> Self {
+        if docker::engine_answers() {
+            Self::Docker
+        } else {
+            Self::Process
+        }
+    }
+}
+
+/// A local stack: where its state lives and which ports it uses.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    root: PathBuf,
+    ports: Ports,
+}
+
+impl Stack {
+    /// A stack keeping its state under `state_dir/stack`.
+    pub fn new(state_dir: impl AsRef<Path>, ports: Ports) -> Self {
+        Self {
+            root: state_dir.as_ref().join("stack"),
+            ports,
+        }
+    }
+
+    /// The stack from the environment: state under `FLINKIT_STATE_DIR`, else
+    /// `$XDG_STATE_HOME/flinkit`, else `~/.local/state/flinkit`; ports from the `[stack]` section
+    /// of `config` (or of `./flinkit.toml` when it exists), else the defaults.
+    pub fn from_env(config: Option<&Path>) -> Result<Self, StackError> {
+        let var = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let state = var("FLINKIT_STATE_DIR")
+            .or_else(|| var("XDG_STATE_HOME").map(|p| p.join("flinkit")))
+            .or_else(|| var("HOME").map(|p| p.join(".local/state/flinkit")))
+            .ok_or(StackError::NoStateDir)?;
+        let default = Path::new("flinkit.toml");
+        let path = match config {
+            Some(path) => Some(path),
+            None => default.exists().then_some(default),
+        };
+        let ports = match path {
+            Some(path) => read_ports(path)?,
+            None => Ports::default(),
+        };
+        Ok(Self::new(state, ports))
+    }
+
+    /// Where the stack keeps pids, configs, data and logs.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Its ports.
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    /// Checks each service's health (runtime-independent: it asks the endpoints).
+    pub fn status(&self, services: &[Service]) -> Vec<ServiceStatus> {
+        let checks: Vec<_> = services
+            .iter()
+            .map(|&service| {
+                let ports = self.ports;
+                std::thread::spawn(move || health::check(service, &ports))
+            })
+            .collect();
+        services
+            .iter()
+            .zip(checks)
+            .map(|(&service, check)| {
+                let result = check
+                    .join()
+                    .unwrap_or_else(|_| Err("the health check failed".into()));
+                ServiceStatus {
+                    service,
+                    healthy: result.is_ok(),
+                    endpoint: self.ports.endpoint(service),
+                    reason: result.err(),
+                    pids: process::live_pids(self, service),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The `[stack]` ports of a `flinkit.toml`.
+pub fn read_ports(path: &Path) -> Result<Ports, StackError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    let config: ConfigFile = toml::from_str(&text).map_err(|e| StackError::Config {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(config.stack)
+}
+
+/// Expands `flink` etc. from a comma-separated list, keeping the stack's order; empty means all.
+pub fn parse_services(list: &[String]) -> Result<Vec<Service>, StackError> {
+    let mut services = Vec::new();
+    for name in list.iter().flat_map(|s| s.split(',')) {
+        let name = name.trim();
+        if name.is_empty() {
+            continue;
+        }
+        let service = if name == "all" {
+            services.extend(Service::ALL);
+            continue;
+        } else {
+            name.parse()?
+        };
+        services.push(service);
+    }
+    if services.is_empty() {
+        services.extend(Service::ALL);
+    }
+    services.sort();
+    services.dedup();
+    Ok(services)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_parse_in_stack_order() {
+        let list = |s: &str| vec![s.to_string()];
+        assert_eq!(parse_services(&[]).unwrap(), Service::ALL);
+        assert_eq!(
+            parse_services(&list("pulsar,kafka,pulsar")).unwrap(),
+            [Service::Kafka, Service::Pulsar]
+        );
+        assert!(matches!(
+            parse_services(&list("kafka,zookeeper")),
+            Err(StackError::UnknownService(name)) if name == "zookeeper"
+        ));
+    }
+
+    #[test]
+    fn ports_come_from_the_stack_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flinkit.toml");
+        std::fs::write(&path, "[stack]\nkafka_port = 19092\n").unwrap();
+        let ports = read_ports(&path).unwrap();
+        assert_eq!(ports.kafka_port, 19092);
+        assert_eq!(ports.pulsar_port, 6650);
+        assert_eq!(ports.endpoint(Service::Kafka), "localhost:19092");
+        std::fs::write(&path, "[stack]\nkafka = 1\n").unwrap();
+        assert!(matches!(read_ports(&path), Err(StackError::Config { .. })));
+        std::fs::write(&path, "[other]\nx = 1\n").unwrap();
+        assert_eq!(read_ports(&path).unwrap(), Ports::default());
+    }
+
+    #[test]
+    fn default_endpoints_follow_the_contract() {
+        let ports = Ports::default();
+        assert_eq!(ports.endpoint(Service::Flink), "http://localhost:8081");
+        assert_eq!(ports.endpoint(Service::Gateway), "http://localhost:8083");
+        assert_eq!(ports.endpoint(Service::Kafka), "localhost:9092");
+        assert_eq!(ports.endpoint(Service::Pulsar), "pulsar://localhost:6650");
+        assert_eq!(ports.pulsar_admin(), "http://localhost:8080");
+    }
+}

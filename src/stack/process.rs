@@ -1,0 +1,981 @@
+//! The process runtime: the stack's services as JVM processes on this machine, from Maven
+//! Central artifacts cached by [`crate::provision`], no Docker needed.
+//!
+//! Five processes make the four services: `kafka` (one KRaft node, broker and controller),
+//! `pulsar` (`PulsarStandaloneStarter`: broker and bookie, RocksDB metadata), `jobmanager` and
+//! `taskmanager` (the Flink session cluster) and `gateway` (the SQL Gateway). The runner jar,
+//! which bundles the Kafka and Pulsar connectors and formats, is on the classpath of the Flink
+//! processes and the Gateway, so SQL Gateway sessions and jars submitted over REST can use them.
+//!
+//! Each process has a directory under the stack's root:
+//!
+//! ```text
+//! <state>/stack/<process>/pid          "pid start-time" (the start time guards against pid reuse)
+//! <state>/stack/<process>/<process>.log  stdout and stderr (the previous run's in .log.1)
+//! <state>/stack/<process>/conf/        generated configuration
+//! <state>/stack/<process>/data/        data (deleted by `down --purge`)
+//! ```
+//!
+//! Processes are started in their own process group and left running when flinkit exits;
+//! [`down`] stops the recorded ones (SIGTERM to the group, then SIGKILL), never by name.
+
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+use super::{Event, Ports, Service, ServiceStatus, Stack, StackError, diagnose, health, io};
+use crate::provision::{Cache, find_java};
+use crate::versions;
+
+/// One JVM of the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Kafka,
+    Pulsar,
+    JobManager,
+    TaskManager,
+    Gateway,
+}
+
+impl Unit {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Kafka => "kafka",
+            Self::Pulsar => "pulsar",
+            Self::JobManager => "jobmanager",
+            Self::TaskManager => "taskmanager",
+            Self::Gateway => "gateway",
+        }
+    }
+
+    fn of(service: Service) -> &'static [Unit] {
+        match service {
+            Service::Flink => &[Self::JobManager, Self::TaskManager],
+            Service::Gateway => &[Self::Gateway],
+            Service::Kafka => &[Self::Kafka],
+            Service::Pulsar => &[Self::Pulsar],
+        }
+    }
+
+    /// The ports it binds (the TaskManager's are chosen by the system).
+    fn ports(self, ports: &Ports) -> Vec<u16> {
+        match self {
+            Self::Kafka => vec![ports.kafka_port, ports.kafka_controller_port],
+            Self::Pulsar => vec![ports.pulsar_port, ports.pulsar_http_port],
+            Self::JobManager => vec![ports.flink_port, ports.flink_rpc_port],
+            Self::TaskManager => Vec::new(),
+            Self::Gateway => vec![ports.gateway_port],
+        }
+    }
+}
+
+/// How long a process gets to stop after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(30);
+
+impl Stack {
+    fn unit_dir(&self, unit: Unit) -> PathBuf {
+        self.root.join(unit.name())
+    }
+
+    /// The log files of a service's processes (JobManager and TaskManager for Flink).
+    pub fn logs(&self, service: Service) -> Vec<PathBuf> {
+        Unit::of(service)
+            .iter()
+            .map(|&unit| self.log_path(unit))
+            .collect()
+    }
+
+    fn log_path(&self, unit: Unit) -> PathBuf {
+        self.unit_dir(unit).join(format!("{}.log", unit.name()))
+    }
+
+    /// The recorded pid of a process, if it is still that process.
+    fn live_pid(&self, unit: Unit) -> Option<u32> {
+        let text = std::fs::read_to_string(self.unit_dir(unit).join("pid")).ok()?;
+        let mut parts = text.split_whitespace();
+        let pid: u32 = parts.next()?.parse().ok()?;
+        let started: u64 = parts.next()?.parse().ok()?;
+        (start_time(pid) == Some(started)).then_some(pid)
+    }
+
+    /// An exclusive lock on the stack's state, held by `up` and `down` (two `up`s at once would
+    /// start everything twice).
+    fn lock(&self) -> Result<File, StackError> {
+        std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let path = self.root.join(".lock");
+        let file = File::create(&path).map_err(io(&path))?;
+        file.lock().map_err(io(&path))?;
+        Ok(file)
+    }
+
+    fn record_pid(&self, unit: Unit, pid: u32) -> Result<(), StackError> {
+        let path = self.unit_dir(unit).join("pid");
+        let started = start_time(pid).unwrap_or_default();
+        std::fs::write(&path, format!("{pid} {started}\n")).map_err(io(&path))
+    }
+}
+
+/// The pids of a service's live, recorded processes.
+pub fn live_pids(stack: &Stack, service: Service) -> Vec<u32> {
+    Unit::of(service)
+        .iter()
+        .filter_map(|&unit| stack.live_pid(unit))
+        .collect()
+}
+
+/// A process's start time (clock ticks after boot, from `/proc/<pid>/stat`), `None` when it is
+/// gone or a zombie.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if fields.first() == Some(&"Z") {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+/// The classpaths the requested processes need.
+#[derive(Default)]
+struct Classpaths {
+    kafka: Vec<PathBuf>,
+    pulsar: Vec<PathBuf>,
+    flink: Vec<PathBuf>,
+}
+
+fn join(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// A JVM to start.
+struct Launch {
+    main_class: &'static str,
+    jvm: Vec<String>,
+    args: Vec<String>,
+    classpath: String,
+    env: Vec<(&'static str, String)>,
+}
+
+/// Brings up `services`, leaving healthy ones alone and restarting dead processes, and returns
+/// when all of them are healthy (or fails after `timeout` with the tail of the failing log).
+pub fn up(
+    stack: &Stack,
+    services: &[Service],
+    cache: &Cache,
+    timeout: Duration,
+    progress: &mut dyn FnMut(Event),
+) -> Result<Vec<ServiceStatus>, StackError> {
+    let _lock = stack.lock()?;
+    let ports = *stack.ports();
+    let mut pending: Vec<(Service, Vec<Unit>)> = Vec::new();
+    for status in stack.status(services) {
+        let units = Unit::of(status.service);
+        let dead: Vec<Unit> = units
+            .iter()
+            .copied()
+            .filter(|&unit| stack.live_pid(unit).is_none())
+            .collect();
+        // Healthy with all its processes (or served by something else entirely): left alone.
+        // Healthy with one process dead (a JobManager still listing a killed TaskManager): repaired.
+        let partial = !dead.is_empty() && dead.len() < units.len();
+        if status.healthy && !partial {
+            progress(Event::AlreadyHealthy(status.service));
+            continue;
+        }
+        if partial {
+            let names: Vec<_> = dead.iter().map(|u| u.name()).collect();
+            progress(Event::Repairing(status.service, names.join(", ")));
+        }
+        pending.push((status.service, dead));
+    }
+    if pending.is_empty() {
+        return Ok(stack.status(services));
+    }
+    let to_start: Vec<Unit> = pending
+        .iter()
+        .flat_map(|(_, units)| units.iter().copied())
+        .collect();
+    for &unit in &to_start {
+        check_ports_free(stack, unit)?;
+    }
+    let mut children: Vec<(Unit, Child)> = Vec::new();
+    let classpaths = if to_start.is_empty() {
+        Classpaths::default()
+    } else {
+        provision(cache, &to_start, &mut |p| progress(Event::Provision(p)))?
+    };
+    let java = find_java()?;
+    progress(Event::Starting(pending.iter().map(|(s, _)| *s).collect()));
+    let started = Instant::now();
+    // Kafka last: its storage is formatted (a short JVM run) while the others start.
+    let (kafka, others): (Vec<Unit>, Vec<Unit>) =
+        to_start.iter().partition(|&&unit| unit == Unit::Kafka);
+    for unit in others.into_iter().chain(kafka) {
+        if unit == Unit::Kafka {
+            format_kafka_storage(stack, &java.path, &classpaths)?;
+        }
+        let launch = prepare(stack, unit, &classpaths)?;
+        let child = spawn(stack, unit, &java.path, launch)?;
+        children.push((unit, child));
+    }
+    let mut waiting: Vec<Service> = pending.iter().map(|(s, _)| *s).collect();
+    while !waiting.is_empty() {
+        let mut still = Vec::new();
+        let checks: Vec<Result<(), String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = waiting
+                .iter()
+                .map(|&service| scope.spawn(move || health::check(service, &ports)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err("the check failed".into())))
+                .collect()
+        });
+        for (service, check) in waiting.into_iter().zip(checks) {
+            if let Some(failure) = exited(stack, service, &mut children, started) {
+                stop_units(stack, Unit::of(service));
+                return Err(failure);
+            }
+            match check {
+                Ok(()) => progress(Event::Healthy(service, started.elapsed())),
+                Err(reason) if started.elapsed() >= timeout => {
+                    stop_units(stack, Unit::of(service));
+                    return Err(unhealthy(stack, service, None, started.elapsed(), reason));
+                }
+                Err(_) => still.push(service),
+            }
+        }
+        waiting = still;
+        if !waiting.is_empty() {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+    Ok(stack.status(services))
+}
+
+/// Fails fast when another process listens on a port the unit needs.
+fn check_ports_free(stack: &Stack, unit: Unit) -> Result<(), StackError> {
+    let service = service_of(unit);
+    for port in unit.ports(stack.ports()) {
+        if let Some(holder) = diagnose::port_holder(port) {
+            return Err(StackError::PortTaken {
+                service,
+                port,
+                holder: holder.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn service_of(unit: Unit) -> Service {
+    match unit {
+        Unit::Kafka => Service::Kafka,
+        Unit::Pulsar => Service::Pulsar,
+        Unit::JobManager | Unit::TaskManager => Service::Flink,
+        Unit::Gateway => Service::Gateway,
+    }
+}
+
+fn provision(
+    cache: &Cache,
+    units: &[Unit],
+    progress: &mut dyn FnMut(crate::provision::Progress),
+) -> Result<Classpaths, StackError> {
+    let mut classpaths = Classpaths::default();
+    let property = |name| versions::property(name).unwrap_or("unknown");
+    if units.contains(&Unit::Kafka) {
+        let title = format!("Kafka {} broker", property("kafka.version"));
+        classpaths.kafka = cache.stack_classpath("kafka", &title, false, progress)?;
+    }
+    if units.contains(&Unit::Pulsar) {
+        let title = format!("Pulsar {} standalone", property("pulsar.version"));
+        classpaths.pulsar = cache.stack_classpath("pulsar", &title, false, progress)?;
+    }
+    let needs_flink = units
+        .iter()
+        .any(|u| matches!(u, Unit::JobManager | Unit::TaskManager | Unit::Gateway));
+    if needs_flink {
+        let runner = cache.runner_jar(false, progress)?;
+        let title = format!("Flink {} cluster and SQL Gateway", versions::flink());
+        classpaths.flink = cache.stack_classpath("flink", &title, false, progress)?;
+        classpaths.flink.insert(0, runner);
+    }
+    Ok(classpaths)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), StackError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    std::fs::write(path, text).map_err(io(path))
+}
+
+/// A log4j 2 configuration writing INFO and above to stdout (which goes to the unit's log).
+fn log4j_config(quiet: &[&str]) -> String {
+    let mut text = String::from(
+        "status = warn\n\
+         appender.out.type = Console\n\
+         appender.out.name = out\n\
+         appender.out.target = SYSTEM_OUT\n\
+         appender.out.layout.type = PatternLayout\n\
+         appender.out.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %c{1} - %m%n\n\
+         rootLogger.level = INFO\n\
+         rootLogger.appenderRef.out.ref = out\n",
+    );
+    for (i, logger) in quiet.iter().enumerate() {
+        text.push_str(&format!(
+            "logger.q{i}.name = {logger}\nlogger.q{i}.level = WARN\n"
+        ));
+    }
+    text
+}
+
+/// Formats Kafka's storage directory the first time (KRaft needs a cluster id on disk).
+fn format_kafka_storage(
+    stack: &Stack,
+    java: &Path,
+    classpaths: &Classpaths,
+) -> Result<(), StackError> {
+    let dir = stack.unit_dir(Unit::Kafka);
+    let data = dir.join("data");
+    if data.join("meta.properties").exists() {
+        return Ok(());
+    }
+    let config = write_kafka_config(stack)?;
+    let cluster_id = kafka_cluster_id();
+    let log = dir.join("format.log");
+    let out = File::create(&log).map_err(io(&log))?;
+    let err = out.try_clone().map_err(io(&log))?;
+    let status = Command::new(java)
+        .args(["-Xmx256m", "-cp", &join(&classpaths.kafka)])
+        .arg(format!(
+            "-Dlog4j2.configurationFile={}",
+            dir.join("conf/log4j2.properties").display()
+        ))
+        .args(["kafka.tools.StorageTool", "format", "-t", &cluster_id, "-c"])
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .status()
+        .map_err(|source| StackError::Spawn {
+            what: format!("{} (Kafka's storage tool)", java.display()),
+            source,
+        })?;
+    if status.success() {
+        return Ok(());
+    }
+    Err(StackError::Unhealthy {
+        service: Service::Kafka,
+        waited: Duration::ZERO,
+        reason: format!("formatting its storage failed ({status})"),
+        cause: None,
+        tail: diagnose::tail(&log, 20),
+        log,
+    })
+}
+
+/// A random KRaft cluster id: 16 bytes in URL-safe base64 without padding.
+fn kafka_cluster_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let hex = format!("{}{}", health::random_hex(), health::random_hex());
+    let bytes: Vec<u8> = (0..16)
+        .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .collect();
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut id = String::new();
+    for byte in bytes {
+        bits = (bits << 8) | u32::from(byte);
+        count += 8;
+        while count >= 6 {
+            count -= 6;
+            id.push(ALPHABET[((bits >> count) & 63) as usize] as char);
+        }
+    }
+    if count > 0 {
+        id.push(ALPHABET[((bits << (6 - count)) & 63) as usize] as char);
+    }
+    id
+}
+
+fn write_kafka_config(stack: &Stack) -> Result<PathBuf, StackError> {
+    let dir = stack.unit_dir(Unit::Kafka);
+    let p = stack.ports();
+    let config = dir.join("conf/server.properties");
+    write(
+        &config,
+        &format!(
+            "# Generated by flinkit: one KRaft node, broker and controller.\n\
+             process.roles=broker,controller\n\
+             node.id=1\n\
+             controller.quorum.voters=1@localhost:{ctrl}\n\
+             listeners=PLAINTEXT://localhost:{port},CONTROLLER://localhost:{ctrl}\n\
+             advertised.listeners=PLAINTEXT://localhost:{port}\n\
+             controller.listener.names=CONTROLLER\n\
+             inter.broker.listener.name=PLAINTEXT\n\
+             listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\n\
+             log.dirs={data}\n\
+             num.partitions=1\n\
+             offsets.topic.replication.factor=1\n\
+             transaction.state.log.replication.factor=1\n\
+             transaction.state.log.min.isr=1\n\
+             # Flink's exactly-once Kafka sink uses transactions of up to an hour.\n\
+             transaction.max.timeout.ms=3600000\n\
+             group.initial.rebalance.delay.ms=0\n\
+             auto.create.topics.enable=true\n\
+             # Test data must not vanish.\n\
+             log.retention.ms=-1\n",
+            ctrl = p.kafka_controller_port,
+            port = p.kafka_port,
+            data = dir.join("data").display(),
+        ),
+    )?;
+    write(
+        &dir.join("conf/log4j2.properties"),
+        &log4j_config(&[
+            "kafka.request.logger",
+            "state.change.logger",
+            "org.apache.kafka.clients",
+        ]),
+    )?;
+    Ok(config)
+}
+
+fn write_pulsar_config(stack: &Stack) -> Result<PathBuf, StackError> {
+    let dir = stack.unit_dir(Unit::Pulsar);
+    let p = stack.ports();
+    let data = dir.join("data");
+    let config = dir.join("conf/standalone.conf");
+    write(
+        &config,
+        &format!(
+            "# Generated by flinkit: Pulsar standalone; its metadata goes to RocksDB in\n\
+             # --metadata-dir (PulsarStandaloneStarter's default when no store URL is set).\n\
+             clusterName=standalone\n\
+             bindAddress=127.0.0.1\n\
+             advertisedAddress=localhost\n\
+             brokerServicePort={port}\n\
+             webServicePort={http}\n\
+             managedLedgerDefaultEnsembleSize=1\n\
+             managedLedgerDefaultWriteQuorum=1\n\
+             managedLedgerDefaultAckQuorum=1\n\
+             managedLedgerCacheSizeMB=64\n\
+             # Test data must not vanish.\n\
+             defaultRetentionTimeInMinutes=-1\n\
+             defaultRetentionSizeInMB=-1\n\
+             brokerDeleteInactiveTopicsEnabled=false\n\
+             allowAutoTopicCreation=true\n\
+             allowAutoTopicCreationType=non-partitioned\n\
+             functionsWorkerEnabled=false\n\
+             webSocketServiceEnabled=false\n\
+             # The bookie inside standalone (on a free port the system picks), on loopback.\n\
+             listeningInterface=lo\n\
+             allowLoopback=true\n\
+             journalDirectory={data}/bookkeeper/journal\n\
+             ledgerDirectories={data}/bookkeeper/ledgers\n\
+             dbStorage_writeCacheMaxSizeMb=64\n\
+             dbStorage_readAheadCacheMaxSizeMb=64\n\
+             dbStorage_rocksDB_blockCacheSize=16777216\n\
+             journalMaxGroupWaitMSec=1\n",
+            data = data.display(),
+            port = p.pulsar_port,
+            http = p.pulsar_http_port,
+        ),
+    )?;
+    write(
+        &dir.join("conf/log4j2.properties"),
+        &log4j_config(&[
+            "org.apache.bookkeeper",
+            "org.apache.pulsar.broker.service.persistent",
+            "org.eclipse.jetty",
+            "org.apache.pulsar.broker.web",
+        ]),
+    )?;
+    Ok(config)
+}
+
+/// `config.yaml` lines every Flink process shares.
+fn flink_common(stack: &Stack) -> String {
+    let p = stack.ports();
+    let flink = stack.root.join("flink");
+    format!(
+        "jobmanager.rpc.address: localhost\n\
+         jobmanager.rpc.port: {rpc}\n\
+         jobmanager.bind-host: localhost\n\
+         rest.address: localhost\n\
+         rest.bind-address: localhost\n\
+         rest.port: {rest}\n\
+         taskmanager.host: localhost\n\
+         taskmanager.bind-host: localhost\n\
+         parallelism.default: 1\n\
+         io.tmp.dirs: {tmp}\n\
+         state.checkpoints.dir: file://{data}/checkpoints\n\
+         state.savepoints.dir: file://{data}/savepoints\n\
+         web.upload.dir: {data}/uploads\n\
+         web.tmpdir: {tmp}/web\n",
+        rpc = p.flink_rpc_port,
+        rest = p.flink_port,
+        tmp = flink.join("tmp").display(),
+        data = flink.join("data").display(),
+    )
+}
+
+/// The TaskManager's memory, every option resolved (TaskManagerRunner does not compute them):
+/// framework and task heap 640 MB, managed 256 MB, network 128 MB, framework off-heap 128 MB,
+/// metaspace 256 MB, overhead 192 MB — a 1.6 GB process.
+const TASKMANAGER_MEMORY: &str = "taskmanager.numberOfTaskSlots: 4\n\
+     taskmanager.cpu.cores: 4\n\
+     taskmanager.memory.framework.heap.size: 128m\n\
+     taskmanager.memory.task.heap.size: 512m\n\
+     taskmanager.memory.managed.size: 256m\n\
+     taskmanager.memory.framework.off-heap.size: 128m\n\
+     taskmanager.memory.task.off-heap.size: 0m\n\
+     taskmanager.memory.network.min: 128m\n\
+     taskmanager.memory.network.max: 128m\n\
+     taskmanager.memory.jvm-metaspace.size: 256m\n\
+     taskmanager.memory.jvm-overhead.min: 192m\n\
+     taskmanager.memory.jvm-overhead.max: 192m\n";
+
+/// The JVM flags matching [`TASKMANAGER_MEMORY`].
+const TASKMANAGER_JVM: &[&str] = &[
+    "-Xmx640m",
+    "-Xms640m",
+    "-XX:MaxDirectMemorySize=256m",
+    "-XX:MaxMetaspaceSize=256m",
+];
+
+fn write_flink_config(stack: &Stack, unit: Unit) -> Result<PathBuf, StackError> {
+    let dir = stack.unit_dir(unit);
+    let conf = dir.join("conf");
+    let p = stack.ports();
+    let specific = match unit {
+        Unit::JobManager => "jobmanager.memory.heap.size: 448m\n\
+             jobmanager.memory.off-heap.size: 128m\n\
+             jobmanager.memory.jvm-metaspace.size: 256m\n\
+             jobmanager.memory.jvm-overhead.min: 192m\n\
+             jobmanager.memory.jvm-overhead.max: 192m\n"
+            .to_string(),
+        Unit::TaskManager => TASKMANAGER_MEMORY.to_string(),
+        _ => format!(
+            "sql-gateway.endpoint.type: rest\n\
+             sql-gateway.endpoint.rest.address: localhost\n\
+             sql-gateway.endpoint.rest.bind-address: localhost\n\
+             sql-gateway.endpoint.rest.port: {gateway}\n\
+             execution.target: remote\n",
+            gateway = p.gateway_port
+        ),
+    };
+    write(
+        &conf.join("config.yaml"),
+        &format!(
+            "# Generated by flinkit for the local stack's {}.\n{}{specific}",
+            unit.name(),
+            flink_common(stack)
+        ),
+    )?;
+    write(
+        &conf.join("log4j2.properties"),
+        &log4j_config(&[
+            "org.apache.flink.shaded.zookeeper3",
+            "org.apache.flink.shaded.akka",
+            "org.apache.pekko",
+            "org.apache.kafka",
+        ]),
+    )?;
+    Ok(conf)
+}
+
+/// Writes a unit's configuration and says how to start it.
+fn prepare(stack: &Stack, unit: Unit, classpaths: &Classpaths) -> Result<Launch, StackError> {
+    let dir = stack.unit_dir(unit);
+    let log4j = format!(
+        "-Dlog4j2.configurationFile={}",
+        dir.join("conf/log4j2.properties").display()
+    );
+    let tmp = format!("-Djava.io.tmpdir={}", stack.root.join("tmp").display());
+    for dir in [
+        stack.root.join("tmp"),
+        stack.root.join("flink/tmp/web"),
+        stack.root.join("flink/data/uploads"),
+    ] {
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    }
+    let strings = |flags: &[&str]| flags.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let flink_jvm = || -> Vec<String> {
+        versions::jvm_options()
+            .into_iter()
+            .map(String::from)
+            .collect()
+    };
+    Ok(match unit {
+        Unit::Kafka => {
+            let config = write_kafka_config(stack)?;
+            let mut jvm = strings(&[
+                "-Xmx512m",
+                "-Xms512m",
+                "-XX:+UseG1GC",
+                "-XX:MaxGCPauseMillis=20",
+                "-XX:+ExitOnOutOfMemoryError",
+            ]);
+            jvm.extend([log4j, tmp]);
+            Launch {
+                main_class: "kafka.Kafka",
+                jvm,
+                args: vec![config.display().to_string()],
+                classpath: join(&classpaths.kafka),
+                env: Vec::new(),
+            }
+        }
+        Unit::Pulsar => {
+            let config = write_pulsar_config(stack)?;
+            let data = dir.join("data");
+            let mut jvm = strings(&[
+                "-Xmx1g",
+                "-Xms256m",
+                "-XX:MaxDirectMemorySize=512m",
+                "-XX:+UseG1GC",
+                "-XX:+ExitOnOutOfMemoryError",
+                "-Dio.netty.tryReflectionSetAccessible=true",
+                "-Dio.netty.leakDetectionLevel=disabled",
+                "-Dpulsar.allocator.exit_on_oom=true",
+                "--add-opens=java.base/java.io=ALL-UNNAMED",
+                "--add-opens=java.base/java.util.zip=ALL-UNNAMED",
+                "--add-opens=java.base/sun.net=ALL-UNNAMED",
+                "--add-opens=java.base/java.nio=ALL-UNNAMED",
+                "--add-opens=java.base/jdk.internal.misc=ALL-UNNAMED",
+                "--add-opens=java.base/jdk.internal.platform=ALL-UNNAMED",
+                "--add-opens=java.management/sun.management=ALL-UNNAMED",
+                "--add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED",
+            ]);
+            jvm.extend([log4j, tmp]);
+            Launch {
+                main_class: "org.apache.pulsar.PulsarStandaloneStarter",
+                jvm,
+                args: vec![
+                    "--config".into(),
+                    config.display().to_string(),
+                    "--metadata-dir".into(),
+                    data.join("metadata").display().to_string(),
+                    "--bookkeeper-dir".into(),
+                    data.join("bookkeeper").display().to_string(),
+                    "--no-functions-worker".into(),
+                    "--no-stream-storage".into(),
+                ],
+                classpath: join(&classpaths.pulsar),
+                env: Vec::new(),
+            }
+        }
+        Unit::JobManager | Unit::TaskManager | Unit::Gateway => {
+            let conf = write_flink_config(stack, unit)?;
+            let mut jvm = match unit {
+                Unit::JobManager => strings(&[
+                    "-Xmx448m",
+                    "-Xms448m",
+                    "-XX:MaxDirectMemorySize=128m",
+                    "-XX:MaxMetaspaceSize=256m",
+                    "-XX:+ExitOnOutOfMemoryError",
+                ]),
+                Unit::TaskManager => strings(TASKMANAGER_JVM),
+                _ => strings(&[
+                    "-Xmx512m",
+                    "-XX:MaxDirectMemorySize=128m",
+                    "-XX:MaxMetaspaceSize=256m",
+                    "-XX:+ExitOnOutOfMemoryError",
+                ]),
+            };
+            jvm.extend(flink_jvm());
+            jvm.push(log4j);
+            jvm.push(format!("-Dlog.file={}", stack.log_path(unit).display()));
+            jvm.push(tmp);
+            let (main_class, args) = match unit {
+                Unit::JobManager => (
+                    "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
+                    vec!["--configDir".into(), conf.display().to_string()],
+                ),
+                Unit::TaskManager => (
+                    "org.apache.flink.runtime.taskexecutor.TaskManagerRunner",
+                    vec!["--configDir".into(), conf.display().to_string()],
+                ),
+                _ => ("org.apache.flink.table.gateway.SqlGateway", Vec::new()),
+            };
+            Launch {
+                main_class,
+                jvm,
+                args,
+                classpath: join(&classpaths.flink),
+                env: vec![("FLINK_CONF_DIR", conf.display().to_string())],
+            }
+        }
+    })
+}
+
+/// Starts a unit in its own process group, its output going to its log, and records its pid.
+fn spawn(stack: &Stack, unit: Unit, java: &Path, launch: Launch) -> Result<Child, StackError> {
+    let dir = stack.unit_dir(unit);
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let log = stack.log_path(unit);
+    if log.exists() {
+        let previous = log.with_extension("log.1");
+        std::fs::rename(&log, &previous).map_err(io(&previous))?;
+    }
+    let out = File::create(&log).map_err(io(&log))?;
+    let err = out.try_clone().map_err(io(&log))?;
+    let mut command = Command::new(java);
+    command
+        .args(&launch.jvm)
+        .arg("-cp")
+        .arg(&launch.classpath)
+        .arg(launch.main_class)
+        .args(&launch.args)
+        .envs(launch.env)
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0);
+    tracing::debug!(unit = unit.name(), ?command, "starting");
+    let child = command.spawn().map_err(|source| StackError::Spawn {
+        what: format!("{} ({})", java.display(), unit.name()),
+        source,
+    })?;
+    stack.record_pid(unit, child.id())?;
+    Ok(child)
+}
+
+/// The failure of a service one of whose processes has exited.
+fn exited(
+    stack: &Stack,
+    service: Service,
+    children: &mut [(Unit, Child)],
+    started: Instant,
+) -> Option<StackError> {
+    for (unit, child) in children.iter_mut() {
+        if service_of(*unit) != service {
+            continue;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(unhealthy(
+                stack,
+                service,
+                Some(*unit),
+                started.elapsed(),
+                format!("its {} process exited ({status})", unit.name()),
+            ));
+        }
+    }
+    None
+}
+
+/// The failure of a service, with the log that explains it: the exited process's, else the
+/// first one naming a likely cause, else the first.
+fn unhealthy(
+    stack: &Stack,
+    service: Service,
+    exited: Option<Unit>,
+    waited: Duration,
+    reason: String,
+) -> StackError {
+    let units = Unit::of(service);
+    let ports: Vec<u16> = units.iter().flat_map(|u| u.ports(stack.ports())).collect();
+    let read = |unit: Unit| {
+        String::from_utf8_lossy(&std::fs::read(stack.log_path(unit)).unwrap_or_default())
+            .into_owned()
+    };
+    let found = units
+        .iter()
+        .find_map(|&u| diagnose::likely_cause(&read(u), &ports).map(|c| (u, Some(c))));
+    let (unit, cause) = match (exited, found) {
+        (Some(unit), _) => (unit, diagnose::likely_cause(&read(unit), &ports)),
+        (None, Some(found)) => found,
+        (None, None) => (units[0], None),
+    };
+    let log = stack.log_path(unit);
+    StackError::Unhealthy {
+        service,
+        waited,
+        reason,
+        cause,
+        tail: diagnose::tail(&log, 30),
+        log,
+    }
+}
+
+/// Stops units (all at once): SIGTERM to each process group, then SIGKILL after the grace
+/// period. Returns how long each took.
+fn stop_units(stack: &Stack, units: &[Unit]) -> Vec<(Unit, Duration)> {
+    let started = Instant::now();
+    let mut running: Vec<(Unit, u32)> = Vec::new();
+    for &unit in units {
+        if let Some(pid) = stack.live_pid(unit) {
+            signal(pid, Signal::SIGTERM);
+            running.push((unit, pid));
+        }
+        let _ = std::fs::remove_file(stack.unit_dir(unit).join("pid"));
+    }
+    let mut stopped = Vec::new();
+    let mut killed = false;
+    while !running.is_empty() {
+        running.retain(|&(unit, pid)| {
+            if is_alive(pid) {
+                return true;
+            }
+            stopped.push((unit, started.elapsed()));
+            false
+        });
+        if running.is_empty() {
+            break;
+        }
+        if !killed && started.elapsed() >= STOP_GRACE {
+            for &(unit, pid) in &running {
+                tracing::warn!(
+                    unit = unit.name(),
+                    pid,
+                    "did not stop after SIGTERM; killing"
+                );
+                signal(pid, Signal::SIGKILL);
+            }
+            killed = true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stopped
+}
+
+/// Whether `pid` still runs (a zombie does not count; it is reaped when it is our child).
+fn is_alive(pid: u32) -> bool {
+    if start_time(pid).is_some() {
+        return true;
+    }
+    let _ = nix::sys::wait::waitpid(
+        Pid::from_raw(pid as i32),
+        Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+    );
+    false
+}
+
+/// Signals the process group `pid` leads (our processes start their own), else the process.
+fn signal(pid: u32, signal: Signal) {
+    let target = Pid::from_raw(pid as i32);
+    if nix::unistd::getpgid(Some(target)) == Ok(target) {
+        let _ = killpg(target, signal);
+    } else {
+        let _ = kill(target, signal);
+    }
+}
+
+/// Stops the recorded processes of `services`; with `purge`, deletes their data too.
+pub fn down(
+    stack: &Stack,
+    services: &[Service],
+    purge: bool,
+    progress: &mut dyn FnMut(Event),
+) -> Result<(), StackError> {
+    let _lock = stack.lock()?;
+    let units: Vec<Unit> = services
+        .iter()
+        .flat_map(|&s| Unit::of(s).iter().copied())
+        .collect();
+    let stopped = stop_units(stack, &units);
+    for &service in services {
+        let took = stopped
+            .iter()
+            .filter(|(unit, _)| service_of(*unit) == service)
+            .map(|&(_, took)| took)
+            .max();
+        if let Some(took) = took {
+            progress(Event::Stopped(service, took));
+        }
+    }
+    if purge {
+        let mut dirs: Vec<PathBuf> = units.iter().map(|&u| stack.unit_dir(u)).collect();
+        if services.contains(&Service::Flink) {
+            dirs.push(stack.root.join("flink"));
+        }
+        if services.len() == Service::ALL.len() {
+            dirs.push(stack.root.join("tmp"));
+        }
+        for dir in dirs {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The resident memory of a service's live processes, in bytes (from `/proc/<pid>/status`).
+pub fn rss_bytes(stack: &Stack, service: Service) -> u64 {
+    live_pids(stack, service)
+        .into_iter()
+        .filter_map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb * 1024)
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_ids_are_22_url_safe_characters() {
+        let id = kafka_cluster_id();
+        assert_eq!(id.len(), 22, "{id}");
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+        assert_ne!(id, kafka_cluster_id());
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_stale_pid_file_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = Stack::new(dir.path(), Ports::default());
+        std::fs::create_dir_all(stack.unit_dir(Unit::Kafka)).unwrap();
+        stack.record_pid(Unit::Kafka, std::process::id()).unwrap();
+        assert_eq!(stack.live_pid(Unit::Kafka), Some(std::process::id()));
+        let path = stack.unit_dir(Unit::Kafka).join("pid");
+        std::fs::write(&path, format!("{} 1\n", std::process::id())).unwrap();
+        assert_eq!(stack.live_pid(Unit::Kafka), None, "a reused pid");
+        assert!(live_pids(&stack, Service::Pulsar).is_empty());
+    }
+
+    #[test]
+    fn the_configs_use_the_stack_ports() {
+        let dir = tempfile::tempdir().unwrap();
+        let ports = Ports {
+            kafka_port: 19092,
+            gateway_port: 18083,
+            ..Ports::default()
+        };
+        let stack = Stack::new(dir.path(), ports);
+        let kafka = std::fs::read_to_string(write_kafka_config(&stack).unwrap()).unwrap();
+        assert!(
+            kafka.contains("listeners=PLAINTEXT://localhost:19092,CONTROLLER://localhost:9093")
+        );
+        assert!(kafka.contains("transaction.max.timeout.ms=3600000"));
+        let pulsar = std::fs::read_to_string(write_pulsar_config(&stack).unwrap()).unwrap();
+        assert!(pulsar.contains("defaultRetentionTimeInMinutes=-1"));
+        assert!(pulsar.contains("brokerDeleteInactiveTopicsEnabled=false"));
+        let gateway = write_flink_config(&stack, Unit::Gateway).unwrap();
+        let gateway = std::fs::read_to_string(gateway.join("config.yaml")).unwrap();
+        assert!(gateway.contains("sql-gateway.endpoint.rest.port: 18083"));
+        assert!(gateway.contains("rest.port: 8081"));
+    }
+}

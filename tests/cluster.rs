@@ -1,0 +1,281 @@
+//! Launching on a running cluster — the stack `scripts/test.sh` starts (Flink REST on
+//! `FLINKIT_FLINK_URL`, SQL Gateway on `FLINKIT_GATEWAY_URL`, defaults 8081/8083): the same script
+//! through the REST API and the SQL Gateway, `jobs list`/`status`/`cancel`, stop with a savepoint
+//! and `--replace`, a runtime failure's exception, located SQL errors, and an unreachable URL.
+//! Outside CI, without a cluster, the tests say so and stop.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn urls() -> (String, String) {
+    (
+        std::env::var("FLINKIT_FLINK_URL").unwrap_or_else(|_| "http://localhost:8081".into()),
+        std::env::var("FLINKIT_GATEWAY_URL").unwrap_or_else(|_| "http://localhost:8083".into()),
+    )
+}
+
+fn flinkit(args: &[&str]) -> Output {
+    let (flink, gateway) = urls();
+    Command::new(env!("CARGO_BIN_EXE_flinkit"))
+        .args(args)
+        .env("FLINKIT_FLINK_URL", flink)
+        .env("FLINKIT_GATEWAY_URL", gateway)
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Whether a cluster answers; in CI it must.
+fn cluster_up() -> bool {
+    let out = flinkit(&["jobs", "list", "--format", "json"]);
+    if out.status.success() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI runs these against the stack: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "no Flink cluster at {}; run `flinkit stack up` to run these",
+        urls().0
+    );
+    false
+}
+
+fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{name}-{nanos}")
+}
+
+fn script(dir: &std::path::Path, name: &str, sql: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, sql).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+const STREAM: &str = "CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '20');\n\
+CREATE TABLE sink (id BIGINT) WITH ('connector' = 'blackhole');\n\
+INSERT INTO sink SELECT id FROM gen;\n";
+
+fn launch(file: &str, target: &str, name: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "launch",
+        "--format",
+        "json",
+        "--target",
+        target,
+        "--job-name",
+        name,
+        "-f",
+        file,
+    ];
+    args.extend(extra);
+    let out = flinkit(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(&out)
+}
+
+fn state_of(id: &str) -> String {
+    let out = flinkit(&["jobs", "status", id, "--format", "json"]);
+    json(&out)["state"].as_str().unwrap_or_default().to_string()
+}
+
+fn cancel(id: &str) {
+    let out = flinkit(&["jobs", "cancel", id, "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_same_script_runs_through_rest_and_the_gateway() {
+    if !cluster_up() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = script(dir.path(), "stream.sql", STREAM);
+    let via_rest = launch(&file, "rest", &unique("cluster-rest"), &[]);
+    let via_gateway = launch(&file, "gateway", &unique("cluster-gateway"), &[]);
+    for report in [&via_rest, &via_gateway] {
+        assert_eq!(report["state"], "RUNNING", "{report}");
+    }
+    let list = json(&flinkit(&["jobs", "list", "--format", "json"]));
+    for report in [&via_rest, &via_gateway] {
+        let listed = list["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["id"] == report["job_id"])
+            .unwrap_or_else(|| panic!("{report} not in {list}"));
+        assert_eq!(listed["state"], "RUNNING");
+        assert_eq!(listed["name"], report["name"]);
+        assert!(listed["start_time"].as_i64().unwrap() > 0);
+    }
+    let id = via_rest["job_id"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = json(&flinkit(&["jobs", "status", id, "--format", "json"]));
+        let vertices = status["vertices"].as_array().unwrap();
+        assert_eq!(vertices.len(), 2, "{status}");
+        if vertices[1]["records_in"].as_u64().unwrap() > 0 {
+            assert!(vertices[0]["records_out"].as_u64().unwrap() > 0, "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no records counted: {status}");
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    for report in [&via_rest, &via_gateway] {
+        let id = report["job_id"].as_str().unwrap();
+        cancel(id);
+        assert_eq!(state_of(id), "CANCELED");
+    }
+}
+
+#[test]
+fn stop_with_a_savepoint_then_replace_and_resume() {
+    if !cluster_up() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let savepoints = format!("file://{}", dir.path().join("savepoints").display());
+    let file = script(dir.path(), "stream.sql", STREAM);
+    let name = unique("cluster-replace");
+    let first = launch(&file, "rest", &name, &[]);
+    let replaced = launch(
+        &file,
+        "rest",
+        &name,
+        &["--replace", "--savepoint-dir", &savepoints],
+    );
+    let savepoint = replaced["restored_from"]
+        .as_str()
+        .expect("restored from a savepoint");
+    assert!(savepoint.contains("savepoint-"), "{replaced}");
+    assert_eq!(state_of(first["job_id"].as_str().unwrap()), "FINISHED");
+    let id = replaced["job_id"].as_str().unwrap();
+    let out = flinkit(&[
+        "jobs",
+        "stop",
+        id,
+        "--savepoint-dir",
+        &savepoints,
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stopped = json(&out)["savepoint"].as_str().unwrap().to_string();
+    let resumed = launch(
+        &file,
+        "gateway",
+        &unique("cluster-resumed"),
+        &["--from-savepoint", &stopped],
+    );
+    assert_eq!(resumed["state"], "RUNNING");
+    cancel(resumed["job_id"].as_str().unwrap());
+}
+
+#[test]
+fn a_runtime_failure_reports_its_exception() {
+    if !cluster_up() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = script(
+        dir.path(),
+        "fail.sql",
+        "CREATE TABLE gen (id INT) WITH ('connector' = 'datagen', 'rows-per-second' = '5');\n\
+         CREATE TABLE sink (id INT) WITH ('connector' = 'blackhole');\n\
+         INSERT INTO sink SELECT 10 / (id - id) FROM gen;\n",
+    );
+    let report = launch(&file, "rest", &unique("cluster-fail"), &["--detach"]);
+    let id = report["job_id"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while state_of(id) != "FAILED" {
+        assert!(Instant::now() < deadline, "the job never failed");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = flinkit(&["jobs", "exceptions", id, "--format", "json"]);
+    let cause = json(&out)["root_cause"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(cause.contains("by zero"), "{cause}");
+    assert!(!cause.contains("\tat "), "no stack trace: {cause}");
+}
+
+#[test]
+fn sql_errors_are_located_on_both_targets() {
+    if !cluster_up() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = script(
+        dir.path(),
+        "bad.sql",
+        "CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen');\n\
+         CREATE TABLE sink (id BIGINT) WITH ('connector' = 'blackhole');\n\
+         INSERT INTO sink SELECT nope FROM gen;\n",
+    );
+    for target in ["rest", "gateway"] {
+        let out = flinkit(&["launch", "--target", target, "-f", &file]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{target}: {err}");
+        assert!(
+            err.contains("statement 2") && err.contains("bad.sql:3:1"),
+            "{target}: {err}"
+        );
+        assert!(err.contains("nope"), "{target}: {err}");
+        assert!(!err.contains("\tat "), "{target}: {err}");
+    }
+}
+
+#[test]
+fn an_unreachable_cluster_fails_fast_and_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = script(dir.path(), "stream.sql", STREAM);
+    for (target, flag) in [("rest", "--flink-url"), ("gateway", "--gateway-url")] {
+        let started = Instant::now();
+        let out = flinkit(&[
+            "launch",
+            "--target",
+            target,
+            flag,
+            "http://127.0.0.1:9",
+            "-f",
+            &file,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("http://127.0.0.1:9"), "names the URL: {err}");
+        assert!(err.contains("flinkit stack up"), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "fast: {:?}",
+            started.elapsed()
+        );
+    }
+}

@@ -1,0 +1,418 @@
+//! The local stack, for real: `flinkit stack up` from nothing, `status`, `up` again (a no-op),
+//! a killed service repaired by `up`, and `down` leaving no process and no port open. One test
+//! runs the whole lifecycle so the stack starts once per run; it uses a private state directory
+//! and its own ports (so it never touches a user's stack) and always stops what it started.
+//!
+//! Also: the Docker Compose file agrees with the process runtime (services, ports, versions).
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use flinkit::stack::docker::{COMPOSE_FILE, compose_env, compose_services};
+use flinkit::stack::{Ports, Service};
+use flinkit::versions;
+use serde_json::Value;
+
+/// Ports no default stack uses.
+const TEST_PORTS: Ports = Ports {
+    kafka_port: 19092,
+    kafka_controller_port: 19093,
+    pulsar_port: 16650,
+    pulsar_http_port: 18080,
+    flink_port: 18081,
+    flink_rpc_port: 16123,
+    gateway_port: 18083,
+};
+
+fn flinkit(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flinkit"))
+        .args(args)
+        .current_dir(dir)
+        .env("FLINKIT_STATE_DIR", dir.join("state"))
+        .env_remove("FLINKIT_LOG")
+        .output()
+        .expect("flinkit runs")
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// `(name, healthy, pids)` per service.
+fn services(doc: &Value) -> Vec<(String, bool, Vec<u64>)> {
+    doc["services"]
+        .as_array()
+        .expect("a services array")
+        .iter()
+        .map(|s| {
+            let pids = s["pids"]
+                .as_array()
+                .map(|p| p.iter().filter_map(Value::as_u64).collect())
+                .unwrap_or_default();
+            (
+                s["name"].as_str().unwrap_or_default().to_string(),
+                s["healthy"].as_bool().unwrap_or_default(),
+                pids,
+            )
+        })
+        .collect()
+}
+
+fn pids_of(doc: &Value, name: &str) -> Vec<u64> {
+    services(doc)
+        .into_iter()
+        .find(|(n, _, _)| n == name)
+        .map(|(_, _, pids)| pids)
+        .unwrap_or_default()
+}
+
+fn assert_ok(output: &Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn all_healthy(doc: &Value) {
+    let services = services(doc);
+    assert_eq!(services.len(), 4, "{doc}");
+    for (name, healthy, pids) in services {
+        assert!(healthy, "{name} is healthy: {doc}");
+        assert!(!pids.is_empty(), "{name} has recorded pids: {doc}");
+    }
+}
+
+fn port_open(port: u16) -> bool {
+    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)).is_ok()
+}
+
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|r| !r.starts_with(" Z"))
+    })
+}
+
+/// Stops the test's stack however the test ends.
+struct Down<'a>(&'a Path);
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        let out = flinkit(self.0, &["stack", "down", "--purge"]);
+        eprintln!(
+            "stack down --purge: {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn the_process_stack_comes_up_repairs_itself_and_goes_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let config = toml::to_string(&toml::Table::from_iter([(
+        "stack".to_string(),
+        toml::Value::try_from(TEST_PORTS).unwrap(),
+    )]))
+    .unwrap();
+    std::fs::write(root.join("flinkit.toml"), config).unwrap();
+    for port in TEST_PORTS_LIST {
+        assert!(!port_open(port), "port {port} is free before the test");
+    }
+    let _down = Down(root);
+
+    // A port held by someone else: `up` names it and its holder before starting anything.
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", TEST_PORTS.gateway_port)).unwrap();
+    let taken = flinkit(root, &["stack", "up", "--services", "gateway"]);
+    assert_eq!(taken.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&taken.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "port {} is taken by pid {}",
+            TEST_PORTS.gateway_port,
+            std::process::id()
+        )),
+        "{stderr}"
+    );
+    drop(squatter);
+
+    let started = Instant::now();
+    let up = flinkit(
+        root,
+        &["stack", "up", "--runtime", "process", "--format", "json"],
+    );
+    assert_ok(&up, "stack up");
+    let cold = started.elapsed();
+    let first = json(&up);
+    all_healthy(&first);
+    let rss: u64 = first["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["rss_bytes"].as_u64())
+        .sum();
+    eprintln!(
+        "stack up from nothing: {:.1}s, {} MB resident\n{}",
+        cold.as_secs_f64(),
+        rss / 1_000_000,
+        String::from_utf8_lossy(&up.stderr)
+    );
+
+    let status = flinkit(root, &["stack", "status", "--format", "json"]);
+    assert_ok(&status, "stack status");
+    all_healthy(&json(&status));
+    let endpoints: Vec<String> = json(&status)["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["endpoint"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        endpoints,
+        [
+            "http://localhost:18081",
+            "http://localhost:18083",
+            "localhost:19092",
+            "pulsar://localhost:16650"
+        ]
+    );
+
+    let started = Instant::now();
+    let again = flinkit(root, &["stack", "up", "--format", "json"]);
+    assert_ok(&again, "stack up again");
+    let noop = started.elapsed();
+    eprintln!("stack up again: {:.1}s", noop.as_secs_f64());
+    assert!(noop < Duration::from_secs(15), "a no-op, took {noop:?}");
+    for name in ["flink", "gateway", "kafka", "pulsar"] {
+        assert_eq!(
+            pids_of(&json(&again), name),
+            pids_of(&first, name),
+            "{name} was left alone"
+        );
+    }
+
+    // Kill Kafka and the TaskManager (Flink's second process) as a crash would.
+    let kafka = pids_of(&first, "kafka")[0];
+    let flink = pids_of(&first, "flink");
+    let taskmanager = flink[1];
+    for pid in [kafka, taskmanager] {
+        Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (alive(kafka) || alive(taskmanager)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let broken = flinkit(root, &["stack", "status", "--format", "json"]);
+    assert_eq!(
+        broken.status.code(),
+        Some(1),
+        "status fails when one is down"
+    );
+    let kafka_status = services(&json(&broken))
+        .into_iter()
+        .find(|(n, _, _)| n == "kafka")
+        .unwrap();
+    assert!(!kafka_status.1, "kafka is down");
+
+    let started = Instant::now();
+    let repaired = flinkit(root, &["stack", "up", "--format", "json"]);
+    assert_ok(&repaired, "stack up (repair)");
+    eprintln!(
+        "stack up repairing kafka and the taskmanager: {:.1}s\n{}",
+        started.elapsed().as_secs_f64(),
+        String::from_utf8_lossy(&repaired.stderr)
+    );
+    let repaired = json(&repaired);
+    all_healthy(&repaired);
+    assert_ne!(pids_of(&repaired, "kafka"), [kafka], "kafka was restarted");
+    let new_flink = pids_of(&repaired, "flink");
+    assert_eq!(new_flink[0], flink[0], "the JobManager was left alone");
+    assert_ne!(new_flink[1], taskmanager, "the TaskManager was restarted");
+    assert_eq!(pids_of(&repaired, "pulsar"), pids_of(&first, "pulsar"));
+
+    let logs = flinkit(root, &["stack", "logs", "kafka", "-n", "5"]);
+    assert_ok(&logs, "stack logs");
+    assert!(!logs.stdout.is_empty(), "kafka has a log");
+
+    let started = Instant::now();
+    let down = flinkit(root, &["stack", "down"]);
+    assert_ok(&down, "stack down");
+    eprintln!("stack down: {:.1}s", started.elapsed().as_secs_f64());
+    let all_pids: Vec<u64> = services(&repaired)
+        .into_iter()
+        .flat_map(|(_, _, pids)| pids)
+        .collect();
+    for pid in all_pids {
+        assert!(!alive(pid), "pid {pid} is gone");
+    }
+    for port in TEST_PORTS_LIST {
+        assert!(!port_open(port), "port {port} is closed");
+    }
+    let after = flinkit(root, &["stack", "status", "--format", "json"]);
+    assert_eq!(after.status.code(), Some(1));
+    assert!(
+        services(&json(&after))
+            .iter()
+            .all(|(_, healthy, pids)| !healthy && pids.is_empty())
+    );
+}
+
+const TEST_PORTS_LIST: [u16; 7] = [
+    TEST_PORTS.kafka_port,
+    TEST_PORTS.kafka_controller_port,
+    TEST_PORTS.pulsar_port,
+    TEST_PORTS.pulsar_http_port,
+    TEST_PORTS.flink_port,
+    TEST_PORTS.flink_rpc_port,
+    TEST_PORTS.gateway_port,
+];
+
+fn compose() -> serde_yaml_ng::Value {
+    serde_yaml_ng::from_str(COMPOSE_FILE).expect("the compose file is YAML")
+}
+
+/// Every `${NAME:-DEFAULT}` in the compose file.
+fn variables() -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut rest = COMPOSE_FILE;
+    while let Some(start) = rest.find("${") {
+        let end = rest[start..].find('}').expect("closed") + start;
+        let inner = &rest[start + 2..end];
+        if let Some((name, default)) = inner.split_once(":-") {
+            found.push((name.to_string(), default.to_string()));
+        }
+        rest = &rest[end..];
+    }
+    found
+}
+
+#[test]
+fn the_compose_file_has_the_process_runtimes_services() {
+    let doc = compose();
+    let mut names: Vec<&str> = doc["services"]
+        .as_mapping()
+        .expect("services")
+        .keys()
+        .filter_map(|k| k.as_str())
+        .collect();
+    names.sort();
+    let mut expected: Vec<&str> = Service::ALL
+        .iter()
+        .flat_map(|&s| compose_services(s).iter().copied())
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    for name in names {
+        assert_eq!(
+            doc["services"][name]["network_mode"].as_str(),
+            Some("host"),
+            "{name} uses the host's network, so endpoints are the process runtime's"
+        );
+    }
+}
+
+#[test]
+fn the_compose_file_pins_the_same_versions() {
+    let doc = compose();
+    let image = |s: &str| doc["services"][s]["image"].as_str().unwrap().to_string();
+    let flink = format!("flink:{}-java17", versions::flink());
+    for s in ["jobmanager", "taskmanager", "sql-gateway"] {
+        assert_eq!(image(s), flink);
+        let volumes = format!("{:?}", doc["services"][s]["volumes"]);
+        assert!(
+            volumes.contains("/opt/flink/lib/flink-sql-runner.jar"),
+            "{s} has the runner jar (connectors) in lib: {volumes}"
+        );
+    }
+    assert_eq!(
+        image("kafka"),
+        format!(
+            "apache/kafka:{}",
+            versions::property("kafka.version").unwrap()
+        )
+    );
+    assert_eq!(
+        image("pulsar"),
+        format!(
+            "apachepulsar/pulsar:{}",
+            versions::property("pulsar.version").unwrap()
+        )
+    );
+}
+
+#[test]
+fn the_compose_file_uses_the_same_ports_and_settings() {
+    let defaults = compose_env(&Ports::default());
+    let vars = variables();
+    assert!(!vars.is_empty());
+    for (name, default) in &vars {
+        if name == "FLINKIT_RUNNER_JAR" {
+            continue;
+        }
+        let expected = defaults
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("flinkit sets {name}"));
+        assert_eq!(
+            &expected.1, default,
+            "{name}'s default is the process runtime's"
+        );
+    }
+    for (name, _) in &defaults {
+        assert!(
+            vars.iter().any(|(n, _)| n == name),
+            "{name} is used by the compose file"
+        );
+    }
+    let doc = compose();
+    let kafka = &doc["services"]["kafka"]["environment"];
+    let setting = |v: &serde_yaml_ng::Value| match v {
+        serde_yaml_ng::Value::String(s) => s.clone(),
+        other => serde_yaml_ng::to_string(other).unwrap().trim().to_string(),
+    };
+    assert_eq!(
+        setting(&kafka["KAFKA_TRANSACTION_MAX_TIMEOUT_MS"]),
+        "3600000"
+    );
+    assert_eq!(setting(&kafka["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"]), "1");
+    assert_eq!(
+        setting(&kafka["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]),
+        "1"
+    );
+    let pulsar = &doc["services"]["pulsar"];
+    assert_eq!(
+        setting(&pulsar["environment"]["defaultRetentionTimeInMinutes"]),
+        "-1"
+    );
+    assert_eq!(
+        setting(&pulsar["environment"]["defaultRetentionSizeInMB"]),
+        "-1"
+    );
+    assert_eq!(
+        setting(&pulsar["environment"]["brokerDeleteInactiveTopicsEnabled"]),
+        "false"
+    );
+    let command = setting(&pulsar["command"]);
+    assert!(command.contains("--no-functions-worker") && command.contains("--no-stream-storage"));
+    let properties = setting(&doc["services"]["taskmanager"]["environment"]["FLINK_PROPERTIES"]);
+    assert!(
+        properties.contains("taskmanager.numberOfTaskSlots: 4"),
+        "{properties}"
+    );
+}
