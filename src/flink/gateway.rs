@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::rest::{error_text, request};
+use super::rest::{agent, error_text, request};
 use crate::sql::{Detail, Script, StatementKind};
 
 /// Why the gateway run failed.
@@ -170,15 +170,9 @@ pub struct GatewayRun {
 impl GatewayClient {
     /// A client for the gateway at `base` (`http://localhost:8083`).
     pub fn new(base: &str) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .timeout_connect(Some(Duration::from_secs(5)))
-            .timeout_global(Some(Duration::from_secs(60)))
-            .http_status_as_error(false)
-            .build()
-            .into();
         Self {
             base: base.trim_end_matches('/').to_string(),
-            agent,
+            agent: agent(Duration::from_secs(60)),
         }
     }
 

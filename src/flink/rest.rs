@@ -138,6 +138,17 @@ pub struct RestClient {
 
 const TRANSIENT: [u16; 3] = [502, 503, 504];
 
+/// An HTTP agent for a Flink service: 5 s to connect, `total` per call, error statuses returned
+/// as answers (their bodies carry Flink's message); shared by the REST and SQL Gateway clients.
+pub(crate) fn agent(total: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .timeout_global(Some(total))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
 /// Sends `method` (GET, DELETE, PATCH or POST, with a JSON body when given) to `url`; shared by
 /// the REST and SQL Gateway clients.
 pub(crate) fn request(
@@ -162,15 +173,9 @@ impl RestClient {
     /// A client for the cluster at `base` (`http://localhost:8081`); each call gives up after
     /// `deadline`, retrying transient failures of idempotent requests until then.
     pub fn new(base: &str, deadline: Duration) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .timeout_connect(Some(Duration::from_secs(5)))
-            .timeout_global(Some(deadline))
-            .http_status_as_error(false)
-            .build()
-            .into();
         Self {
             base: base.trim_end_matches('/').to_string(),
-            agent,
+            agent: agent(deadline),
             deadline,
         }
     }
