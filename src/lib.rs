@@ -16,6 +16,7 @@
 //! - [`config`] reads the project's `flinkit.toml` settings.
 //! - [`versions`] says which Flink, connector, Kafka and Pulsar versions flinkit runs.
 
+pub mod bridge;
 pub mod config;
 pub mod connectors;
 pub mod flink;

@@ -1,0 +1,313 @@
+//! The Kafka and Pulsar bridge: producing records into the topics behind tables and reading
+//! them back, with upsert semantics (keys, tombstones, the latest value per key).
+//!
+//! The transports ([`kafka`], [`pulsar`]) move bytes: a [`Producer`] sends [`OutRecord`]s and
+//! reports each one's acknowledgement, a [`Consumer`] yields [`InRecord`]s. Everything that
+//! knows about tables lives beside them: [`table`] derives topic, endpoint, key fields and
+//! formats from a `CREATE TABLE`, [`types`] checks JSON values against Flink types, [`codec`]
+//! encodes and decodes keys and values, [`input`] reads JSON lines, [`generate`] makes records
+//! from a schema, [`upsert`] materializes the latest value per key, and [`produce`] drives a
+//! producer over an input with delivery tracking.
+
+pub mod codec;
+pub mod generate;
+pub mod input;
+pub mod kafka;
+pub mod produce;
+pub mod pulsar;
+pub mod table;
+pub mod types;
+pub mod upsert;
+
+use std::fmt;
+use std::time::Duration;
+
+/// The broker family of a topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Broker {
+    /// Apache Kafka (through librdkafka).
+    Kafka,
+    /// Apache Pulsar (through the `pulsar` crate).
+    Pulsar,
+}
+
+impl Broker {
+    /// `kafka` or `pulsar`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Kafka => "kafka",
+            Self::Pulsar => "pulsar",
+        }
+    }
+}
+
+impl fmt::Display for Broker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a broker is and how to talk to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Which broker.
+    pub broker: Broker,
+    /// Kafka bootstrap servers (`host:port,…`) or a Pulsar service URL (`pulsar://host:port`).
+    pub address: String,
+    /// Client settings: librdkafka properties for Kafka; for Pulsar the keys listed in
+    /// [`pulsar::SETTINGS`]. Values may be secrets: never print them.
+    pub settings: Vec<(String, String)>,
+}
+
+impl Endpoint {
+    /// The local stack's Kafka (`localhost:9092`).
+    pub fn local_kafka() -> Self {
+        Self {
+            broker: Broker::Kafka,
+            address: "localhost:9092".into(),
+            settings: Vec::new(),
+        }
+    }
+
+    /// The local stack's Pulsar (`pulsar://localhost:6650`).
+    pub fn local_pulsar() -> Self {
+        Self {
+            broker: Broker::Pulsar,
+            address: "pulsar://localhost:6650".into(),
+            settings: Vec::new(),
+        }
+    }
+
+    /// The endpoint with one more client setting (later settings win).
+    pub fn with_setting(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.settings.push((key.into(), value.into()));
+        self
+    }
+}
+
+/// One record to send. A `value` of `None` is a tombstone: for Kafka a null value, for Pulsar
+/// a message with its key and an empty payload (how `upsert-pulsar` reads a DELETE).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutRecord {
+    /// The message key.
+    pub key: Option<Vec<u8>>,
+    /// The payload; `None` for a tombstone.
+    pub value: Option<Vec<u8>>,
+    /// Headers (Kafka) or properties (Pulsar).
+    pub properties: Vec<(String, String)>,
+    /// Record timestamp (Kafka) or event time (Pulsar), milliseconds since the epoch.
+    pub timestamp: Option<i64>,
+}
+
+/// Where a record was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Position {
+    /// A Kafka partition and offset.
+    Kafka {
+        /// The partition.
+        partition: i32,
+        /// The offset in it.
+        offset: i64,
+    },
+    /// A Pulsar message id, as `ledger:entry:partition:batch_index`.
+    Pulsar {
+        /// The message id.
+        message_id: String,
+    },
+}
+
+/// One record read from a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InRecord {
+    /// The topic it came from.
+    pub topic: String,
+    /// The message key (Pulsar keys that were sent base64-encoded are decoded).
+    pub key: Option<Vec<u8>>,
+    /// The payload; `None` for a tombstone (Kafka null value, Pulsar empty payload).
+    pub value: Option<Vec<u8>>,
+    /// Headers (Kafka) or properties (Pulsar), in order.
+    pub properties: Vec<(String, String)>,
+    /// Record timestamp (Kafka) or event time, else publish time (Pulsar), ms since the epoch.
+    pub timestamp: Option<i64>,
+    /// Partition and offset, or message id.
+    pub position: Position,
+}
+
+/// The outcome of one sent record.
+#[derive(Debug)]
+pub struct Ack {
+    /// The sequence number given to [`Producer::send`].
+    pub seq: u64,
+    /// `Ok` once the broker acknowledged it, else why it failed.
+    pub result: Result<(), BridgeError>,
+}
+
+/// A producer for one topic. Sending is asynchronous: [`Producer::send`] queues a record and
+/// acknowledgements come back through [`Producer::poll`] and [`Producer::flush`].
+pub trait Producer {
+    /// Queues one record, waiting (while serving acknowledgements) when the client's queue is
+    /// full. `seq` is the caller's number for the record, returned in its [`Ack`].
+    fn send(
+        &mut self,
+        seq: u64,
+        record: OutRecord,
+        acks: &mut dyn FnMut(Ack),
+    ) -> Result<(), BridgeError>;
+
+    /// Hands over the acknowledgements that arrived, waiting at most `timeout` for one.
+    fn poll(&mut self, timeout: Duration, acks: &mut dyn FnMut(Ack));
+
+    /// Waits until every queued record is acknowledged or failed, at most `timeout`. Records
+    /// still unacknowledged then are reported as failed.
+    fn flush(&mut self, timeout: Duration, acks: &mut dyn FnMut(Ack)) -> Result<(), BridgeError>;
+
+    /// The topic written to.
+    fn topic(&self) -> &str;
+}
+
+/// Where a consumer starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartAt {
+    /// The oldest retained record.
+    #[default]
+    Earliest,
+    /// Only records written after the consumer starts.
+    Latest,
+    /// The first record at or after this time, milliseconds since the epoch (Kafka:
+    /// offsets for times; Pulsar: seek by publish time).
+    Timestamp(i64),
+}
+
+/// How a consumer reads.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConsumeOptions {
+    /// Where to start.
+    pub start: StartAt,
+    /// Keep waiting for new records at the end instead of stopping there.
+    pub follow: bool,
+    /// Kafka consumer group / Pulsar subscription name. Without it nothing is committed and
+    /// nothing durable is left on the broker.
+    pub group: Option<String>,
+}
+
+/// What [`Consumer::next`] found.
+#[derive(Debug)]
+pub enum Next {
+    /// A record.
+    Record(Box<InRecord>),
+    /// Nothing arrived within the timeout.
+    Idle,
+    /// Not following, and every record that existed when the consumer started was read.
+    End,
+}
+
+/// A consumer of one or more topics.
+pub trait Consumer {
+    /// The next record, waiting at most `timeout`.
+    fn next(&mut self, timeout: Duration) -> Result<Next, BridgeError>;
+
+    /// Commits what was read (only with a group); a no-op otherwise.
+    fn commit(&mut self) -> Result<(), BridgeError>;
+}
+
+/// Opens a producer for `topic` at `endpoint`, checking that the broker answers within
+/// `timeout`.
+pub fn producer(
+    endpoint: &Endpoint,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Box<dyn Producer>, BridgeError> {
+    match endpoint.broker {
+        Broker::Kafka => Ok(Box::new(kafka::KafkaProducer::new(
+            endpoint, topic, timeout,
+        )?)),
+        Broker::Pulsar => Ok(Box::new(pulsar::PulsarProducer::new(
+            endpoint, topic, timeout,
+        )?)),
+    }
+}
+
+/// Opens a consumer of `topics` at `endpoint`, checking that the broker answers within
+/// `timeout`.
+pub fn consumer(
+    endpoint: &Endpoint,
+    topics: &[String],
+    options: &ConsumeOptions,
+    timeout: Duration,
+) -> Result<Box<dyn Consumer>, BridgeError> {
+    match endpoint.broker {
+        Broker::Kafka => Ok(Box::new(kafka::KafkaConsumer::new(
+            endpoint, topics, options, timeout,
+        )?)),
+        Broker::Pulsar => Ok(Box::new(pulsar::PulsarConsumer::new(
+            endpoint, topics, options, timeout,
+        )?)),
+    }
+}
+
+/// What can go wrong in the bridge.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BridgeError {
+    /// The broker did not answer within the timeout.
+    #[error("{broker} at {endpoint} did not answer within {timeout:?}: {detail}")]
+    Unreachable {
+        /// Which broker.
+        broker: Broker,
+        /// The address tried.
+        endpoint: String,
+        /// How long flinkit waited.
+        timeout: Duration,
+        /// What the client said.
+        detail: String,
+    },
+    /// A client setting is unknown or has a bad value.
+    #[error("setting `{key}`: {message}")]
+    Setting {
+        /// The setting's key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The broker or client refused or failed an operation.
+    #[error("{broker}: {message}")]
+    Client {
+        /// Which broker.
+        broker: Broker,
+        /// The client's message.
+        message: String,
+    },
+    /// A record was not acknowledged in time.
+    #[error("not acknowledged within {0:?}")]
+    Timeout(Duration),
+    /// The table cannot be used with the bridge.
+    #[error(transparent)]
+    Table(#[from] table::TableError),
+    /// An input record is bad.
+    #[error(transparent)]
+    Input(#[from] input::InputError),
+    /// Reading or writing a file failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl BridgeError {
+    /// A client error for `broker`.
+    pub fn client(broker: Broker, message: impl fmt::Display) -> Self {
+        Self::Client {
+            broker,
+            message: message.to_string(),
+        }
+    }
+
+    /// Whether the error is the user's input (exit code 2) rather than the world's.
+    pub fn is_input(&self) -> bool {
+        matches!(self, Self::Setting { .. } | Self::Table(_) | Self::Input(_))
+    }
+}

@@ -1,0 +1,494 @@
+//! What a `CREATE TABLE` tells the bridge: the broker and endpoint, the topic(s), the physical
+//! columns and their types, which columns form the message key, and the key and value formats.
+
+use serde_json::{Map, Value};
+
+use super::types::{self, DataType, Field, Mismatch};
+use super::{Broker, Endpoint};
+use crate::sql::Script;
+use crate::sql::model::{ColumnKind, CreateTable};
+use crate::vars::Substituted;
+
+/// A message format the bridge encodes and decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Flink's `raw`: one column, as UTF-8 text or big-endian bytes.
+    Raw,
+    /// Flink's `json`: an object of the columns.
+    Json,
+}
+
+impl Format {
+    fn parse(table: &str, option: &str, value: &str) -> Result<Self, TableError> {
+        match value {
+            "raw" => Ok(Self::Raw),
+            "json" => Ok(Self::Json),
+            other => Err(TableError::Unsupported {
+                table: table.into(),
+                message: format!(
+                    "'{option}' = '{other}': the bridge reads and writes the raw and json formats"
+                ),
+            }),
+        }
+    }
+
+    /// The format's Flink name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Json => "json",
+        }
+    }
+}
+
+/// Everything the bridge needs to know about one table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSpec {
+    /// The table name.
+    pub name: String,
+    /// Where its topics live (options substituted; settings from `properties.*`).
+    pub endpoint: Endpoint,
+    /// Its topics (Kafka `topic` may list several with `;`, Pulsar `topics` with `,`).
+    pub topics: Vec<String>,
+    /// `upsert-kafka` / `upsert-pulsar`: keyed changelog semantics.
+    pub upsert: bool,
+    /// The physical columns in order (metadata and computed columns are not in messages).
+    pub columns: Vec<Field>,
+    /// The columns carried in the message key, in key order; empty when there is no key.
+    pub key_fields: Vec<String>,
+    /// The key format, when the table has a key.
+    pub key_format: Option<Format>,
+    /// `key.fields-prefix`: stripped from key column names in the key's JSON.
+    pub key_prefix: String,
+    /// The value format.
+    pub value_format: Format,
+    /// The columns carried in the value (all, or all but the key with `EXCEPT_KEY`).
+    pub value_fields: Vec<String>,
+}
+
+/// Why a table cannot be used by the bridge.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TableError {
+    /// No `CREATE TABLE` has that name.
+    #[error("no CREATE TABLE named `{name}` in the SQL{}", suggestion(.near, .available))]
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// The nearest name, if one is close.
+        near: Option<String>,
+        /// Every table the script creates.
+        available: Vec<String>,
+    },
+    /// The table is not backed by Kafka or Pulsar, or uses something the bridge cannot do.
+    #[error("table `{table}`: {message}")]
+    Unsupported {
+        /// The table.
+        table: String,
+        /// What is not supported, and what to do.
+        message: String,
+    },
+    /// A record does not fit the table.
+    #[error("{0}")]
+    Record(String),
+}
+
+fn suggestion(near: &Option<String>, available: &[String]) -> String {
+    match (near, available.is_empty()) {
+        (Some(near), _) => format!(" (did you mean `{near}`?)"),
+        (None, true) => " (it creates no table)".into(),
+        (None, false) => format!(" (it creates {})", available.join(", ")),
+    }
+}
+
+impl TableSpec {
+    /// Finds table `name` in `script` and reads its spec, with option values taken from
+    /// `values` (so `${VAR}` are substituted).
+    pub fn from_script(
+        script: &Script,
+        values: &Substituted,
+        name: &str,
+    ) -> Result<Self, TableError> {
+        let tables: Vec<(usize, &CreateTable)> = script
+            .statements
+            .iter()
+            .filter_map(|s| s.create_table().map(|t| (s.index, t)))
+            .collect();
+        let found = tables
+            .iter()
+            .rev()
+            .find(|(_, t)| t.name == name)
+            .or_else(|| {
+                tables
+                    .iter()
+                    .rev()
+                    .find(|(_, t)| t.name.eq_ignore_ascii_case(name))
+            });
+        let Some(&(index, table)) = found else {
+            let available: Vec<String> = tables.iter().map(|(_, t)| t.name.clone()).collect();
+            let near = available
+                .iter()
+                .map(|t| (strsim::jaro_winkler(t, name), t))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, t)| t.clone());
+            return Err(TableError::NotFound {
+                name: name.into(),
+                near,
+                available,
+            });
+        };
+        let mut options: Vec<(String, String)> = Vec::new();
+        let mut columns: Vec<Field> = Vec::new();
+        let mut primary_key = table.primary_key.as_ref().map(|pk| pk.columns.clone());
+        if let Some(like) = &table.like {
+            if let Some(&(parent_index, parent)) = tables
+                .iter()
+                .rev()
+                .find(|(i, t)| *i < index && t.name == like.table)
+            {
+                columns.extend(physical_columns(&parent.name, parent)?);
+                if like.inherits_options() {
+                    options.extend(parent.options.iter().map(|o| {
+                        let value = values.value(parent_index, o.value_span.start, &o.value);
+                        (o.key.clone(), value.to_string())
+                    }));
+                }
+                if primary_key.is_none() {
+                    primary_key = parent.primary_key.as_ref().map(|pk| pk.columns.clone());
+                }
+            }
+        }
+        columns.extend(physical_columns(&table.name, table)?);
+        for o in &table.options {
+            let value = values
+                .value(index, o.value_span.start, &o.value)
+                .to_string();
+            options.retain(|(k, _)| k != &o.key);
+            options.push((o.key.clone(), value));
+        }
+        Self::from_parts(&table.name, columns, primary_key, &options)
+    }
+
+    fn from_parts(
+        name: &str,
+        columns: Vec<Field>,
+        primary_key: Option<Vec<String>>,
+        options: &[(String, String)],
+    ) -> Result<Self, TableError> {
+        let option = |key: &str| {
+            options
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let unsupported = |message: String| TableError::Unsupported {
+            table: name.into(),
+            message,
+        };
+        let connector = option("connector")
+            .ok_or_else(|| unsupported("it has no 'connector' option".into()))?;
+        let (broker, upsert) = match connector {
+            "kafka" => (Broker::Kafka, false),
+            "upsert-kafka" => (Broker::Kafka, true),
+            "pulsar" => (Broker::Pulsar, false),
+            "upsert-pulsar" => (Broker::Pulsar, true),
+            other => {
+                return Err(unsupported(format!(
+                    "its connector is '{other}'; the bridge feeds and reads kafka, upsert-kafka, \
+                     pulsar and upsert-pulsar tables"
+                )));
+            }
+        };
+        let (address, topics, settings) = match broker {
+            Broker::Kafka => {
+                let address = option("properties.bootstrap.servers").ok_or_else(|| {
+                    unsupported("it has no 'properties.bootstrap.servers' option".into())
+                })?;
+                if option("topic-pattern").is_some() {
+                    return Err(unsupported(
+                        "it reads a 'topic-pattern'; name the topic with --topic".into(),
+                    ));
+                }
+                let topics = option("topic")
+                    .map(|t| split_list(t, ';'))
+                    .unwrap_or_default();
+                let settings = options
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        let key = k.strip_prefix("properties.")?;
+                        (key != "bootstrap.servers" && key != "group.id")
+                            .then(|| (key.to_string(), v.clone()))
+                    })
+                    .collect();
+                (address.to_string(), topics, settings)
+            }
+            Broker::Pulsar => {
+                let address = option("service-url")
+                    .ok_or_else(|| unsupported("it has no 'service-url' option".into()))?;
+                let topics = option("topics")
+                    .or_else(|| option("topic"))
+                    .map(|t| split_list(t, ','))
+                    .unwrap_or_default();
+                let mut settings = Vec::new();
+                for key in [
+                    "admin-url",
+                    "pulsar.client.authPluginClassName",
+                    "pulsar.client.authParams",
+                ] {
+                    if let Some(v) = option(key) {
+                        settings.push((key.to_string(), v.to_string()));
+                    }
+                }
+                (address.to_string(), topics, settings)
+            }
+        };
+        if topics.is_empty() {
+            return Err(unsupported("it names no topic".into()));
+        }
+        let value_format_option = if option("value.format").is_some() {
+            "value.format"
+        } else {
+            "format"
+        };
+        let value_format = Format::parse(
+            name,
+            value_format_option,
+            option(value_format_option)
+                .ok_or_else(|| unsupported("it has neither 'value.format' nor 'format'".into()))?,
+        )?;
+        let key_prefix = option("key.fields-prefix").unwrap_or("").to_string();
+        let key_fields: Vec<String> = if upsert {
+            primary_key.clone().ok_or_else(|| {
+                unsupported(format!(
+                    "'{connector}' needs a PRIMARY KEY (…) NOT ENFORCED: it is the message key"
+                ))
+            })?
+        } else {
+            option("key.fields")
+                .map(|f| split_list(f, ';'))
+                .unwrap_or_default()
+        };
+        let key_format = match option("key.format") {
+            Some(f) => Some(Format::parse(name, "key.format", f)?),
+            None if key_fields.is_empty() => None,
+            None => return Err(unsupported("it has a key but no 'key.format'".into())),
+        };
+        for key in &key_fields {
+            if !columns.iter().any(|c| &c.name == key) {
+                return Err(unsupported(format!(
+                    "key column `{key}` is not a physical column"
+                )));
+            }
+        }
+        if key_format == Some(Format::Raw) && key_fields.len() != 1 {
+            return Err(unsupported(format!(
+                "'key.format' = 'raw' carries exactly one column, but the key has {}",
+                key_fields.len()
+            )));
+        }
+        let except_key =
+            option("value.fields-include").is_some_and(|v| v.eq_ignore_ascii_case("EXCEPT_KEY"));
+        let value_fields: Vec<String> = columns
+            .iter()
+            .map(|c| c.name.clone())
+            .filter(|c| !(except_key && key_fields.contains(c)))
+            .collect();
+        if value_format == Format::Raw && value_fields.len() != 1 {
+            return Err(unsupported(format!(
+                "'{value_format_option}' = 'raw' carries exactly one column, but the value has {}",
+                value_fields.len()
+            )));
+        }
+        Ok(Self {
+            name: name.into(),
+            endpoint: Endpoint {
+                broker,
+                address,
+                settings,
+            },
+            topics,
+            upsert,
+            columns,
+            key_fields,
+            key_format,
+            key_prefix,
+            value_format,
+            value_fields,
+        })
+    }
+
+    /// The column named `name`.
+    pub fn column(&self, name: &str) -> Option<&Field> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Checks a row (an object of column values) against the physical columns: every field is a
+    /// column, every value fits its type (absent means NULL), and key columns are not NULL.
+    pub fn check_row(&self, row: &Map<String, Value>) -> Result<(), Mismatch> {
+        types::check_object(row, &self.columns, &mut String::new())?;
+        for key in &self.key_fields {
+            if row.get(key).is_none_or(Value::is_null) {
+                let column = self.column(key).map(|c| c.data_type.to_string());
+                return Err(Mismatch {
+                    path: key.clone(),
+                    expected: column.unwrap_or_default(),
+                    problem: "the key column is missing or null".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The key's JSON field name for key column `column` (the prefix stripped).
+    pub fn key_json_name<'a>(&self, column: &'a str) -> &'a str {
+        column
+            .strip_prefix(self.key_prefix.as_str())
+            .unwrap_or(column)
+    }
+}
+
+/// The physical columns of a table with their parsed types.
+fn physical_columns(table: &str, create: &CreateTable) -> Result<Vec<Field>, TableError> {
+    let mut out = Vec::new();
+    for column in &create.columns {
+        if let ColumnKind::Physical {
+            data_type,
+            nullable,
+        } = &column.kind
+        {
+            let mut parsed = DataType::parse(data_type).map_err(|e| TableError::Unsupported {
+                table: table.into(),
+                message: format!("column `{}`: {e}", column.name),
+            })?;
+            parsed.nullable = parsed.nullable && *nullable;
+            out.push(Field {
+                name: column.name.clone(),
+                data_type: parsed,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn split_list(text: &str, separator: char) -> Vec<String> {
+    text.split(separator)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vars::{Vars, substitute};
+
+    fn spec(sql: &str, name: &str) -> Result<TableSpec, TableError> {
+        let script = Script::parse_str(sql).unwrap();
+        let values = substitute(&script, &Vars::new([("BROKER".into(), "b:9092".into())]));
+        TableSpec::from_script(&script, &values, name)
+    }
+
+    #[test]
+    fn upsert_kafka_table() {
+        let s = spec(
+            "CREATE TABLE users (uid STRING, n INT NOT NULL, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp', \
+             c AS n + 1, PRIMARY KEY (uid) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', \
+             'topic' = 'users', 'properties.bootstrap.servers' = '${BROKER}', \
+             'properties.security.protocol' = 'PLAINTEXT', 'key.format' = 'raw', 'value.format' = 'json')",
+            "users",
+        )
+        .unwrap();
+        assert_eq!(s.endpoint.address, "b:9092");
+        assert_eq!(s.endpoint.broker, Broker::Kafka);
+        assert_eq!(
+            s.endpoint.settings,
+            vec![("security.protocol".to_string(), "PLAINTEXT".to_string())]
+        );
+        assert!(s.upsert);
+        assert_eq!(s.topics, ["users"]);
+        let names: Vec<&str> = s.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["uid", "n"]);
+        assert!(!s.columns[1].data_type.nullable);
+        assert_eq!(s.key_fields, ["uid"]);
+        assert_eq!(s.key_format, Some(Format::Raw));
+        assert_eq!(s.value_fields, ["uid", "n"]);
+    }
+
+    #[test]
+    fn pulsar_topics_key_fields_and_except_key() {
+        let s = spec(
+            "CREATE TABLE t (k_id INT, v STRING) WITH ('connector' = 'pulsar', \
+             'topics' = 'persistent://public/default/a, b', 'service-url' = 'pulsar://h:6650', \
+             'key.format' = 'json', 'key.fields' = 'k_id', 'key.fields-prefix' = 'k_', \
+             'value.fields-include' = 'EXCEPT_KEY', 'value.format' = 'json')",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(s.topics, ["persistent://public/default/a", "b"]);
+        assert!(!s.upsert);
+        assert_eq!(s.key_fields, ["k_id"]);
+        assert_eq!(s.key_json_name("k_id"), "id");
+        assert_eq!(s.value_fields, ["v"]);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let err = spec(
+            "CREATE TABLE users (a INT) WITH ('connector' = 'datagen')",
+            "user",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no CREATE TABLE named `user` in the SQL (did you mean `users`?)"
+        );
+        let err = spec(
+            "CREATE TABLE users (a INT) WITH ('connector' = 'datagen')",
+            "users",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("its connector is 'datagen'"),
+            "{err}"
+        );
+        let err = spec(
+            "CREATE TABLE u (a INT, b INT) WITH ('connector' = 'upsert-kafka', 'topic' = 't', \
+             'properties.bootstrap.servers' = 'x', 'key.format' = 'raw', 'value.format' = 'json')",
+            "u",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("needs a PRIMARY KEY"), "{err}");
+        let err = spec(
+            "CREATE TABLE u (a INT, b INT) WITH ('connector' = 'kafka', 'topic' = 't', \
+             'properties.bootstrap.servers' = 'x', 'format' = 'avro')",
+            "u",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("raw and json formats"), "{err}");
+    }
+
+    #[test]
+    fn rows_are_checked_against_columns() {
+        let s = spec(
+            "CREATE TABLE users (uid STRING, id INT, PRIMARY KEY (uid) NOT ENFORCED) WITH ( \
+             'connector' = 'upsert-kafka', 'topic' = 'users', 'properties.bootstrap.servers' = 'x', \
+             'key.format' = 'raw', 'value.format' = 'json')",
+            "users",
+        )
+        .unwrap();
+        let row = |v: serde_json::Value| v.as_object().unwrap().clone();
+        assert!(
+            s.check_row(&row(serde_json::json!({"uid": "a", "id": 1})))
+                .is_ok()
+        );
+        let err = s
+            .check_row(&row(serde_json::json!({"uid": "a", "id": "one"})))
+            .unwrap_err();
+        assert_eq!(err.path, "id");
+        let err = s.check_row(&row(serde_json::json!({"id": 1}))).unwrap_err();
+        assert_eq!(err.problem, "the key column is missing or null");
+    }
+}
