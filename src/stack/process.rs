@@ -435,6 +435,9 @@ fn write_kafka_config(stack: &Stack) -> Result<PathBuf, StackError> {
              transaction.max.timeout.ms=3600000\n\
              group.initial.rebalance.delay.ms=0\n\
              auto.create.topics.enable=true\n\
+             # Records of several MB (librdkafka's producers send up to 1 MB by default).\n\
+             message.max.bytes=10485760\n\
+             replica.fetch.max.bytes=10485760\n\
              # Test data must not vanish.\n\
              log.retention.ms=-1\n",
             ctrl = p.kafka_controller_port,
