@@ -1,10 +1,514 @@
-//! placeholder
-/// A bad input record.
-#[derive(Debug, thiserror::Error)]
+//! Records in: JSON lines read as a stream (value objects or `{"key","value","properties",
+//! "timestamp"}` envelopes), single `--key/--value` and `--tombstone` records, and turning each
+//! into an [`OutRecord`] — checked against the table's columns when there is a table.
+
+use std::io::{self, BufRead};
+
+use serde_json::{Map, Value};
+
+use super::OutRecord;
+use super::table::TableSpec;
+use super::types::{Mismatch, TypeKind};
+
+/// A bad input record: which line and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]
 pub struct InputError {
-    /// The 1-based input line.
+    /// The 1-based input line (1 for a record given with flags).
     pub line: u64,
     /// What is wrong.
     pub message: String,
+}
+
+/// Reads non-blank lines without allocating per line; memory stays at the longest line.
+pub struct Lines<R> {
+    reader: R,
+    buf: Vec<u8>,
+    line: u64,
+}
+
+impl<R: BufRead> Lines<R> {
+    /// Lines of `reader`.
+    pub fn new(reader: R) -> Self {
+        Self {
+            reader,
+            buf: Vec::with_capacity(4096),
+            line: 0,
+        }
+    }
+
+    /// The next non-blank line with its 1-based number, without the line ending.
+    pub fn next_line(&mut self) -> io::Result<Option<(u64, &[u8])>> {
+        loop {
+            self.buf.clear();
+            if self.reader.read_until(b'\n', &mut self.buf)? == 0 {
+                return Ok(None);
+            }
+            self.line += 1;
+            let mut end = self.buf.len();
+            while end > 0 && matches!(self.buf[end - 1], b'\n' | b'\r') {
+                end -= 1;
+            }
+            if self.buf[..end].iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Ok(Some((self.line, &self.buf[..end])));
+        }
+    }
+
+    /// The number of the last line read (blank lines included).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+}
+
+/// How each input line is shaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shape {
+    /// A value (a row object with a table); the key comes from the table or `--key-field`.
+    #[default]
+    Value,
+    /// `{"key": …, "value": …|null, "properties": {…}, "timestamp": ms}`.
+    Envelope,
+}
+
+/// Turns input into records.
+#[derive(Debug, Clone, Default)]
+pub struct Encoder {
+    /// The table records are checked against and encoded for, if any.
+    pub table: Option<TableSpec>,
+    /// How lines are shaped.
+    pub shape: Shape,
+    /// Without a table: the value field whose value is the message key.
+    pub key_field: Option<String>,
+    /// Properties (headers) added to every record.
+    pub properties: Vec<(String, String)>,
+}
+
+impl Encoder {
+    /// One input line (JSON text) as a record; errors carry `line`.
+    pub fn line(&self, line: u64, text: &[u8]) -> Result<OutRecord, InputError> {
+        let fail = |message: String| InputError { line, message };
+        let value: Value =
+            serde_json::from_slice(text).map_err(|e| fail(format!("not JSON: {e}")))?;
+        let mut record = match self.shape {
+            Shape::Value => self.value(value, Some(text)),
+            Shape::Envelope => self.envelope(value),
+        }
+        .map_err(fail)?;
+        record.properties.extend(self.properties.iter().cloned());
+        Ok(record)
+    }
+
+    /// A record given with `--key` and `--value` (either may be absent).
+    pub fn single(&self, key: Option<&str>, value: &str) -> Result<OutRecord, InputError> {
+        let fail = |message: String| InputError { line: 1, message };
+        let value: Value =
+            serde_json::from_str(value).map_err(|e| fail(format!("--value is not JSON: {e}")))?;
+        let mut record = match (&self.table, key) {
+            (None, key) => {
+                let mut record = self.value(value, None).map_err(fail)?;
+                if let Some(key) = key {
+                    record.key = Some(key.as_bytes().to_vec());
+                }
+                record
+            }
+            (Some(table), Some(key)) => {
+                let key = cli_key(table, key).map_err(fail)?;
+                self.table_record(table, Some(key), value, None)
+                    .map_err(fail)?
+            }
+            (Some(_), None) => self.value(value, None).map_err(fail)?,
+        };
+        record.properties.extend(self.properties.iter().cloned());
+        Ok(record)
+    }
+
+    /// A tombstone for `key` given with `--tombstone`.
+    pub fn tombstone(&self, key: &str) -> Result<OutRecord, InputError> {
+        let fail = |message: String| InputError { line: 1, message };
+        let key = match &self.table {
+            None => key.as_bytes().to_vec(),
+            Some(table) => {
+                let key = cli_key(table, key).map_err(fail)?;
+                table_key(table, &key).map_err(fail)?
+            }
+        };
+        Ok(OutRecord {
+            key: Some(key),
+            value: None,
+            properties: self.properties.clone(),
+            timestamp: None,
+        })
+    }
+
+    fn value(&self, value: Value, original: Option<&[u8]>) -> Result<OutRecord, String> {
+        if let Some(table) = &self.table {
+            return self.table_record(table, None, value, original);
+        }
+        let key = match &self.key_field {
+            None => None,
+            Some(field) => match value.get(field) {
+                Some(Value::Null) | None => {
+                    return Err(format!("the key field `{field}` is missing or null"));
+                }
+                Some(k) => Some(plain_key(k)),
+            },
+        };
+        let bytes = match original {
+            Some(text) => text.to_vec(),
+            None => value.to_string().into_bytes(),
+        };
+        Ok(OutRecord {
+            key,
+            value: Some(bytes),
+            properties: Vec::new(),
+            timestamp: None,
+        })
+    }
+
+    fn envelope(&self, envelope: Value) -> Result<OutRecord, String> {
+        let Value::Object(mut envelope) = envelope else {
+            return Err(
+                "an envelope must be an object {\"key\", \"value\", \"properties\"}".into(),
+            );
+        };
+        if let Some(extra) = envelope
+            .keys()
+            .find(|k| !matches!(k.as_str(), "key" | "value" | "properties" | "timestamp"))
+        {
+            return Err(format!(
+                "unknown envelope field `{extra}` (an envelope has key, value, properties, timestamp)"
+            ));
+        }
+        let key = envelope.remove("key").filter(|k| !k.is_null());
+        let value = envelope.remove("value").unwrap_or(Value::Null);
+        let mut properties = Vec::new();
+        match envelope.remove("properties") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(map)) => {
+                for (k, v) in map {
+                    let v = match v {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    properties.push((k, v));
+                }
+            }
+            Some(_) => return Err("`properties` must be an object of strings".into()),
+        }
+        let timestamp = match envelope.remove("timestamp") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
+            Some(_) => return Err("`timestamp` must be milliseconds since the epoch".into()),
+        };
+        let mut record = match (&self.table, value) {
+            (None, Value::Null) => OutRecord {
+                key: Some(
+                    key.as_ref()
+                        .map(plain_key)
+                        .ok_or("a tombstone (`\"value\": null`) needs a `key`".to_string())?,
+                ),
+                value: None,
+                ..OutRecord::default()
+            },
+            (None, value) => OutRecord {
+                key: key.as_ref().map(plain_key),
+                value: Some(value.to_string().into_bytes()),
+                ..OutRecord::default()
+            },
+            (Some(table), Value::Null) => {
+                let key = key.ok_or("a tombstone (`\"value\": null`) needs a `key`".to_string())?;
+                let key = key_row(table, key)?;
+                OutRecord {
+                    key: Some(table_key(table, &key)?),
+                    value: None,
+                    ..OutRecord::default()
+                }
+            }
+            (Some(table), value) => {
+                let key = key.map(|k| key_row(table, k)).transpose()?;
+                self.table_record(table, key, value, None)?
+            }
+        };
+        record.properties = properties;
+        record.timestamp = timestamp;
+        Ok(record)
+    }
+
+    /// A row (with key columns possibly given apart) checked and encoded for the table.
+    fn table_record(
+        &self,
+        table: &TableSpec,
+        key: Option<Map<String, Value>>,
+        value: Value,
+        original: Option<&[u8]>,
+    ) -> Result<OutRecord, String> {
+        let Value::Object(mut row) = value else {
+            return Err(format!(
+                "a row of `{}` must be a JSON object of its columns ({})",
+                table.name,
+                column_list(table)
+            ));
+        };
+        let mut original = original;
+        if let Some(key) = key {
+            for (column, k) in key {
+                match row.get(&column) {
+                    Some(v) if !v.is_null() && *v != k => {
+                        return Err(format!(
+                            "the key says `{column}` is {k} but the value says {v}"
+                        ));
+                    }
+                    Some(v) if !v.is_null() => {}
+                    _ => {
+                        row.insert(column, k);
+                        original = None;
+                    }
+                }
+            }
+        }
+        table.check_row(&row).map_err(|m| mismatch(table, &m))?;
+        let key = table.encode_key(&row)?;
+        let value = table.encode_value(&row, original)?;
+        Ok(OutRecord {
+            key,
+            value: Some(value),
+            properties: Vec::new(),
+            timestamp: None,
+        })
+    }
+}
+
+/// The message key of key columns (a tombstone's key).
+fn table_key(table: &TableSpec, key: &Map<String, Value>) -> Result<Vec<u8>, String> {
+    if table.key_fields.is_empty() {
+        return Err(format!(
+            "table `{}` has no key (no PRIMARY KEY or 'key.fields'), so it cannot take tombstones",
+            table.name
+        ));
+    }
+    for column in &table.key_fields {
+        let field = table
+            .column(column)
+            .ok_or(format!("no column `{column}`"))?;
+        let value = key.get(column).unwrap_or(&Value::Null);
+        if value.is_null() {
+            return Err(format!("the key column `{column}` is missing or null"));
+        }
+        super::types::check(value, &field.data_type).map_err(|m| {
+            mismatch(
+                table,
+                &Mismatch {
+                    path: column.clone(),
+                    ..m
+                },
+            )
+        })?;
+    }
+    table
+        .encode_key(key)?
+        .ok_or_else(|| "the key encodes to nothing".to_string())
+}
+
+/// Key columns from an envelope key: an object of key columns, or a scalar for a one-column key.
+fn key_row(table: &TableSpec, key: Value) -> Result<Map<String, Value>, String> {
+    match key {
+        Value::Object(map) => {
+            if let Some(extra) = map.keys().find(|k| !table.key_fields.contains(k)) {
+                return Err(format!(
+                    "`{extra}` is not a key column of `{}` (the key is {})",
+                    table.name,
+                    table.key_fields.join(", ")
+                ));
+            }
+            Ok(map)
+        }
+        scalar if table.key_fields.len() == 1 => {
+            Ok(Map::from_iter([(table.key_fields[0].clone(), scalar)]))
+        }
+        _ => Err(format!(
+            "the key of `{}` has columns {}: give it as an object",
+            table.name,
+            table.key_fields.join(", ")
+        )),
+    }
+}
+
+/// Key columns from a `--key`/`--tombstone` flag: text for a one-column text key, else JSON.
+fn cli_key(table: &TableSpec, key: &str) -> Result<Map<String, Value>, String> {
+    let single_text = table.key_fields.len() == 1
+        && table
+            .column(&table.key_fields[0])
+            .is_some_and(|c| matches!(c.data_type.kind, TypeKind::String { .. }));
+    let value = if single_text {
+        Value::String(key.to_string())
+    } else {
+        serde_json::from_str(key).map_err(|_| {
+            format!(
+                "the key of `{}` ({}) is given as JSON, like {}",
+                table.name,
+                table.key_fields.join(", "),
+                if table.key_fields.len() == 1 {
+                    "42".to_string()
+                } else {
+                    format!("{{\"{}\": …}}", table.key_fields.join("\": …, \""))
+                }
+            )
+        })?
+    };
+    key_row(table, value)
+}
+
+/// A key without a table: text as its UTF-8 bytes, anything else as JSON text.
+fn plain_key(key: &Value) -> Vec<u8> {
+    match key {
+        Value::String(s) => s.as_bytes().to_vec(),
+        other => other.to_string().into_bytes(),
+    }
+}
+
+fn column_list(table: &TableSpec) -> String {
+    table
+        .columns
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.data_type))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A type mismatch as a message naming the field, the expected type and the value.
+fn mismatch(table: &TableSpec, m: &Mismatch) -> String {
+    if m.problem.starts_with("unknown field") {
+        return format!(
+            "{} — `{}` has columns {}",
+            m.problem,
+            table.name,
+            column_list(table)
+        );
+    }
+    format!("field `{}`: expected {}, {}", m.path, m.expected, m.problem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::Script;
+    use crate::vars::{Vars, substitute};
+
+    fn users() -> TableSpec {
+        let script = Script::parse_str(
+            "CREATE TABLE users (uid STRING, accountId STRING, id INT, \
+             PRIMARY KEY (uid) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'u', \
+             'properties.bootstrap.servers' = 'x', 'key.format' = 'raw', 'value.format' = 'json')",
+        )
+        .unwrap();
+        TableSpec::from_script(&script, &substitute(&script, &Vars::none()), "users").unwrap()
+    }
+
+    fn table_encoder(shape: Shape) -> Encoder {
+        Encoder {
+            table: Some(users()),
+            shape,
+            ..Encoder::default()
+        }
+    }
+
+    #[test]
+    fn lines_skip_blanks_and_strip_crlf() {
+        let mut lines = Lines::new(&b"a\r\n\n  \nb"[..]);
+        assert_eq!(lines.next_line().unwrap(), Some((1, &b"a"[..])));
+        assert_eq!(lines.next_line().unwrap(), Some((4, &b"b"[..])));
+        assert_eq!(lines.next_line().unwrap(), None);
+    }
+
+    #[test]
+    fn table_rows_are_keyed_and_checked() {
+        let e = table_encoder(Shape::Value);
+        let text = br#"{"uid":"100-1","accountId":"100","id":1}"#;
+        let r = e.line(3, text).unwrap();
+        assert_eq!(r.key.as_deref(), Some(&b"100-1"[..]));
+        assert_eq!(r.value.as_deref(), Some(&text[..]));
+        let err = e.line(7, br#"{"uid":"100-1","id":"one"}"#).unwrap_err();
+        assert_eq!(err.line, 7);
+        assert_eq!(
+            err.message,
+            "field `id`: expected INT, \"one\" is not a whole number"
+        );
+        let err = e.line(8, br#"{"uid":"1","acountId":"1"}"#).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("unknown field `acountId` (did you mean `accountId`?)")
+        );
+        let err = e.line(9, br#"{"accountId":"1"}"#).unwrap_err();
+        assert_eq!(
+            err.message,
+            "field `uid`: expected STRING, the key column is missing or null"
+        );
+        assert!(
+            e.line(10, b"{oops")
+                .unwrap_err()
+                .message
+                .starts_with("not JSON")
+        );
+    }
+
+    #[test]
+    fn envelopes_with_tables_carry_tombstones_and_properties() {
+        let e = table_encoder(Shape::Envelope);
+        let r = e
+            .line(
+                1,
+                br#"{"key":"100-1","value":{"accountId":"100"},"properties":{"op":"u"},"timestamp":5}"#,
+            )
+            .unwrap();
+        assert_eq!(r.key.as_deref(), Some(&b"100-1"[..]));
+        let v: Value = serde_json::from_slice(r.value.as_deref().unwrap()).unwrap();
+        assert_eq!(v["uid"], "100-1");
+        assert_eq!(r.properties, [("op".to_string(), "u".to_string())]);
+        assert_eq!(r.timestamp, Some(5));
+        let t = e.line(2, br#"{"key":"100-1","value":null}"#).unwrap();
+        assert_eq!((t.key.as_deref(), t.value), (Some(&b"100-1"[..]), None));
+        let err = e.line(3, br#"{"value":null}"#).unwrap_err();
+        assert!(err.message.contains("needs a `key`"));
+        let err = e
+            .line(4, br#"{"key":"a","value":{"uid":"b"}}"#)
+            .unwrap_err();
+        assert!(err.message.contains("the key says `uid` is \"a\""));
+    }
+
+    #[test]
+    fn plain_records() {
+        let e = Encoder {
+            key_field: Some("id".into()),
+            properties: vec![("src".into(), "test".into())],
+            ..Encoder::default()
+        };
+        let r = e.line(1, r#"{"id": 42, "x": "é"}"#.as_bytes()).unwrap();
+        assert_eq!(r.key.as_deref(), Some(&b"42"[..]));
+        assert_eq!(
+            r.value.as_deref(),
+            Some(r#"{"id": 42, "x": "é"}"#.as_bytes())
+        );
+        assert_eq!(r.properties, [("src".to_string(), "test".to_string())]);
+        assert!(
+            e.line(2, br#"{"x": 1}"#)
+                .unwrap_err()
+                .message
+                .contains("`id`")
+        );
+        let t = Encoder::default().tombstone("k").unwrap();
+        assert_eq!((t.key.as_deref(), t.value), (Some(&b"k"[..]), None));
+        let s = Encoder::default().single(Some("k"), "[1,2]").unwrap();
+        assert_eq!(s.value.as_deref(), Some(&b"[1,2]"[..]));
+    }
+
+    #[test]
+    fn flags_with_a_table() {
+        let e = table_encoder(Shape::Value);
+        let r = e.single(Some("100-9"), r#"{"accountId":"100"}"#).unwrap();
+        assert_eq!(r.key.as_deref(), Some(&b"100-9"[..]));
+        let t = e.tombstone("100-9").unwrap();
+        assert_eq!(t.key.as_deref(), Some(&b"100-9"[..]));
+    }
 }

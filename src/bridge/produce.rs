@@ -1,1 +1,282 @@
-//! placeholder
+//! Driving a [`Producer`] over a stream of records: pacing, interruption, flushing, and an
+//! account of what was delivered — including the longest prefix of input lines that is fully
+//! acknowledged, so an interrupted run can resume with `--skip N`.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{Ack, BridgeError, OutRecord, Producer};
+
+/// One step of a producing run.
+#[derive(Debug)]
+pub enum Step {
+    /// Send this record; the number is its input line (or its position when generated).
+    Record(u64, OutRecord),
+    /// Wait this long before the next step (pacing), serving acknowledgements meanwhile.
+    Wait(Duration),
+    /// Input line `n` was read and needs no sending (skipped as invalid).
+    Skip(u64),
+}
+
+/// What a run delivered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Records the broker acknowledged.
+    pub sent: u64,
+    /// Records that failed or were not acknowledged in time.
+    pub failed: u64,
+    /// Input lines 1..=n are all delivered (or skipped): the `--skip` to resume with.
+    pub delivered_lines: u64,
+    /// The first failure's message, if any.
+    pub first_error: Option<String>,
+    /// Whether the run stopped early because it was interrupted.
+    pub interrupted: bool,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+/// Tracks sent records by line number.
+#[derive(Debug, Default)]
+struct Tracker {
+    in_flight: BTreeSet<u64>,
+    read_through: u64,
+    first_failed: Option<u64>,
+    delivery: Delivery,
+}
+
+impl Tracker {
+    fn ack(&mut self, ack: Ack) {
+        self.in_flight.remove(&ack.seq);
+        match ack.result {
+            Ok(()) => self.delivery.sent += 1,
+            Err(err) => self.failed(ack.seq, err.to_string()),
+        }
+    }
+
+    fn failed(&mut self, seq: u64, message: String) {
+        self.delivery.failed += 1;
+        self.first_failed = Some(self.first_failed.map_or(seq, |f| f.min(seq)));
+        if self.delivery.first_error.is_none() {
+            self.delivery.first_error = Some(message);
+        }
+    }
+
+    fn delivered_lines(&self) -> u64 {
+        let mut through = self.read_through;
+        if let Some(first) = self.in_flight.first() {
+            through = through.min(first - 1);
+        }
+        if let Some(failed) = self.first_failed {
+            through = through.min(failed - 1);
+        }
+        through
+    }
+}
+
+/// Progress of a run, for progress bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Records queued so far.
+    pub queued: u64,
+    /// Records acknowledged so far.
+    pub sent: u64,
+    /// Records failed so far.
+    pub failed: u64,
+}
+
+/// Sends every record of `steps` through `producer`, then flushes (at most `flush_timeout`).
+/// Stops reading early when `stop` becomes true (Ctrl-C), still flushing what is in flight.
+/// `progress` is called about five times a second. An `Err` step (a bad record, a read
+/// error) stops the run after flushing and is returned.
+pub fn send_all(
+    producer: &mut dyn Producer,
+    steps: impl Iterator<Item = Result<Step, BridgeError>>,
+    stop: &AtomicBool,
+    flush_timeout: Duration,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Delivery, BridgeError> {
+    let started = Instant::now();
+    let mut tracker = Tracker::default();
+    let mut queued = 0u64;
+    let mut last_progress = Instant::now();
+    let mut failure = None;
+    for step in steps {
+        if stop.load(Ordering::Relaxed) {
+            tracker.delivery.interrupted = true;
+            break;
+        }
+        match step {
+            Ok(Step::Record(seq, record)) => {
+                tracker.in_flight.insert(seq);
+                tracker.read_through = tracker.read_through.max(seq);
+                queued += 1;
+                if let Err(err) = producer.send(seq, record, &mut |ack| tracker.ack(ack)) {
+                    tracker.in_flight.remove(&seq);
+                    tracker.failed(seq, err.to_string());
+                    failure = Some(err);
+                    break;
+                }
+            }
+            Ok(Step::Wait(wait)) => producer.poll(wait, &mut |ack| tracker.ack(ack)),
+            Ok(Step::Skip(line)) => tracker.read_through = tracker.read_through.max(line),
+            Err(err) => {
+                failure = Some(err);
+                break;
+            }
+        }
+        if last_progress.elapsed() >= Duration::from_millis(200) {
+            last_progress = Instant::now();
+            producer.poll(Duration::ZERO, &mut |ack| tracker.ack(ack));
+            progress(Progress {
+                queued,
+                sent: tracker.delivery.sent,
+                failed: tracker.delivery.failed,
+            });
+        }
+    }
+    let flushed = producer.flush(flush_timeout, &mut |ack| tracker.ack(ack));
+    progress(Progress {
+        queued,
+        sent: tracker.delivery.sent,
+        failed: tracker.delivery.failed,
+    });
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    flushed?;
+    tracker.delivery.delivered_lines = tracker.delivered_lines();
+    tracker.delivery.elapsed = started.elapsed();
+    Ok(tracker.delivery)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A producer that acknowledges out of order and fails chosen sequence numbers.
+    struct Scripted {
+        pending: Vec<u64>,
+        fail: Vec<u64>,
+    }
+
+    impl Producer for Scripted {
+        fn send(
+            &mut self,
+            seq: u64,
+            _record: OutRecord,
+            acks: &mut dyn FnMut(Ack),
+        ) -> Result<(), BridgeError> {
+            self.pending.push(seq);
+            if self.pending.len() == 3 {
+                self.poll(Duration::ZERO, acks);
+            }
+            Ok(())
+        }
+
+        fn poll(&mut self, _timeout: Duration, acks: &mut dyn FnMut(Ack)) {
+            for seq in self.pending.drain(..).rev() {
+                let result = if self.fail.contains(&seq) {
+                    Err(BridgeError::Timeout(Duration::ZERO))
+                } else {
+                    Ok(())
+                };
+                acks(Ack { seq, result });
+            }
+        }
+
+        fn flush(
+            &mut self,
+            timeout: Duration,
+            acks: &mut dyn FnMut(Ack),
+        ) -> Result<(), BridgeError> {
+            self.poll(timeout, acks);
+            Ok(())
+        }
+
+        fn topic(&self) -> &str {
+            "t"
+        }
+    }
+
+    fn steps(lines: &[u64]) -> impl Iterator<Item = Result<Step, BridgeError>> + '_ {
+        lines
+            .iter()
+            .map(|&l| Ok(Step::Record(l, OutRecord::default())))
+    }
+
+    #[test]
+    fn every_record_is_accounted_for() {
+        let mut p = Scripted {
+            pending: vec![],
+            fail: vec![],
+        };
+        let stop = AtomicBool::new(false);
+        let d = send_all(
+            &mut p,
+            steps(&[1, 2, 4, 5, 6, 9]),
+            &stop,
+            Duration::ZERO,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!((d.sent, d.failed, d.delivered_lines), (6, 0, 9));
+    }
+
+    #[test]
+    fn the_resume_point_stops_before_the_first_failure() {
+        let mut p = Scripted {
+            pending: vec![],
+            fail: vec![5],
+        };
+        let stop = AtomicBool::new(false);
+        let d = send_all(
+            &mut p,
+            steps(&[1, 2, 3, 4, 5, 6, 7]),
+            &stop,
+            Duration::ZERO,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!((d.sent, d.failed, d.delivered_lines), (6, 1, 4));
+        assert!(d.first_error.is_some());
+    }
+
+    #[test]
+    fn an_interrupted_run_reports_what_it_delivered() {
+        let mut p = Scripted {
+            pending: vec![],
+            fail: vec![],
+        };
+        let stop = AtomicBool::new(false);
+        let mut n = 0;
+        let iter = (1..=100).map(|l| {
+            n += 1;
+            if n == 10 {
+                stop.store(true, Ordering::Relaxed);
+            }
+            Ok(Step::Record(l, OutRecord::default()))
+        });
+        let d = send_all(&mut p, iter, &stop, Duration::ZERO, &mut |_| {}).unwrap();
+        assert!(d.interrupted);
+        assert_eq!((d.sent, d.delivered_lines), (9, 9));
+    }
+
+    #[test]
+    fn skipped_lines_count_as_delivered() {
+        let mut p = Scripted {
+            pending: vec![],
+            fail: vec![],
+        };
+        let stop = AtomicBool::new(false);
+        let iter = vec![
+            Ok(Step::Record(1, OutRecord::default())),
+            Ok(Step::Skip(2)),
+            Ok(Step::Wait(Duration::ZERO)),
+            Ok(Step::Record(3, OutRecord::default())),
+            Ok(Step::Skip(4)),
+        ];
+        let d = send_all(&mut p, iter.into_iter(), &stop, Duration::ZERO, &mut |_| {}).unwrap();
+        assert_eq!((d.sent, d.delivered_lines), (2, 4));
+    }
+}

@@ -2,15 +2,18 @@
 //! rendering of failures. Each subcommand lives in its own module.
 
 mod completions;
+mod consume;
 mod graph;
 mod jobs;
 mod launch;
 mod output;
+mod produce;
 mod progress;
 mod report;
 mod setup;
 mod split;
 mod stack;
+mod topic;
 mod validate;
 
 use std::path::PathBuf;
@@ -93,6 +96,19 @@ pub enum Command {
   flinkit stack logs pulsar -n 100
   flinkit stack down --purge                # stop and delete the data")]
     Stack(stack::StackArgs),
+    /// Send records to a Kafka or Pulsar topic: flags, JSON lines, or generated from a table.
+    #[command(after_help = "Examples:
+  flinkit produce kafka users --key 100-1 --value '{\"uid\":\"100-1\",\"accountId\":\"100\"}'
+  flinkit produce --table users -f sql/user-count/kafka.sql --file users.jsonl
+  flinkit produce --table users -f sql/user-count/kafka.sql --tombstone 100-1
+  flinkit produce pulsar events --file - --envelope < events.jsonl")]
+    Produce(Box<produce::ProduceArgs>),
+    /// Read a Kafka or Pulsar topic as JSON lines, or as a materialized upsert table.
+    #[command(after_help = "Examples:
+  flinkit consume kafka users --count 10
+  flinkit consume --table user_count_by_account -f sql/user-count/kafka.sql --upsert
+  flinkit consume pulsar events --from 10m --follow")]
+    Consume(Box<consume::ConsumeArgs>),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   flinkit completions bash > ~/.local/share/bash-completion/completions/flinkit
@@ -188,6 +204,8 @@ pub fn main() -> ExitCode {
         Command::Jobs(args) => jobs::run(&ctx, args),
         Command::Setup(args) => setup::run(&ctx, args),
         Command::Stack(args) => stack::run(&ctx, args),
+        Command::Produce(args) => produce::run(&ctx, args),
+        Command::Consume(args) => consume::run(&ctx, args),
         Command::Completions(args) => completions::run(args),
     };
     match result {

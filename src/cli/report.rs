@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use codespan_reporting::diagnostic::{Diagnostic, Label};
 use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, termcolor::StandardStream};
+use flinkit::bridge::BridgeError;
+use flinkit::bridge::table::TableError;
 use flinkit::lineage::LineageError;
 use flinkit::provision::ProvisionError;
 use flinkit::sql::{SqlError, SyntaxError};
@@ -16,7 +18,13 @@ use super::{Context, Format, InvalidInput, output};
 /// Prints the failure and returns its exit code: 2 for invalid input, 1 otherwise.
 pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
     let invalid = err.chain().any(|cause| {
-        cause.is::<InvalidInput>() || cause.is::<SqlError>() || cause.is::<LineageError>()
+        cause.is::<InvalidInput>()
+            || cause.is::<SqlError>()
+            || cause.is::<LineageError>()
+            || cause.is::<TableError>()
+            || cause
+                .downcast_ref::<BridgeError>()
+                .is_some_and(BridgeError::is_input)
     });
     let code = if invalid { 2 } else { 1 };
     let syntax = err

@@ -1,0 +1,333 @@
+//! `flinkit produce`: sends records to a Kafka or Pulsar topic — from flags, from JSON lines
+//! (checked first, then sent), or generated from the table's schema — and exits non-zero unless
+//! every record was acknowledged.
+
+use std::io::{BufRead, IsTerminal, Seek, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use flinkit::bridge::input::{Encoder, InputError, Lines, Shape};
+use flinkit::bridge::produce::{self, Delivery, Progress, Step};
+use flinkit::bridge::{self, BridgeError};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use super::topic::{Target, TopicArgs, open_input};
+use super::{Context, Format, InvalidInput, output};
+
+/// How many bad records are listed before the rest are only counted.
+const SHOWN_ERRORS: usize = 10;
+
+/// Flags of `flinkit produce`.
+#[derive(Args, Debug)]
+pub struct ProduceArgs {
+    #[command(flatten)]
+    pub topic: TopicArgs,
+    /// The key of the one record given with --value (with a table: the key column's value).
+    #[arg(long, value_name = "KEY", requires = "value")]
+    pub key: Option<String>,
+    /// One record's value, as JSON (with a table: an object of its columns).
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["file", "tombstone"])]
+    pub value: Option<String>,
+    /// Send a tombstone (a delete) for this key.
+    #[arg(long, value_name = "KEY", conflicts_with = "file")]
+    pub tombstone: Option<String>,
+    /// JSON lines to send, one record per line (`-` reads stdin); checked before anything is sent.
+    #[arg(long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Without a table: the field of each value whose value is the message key.
+    #[arg(long, value_name = "FIELD", conflicts_with = "table")]
+    pub key_field: Option<String>,
+    /// Lines are envelopes: {"key": …, "value": …|null, "properties": {…}, "timestamp": ms}.
+    #[arg(long)]
+    pub envelope: bool,
+    /// A property (Kafka header) on every record (repeatable).
+    #[arg(long = "property", value_name = "KEY=VALUE", value_parser = super::launch::key_value)]
+    pub properties: Vec<(String, String)>,
+    /// Skip the first N lines of --file (resume an interrupted run).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub skip: u64,
+    /// Send the valid records of --file and report the invalid ones, instead of sending nothing.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// How long to wait for the last acknowledgements.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+}
+
+/// Runs `flinkit produce`.
+pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
+    let target = args.topic.resolve()?;
+    if target.topics.len() != 1 {
+        return Err(InvalidInput(format!(
+            "produce writes one topic, and {} are named ({}); pick one with TOPIC",
+            target.topics.len(),
+            target.topics.join(", ")
+        ))
+        .into());
+    }
+    let encoder = Encoder {
+        table: target.table.clone(),
+        shape: if args.envelope {
+            Shape::Envelope
+        } else {
+            Shape::Value
+        },
+        key_field: args.key_field.clone(),
+        properties: args.properties.clone(),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("cannot handle Ctrl-C")?;
+
+    if let Some(path) = &args.file {
+        let spooled = check_file(ctx, args, &encoder, path)?;
+        let mut producer = open(&target, args)?;
+        let reader: Box<dyn BufRead> = match spooled {
+            Some(file) => Box::new(std::io::BufReader::with_capacity(1 << 16, file)),
+            None => open_input(path)?,
+        };
+        let mut lines = Lines::new(reader);
+        let skip = args.skip;
+        let skip_invalid = args.skip_invalid;
+        let invalid = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        let counter = invalid.clone();
+        let steps = std::iter::from_fn(move || {
+            loop {
+                return match lines.next_line() {
+                    Err(err) => Some(Err(BridgeError::Io {
+                        context: "reading the records".into(),
+                        source: err,
+                    })),
+                    Ok(None) => None,
+                    Ok(Some((line, _))) if line <= skip => continue,
+                    Ok(Some((line, text))) => Some(match encoder.line(line, text) {
+                        Ok(record) => Ok(Step::Record(line, record)),
+                        Err(err) if skip_invalid => {
+                            counter.set(counter.get() + 1);
+                            if counter.get() <= SHOWN_ERRORS as u64 {
+                                eprintln!("warning: skipped {err}");
+                            }
+                            Ok(Step::Skip(line))
+                        }
+                        Err(err) => Err(err.into()),
+                    }),
+                };
+            }
+        });
+        let delivery = send(&mut *producer, steps, &stop, args)?;
+        if invalid.get() > 0 {
+            eprintln!("warning: skipped {} invalid records", invalid.get());
+        }
+        return report(ctx, &target, &delivery);
+    }
+
+    let record = match (&args.tombstone, &args.value) {
+        (Some(key), None) => encoder.tombstone(key),
+        (None, Some(value)) => encoder.single(args.key.as_deref(), value),
+        _ => {
+            return Err(InvalidInput(
+                "give the records: --value JSON [--key K], --tombstone K, or --file PATH|-".into(),
+            )
+            .into());
+        }
+    }
+    .map_err(|e| InvalidInput(e.message))?;
+    let mut producer = open(&target, args)?;
+    let steps = std::iter::once(Ok(Step::Record(1, record)));
+    let delivery = send(&mut *producer, steps, &stop, args)?;
+    report(ctx, &target, &delivery)
+}
+
+fn open(target: &Target, args: &ProduceArgs) -> anyhow::Result<Box<dyn bridge::Producer>> {
+    bridge::producer(
+        &target.endpoint,
+        &target.topics[0],
+        args.topic.connect_timeout,
+    )
+    .with_context(|| format!("cannot produce to {}", target.describe()))
+}
+
+/// Checks every line of the file before anything is sent. Standard input is copied to a
+/// temporary file as it is checked (memory stays flat), and that copy is returned to be sent.
+fn check_file(
+    ctx: &Context<'_>,
+    args: &ProduceArgs,
+    encoder: &Encoder,
+    path: &std::path::Path,
+) -> anyhow::Result<Option<std::fs::File>> {
+    let stdin = path.as_os_str() == "-";
+    let spool = if stdin {
+        Some(tempfile::tempfile().context("cannot create a temporary file for stdin")?)
+    } else {
+        None
+    };
+    if args.skip_invalid && spool.is_none() {
+        return Ok(None);
+    }
+    let mut reader = open_input(path)?;
+    let mut writer = spool.map(|f| std::io::BufWriter::with_capacity(1 << 16, f));
+    let mut errors: Vec<InputError> = Vec::new();
+    let mut invalid = 0u64;
+    let mut checked = 0u64;
+    let mut buf = Vec::new();
+    let mut line = 0u64;
+    loop {
+        buf.clear();
+        if reader
+            .read_until(b'\n', &mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            == 0
+        {
+            break;
+        }
+        line += 1;
+        if let Some(w) = writer.as_mut() {
+            w.write_all(&buf).context("cannot spool stdin")?;
+        }
+        if line <= args.skip || args.skip_invalid {
+            continue;
+        }
+        let text = trim_line(&buf);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        checked += 1;
+        if let Err(err) = encoder.line(line, text) {
+            invalid += 1;
+            if errors.len() < SHOWN_ERRORS {
+                errors.push(err);
+            }
+        }
+    }
+    let mut spool = writer
+        .map(std::io::BufWriter::into_inner)
+        .transpose()
+        .map_err(|e| e.into_error())
+        .context("cannot spool stdin")?;
+    if invalid > 0 {
+        let source = if stdin {
+            "<stdin>".to_string()
+        } else {
+            path.display().to_string()
+        };
+        let listed: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{source}:{}: {}", e.line, e.message))
+            .collect();
+        if ctx.format == Format::Text {
+            for item in &listed {
+                eprintln!("error: {item}");
+            }
+        }
+        let more = invalid - errors.len() as u64;
+        let mut message = format!(
+            "{invalid} of {checked} records are invalid, so nothing was sent (--skip-invalid sends the valid ones)"
+        );
+        if ctx.format == Format::Json || more > 0 {
+            message = format!("{message}:\n  {}", listed.join("\n  "));
+            if more > 0 {
+                message.push_str(&format!("\n  … and {more} more"));
+            }
+        }
+        return Err(InvalidInput(message).into());
+    }
+    if let Some(file) = spool.as_mut() {
+        file.rewind().context("cannot rewind the spooled stdin")?;
+    }
+    Ok(spool)
+}
+
+fn trim_line(buf: &[u8]) -> &[u8] {
+    let mut end = buf.len();
+    while end > 0 && matches!(buf[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    &buf[..end]
+}
+
+/// Sends with a progress bar on a terminal.
+pub fn send(
+    producer: &mut dyn bridge::Producer,
+    steps: impl Iterator<Item = Result<Step, BridgeError>>,
+    stop: &AtomicBool,
+    args: &ProduceArgs,
+) -> anyhow::Result<Delivery> {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar
+    });
+    let started = std::time::Instant::now();
+    let topic = producer.topic().to_string();
+    let mut on_progress = |p: Progress| {
+        if let Some(bar) = &bar {
+            let secs = started.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!(
+                "{topic}: {} sent, {} in flight, {} failed, {:.0}/s",
+                p.sent,
+                p.queued - p.sent - p.failed,
+                p.failed,
+                p.sent as f64 / secs
+            ));
+            bar.tick();
+        }
+    };
+    let result = produce::send_all(producer, steps, stop, args.timeout, &mut on_progress);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(result?)
+}
+
+/// Prints `{"sent","failed","topic"}` and fails unless every record was acknowledged.
+pub fn report(ctx: &Context<'_>, target: &Target, d: &Delivery) -> anyhow::Result<()> {
+    let topic = &target.topics[0];
+    let secs = d.elapsed.as_secs_f64();
+    match ctx.format {
+        Format::Json => output::print_json(&json!({
+            "sent": d.sent,
+            "failed": d.failed,
+            "topic": topic,
+            "broker": target.endpoint.broker.as_str(),
+            "delivered_lines": d.delivered_lines,
+            "interrupted": d.interrupted,
+            "elapsed_ms": d.elapsed.as_millis() as u64,
+        }))?,
+        _ => eprintln!(
+            "sent {} record{} to {} in {secs:.2}s{}",
+            d.sent,
+            if d.sent == 1 { "" } else { "s" },
+            target.describe(),
+            if d.failed > 0 {
+                format!(", {} failed", d.failed)
+            } else {
+                String::new()
+            }
+        ),
+    }
+    if d.interrupted {
+        anyhow::bail!(
+            "interrupted: input lines 1 to {n} are delivered; resume with --skip {n}",
+            n = d.delivered_lines
+        );
+    }
+    if d.failed > 0 {
+        anyhow::bail!(
+            "{} record{} not acknowledged ({}); lines 1 to {n} are delivered, resume with --skip {n}",
+            d.failed,
+            if d.failed == 1 { " was" } else { "s were" },
+            d.first_error.as_deref().unwrap_or("no reason given"),
+            n = d.delivered_lines
+        );
+    }
+    Ok(())
+}

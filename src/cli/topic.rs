@@ -1,0 +1,186 @@
+//! What `produce` and `consume` share: naming the topic (`kafka|pulsar TOPIC`, or `--table NAME`
+//! with the table's SQL), the endpoint and its client settings.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use flinkit::bridge::table::TableSpec;
+use flinkit::bridge::{Broker, Endpoint};
+use flinkit::sql::{Input, Script};
+use flinkit::vars;
+
+use super::InvalidInput;
+use super::validate::VarArgs;
+
+/// The broker named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BrokerArg {
+    /// Apache Kafka.
+    Kafka,
+    /// Apache Pulsar.
+    Pulsar,
+}
+
+/// Which topic, where: shared by `produce` and `consume`.
+#[derive(Args, Debug, Clone)]
+pub struct TopicArgs {
+    /// `kafka` or `pulsar` (not needed with --table).
+    #[arg(value_enum, value_name = "BROKER", required_unless_present = "table")]
+    pub broker: Option<BrokerArg>,
+    /// The topic (with --table: overrides the table's topic).
+    #[arg(value_name = "TOPIC")]
+    pub topics: Vec<String>,
+    /// Take topic, endpoint, key and formats from this table's CREATE TABLE (needs -f or --sql).
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// With --table: the SQL file or folder holding the CREATE TABLE (repeatable).
+    #[arg(
+        short = 'f',
+        long = "sql-file",
+        value_name = "PATH",
+        requires = "table"
+    )]
+    pub sql_files: Vec<PathBuf>,
+    /// With --table: SQL text holding the CREATE TABLE (repeatable).
+    #[arg(long = "sql", value_name = "TEXT", requires = "table")]
+    pub sql: Vec<String>,
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Broker address: Kafka bootstrap servers or a Pulsar service URL (default: the table's,
+    /// else $FLINKIT_KAFKA_URL / $FLINKIT_PULSAR_URL, else the local stack's).
+    #[arg(long, value_name = "ADDRESS")]
+    pub endpoint: Option<String>,
+    /// A client setting: any librdkafka property for Kafka (`-X compression.type=lz4`); for
+    /// Pulsar batch.size, batch.bytes, batch.delay.ms, compression, max.pending, auth.token.
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = super::launch::key_value)]
+    pub settings: Vec<(String, String)>,
+    /// How long to wait for the broker to answer at the start.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub connect_timeout: Duration,
+}
+
+/// The resolved target of a produce or consume.
+pub struct Target {
+    /// The broker and its client settings.
+    pub endpoint: Endpoint,
+    /// The topics.
+    pub topics: Vec<String>,
+    /// The table, in table mode.
+    pub table: Option<TableSpec>,
+}
+
+impl TopicArgs {
+    /// Reads the table (if any) and works out endpoint and topics.
+    pub fn resolve(&self) -> anyhow::Result<Target> {
+        let table = match &self.table {
+            None => None,
+            Some(name) => {
+                let mut inputs: Vec<Input> = self
+                    .sql_files
+                    .iter()
+                    .map(|p| {
+                        if p.as_os_str() == "-" {
+                            Input::Stdin
+                        } else {
+                            Input::Path(p.clone())
+                        }
+                    })
+                    .collect();
+                inputs.extend(self.sql.iter().cloned().map(Input::Text));
+                if inputs.is_empty() {
+                    return Err(InvalidInput(format!(
+                        "--table {name} needs the SQL that creates it: -f FILE or --sql TEXT"
+                    ))
+                    .into());
+                }
+                let script = Script::from_inputs(&inputs)?;
+                let values = vars::substitute(&script, &self.vars.vars());
+                if let Some(undefined) = values.undefined.first() {
+                    return Err(InvalidInput(format!(
+                        "${{{}}} has no value: pass --var {}=… or set it in the environment",
+                        undefined.name, undefined.name
+                    ))
+                    .into());
+                }
+                Some(TableSpec::from_script(&script, &values, name)?)
+            }
+        };
+        if let (Some(broker), Some(table)) = (self.broker, &table) {
+            let named = match broker {
+                BrokerArg::Kafka => Broker::Kafka,
+                BrokerArg::Pulsar => Broker::Pulsar,
+            };
+            if named != table.endpoint.broker {
+                return Err(InvalidInput(format!(
+                    "table `{}` is on {}, not {named}",
+                    table.name, table.endpoint.broker
+                ))
+                .into());
+            }
+        }
+        let mut endpoint = match (&table, self.broker) {
+            (Some(table), _) => table.endpoint.clone(),
+            (None, Some(BrokerArg::Kafka)) => Endpoint {
+                address: env_or("FLINKIT_KAFKA_URL", Endpoint::local_kafka().address),
+                ..Endpoint::local_kafka()
+            },
+            (None, Some(BrokerArg::Pulsar)) => Endpoint {
+                address: env_or("FLINKIT_PULSAR_URL", Endpoint::local_pulsar().address),
+                ..Endpoint::local_pulsar()
+            },
+            (None, None) => {
+                return Err(InvalidInput("name kafka or pulsar, or --table".into()).into());
+            }
+        };
+        if let Some(address) = &self.endpoint {
+            endpoint.address.clone_from(address);
+        }
+        endpoint.settings.extend(self.settings.iter().cloned());
+        let topics = if self.topics.is_empty() {
+            match &table {
+                Some(table) => table.topics.clone(),
+                None => {
+                    return Err(InvalidInput("name the topic: kafka|pulsar TOPIC".into()).into());
+                }
+            }
+        } else {
+            self.topics.clone()
+        };
+        Ok(Target {
+            endpoint,
+            topics,
+            table,
+        })
+    }
+}
+
+impl Target {
+    /// `kafka localhost:9092 topic users`, for messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} topic {}",
+            self.endpoint.broker,
+            self.endpoint.address,
+            self.topics.join(",")
+        )
+    }
+}
+
+fn env_or(name: &str, default: String) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or(default)
+}
+
+/// Opens a file for reading, or stdin for `-`.
+pub fn open_input(path: &std::path::Path) -> anyhow::Result<Box<dyn std::io::BufRead>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, file)))
+}
