@@ -2,7 +2,8 @@
 # The bridge against peer tools, in one run, same records, same delivery guarantee:
 #   - Kafka produce: flinkit vs kcat -P (acks=all, idempotence on, both)
 #   - Kafka consume: flinkit vs kcat -C -J (JSON per record, both)
-#   - Pulsar produce: flinkit vs Apache Pulsar's Java perf client (pulsar-perf, batching on, both)
+#   - Pulsar produce: flinkit vs Apache Pulsar's Java perf client (pulsar-perf, batching on, both),
+#     10x the records (PULSAR_REPEAT), compared by throughput while sending
 #   - flinkit's peak RSS producing a 1 GB file
 # Runs against the local stack (`flinkit stack up`); each run writes a fresh topic.
 # Run by hand, not by CI:  benches/bridge.sh [RECORDS] [RUNS]
@@ -35,6 +36,8 @@ awk -v n="$records" 'BEGIN { srand(7); for (i = 1; i <= n; i++)
   printf "{\"uid\":\"%d-%d\",\"accountId\":\"%d\",\"id\":%d,\"fullName\":\"User %d of account %d\",\"email\":\"user%d@example.com\",\"score\":%.3f}\n",
     i % 1000, i, i % 1000, i, i, i % 1000, i, rand() * 1000 }' > "$work/records.jsonl"
 echo "records: $records lines, $(du -h "$work/records.jsonl" | cut -f1)"
+pulsar_records=$((records * ${PULSAR_REPEAT:-10}))
+for _ in $(seq "${PULSAR_REPEAT:-10}"); do cat "$work/records.jsonl"; done > "$work/pulsar.jsonl"
 
 seconds() { # seconds CMD...: wall time of one run
   local start end
@@ -57,12 +60,22 @@ for run in $(seq "$runs"); do
   # Kafka consume of the same topic, both printing one JSON object per record.
   add kafka_consume_flinkit "$(seconds "$flinkit" consume kafka "$t1" --endpoint "$kafka" --count "$records" --format json)"
   add kafka_consume_kcat "$(seconds kcat -C -b "$kafka" -t "$t1" -o beginning -e -c "$records" -J -q)"
-  # Pulsar produce (batching on for both; pulsar-perf sends payloads from the same file).
+  # Pulsar produce (batching on for both), pulsar_records records: pulsar-perf reports its rate
+  # per 10 s window, so the runs are long enough for whole windows; both rates are taken while
+  # sending (flinkit's from its send time, pulsar-perf's from its windows), wall times beside.
   t3=$(topic pf); t4=$(topic pj)
-  add pulsar_produce_flinkit "$(seconds "$flinkit" produce pulsar "$t3" --endpoint "$pulsar" --file "$work/records.jsonl")"
-  add pulsar_produce_java "$(seconds java -Xmx512m -cp "$perf_cp" org.apache.pulsar.testclient.PulsarPerfTestTool \
-    "$work/client.conf" produce -u "$pulsar" -au "$pulsar_admin" -r 10000000 -m "$records" \
-    -f "$work/records.jsonl" "persistent://public/default/$t4")"
+  start=$(date +%s.%N)
+  "$flinkit" produce pulsar "$t3" --endpoint "$pulsar" --file "$work/pulsar.jsonl" --format json > "$work/pf.json"
+  add pulsar_wall_flinkit "$(echo "$(date +%s.%N) - $start" | bc)"
+  add pulsar_rate_flinkit "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["sent"] / (d["elapsed_ms"] / 1000))' "$work/pf.json")"
+  start=$(date +%s.%N)
+  java -Xmx2g -cp "$perf_cp" org.apache.pulsar.testclient.PulsarPerfTestTool \
+    "$work/client.conf" produce -u "$pulsar" -au "$pulsar_admin" -r 10000000 -m "$pulsar_records" \
+    -f "$work/records.jsonl" "persistent://public/default/$t4" > "$work/pj.log" 2>&1
+  add pulsar_wall_java "$(echo "$(date +%s.%N) - $start" | bc)"
+  # Whole 10 s windows only ("Throughput produced: … --- N msg/s"), the last partial one excluded.
+  add pulsar_rate_java "$(grep -o 'Throughput produced: [^-]*--- *[0-9.,]* msg/s' "$work/pj.log" \
+    | sed -E 's/.*--- *([0-9.,]*) msg\/s/\1/; s/,//g' | head -n -1 | awk '{ s += $1; n++ } END { print (n ? s / n : 0) }')"
   echo "run $run/$runs done"
 done
 
@@ -77,7 +90,11 @@ echo
 echo "medians of $runs runs, $records records:"
 report kafka_produce_flinkit kafka_produce_kcat
 report kafka_consume_flinkit kafka_consume_kcat
-report pulsar_produce_flinkit pulsar_produce_java
+a=$(printf '%s' "${times[pulsar_rate_flinkit]}" | median)
+b=$(printf '%s' "${times[pulsar_rate_java]}" | median)
+printf 'pulsar produce, %s records: flinkit %.0f rec/s (wall %.2fs)   pulsar-perf %.0f msg/s (wall %.2fs)   throughput ratio %.3f (goal >= 0.8)\n' \
+  "$pulsar_records" "$a" "$(printf '%s' "${times[pulsar_wall_flinkit]}" | median)" \
+  "$b" "$(printf '%s' "${times[pulsar_wall_java]}" | median)" "$(echo "$a / $b" | bc -l)"
 
 # Peak memory for a large input: the file is streamed (checked, then sent), never held.
 if [ "$big_mb" -gt 0 ]; then

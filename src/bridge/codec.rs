@@ -124,8 +124,12 @@ impl TableSpec {
         };
         let mut row = Map::new();
         for column in &self.columns {
+            // Key columns come from the value when it carries them, else from the key: Apache
+            // upsert-pulsar's sink leaves them out of the value even with fields-include ALL.
             let cell = if self.value_fields.contains(&column.name) {
-                value.remove(&column.name)
+                value
+                    .remove(&column.name)
+                    .or_else(|| key.remove(&column.name))
             } else {
                 key.remove(&column.name)
             };
@@ -300,6 +304,19 @@ mod tests {
         let value = t.encode_value(&r, Some(b"ignored")).unwrap();
         assert_eq!(String::from_utf8(value.clone()).unwrap(), r#"{"v":1.5}"#);
         assert_eq!(t.decode_row(Some(&key), &value).unwrap(), r);
+    }
+
+    #[test]
+    fn key_columns_missing_from_the_value_come_from_the_key() {
+        let t = spec(
+            "CREATE TABLE t (accountId STRING, userCount BIGINT, PRIMARY KEY (accountId) NOT ENFORCED) \
+             WITH ('connector' = 'upsert-pulsar', 'topics' = 't', 'service-url' = 'pulsar://x:6650', \
+             'key.format' = 'raw', 'value.format' = 'json')",
+        );
+        assert_eq!(
+            t.decode_row(Some(b"100"), br#"{"userCount":2}"#).unwrap(),
+            row(json!({"accountId": "100", "userCount": 2}))
+        );
     }
 
     #[test]
