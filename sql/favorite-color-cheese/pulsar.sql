@@ -10,7 +10,7 @@ CREATE TABLE users (
   PRIMARY KEY (uid) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-pulsar',
-  'topics' = 'persistent://public/default/users',
+  'topics' = 'persistent://public/default/favorite-color-cheese.users',
   'service-url' = 'pulsar://localhost:6650',
   'key.format' = 'raw',
   'value.format' = 'json'
@@ -22,7 +22,7 @@ CREATE TABLE user_favorite_color (
   PRIMARY KEY (uid) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-pulsar',
-  'topics' = 'persistent://public/default/user_favorite_color',
+  'topics' = 'persistent://public/default/favorite-color-cheese.user_favorite_color',
   'service-url' = 'pulsar://localhost:6650',
   'key.format' = 'raw',
   'value.format' = 'json'
@@ -34,7 +34,7 @@ CREATE TABLE user_favorite_cheese (
   PRIMARY KEY (uid) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-pulsar',
-  'topics' = 'persistent://public/default/user_favorite_cheese',
+  'topics' = 'persistent://public/default/favorite-color-cheese.user_favorite_cheese',
   'service-url' = 'pulsar://localhost:6650',
   'key.format' = 'raw',
   'value.format' = 'json'
@@ -48,7 +48,7 @@ CREATE TABLE user_favorite_color_and_cheese (
   PRIMARY KEY (uid) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-pulsar',
-  'topics' = 'persistent://public/default/user_favorite_color_and_cheese',
+  'topics' = 'persistent://public/default/favorite-color-cheese.user_favorite_color_and_cheese',
   'service-url' = 'pulsar://localhost:6650',
   'key.format' = 'raw',
   'value.format' = 'json'
