@@ -467,7 +467,7 @@ fn tested_blocks_are_found_with_their_output() {
                 output: Some("row 1\nrow 2\n".into()),
             },
             Block {
-                line: 20,
+                line: 23,
                 commands: vec!["flinkit d".into()],
                 output: None,
             },
