@@ -533,10 +533,10 @@ impl Job {
 
 impl Drop for Job {
     fn drop(&mut self) {
-        if !self.done {
-            if let Err(err) = self.client.cancel(&self.id) {
-                tracing::warn!(job = %self.id, "could not cancel the job: {err}");
-            }
+        if !self.done
+            && let Err(err) = self.client.cancel(&self.id)
+        {
+            tracing::warn!(job = %self.id, "could not cancel the job: {err}");
         }
     }
 }
