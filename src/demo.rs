@@ -232,9 +232,10 @@ pub fn rewrite(sql: &str, rewrite: &Rewrite) -> Result<String, DemoError> {
                 "properties.bootstrap.servers",
                 &rewrite.kafka,
             ),
+            // Apache's Pulsar connector reads 'topics' as a list separated by `;`.
             Some("pulsar" | "upsert-pulsar") => (
                 &["topics", "topic"][..],
-                ',',
+                ';',
                 "service-url",
                 &rewrite.pulsar,
             ),

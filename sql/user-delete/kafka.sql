@@ -1,20 +1,17 @@
--- user-delete on Kafka: the user-count job, fed a delete. A tombstone (a record with the user's
--- key and a null value) removes the user from `users`; Flink retracts it from its account's
--- count, and an account left with no users is deleted from `user_count_by_account`.
--- Source: the upsert topic `user-delete.users`, keyed by uid (raw string key, JSON value).
+-- user-delete on Kafka: users per account again, now with deletes. A tombstone — a record with
+-- a user's key and a null value — removes the user from `users`, and Flink takes it out of its
+-- account's count. `users` keeps only its key (uid and accountId, a JSON key), the shape whose
+-- tombstones Apache's `upsert-pulsar` also reads (see pulsar.sql), so both brokers run the same
+-- tutorial. Each tutorial has topics of its own (`user-delete.*`).
 CREATE TABLE users (
   uid STRING,
   accountId STRING,
-  id INT,
-  fullName STRING,
-  op STRING,
-  eventTime TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-  PRIMARY KEY (uid) NOT ENFORCED
+  PRIMARY KEY (uid, accountId) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-kafka',
   'topic' = 'user-delete.users',
   'properties.bootstrap.servers' = 'localhost:9092',
-  'key.format' = 'raw',
+  'key.format' = 'json',
   'value.format' = 'json'
 );
 
