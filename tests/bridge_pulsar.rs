@@ -718,6 +718,13 @@ fn wait_for_value(
     panic!("{key} never became {expected} within {within:?}; saw {seen:?}");
 }
 
+/// Flink's `upsert-pulsar` source (connector 4.1.0-1.18) reads a message with a key and an empty
+/// payload as a DELETE of that key: the users of an account, counted into an `upsert-pulsar`
+/// sink, go from 2 to 1 when one user's tombstone arrives.
+///
+/// Every column of `users` is in its key: the connector dereferences the missing value row for
+/// each value column of a tombstone (`PulsarRowDataConverter.emitRow`), so a tombstone for a
+/// table with value columns fails the job with a NullPointerException.
 #[test]
 fn flink_upsert_pulsar_reads_a_tombstone_as_a_delete() {
     if !pulsar_up() || !flink_up() {
@@ -728,13 +735,13 @@ fn flink_upsert_pulsar_reads_a_tombstone_as_a_delete() {
     let service_url = url();
     let sql = format!(
         "CREATE TABLE users (
-           uid STRING, accountId STRING, fullName STRING,
-           PRIMARY KEY (uid) NOT ENFORCED
+           uid STRING, accountId STRING,
+           PRIMARY KEY (uid, accountId) NOT ENFORCED
          ) WITH (
            'connector' = 'upsert-pulsar',
            'topics' = '{users_full}',
            'service-url' = '{service_url}',
-           'key.format' = 'raw',
+           'key.format' = 'json',
            'value.format' = 'json'
          );
          CREATE TABLE user_count_by_account (
@@ -764,10 +771,13 @@ fn flink_upsert_pulsar_reads_a_tombstone_as_a_delete() {
             ..Default::default()
         },
     );
+    // Through the SQL Gateway: `--target rest` uploads the runner jar, whose Pulsar client
+    // classes clash with the same jar on the stack cluster's classpath (the job fails to
+    // deserialize its SourceConfiguration's SubscriptionMode).
     let out = flinkit(&[
         "launch",
         "--target",
-        "rest",
+        "gateway",
         "-f",
         file.to_str().unwrap(),
         "--detach",
@@ -786,31 +796,31 @@ fn flink_upsert_pulsar_reads_a_tombstone_as_a_delete() {
     let job_id = launched["job_id"].as_str().unwrap().to_string();
     let _cancel = CancelOnDrop(job_id);
 
-    let user = |uid: &str| {
-        OutRecord {
-        key: Some(uid.as_bytes().to_vec()),
-        value: Some(
-            serde_json::json!({"uid": uid, "accountId": "acct-1", "fullName": format!("User {uid}")})
-                .to_string()
-                .into_bytes(),
-        ),
+    let key = |uid: &str| {
+        serde_json::json!({"uid": uid, "accountId": "acct-1"})
+            .to_string()
+            .into_bytes()
+    };
+    let user = |uid: &str| OutRecord {
+        key: Some(key(uid)),
+        value: Some(b"{}".to_vec()),
         ..Default::default()
-    }
     };
     produce(&users, vec![user("u1"), user("u2")]);
-    let two = serde_json::json!({"accountId": "acct-1", "userCount": 2});
-    let before = wait_for_value(&mut sink, "acct-1", &two, Duration::from_secs(90));
+    // The sink's value holds the columns outside the key (the key is the message key).
+    let two = serde_json::json!({"userCount": 2});
+    let before = wait_for_value(&mut sink, "acct-1", &two, Duration::from_secs(60));
     eprintln!("sink values for acct-1 after two users: {before:?}");
 
     produce(
         &users,
         vec![OutRecord {
-            key: Some(b"u2".to_vec()),
+            key: Some(key("u2")),
             value: None,
             ..Default::default()
         }],
     );
-    let one = serde_json::json!({"accountId": "acct-1", "userCount": 1});
+    let one = serde_json::json!({"userCount": 1});
     let after = wait_for_value(&mut sink, "acct-1", &one, Duration::from_secs(30));
     eprintln!("sink values for acct-1 after the tombstone of u2: {after:?}");
 }

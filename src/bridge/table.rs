@@ -141,22 +141,23 @@ impl TableSpec {
         let mut options: Vec<(String, String)> = Vec::new();
         let mut columns: Vec<Field> = Vec::new();
         let mut primary_key = table.primary_key.as_ref().map(|pk| pk.columns.clone());
-        if let Some(like) = &table.like {
-            if let Some(&(parent_index, parent)) = tables
+        let parent = table.like.as_ref().and_then(|like| {
+            tables
                 .iter()
                 .rev()
                 .find(|(i, t)| *i < index && t.name == like.table)
-            {
-                columns.extend(physical_columns(&parent.name, parent)?);
-                if like.inherits_options() {
-                    options.extend(parent.options.iter().map(|o| {
-                        let value = values.value(parent_index, o.value_span.start, &o.value);
-                        (o.key.clone(), value.to_string())
-                    }));
-                }
-                if primary_key.is_none() {
-                    primary_key = parent.primary_key.as_ref().map(|pk| pk.columns.clone());
-                }
+                .map(|&(i, t)| (like, i, t))
+        });
+        if let Some((like, parent_index, parent)) = parent {
+            columns.extend(physical_columns(&parent.name, parent)?);
+            if like.inherits_options() {
+                options.extend(parent.options.iter().map(|o| {
+                    let value = values.value(parent_index, o.value_span.start, &o.value);
+                    (o.key.clone(), value.to_string())
+                }));
+            }
+            if primary_key.is_none() {
+                primary_key = parent.primary_key.as_ref().map(|pk| pk.columns.clone());
             }
         }
         columns.extend(physical_columns(&table.name, table)?);

@@ -747,7 +747,7 @@ fn is_date(s: &str) -> bool {
 
 fn is_time(s: &str) -> bool {
     let (hms, frac) = s.split_once('.').unwrap_or((s, ""));
-    if !frac.is_empty() && !(frac.len() <= 9 && frac.bytes().all(|b| b.is_ascii_digit())) {
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
     if s.ends_with('.') {

@@ -51,7 +51,12 @@ pub fn init_logging(verbose: u8) {
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLINKIT_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{level},hyper=warn,rdkafka=warn"))
+        // The pulsar crate logs its own retries and shutdown races as warnings and errors; the
+        // bridge reports what matters as typed errors, so its log shows from -vv on.
+        let pulsar = if verbose >= 2 { level } else { "off" };
+        tracing_subscriber::EnvFilter::new(format!(
+            "{level},hyper=warn,rdkafka=warn,pulsar={pulsar}"
+        ))
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -6,13 +6,15 @@ use std::io::{BufRead, IsTerminal, Seek, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
+use flinkit::bridge::generate::{GenerateOptions, Generated, Generator, KeySpace, Pacer, Schedule};
 use flinkit::bridge::input::{Encoder, InputError, Lines, Shape};
 use flinkit::bridge::produce::{self, Delivery, Progress, Step};
-use flinkit::bridge::{self, BridgeError};
+use flinkit::bridge::table::TableSpec;
+use flinkit::bridge::{self, BridgeError, OutRecord};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -54,6 +56,29 @@ pub struct ProduceArgs {
     /// Send the valid records of --file and report the invalid ones, instead of sending nothing.
     #[arg(long)]
     pub skip_invalid: bool,
+    /// Generate N realistic records from the table's columns (needs --table).
+    #[arg(long, value_name = "N", requires = "table", conflicts_with_all = ["file", "value", "tombstone"])]
+    pub generate: Option<u64>,
+    /// Generate records for this long (needs --table; with --generate, whichever ends first).
+    #[arg(long, value_name = "DURATION", requires = "table", value_parser = humantime::parse_duration,
+          conflicts_with_all = ["file", "value", "tombstone"])]
+    pub duration: Option<Duration>,
+    /// Generated records per second (default: as fast as the broker takes them).
+    #[arg(long, value_name = "R")]
+    pub rate: Option<String>,
+    /// Rate changes for load tests, relative to the start: `30s-60s:300%,90s-100s:0%`.
+    #[arg(long, value_name = "WINDOWS", requires = "rate")]
+    pub traffic_pattern: Option<String>,
+    /// Seed of the generator, to repeat a run (printed when not given).
+    #[arg(long, value_name = "SEED")]
+    pub seed: Option<u64>,
+    /// How many distinct keys generated records use (default: a quarter of --generate N, so
+    /// keys repeat as updates).
+    #[arg(long, value_name = "N")]
+    pub key_space: Option<u64>,
+    /// The share of generated records that are tombstones of a key seen before (0 to 1).
+    #[arg(long, value_name = "RATIO", default_value_t = 0.0)]
+    pub tombstone_ratio: f64,
     /// How long to wait for the last acknowledgements.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
@@ -127,6 +152,23 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
         return report(ctx, &target, &delivery);
     }
 
+    if args.generate.is_some() || args.duration.is_some() {
+        let table = target.table.as_ref().ok_or_else(|| {
+            InvalidInput(
+                "--generate and --duration need --table: records follow its columns".into(),
+            )
+        })?;
+        let steps = generated(args, table)?;
+        let mut producer = open(&target, args)?;
+        let delivery = send(&mut *producer, steps, &stop, args)?;
+        return report(ctx, &target, &delivery);
+    }
+    if args.rate.is_some() {
+        return Err(InvalidInput(
+            "--rate paces generated records: add --generate N or --duration D".into(),
+        )
+        .into());
+    }
     let record = match (&args.tombstone, &args.value) {
         (Some(key), None) => encoder.tombstone(key),
         (None, Some(value)) => encoder.single(args.key.as_deref(), value),
@@ -330,4 +372,85 @@ pub fn report(ctx: &Context<'_>, target: &Target, d: &Delivery) -> anyhow::Resul
         );
     }
     Ok(())
+}
+
+/// The steps of a generated run: records from the table's schema, paced by the schedule.
+fn generated(
+    args: &ProduceArgs,
+    table: &TableSpec,
+) -> anyhow::Result<impl Iterator<Item = Result<Step, BridgeError>> + use<>> {
+    let schedule = Schedule::parse(args.rate.as_deref(), args.traffic_pattern.as_deref())
+        .map_err(|e| InvalidInput(e.to_string()))?;
+    let expected = match (
+        args.generate,
+        args.duration.map(|d| schedule.count_before(d)),
+    ) {
+        (Some(n), Some(Some(m))) => Some(n.min(m)),
+        (Some(n), _) => Some(n),
+        (None, Some(m)) => m,
+        (None, None) => None,
+    };
+    let key_space = match args.key_space {
+        Some(0) => return Err(InvalidInput("--key-space must be at least 1".into()).into()),
+        Some(n) => KeySpace::Distinct(n),
+        None => KeySpace::for_rows(expected),
+    };
+    let mut generator = Generator::for_table(
+        table,
+        GenerateOptions {
+            seed: args.seed,
+            key_space,
+            tombstone_ratio: args.tombstone_ratio,
+            ..GenerateOptions::default()
+        },
+    )
+    .map_err(|e| InvalidInput(e.to_string()))?;
+    if args.seed.is_none() {
+        eprintln!(
+            "generating with seed {} (--seed {} repeats the run)",
+            generator.seed(),
+            generator.seed()
+        );
+    }
+    let mut pacer = Pacer::new(schedule);
+    let limit = args.generate;
+    let duration = args.duration;
+    let table = table.clone();
+    let properties = args.properties.clone();
+    let started = Instant::now();
+    let mut made = 0u64;
+    Ok(std::iter::from_fn(move || {
+        if limit.is_some_and(|n| made >= n) || duration.is_some_and(|d| started.elapsed() >= d) {
+            return None;
+        }
+        let wait = pacer.delay(started.elapsed());
+        if wait > Duration::from_millis(1) {
+            return Some(Ok(Step::Wait(wait.min(Duration::from_millis(100)))));
+        }
+        pacer.sent();
+        made += 1;
+        let record = match generator.next_item() {
+            Generated::Row(row) => table.encode_key(&row).and_then(|key| {
+                Ok(OutRecord {
+                    key,
+                    value: Some(table.encode_value(&row, None)?),
+                    properties: properties.clone(),
+                    timestamp: None,
+                })
+            }),
+            Generated::Delete(key) => table.encode_key(&key).map(|key| OutRecord {
+                key,
+                value: None,
+                properties: properties.clone(),
+                timestamp: None,
+            }),
+        };
+        Some(record.map(|r| Step::Record(made, r)).map_err(|message| {
+            InputError {
+                line: made,
+                message,
+            }
+            .into()
+        }))
+    }))
 }

@@ -1,0 +1,393 @@
+//! `flinkit produce` and `flinkit consume` end to end against the local stack's real Kafka and
+//! Pulsar, a fresh topic per test: table-aware produce (check first, nothing sent when a record
+//! is bad), updates and tombstones through `--upsert`, envelopes, stdin, exit codes, and an
+//! unreachable broker. Outside CI, without the stack, the tests say so and stop.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+fn flinkit(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flinkit"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        pipe.write_all(text.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
+}
+
+fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{name}-{nanos}")
+}
+
+/// Whether the broker answers (a produce to a scratch topic); in CI it must.
+fn up(broker: &str) -> bool {
+    let out = flinkit(
+        &[
+            "produce",
+            broker,
+            &unique("probe"),
+            "--value",
+            "1",
+            "--connect-timeout",
+            "5s",
+        ],
+        None,
+    );
+    if out.status.success() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI runs these against the stack: {}",
+        stderr(&out)
+    );
+    eprintln!("no {broker} on the local stack; run `flinkit stack up` to run these");
+    false
+}
+
+/// The users table of the tutorials, on a fresh topic.
+fn users_ddl(broker: &str, topic: &str) -> String {
+    let connector = match broker {
+        "kafka" => format!(
+            "'connector' = 'upsert-kafka', 'topic' = '{topic}', \
+             'properties.bootstrap.servers' = 'localhost:9092'"
+        ),
+        _ => format!(
+            "'connector' = 'upsert-pulsar', 'topics' = 'persistent://public/default/{topic}', \
+             'service-url' = 'pulsar://localhost:6650'"
+        ),
+    };
+    format!(
+        "CREATE TABLE users (\n  uid STRING,\n  accountId STRING,\n  id INT,\n  fullName STRING,\n  \
+         PRIMARY KEY (uid) NOT ENFORCED\n) WITH (\n  {connector},\n  \
+         'key.format' = 'raw',\n  'value.format' = 'json'\n);"
+    )
+}
+
+fn upsert_round_trip(broker: &str) {
+    if !up(broker) {
+        return;
+    }
+    let topic = unique("users");
+    let ddl = users_ddl(broker, &topic);
+    let records = "\
+{\"uid\":\"100-1\",\"accountId\":\"100\",\"id\":1,\"fullName\":\"Ann Émile\"}
+{\"uid\":\"100-2\",\"accountId\":\"100\",\"id\":2,\"fullName\":\"Bo 北京\"}
+
+{\"uid\":\"101-1\",\"accountId\":\"101\",\"id\":3,\"fullName\":\"Cy\"}
+{\"uid\":\"100-1\",\"accountId\":\"100\",\"id\":1,\"fullName\":\"Ann Updated\"}
+";
+    let out = flinkit(
+        &[
+            "produce", "--table", "users", "--sql", &ddl, "--file", "-", "--format", "json",
+        ],
+        Some(records),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["sent"], 4);
+    assert_eq!(report["failed"], 0);
+    assert_eq!(report["delivered_lines"], 5);
+
+    let out = flinkit(
+        &[
+            "produce",
+            "--table",
+            "users",
+            "--sql",
+            &ddl,
+            "--tombstone",
+            "100-2",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["sent"], 1);
+
+    // Every record, decoded per the table.
+    let out = flinkit(
+        &[
+            "consume",
+            "--table",
+            "users",
+            "--sql",
+            &ddl,
+            "--timeout",
+            "20s",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5, "{}", stdout(&out));
+    assert_eq!(lines[1]["key"], "100-2");
+    assert_eq!(lines[1]["value"]["fullName"], "Bo 北京");
+    assert_eq!(lines[4]["key"], "100-2");
+    assert_eq!(lines[4]["value"], Value::Null);
+
+    // The materialized table: the update wins, the tombstone removes 100-2.
+    let out = flinkit(
+        &[
+            "consume", "--table", "users", "--sql", &ddl, "--upsert", "--format", "json",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        json(&out),
+        json!({"rows": [
+            {"uid": "100-1", "accountId": "100", "id": 1, "fullName": "Ann Updated"},
+            {"uid": "101-1", "accountId": "101", "id": 3, "fullName": "Cy"},
+        ]})
+    );
+    let out = flinkit(
+        &["consume", "--table", "users", "--sql", &ddl, "--upsert"],
+        None,
+    );
+    assert_eq!(
+        stdout(&out),
+        "uid   | accountId | id | fullName\n\
+         ------+-----------+----+------------\n\
+         100-1 | 100       |  1 | Ann Updated\n\
+         101-1 | 101       |  3 | Cy\n\
+         (2 rows)\n"
+    );
+}
+
+#[test]
+fn kafka_upsert_round_trip() {
+    upsert_round_trip("kafka");
+}
+
+#[test]
+fn pulsar_upsert_round_trip() {
+    upsert_round_trip("pulsar");
+}
+
+fn bad_record_sends_nothing(broker: &str) {
+    if !up(broker) {
+        return;
+    }
+    let topic = unique("users");
+    let ddl = users_ddl(broker, &topic);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.jsonl");
+    std::fs::write(
+        &path,
+        "{\"uid\":\"1\",\"accountId\":\"1\",\"id\":1}\n\
+         {\"uid\":\"2\",\"accountId\":\"1\",\"id\":\"two\"}\n\
+         {\"uid\":\"3\",\"acountId\":\"1\"}\n",
+    )
+    .unwrap();
+    let file = path.to_str().unwrap();
+    let out = flinkit(
+        &["produce", "--table", "users", "--sql", &ddl, "--file", file],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "{file}:2: field `id`: expected INT, \"two\" is not a whole number"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("unknown field `acountId` (did you mean `accountId`?)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("2 of 3 records are invalid, so nothing was sent"),
+        "{err}"
+    );
+    // Nothing reached the topic.
+    let out = flinkit(
+        &[
+            "consume",
+            "--table",
+            "users",
+            "--sql",
+            &ddl,
+            "--timeout",
+            "3s",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+
+    // --skip-invalid sends the valid one and says what it skipped.
+    let out = flinkit(
+        &[
+            "produce",
+            "--table",
+            "users",
+            "--sql",
+            &ddl,
+            "--file",
+            file,
+            "--skip-invalid",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["sent"], 1);
+    assert!(
+        stderr(&out).contains("skipped 2 invalid records"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn kafka_bad_record_sends_nothing() {
+    bad_record_sends_nothing("kafka");
+}
+
+#[test]
+fn pulsar_bad_record_sends_nothing() {
+    bad_record_sends_nothing("pulsar");
+}
+
+#[test]
+fn plain_topics_carry_keys_properties_and_envelopes() {
+    for broker in ["kafka", "pulsar"] {
+        if !up(broker) {
+            return;
+        }
+        let topic = unique("plain");
+        let lines = "\
+{\"key\":\"k1\",\"value\":{\"n\":1},\"properties\":{\"source\":\"test\"},\"timestamp\":1700000000000}
+{\"key\":\"k2\",\"value\":\"text ✓\"}
+{\"key\":\"k1\",\"value\":null}
+";
+        let out = flinkit(
+            &[
+                "produce",
+                broker,
+                &topic,
+                "--file",
+                "-",
+                "--envelope",
+                "--format",
+                "json",
+            ],
+            Some(lines),
+        );
+        assert!(out.status.success(), "{broker}: {}", stderr(&out));
+        assert_eq!(json(&out)["sent"], 3, "{broker}");
+        let out = flinkit(&["consume", broker, &topic, "--count", "3"], None);
+        assert!(out.status.success(), "{broker}: {}", stderr(&out));
+        let records: Vec<Value> = stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(records.len(), 3, "{broker}: {}", stdout(&out));
+        assert_eq!(records[0]["key"], "k1");
+        assert_eq!(records[0]["value"], json!({"n": 1}));
+        assert_eq!(records[0]["properties"], json!({"source": "test"}));
+        assert_eq!(records[0]["timestamp"], 1_700_000_000_000_i64);
+        assert_eq!(records[1]["value"], "text ✓");
+        assert_eq!(records[2]["value"], Value::Null);
+        let out = flinkit(
+            &["consume", broker, &topic, "--upsert", "--format", "json"],
+            None,
+        );
+        assert_eq!(
+            json(&out),
+            json!({"rows": [{"key": "k2", "value": "text ✓"}]}),
+            "{broker}"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_broker_is_named() {
+    for (broker, endpoint) in [("kafka", "localhost:1"), ("pulsar", "pulsar://localhost:1")] {
+        let started = std::time::Instant::now();
+        let out = flinkit(
+            &[
+                "produce",
+                broker,
+                "t",
+                "--endpoint",
+                endpoint,
+                "--value",
+                "1",
+                "--connect-timeout",
+                "2s",
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(1), "{broker}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(endpoint),
+            "{broker}: {}",
+            stderr(&out)
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{broker} took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn bad_flags_are_input_errors() {
+    let out = flinkit(&["produce", "kafka", "t"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--value JSON"), "{}", stderr(&out));
+    let out = flinkit(
+        &[
+            "produce",
+            "--table",
+            "nope",
+            "--sql",
+            &users_ddl("kafka", "t"),
+            "--value",
+            "{}",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no CREATE TABLE named `nope`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = flinkit(&["produce", "kafka", "t", "--value", "{oops"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
