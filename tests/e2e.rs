@@ -530,6 +530,7 @@ impl StartedJobs {
             .into_iter()
             .map(|t| format!("flinkit: {}", t.sink))
             .collect();
+        names.sort();
         names.dedup();
         Self {
             client,
