@@ -146,7 +146,8 @@ pub struct Ack {
 /// acknowledgements come back through [`Producer::poll`] and [`Producer::flush`].
 pub trait Producer {
     /// Queues one record, waiting (while serving acknowledgements) when the client's queue is
-    /// full. `seq` is the caller's number for the record, returned in its [`Ack`].
+    /// full. `seq` is the caller's number for the record, returned in its [`Ack`]. An `Err`
+    /// means the record was not queued: no `Ack` follows for it.
     fn send(
         &mut self,
         seq: u64,
@@ -158,7 +159,8 @@ pub trait Producer {
     fn poll(&mut self, timeout: Duration, acks: &mut dyn FnMut(Ack));
 
     /// Waits until every queued record is acknowledged or failed, at most `timeout`. Records
-    /// still unacknowledged then are reported as failed.
+    /// still unacknowledged then are reported through `acks` as failed, and the result is
+    /// `Err(BridgeError::Timeout)`.
     fn flush(&mut self, timeout: Duration, acks: &mut dyn FnMut(Ack)) -> Result<(), BridgeError>;
 
     /// The topic written to.
@@ -185,8 +187,10 @@ pub struct ConsumeOptions {
     pub start: StartAt,
     /// Keep waiting for new records at the end instead of stopping there.
     pub follow: bool,
-    /// Kafka consumer group / Pulsar subscription name. Without it nothing is committed and
-    /// nothing durable is left on the broker.
+    /// Kafka consumer group / Pulsar subscription name: reading starts from its committed
+    /// position and [`Consumer::commit`] moves it. Partitions are not shared among members
+    /// (each consumer reads every partition). Without it nothing is committed and nothing
+    /// durable is left on the broker.
     pub group: Option<String>,
 }
 
