@@ -789,7 +789,9 @@ pub fn run(
 }
 
 /// Reads the sink about once a second until it holds `expected`, the job fails, `stop` is set
-/// or `timeout` passes (then the error names the missing and unexpected rows).
+/// or `timeout` passes (then the error names the missing and unexpected rows). A sink that
+/// cannot be read yet — its topic is created by the job's first write — is read again, and
+/// only an error that lasts until `timeout` is returned.
 fn await_table(
     job: &Job,
     sink: &TableSpec,
@@ -800,15 +802,22 @@ fn await_table(
 ) -> Result<UpsertView, DemoError> {
     let started = Instant::now();
     loop {
-        let view = materialize(sink, Duration::from_secs(10))?;
-        let difference = diff(expected, &view.rows(), columns);
+        let read = materialize(sink, Duration::from_secs(10));
+        let difference = match &read {
+            Ok(view) => diff(expected, &view.rows(), columns),
+            Err(_) => TableDiff {
+                missing: expected.to_vec(),
+                unexpected: Vec::new(),
+            },
+        };
         if difference.is_empty() {
-            return Ok(view);
+            return read;
         }
         if job.state()? == "FAILED" {
             return Err(job.failure());
         }
         if started.elapsed() >= timeout {
+            read?;
             return Err(DemoError::Mismatch {
                 table: sink.name.clone(),
                 topic: sink.topics.join(","),

@@ -137,31 +137,37 @@ impl Drop for JobGuard {
 }
 
 /// Reads the sink as a table until it equals `expected` (or `timeout` passes, then fails
-/// showing the last table read).
+/// showing the last table read). The sink's topic appears with the job's first write, so
+/// until then `consume` may fail; that is read again too.
 fn await_rows(sql: &str, table: &str, expected: &[demo::Row], timeout: Duration) -> Duration {
     let started = Instant::now();
     let expected = Value::Array(expected.iter().cloned().map(Value::Object).collect());
+    let args = [
+        "consume",
+        "--table",
+        table,
+        "-f",
+        sql,
+        "--upsert",
+        "--timeout",
+        "3s",
+        "--format",
+        "json",
+    ];
     loop {
-        let out = ok_json(&[
-            "consume",
-            "--table",
-            table,
-            "-f",
-            sql,
-            "--upsert",
-            "--timeout",
-            "3s",
-            "--format",
-            "json",
-        ]);
-        if out["rows"] == expected {
+        let out = flinkit(&args);
+        let found = if out.status.success() {
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()["rows"].clone()
+        } else {
+            Value::String(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        };
+        if found == expected {
             return started.elapsed();
         }
         assert!(
             started.elapsed() < timeout,
-            "`{table}` is not the tutorial's table after {:?}:\n  expected {expected}\n  found    {}",
+            "`{table}` is not the tutorial's table after {:?}:\n  expected {expected}\n  found    {found}",
             started.elapsed(),
-            out["rows"]
         );
         std::thread::sleep(Duration::from_secs(1));
     }
