@@ -13,12 +13,16 @@
 //! - [`provision`] obtains and caches Java, the runner jar and Flink's runtime classpath.
 //! - [`stack`] runs a local Flink session cluster, SQL Gateway, Kafka and Pulsar (as processes
 //!   or with Docker) and checks their health.
+//! - [`bridge`] feeds and reads the Kafka and Pulsar topics behind tables.
+//! - [`demo`] runs the bundled tutorials end to end: records in, a job on a cluster, the
+//!   materialized result table out.
 //! - [`config`] reads the project's `flinkit.toml` settings.
 //! - [`versions`] says which Flink, connector, Kafka and Pulsar versions flinkit runs.
 
 pub mod bridge;
 pub mod config;
 pub mod connectors;
+pub mod demo;
 pub mod flink;
 pub mod lineage;
 pub mod provision;

@@ -415,4 +415,9 @@ fn the_compose_file_uses_the_same_ports_and_settings() {
         properties.contains("taskmanager.numberOfTaskSlots: 4"),
         "{properties}"
     );
+    // The runner jar is in lib/ and is submitted too: Pulsar's client classes come from lib/.
+    assert!(
+        properties.contains("classloader.parent-first-patterns.additional: org.apache.pulsar."),
+        "{properties}"
+    );
 }

@@ -9,7 +9,7 @@ CREATE TABLE users (
   PRIMARY KEY (uid) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-kafka',
-  'topic' = 'users',
+  'topic' = 'favorite-color-cheese.users',
   'properties.bootstrap.servers' = 'localhost:9092',
   'key.format' = 'raw',
   'value.format' = 'json'
@@ -21,7 +21,7 @@ CREATE TABLE user_favorite_color (
   PRIMARY KEY (uid) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-kafka',
-  'topic' = 'user_favorite_color',
+  'topic' = 'favorite-color-cheese.user_favorite_color',
   'properties.bootstrap.servers' = 'localhost:9092',
   'key.format' = 'raw',
   'value.format' = 'json'
@@ -33,7 +33,7 @@ CREATE TABLE user_favorite_cheese (
   PRIMARY KEY (uid) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-kafka',
-  'topic' = 'user_favorite_cheese',
+  'topic' = 'favorite-color-cheese.user_favorite_cheese',
   'properties.bootstrap.servers' = 'localhost:9092',
   'key.format' = 'raw',
   'value.format' = 'json'
@@ -47,7 +47,7 @@ CREATE TABLE user_favorite_color_and_cheese (
   PRIMARY KEY (uid) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-kafka',
-  'topic' = 'user_favorite_color_and_cheese',
+  'topic' = 'favorite-color-cheese.user_favorite_color_and_cheese',
   'properties.bootstrap.servers' = 'localhost:9092',
   'key.format' = 'raw',
   'value.format' = 'json'

@@ -1,5 +1,6 @@
 -- user-count on Kafka: how many users each account has, kept up to date as users change.
--- Source: the upsert topic `users`, keyed by uid (raw string key, JSON value).
+-- Source: the upsert topic `user-count.users`, keyed by uid (raw string key, JSON value); each
+-- tutorial has topics of its own, so running one never changes another's tables.
 CREATE TABLE users (
   uid STRING,
   accountId STRING,
@@ -10,20 +11,20 @@ CREATE TABLE users (
   PRIMARY KEY (uid) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-kafka',
-  'topic' = 'users',
+  'topic' = 'user-count.users',
   'properties.bootstrap.servers' = 'localhost:9092',
   'key.format' = 'raw',
   'value.format' = 'json'
 );
 
--- Sink: the upsert topic `user_count_by_account`, one row per account.
+-- Sink: the upsert topic `user-count.user_count_by_account`, one row per account.
 CREATE TABLE user_count_by_account (
   accountId STRING,
   userCount BIGINT,
   PRIMARY KEY (accountId) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-kafka',
-  'topic' = 'user_count_by_account',
+  'topic' = 'user-count.user_count_by_account',
   'properties.bootstrap.servers' = 'localhost:9092',
   'key.format' = 'raw',
   'value.format' = 'json'

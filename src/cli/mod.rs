@@ -3,6 +3,7 @@
 
 mod completions;
 mod consume;
+mod demo;
 mod graph;
 mod jobs;
 mod launch;
@@ -28,6 +29,7 @@ pub use output::{ColorMode, Format};
 #[derive(Parser, Debug)]
 #[command(name = "flinkit", version, about, long_about = None, propagate_version = true)]
 #[command(after_help = "Examples:
+  flinkit demo
   flinkit split -f job.sql --format json
   flinkit graph -f sql/ --format mermaid
   flinkit completions bash > /etc/bash_completion.d/flinkit")]
@@ -109,6 +111,13 @@ pub enum Command {
   flinkit consume --table user_count_by_account -f sql/user-count/kafka.sql --upsert
   flinkit consume pulsar events --from 10m --follow")]
     Consume(Box<consume::ConsumeArgs>),
+    /// Show a tutorial's job working: stack, records, job, result table, all in one command.
+    #[command(after_help = "Examples:
+  flinkit demo                                   # user-count on Kafka
+  flinkit demo favorite-color-cheese --broker kafka
+  flinkit demo user-delete --broker pulsar --format json
+  flinkit demo --down                            # and stop the services it started")]
+    Demo(demo::DemoArgs),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   flinkit completions bash > ~/.local/share/bash-completion/completions/flinkit
@@ -206,6 +215,7 @@ pub fn main() -> ExitCode {
         Command::Stack(args) => stack::run(&ctx, args),
         Command::Produce(args) => produce::run(&ctx, args),
         Command::Consume(args) => consume::run(&ctx, args),
+        Command::Demo(args) => demo::run(&ctx, args),
         Command::Completions(args) => completions::run(args),
     };
     match result {

@@ -127,7 +127,7 @@ fn lib_error(err: StackError) -> anyhow::Error {
 }
 
 /// The runtime to use: the flag, else the one the stack was started with, else detection.
-fn runtime(stack: &Stack, flag: RuntimeArg) -> Runtime {
+pub fn runtime(stack: &Stack, flag: RuntimeArg) -> Runtime {
     match flag {
         RuntimeArg::Process => Runtime::Process,
         RuntimeArg::Docker => Runtime::Docker,
@@ -150,8 +150,28 @@ fn up(
         RuntimeArg::Auto => Runtime::detect(),
         flag => runtime(stack, flag),
     };
-    let cache = Cache::from_env()?;
     let started = Instant::now();
+    let statuses = start(stack, runtime, services, timeout)?;
+    let took = started.elapsed();
+    print_statuses(ctx, stack, &statuses, Some((runtime_name(runtime), took)))
+}
+
+fn runtime_name(runtime: Runtime) -> &'static str {
+    match runtime {
+        Runtime::Process => "process",
+        Runtime::Docker => "docker",
+    }
+}
+
+/// Starts those of `services` that are not healthy with `runtime` (healthy ones are left
+/// alone), showing progress on stderr, and returns when all are healthy.
+pub fn start(
+    stack: &Stack,
+    runtime: Runtime,
+    services: &[Service],
+    timeout: Duration,
+) -> anyhow::Result<Vec<ServiceStatus>> {
+    let cache = Cache::from_env()?;
     let mut reporter = Reporter::new(true);
     let mut waiting: Vec<Service> = Vec::new();
     let mut on_event = |event: Event| match event {
@@ -183,10 +203,7 @@ fn up(
         )),
         _ => {}
     };
-    let name = match runtime {
-        Runtime::Process => "process",
-        Runtime::Docker => "docker",
-    };
+    let name = runtime_name(runtime);
     std::fs::create_dir_all(stack.root())
         .and_then(|()| std::fs::write(stack.root().join("runtime"), name))
         .with_context(|| format!("writing {}", stack.root().display()))?;
@@ -197,9 +214,7 @@ fn up(
             stack::docker::up(stack, services, &cache, timeout, &mut on_event).map_err(lib_error)?
         }
     };
-    drop(reporter);
-    let took = started.elapsed();
-    print_statuses(ctx, stack, &statuses, Some((name, took)))
+    Ok(statuses)
 }
 
 fn waiting_message(services: &[Service]) -> String {
@@ -208,7 +223,18 @@ fn waiting_message(services: &[Service]) -> String {
 }
 
 fn down(stack: &Stack, common: &Common, services: &[Service], purge: bool) -> anyhow::Result<()> {
-    match runtime(stack, common.runtime) {
+    stop(stack, runtime(stack, common.runtime), services, purge)
+}
+
+/// Stops `services` (run by `runtime`), showing progress on stderr; with `purge`, deletes their
+/// data too.
+pub fn stop(
+    stack: &Stack,
+    runtime: Runtime,
+    services: &[Service],
+    purge: bool,
+) -> anyhow::Result<()> {
+    match runtime {
         Runtime::Process => {
             let mut reporter = Reporter::new(true);
             stack::process::down(stack, services, purge, &mut |event| {

@@ -509,7 +509,11 @@ fn write_pulsar_config(stack: &Stack) -> Result<PathBuf, StackError> {
     Ok(config)
 }
 
-/// `config.yaml` lines every Flink process shares.
+/// `config.yaml` lines every Flink process shares. The runner jar is on the cluster's classpath
+/// and is also the jar `launch --target rest` submits; Flink loads `org.apache.flink.` classes
+/// parent-first and the rest child-first, so without `org.apache.pulsar.` parent-first a Pulsar
+/// source's configuration holds a Pulsar client class of the other class loader and the job is
+/// refused ("cannot assign instance of …SubscriptionMode to field … of type …SubscriptionMode").
 fn flink_common(stack: &Stack) -> String {
     let p = stack.ports();
     let flink = stack.root.join("flink");
@@ -523,6 +527,7 @@ fn flink_common(stack: &Stack) -> String {
          taskmanager.host: localhost\n\
          taskmanager.bind-host: localhost\n\
          parallelism.default: 1\n\
+         classloader.parent-first-patterns.additional: org.apache.pulsar.\n\
          io.tmp.dirs: {tmp}\n\
          state.checkpoints.dir: file://{data}/checkpoints\n\
          state.savepoints.dir: file://{data}/savepoints\n\
