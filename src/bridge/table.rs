@@ -48,7 +48,7 @@ pub struct TableSpec {
     pub name: String,
     /// Where its topics live (options substituted; settings from `properties.*`).
     pub endpoint: Endpoint,
-    /// Its topics (Kafka `topic` may list several with `;`, Pulsar `topics` with `,`).
+    /// Its topics (a `;`-separated list in Kafka's `topic` and Pulsar's `topics`).
     pub topics: Vec<String>,
     /// `upsert-kafka` / `upsert-pulsar`: keyed changelog semantics.
     pub upsert: bool,
@@ -230,7 +230,7 @@ impl TableSpec {
                     .ok_or_else(|| unsupported("it has no 'service-url' option".into()))?;
                 let topics = option("topics")
                     .or_else(|| option("topic"))
-                    .map(|t| split_list(t, ','))
+                    .map(|t| split_list(t, ';'))
                     .unwrap_or_default();
                 let mut settings = Vec::new();
                 for key in [
@@ -289,8 +289,11 @@ impl TableSpec {
                 key_fields.len()
             )));
         }
-        let except_key =
-            option("value.fields-include").is_some_and(|v| v.eq_ignore_ascii_case("EXCEPT_KEY"));
+        // Apache's Pulsar connector never writes or reads key columns in the value (its
+        // value-format projection leaves them out); Kafka does unless told EXCEPT_KEY.
+        let except_key = option("value.fields-include")
+            .is_some_and(|v| v.eq_ignore_ascii_case("EXCEPT_KEY"))
+            || (broker == Broker::Pulsar && key_format.is_some());
         let value_fields: Vec<String> = columns
             .iter()
             .map(|c| c.name.clone())
@@ -422,7 +425,7 @@ mod tests {
     fn pulsar_topics_key_fields_and_except_key() {
         let s = spec(
             "CREATE TABLE t (k_id INT, v STRING) WITH ('connector' = 'pulsar', \
-             'topics' = 'persistent://public/default/a, b', 'service-url' = 'pulsar://h:6650', \
+             'topics' = 'persistent://public/default/a; b', 'service-url' = 'pulsar://h:6650', \
              'key.format' = 'json', 'key.fields' = 'k_id', 'key.fields-prefix' = 'k_', \
              'value.fields-include' = 'EXCEPT_KEY', 'value.format' = 'json')",
             "t",

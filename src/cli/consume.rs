@@ -2,6 +2,7 @@
 //! (decoded per the table's formats with --table), or with `--upsert` the materialized table:
 //! the latest row per key, tombstones removing keys.
 
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -96,6 +97,9 @@ pub fn run(ctx: &Context<'_>, args: &ConsumeArgs) -> anyhow::Result<()> {
         .context("cannot handle Ctrl-C")?;
 
     let mut view = args.upsert.then(|| UpsertView::new(target.table.clone()));
+    // Records are written through a buffer, flushed whenever the topic goes quiet and at the
+    // end; a reader that closes the pipe (`| head`) ends the run quietly.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut read = 0u64;
     let mut idle_since = Instant::now();
     let tick = Duration::from_millis(200);
@@ -110,14 +114,25 @@ pub fn run(ctx: &Context<'_>, args: &ConsumeArgs) -> anyhow::Result<()> {
                             eprintln!("warning: left out of the table: {err}");
                         }
                     }
-                    None => output::print_json(&record_json(target.table.as_ref(), &record))?,
+                    None => {
+                        let line = record_json(target.table.as_ref(), &record);
+                        if !write_line(&mut out, &line)? {
+                            break;
+                        }
+                    }
                 }
             }
             Next::Idle if idle_since.elapsed() >= args.timeout => break,
-            Next::Idle => {}
+            Next::Idle => {
+                if !flush(&mut out)? {
+                    break;
+                }
+            }
             Next::End => break,
         }
     }
+    flush(&mut out)?;
+    drop(out);
     consumer.commit()?;
     if let Some(view) = view {
         match ctx.format {
@@ -140,6 +155,27 @@ pub fn run(ctx: &Context<'_>, args: &ConsumeArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes one JSON line; false when stdout was closed.
+fn write_line(out: &mut impl Write, value: &Value) -> anyhow::Result<bool> {
+    let result = serde_json::to_writer(&mut *out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"));
+    closed_is_fine(result)
+}
+
+/// Flushes; false when stdout was closed.
+fn flush(out: &mut impl Write) -> anyhow::Result<bool> {
+    closed_is_fine(out.flush())
+}
+
+fn closed_is_fine(result: std::io::Result<()>) -> anyhow::Result<bool> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// One record as the contract's JSON line.
