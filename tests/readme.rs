@@ -1,5 +1,6 @@
-//! The README's promises, checked: the demo command prints exactly what the README shows, and
-//! the error example is what flinkit renders.
+//! The README's promises, checked: its first command is the demo and prints exactly the table
+//! the README shows, the embedded quickstart prints its rows, the versions table is the pinned
+//! versions, and the error example is what flinkit renders.
 
 use std::process::Command;
 
@@ -27,15 +28,61 @@ fn flinkit(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-#[test]
-fn the_demo_prints_what_the_readme_shows() {
-    let readme = readme();
-    let commands = block_after(&readme, "## Set-up (two commands)");
-    let demo = commands
+/// The arguments of the README line starting with `cargo run --release -- ` inside the first
+/// block after `marker`.
+fn command_after(readme: &str, marker: &str) -> Vec<String> {
+    let block = block_after(readme, marker);
+    let line = block
         .lines()
         .find(|l| l.starts_with("cargo run --release -- "))
-        .expect("the demo command");
-    let args: Vec<&str> = demo["cargo run --release -- ".len()..].split(' ').collect();
+        .unwrap_or_else(|| panic!("no `cargo run --release --` line after {marker:?}"));
+    line["cargo run --release -- ".len()..]
+        .split(' ')
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether Flink and Kafka answer on the stack's ports; in CI they must.
+fn stack_up() -> bool {
+    let out = flinkit(&["stack", "status", "--services", "flink,kafka"]);
+    if out.status.success() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI runs the demo against the stack: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("no local stack; run `flinkit stack up` to run the demo test");
+    false
+}
+
+#[test]
+fn the_first_command_is_the_demo_and_prints_what_the_readme_shows() {
+    let readme = readme();
+    let args = command_after(&readme, "## Set-up (two commands)");
+    assert_eq!(args, ["demo"], "the README's first command is the demo");
+    if !stack_up() {
+        return;
+    }
+    let out = flinkit(&["demo"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        block_after(&readme, "prints it on stdout and cancels the job")
+    );
+    assert!(
+        stderr.contains("CANCELED"),
+        "the demo cancels its job: {stderr}"
+    );
+}
+
+#[test]
+fn the_embedded_quickstart_prints_what_the_readme_shows() {
+    let readme = readme();
+    let args = command_after(&readme, "Without any stack");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = flinkit(&args);
     assert!(
         out.status.success(),
@@ -49,7 +96,7 @@ fn the_demo_prints_what_the_readme_shows() {
     };
     assert_eq!(
         sorted(&String::from_utf8_lossy(&out.stdout)),
-        sorted(&block_after(&readme, "The demo prints the job's rows")),
+        sorted(&block_after(&readme, "It prints the job's rows")),
         "the rows, in any order"
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
