@@ -2,9 +2,10 @@
 -- and cheese; users without favorites keep NULLs. The seed's legacy 'topic' option is 'topics'
 -- here and 'admin-url' is not needed.
 --
--- Known to fail today: the LEFT JOINs retract rows, and the Apache Pulsar connector 4.1.0 turns
--- a DELETE for an upsert sink into a message without a payload, which it refuses ("Message
--- should be provided"). The Kafka variant runs.
+-- The LEFT JOINs retract rows, which the upsert sink writes as tombstones. Apache's Pulsar
+-- connector 4.1.0 refuses them ("Message should be provided"); flinkit's runner jar carries
+-- patched copies of its table (de)serialization classes (jars/README.md), so this runs on a
+-- runner built from this tree (local target, or a stack started with it).
 
 CREATE TABLE users (
   uid STRING,
