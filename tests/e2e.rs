@@ -266,12 +266,11 @@ fn favorite_color_cheese_on_kafka_through_rest() {
     tutorial("favorite-color-cheese", Broker::Kafka, "rest");
 }
 
-/// The LEFT JOIN retracts rows; Apache's Pulsar connector 4.1.0 refuses to write a DELETE to an
-/// upsert sink ("Message should be provided"), and the runner jar carries patched classes that
-/// fix it (jars/README.md). The gateway runs the cluster's runner jar, so this passes only on a
-/// stack started from a runner with those classes: run it with `--ignored` on such a stack.
+/// The LEFT JOIN retracts rows, so the upsert-pulsar sink writes DELETEs: Apache's Pulsar
+/// connector 4.1.0 refuses them ("Message should be provided") and the runner jar carries
+/// patched classes that fix it (jars/README.md). The gateway runs the cluster's runner jar, so
+/// the stack must run this build's runner (`scripts/test.sh` starts it so).
 #[test]
-#[ignore = "needs a stack whose Flink runs a runner jar with the patched Pulsar table classes"]
 fn favorite_color_cheese_on_pulsar_through_the_gateway() {
     tutorial("favorite-color-cheese", Broker::Pulsar, "gateway");
 }

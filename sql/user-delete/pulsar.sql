@@ -2,11 +2,8 @@
 -- tombstone — a message with a user's key and an empty payload — removes the user from `users`,
 -- and Flink takes it out of its account's count.
 --
--- Two limits of the Apache Pulsar connector (4.1.0) shape this tutorial:
---   * its source reads a tombstone only for a table whose columns are all in the key (for any
---     other column it dereferences the missing value and the job fails), so `users` is its key:
---     uid and accountId, as a JSON key;
---   * its upsert sink cannot write a DELETE (the job fails), so no account loses its last user.
+-- `users` is its key (uid and accountId, as a JSON key), as on Kafka. Apache's Pulsar
+-- connector 4.1.0 fails on tombstones; the runner jar patches it (jars/README.md).
 -- The seed's legacy options map as in user-count: 'topic' is 'topics', 'admin-url' is dropped.
 CREATE TABLE users (
   uid STRING,
