@@ -397,3 +397,61 @@ fn bad_flags_are_input_errors() {
     let out = flinkit(&["produce", "kafka", "t", "--value", "{oops"], None);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn ctrl_c_flushes_and_reports_the_resume_point() {
+    if !up("kafka") {
+        return;
+    }
+    let topic = unique("users");
+    let ddl = users_ddl("kafka", &topic);
+    let child = Command::new(env!("CARGO_BIN_EXE_flinkit"))
+        .args([
+            "produce",
+            "--table",
+            "users",
+            "--sql",
+            &ddl,
+            "--generate",
+            "100000",
+            "--rate",
+            "2000",
+            "--seed",
+            "3",
+            "--format",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["interrupted"], true);
+    assert_eq!(
+        report["error"]["message"],
+        format!(
+            "interrupted: input lines 1 to {0} are delivered; resume with --skip {0}",
+            report["delivered_lines"]
+        )
+    );
+    let delivered = report["delivered_lines"].as_u64().unwrap();
+    assert_eq!(report["sent"].as_u64(), Some(delivered));
+    assert!((1000..100_000).contains(&delivered), "{report}");
+    // Exactly what was reported reached the topic.
+    let out = flinkit(
+        &[
+            "consume", "--table", "users", "--sql", &ddl, "--format", "json",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count() as u64, delivered);
+}

@@ -191,6 +191,12 @@ pub struct Context<'a> {
 #[error("{0}")]
 pub struct InvalidInput(pub String);
 
+/// A failure whose JSON document a command already printed (with its `error`), so that
+/// `--format json` prints one document; text mode prints the message as usual.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Reported(pub String);
+
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
     let matches = Cli::command().get_matches();

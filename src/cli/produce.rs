@@ -19,7 +19,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use super::topic::{Target, TopicArgs, open_input};
-use super::{Context, Format, InvalidInput, output};
+use super::{Context, Format, InvalidInput, Reported, output};
 
 /// How many bad records are listed before the rest are only counted.
 const SHOWN_ERRORS: usize = 10;
@@ -330,46 +330,62 @@ pub fn send(
     Ok(result?)
 }
 
-/// Prints `{"sent","failed","topic"}` and fails unless every record was acknowledged.
+/// Prints `{"sent","failed","topic"}` and fails unless every record was acknowledged (in JSON
+/// mode the failure is the document's `error`, so stdout holds one document).
 pub fn report(ctx: &Context<'_>, target: &Target, d: &Delivery) -> anyhow::Result<()> {
     let topic = &target.topics[0];
-    let secs = d.elapsed.as_secs_f64();
-    match ctx.format {
-        Format::Json => output::print_json(&json!({
-            "sent": d.sent,
-            "failed": d.failed,
-            "topic": topic,
-            "broker": target.endpoint.broker.as_str(),
-            "delivered_lines": d.delivered_lines,
-            "interrupted": d.interrupted,
-            "elapsed_ms": d.elapsed.as_millis() as u64,
-        }))?,
-        _ => eprintln!(
-            "sent {} record{} to {} in {secs:.2}s{}",
-            d.sent,
-            if d.sent == 1 { "" } else { "s" },
-            target.describe(),
-            if d.failed > 0 {
-                format!(", {} failed", d.failed)
-            } else {
-                String::new()
-            }
-        ),
-    }
-    if d.interrupted {
-        anyhow::bail!(
+    let failure = if d.interrupted {
+        Some(format!(
             "interrupted: input lines 1 to {n} are delivered; resume with --skip {n}",
             n = d.delivered_lines
-        );
-    }
-    if d.failed > 0 {
-        anyhow::bail!(
+        ))
+    } else if d.failed > 0 {
+        Some(format!(
             "{} record{} not acknowledged ({}); lines 1 to {n} are delivered, resume with --skip {n}",
             d.failed,
             if d.failed == 1 { " was" } else { "s were" },
             d.first_error.as_deref().unwrap_or("no reason given"),
             n = d.delivered_lines
-        );
+        ))
+    } else {
+        None
+    };
+    match ctx.format {
+        Format::Json => {
+            let mut document = json!({
+                "sent": d.sent,
+                "failed": d.failed,
+                "topic": topic,
+                "broker": target.endpoint.broker.as_str(),
+                "delivered_lines": d.delivered_lines,
+                "interrupted": d.interrupted,
+                "elapsed_ms": d.elapsed.as_millis() as u64,
+            });
+            if let Some(message) = &failure {
+                document["error"] = json!({ "message": message });
+            }
+            output::print_json(&document)?;
+            if let Some(message) = failure {
+                return Err(Reported(message).into());
+            }
+        }
+        _ => {
+            let secs = d.elapsed.as_secs_f64();
+            eprintln!(
+                "sent {} record{} to {} in {secs:.2}s{}",
+                d.sent,
+                if d.sent == 1 { "" } else { "s" },
+                target.describe(),
+                if d.failed > 0 {
+                    format!(", {} failed", d.failed)
+                } else {
+                    String::new()
+                }
+            );
+            if let Some(message) = failure {
+                anyhow::bail!(message);
+            }
+        }
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use flinkit::provision::ProvisionError;
 use flinkit::sql::{SqlError, SyntaxError};
 use serde_json::json;
 
-use super::{Context, Format, InvalidInput, output};
+use super::{Context, Format, InvalidInput, Reported, output};
 
 /// Prints the failure and returns its exit code: 2 for invalid input, 1 otherwise.
 pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
@@ -32,6 +32,9 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
         .find_map(|cause| cause.downcast_ref::<SqlError>())
         .and_then(SqlError::syntax);
     let json_mode = ctx.format == Format::Json;
+    if json_mode && err.chain().any(|cause| cause.is::<Reported>()) {
+        return ExitCode::from(code);
+    }
     match (syntax, json_mode) {
         (Some(syntax), true) => {
             let _ = output::print_json(&json!({"error": {
