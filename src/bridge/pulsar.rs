@@ -25,6 +25,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,8 @@ use pulsar::{
     ProducerOptions, Pulsar, SubType, TokioExecutor,
 };
 use tokio::runtime::Runtime;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 use super::{
     Ack, BridgeError, Broker, ConsumeOptions, Consumer, Endpoint, InRecord, Next, OutRecord,
@@ -435,19 +438,110 @@ impl Future for InFlight {
     }
 }
 
-/// The client and producer, dropped inside the runtime (the crate spawns their close).
+/// The client and producer, owned by the sending task (the crate spawns their close when they
+/// are dropped, which happens inside the runtime).
 struct ProducerLink {
     producer: pulsar::Producer<TokioExecutor>,
     _client: Pulsar<TokioExecutor>,
 }
 
+/// What the caller's thread and the sending task pass each other. Both take the whole of a
+/// `Vec` at once, so that a busy producer costs one lock and at most one wake-up per chunk of
+/// records (and per batch of receipts), not per record.
+#[derive(Default)]
+struct Exchange {
+    /// Records to send, in order.
+    records: Vec<(u64, producer::Message)>,
+    /// Acknowledgements for the caller.
+    acks: Vec<Ack>,
+    /// Send what is batched once the records queued before are handed to the client.
+    flush: bool,
+}
+
+/// The [`Exchange`] and the wake-ups of either side.
+#[derive(Default)]
+struct Shared {
+    exchange: Mutex<Exchange>,
+    /// Records or a flush request arrived.
+    to_task: Notify,
+    /// Acknowledgements arrived.
+    to_caller: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Exchange> {
+        self.exchange.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The task that owns the crate's producer: it hands the records queued in `shared` to the
+/// client a chunk at a time and turns the receipts into acknowledgements.
+async fn pump(link: ProducerLink, shared: Arc<Shared>, batching: bool, batch_bytes: usize) {
+    let ProducerLink {
+        mut producer,
+        _client,
+    } = link;
+    let mut in_flight = FuturesUnordered::new();
+    let mut chunk = Vec::new();
+    let mut ready = Vec::new();
+    loop {
+        let flush = {
+            let mut exchange = shared.lock();
+            std::mem::swap(&mut exchange.records, &mut chunk);
+            std::mem::take(&mut exchange.flush)
+        };
+        for (seq, message) in chunk.drain(..) {
+            // A message as large as a batch goes alone: what is batched so far leaves first,
+            // so that no batch grows past the broker's message size limit.
+            let alone = batching && message.payload.len() >= batch_bytes;
+            let sent = async {
+                if alone {
+                    producer.send_batch().await?;
+                }
+                producer.send_non_blocking(message).await
+            };
+            match sent.await {
+                Ok(receipt) => in_flight.push(InFlight { seq, receipt }),
+                Err(e) => ready.push(Ack {
+                    seq,
+                    result: Err(BridgeError::client(Broker::Pulsar, e)),
+                }),
+            }
+        }
+        if flush && batching {
+            // A failed batch fails its records' receipts, reported as they come.
+            let _ = producer.send_batch().await;
+        }
+        while let Some(Some(ack)) = in_flight.next().now_or_never() {
+            ready.push(ack);
+        }
+        if !ready.is_empty() {
+            shared.lock().acks.append(&mut ready);
+            shared.to_caller.notify_one();
+        }
+        tokio::select! {
+            () = shared.to_task.notified() => {}
+            Some(ack) = in_flight.next(), if !in_flight.is_empty() => ready.push(ack),
+        }
+    }
+}
+
 /// A Pulsar producer for one topic: batching (unless `batch.size=1`), up to `max.pending`
 /// records in flight, each acknowledgement reported once through the callbacks.
+///
+/// `send` only queues the record for a task on the runtime, which hands whatever has queued
+/// to the client each time it runs; acknowledgements come back the same way.
 pub struct PulsarProducer {
     topic: String,
     settings: Settings,
-    link: Option<ProducerLink>,
-    in_flight: FuturesUnordered<InFlight>,
+    shared: Arc<Shared>,
+    /// Records queued and not yet reported, by sequence number (with how many times).
+    outstanding: HashMap<u64, u32>,
+    /// How many records `outstanding` counts.
+    pending: usize,
+    /// Acknowledgements taken from the exchange, to report.
+    arrived: Vec<Ack>,
+    pump: Option<JoinHandle<()>>,
     rt: Runtime,
 }
 
@@ -472,37 +566,65 @@ impl PulsarProducer {
                 _client: client,
             })
         })?;
+        let shared = Arc::new(Shared::default());
+        let pump = rt.spawn(pump(
+            link,
+            shared.clone(),
+            settings.batch_size > 1,
+            settings.batch_bytes,
+        ));
         Ok(Self {
             topic,
             settings,
-            link: Some(link),
-            in_flight: FuturesUnordered::new(),
+            shared,
+            outstanding: HashMap::new(),
+            pending: 0,
+            arrived: Vec::new(),
+            pump: Some(pump),
             rt,
         })
     }
 
-    /// Hands over the acknowledgements that are ready, without waiting.
-    fn drain(&mut self, acks: &mut dyn FnMut(Ack)) {
-        while let Some(Some(ack)) = self.in_flight.next().now_or_never() {
+    /// Reports the acknowledgements in `arrived` of records still outstanding; how many.
+    fn report(&mut self, acks: &mut dyn FnMut(Ack)) -> usize {
+        let mut reported = 0;
+        for ack in self.arrived.drain(..) {
+            let Some(count) = self.outstanding.get_mut(&ack.seq) else {
+                continue; // already reported as timed out
+            };
+            *count -= 1;
+            if *count == 0 {
+                self.outstanding.remove(&ack.seq);
+            }
+            self.pending -= 1;
+            reported += 1;
             acks(ack);
         }
+        reported
     }
 
-    /// Waits at most `timeout` for one acknowledgement, then hands over all that are ready.
+    /// Hands over the acknowledgements that are ready, without waiting; how many.
+    fn drain(&mut self, acks: &mut dyn FnMut(Ack)) -> usize {
+        std::mem::swap(&mut self.shared.lock().acks, &mut self.arrived);
+        self.report(acks)
+    }
+
+    /// Waits at most `timeout` for acknowledgements, then hands over all that are ready.
     /// Whether one arrived.
     fn wait(&mut self, timeout: Duration, acks: &mut dyn FnMut(Ack)) -> bool {
-        if self.in_flight.is_empty() {
-            return false;
-        }
-        let Self { in_flight, rt, .. } = self;
-        let next = rt.block_on(async { tokio::time::timeout(timeout, in_flight.next()).await });
-        match next {
-            Ok(Some(ack)) => {
-                acks(ack);
-                self.drain(acks);
-                true
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.drain(acks) > 0 {
+                return true;
             }
-            Ok(None) | Err(_) => false,
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.pending == 0 || left.is_zero() {
+                return false;
+            }
+            let shared = &self.shared;
+            let _ = self
+                .rt
+                .block_on(async { tokio::time::timeout(left, shared.to_caller.notified()).await });
         }
     }
 }
@@ -524,67 +646,64 @@ impl Producer for PulsarProducer {
                 return Ok(());
             }
         };
-        while self.in_flight.len() >= self.settings.max_pending {
-            if !self.wait(BLOCK_LIMIT, acks) {
-                return Err(BridgeError::Timeout(BLOCK_LIMIT));
-            }
-        }
-        // A message as large as a batch goes alone: what is batched so far leaves first, so
-        // that no batch grows past the broker's message size limit.
-        let alone =
-            self.settings.batch_size > 1 && message.payload.len() >= self.settings.batch_bytes;
-        let Some(link) = self.link.as_mut() else {
+        if self.pump.as_ref().is_none_or(JoinHandle::is_finished) {
             return Err(BridgeError::client(
                 Broker::Pulsar,
                 "the producer is closed",
             ));
-        };
-        let sent = self.rt.block_on(async {
-            if alone {
-                link.producer.send_batch().await?;
+        }
+        while self.pending >= self.settings.max_pending {
+            if !self.wait(BLOCK_LIMIT, acks) {
+                return Err(BridgeError::Timeout(BLOCK_LIMIT));
             }
-            link.producer.send_non_blocking(message).await
-        });
-        let receipt = sent.map_err(|e| BridgeError::client(Broker::Pulsar, e))?;
-        self.in_flight.push(InFlight { seq, receipt });
-        self.drain(acks);
+        }
+        let wake = {
+            let mut exchange = self.shared.lock();
+            exchange.records.push((seq, message));
+            if !exchange.acks.is_empty() {
+                std::mem::swap(&mut exchange.acks, &mut self.arrived);
+            }
+            exchange.records.len() == 1
+        };
+        if wake {
+            self.shared.to_task.notify_one();
+        }
+        *self.outstanding.entry(seq).or_default() += 1;
+        self.pending += 1;
+        self.report(acks);
         Ok(())
     }
 
     fn poll(&mut self, timeout: Duration, acks: &mut dyn FnMut(Ack)) {
-        let before = self.in_flight.len();
-        self.drain(acks);
-        if self.in_flight.len() == before {
+        if self.drain(acks) == 0 {
             self.wait(timeout, acks);
         }
     }
 
     fn flush(&mut self, timeout: Duration, acks: &mut dyn FnMut(Ack)) -> Result<(), BridgeError> {
-        let deadline = tokio::time::Instant::from_std(Instant::now() + timeout);
-        let batching = self.settings.batch_size > 1;
-        let Self {
-            link,
-            in_flight,
-            rt,
-            ..
-        } = self;
-        rt.block_on(async {
-            if let (true, Some(link)) = (batching, link.as_mut()) {
-                // A failed batch fails its records' receipts, reported below.
-                let _ = tokio::time::timeout_at(deadline, link.producer.send_batch()).await;
+        let deadline = Instant::now() + timeout;
+        self.shared.lock().flush = true;
+        self.shared.to_task.notify_one();
+        while self.pending > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
             }
-            while let Ok(Some(ack)) = tokio::time::timeout_at(deadline, in_flight.next()).await {
-                acks(ack);
-            }
-        });
-        if self.in_flight.is_empty() {
+            self.wait(left, acks);
+        }
+        if self.pending == 0 {
             return Ok(());
         }
-        for left in std::mem::take(&mut self.in_flight) {
-            acks(Ack {
-                seq: left.seq,
-                result: Err(BridgeError::Timeout(timeout)),
-            });
+        // Whatever still comes for these is not reported again.
+        self.shared.lock().records.clear();
+        self.pending = 0;
+        for (seq, count) in std::mem::take(&mut self.outstanding) {
+            for _ in 0..count {
+                acks(Ack {
+                    seq,
+                    result: Err(BridgeError::Timeout(timeout)),
+                });
+            }
         }
         Err(BridgeError::Timeout(timeout))
     }
@@ -597,8 +716,10 @@ impl Producer for PulsarProducer {
 impl Drop for PulsarProducer {
     fn drop(&mut self) {
         let _inside = self.rt.enter();
-        self.in_flight.clear();
-        self.link.take();
+        if let Some(pump) = self.pump.take() {
+            pump.abort();
+        }
+        self.shared.lock().records.clear();
     }
 }
 
