@@ -89,6 +89,17 @@ impl Encoder {
     /// One input line (JSON text) as a record; errors carry `line`.
     pub fn line(&self, line: u64, text: &[u8]) -> Result<OutRecord, InputError> {
         let fail = |message: String| InputError { line, message };
+        if self.table.is_none() && self.shape == Shape::Value && self.key_field.is_none() {
+            // Nothing to look into: the line only has to be JSON, and is sent as it is.
+            serde_json::from_slice::<serde::de::IgnoredAny>(text)
+                .map_err(|e| fail(format!("not JSON: {e}")))?;
+            return Ok(OutRecord {
+                key: None,
+                value: Some(text.to_vec()),
+                properties: self.properties.clone(),
+                timestamp: None,
+            });
+        }
         let value: Value =
             serde_json::from_slice(text).map_err(|e| fail(format!("not JSON: {e}")))?;
         let mut record = match self.shape {
@@ -496,6 +507,17 @@ mod tests {
                 .unwrap_err()
                 .message
                 .contains("`id`")
+        );
+        let bare = Encoder::default();
+        assert_eq!(
+            bare.line(3, br#"[1, "x"]"#).unwrap().value.as_deref(),
+            Some(&br#"[1, "x"]"#[..])
+        );
+        assert!(
+            bare.line(4, b"[1,")
+                .unwrap_err()
+                .message
+                .starts_with("not JSON")
         );
         let t = Encoder::default().tombstone("k").unwrap();
         assert_eq!((t.key.as_deref(), t.value), (Some(&b"k"[..]), None));
