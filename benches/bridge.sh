@@ -60,9 +60,8 @@ for run in $(seq "$runs"); do
   # Kafka consume of the same topic, both printing one JSON object per record.
   add kafka_consume_flinkit "$(seconds "$flinkit" consume kafka "$t1" --endpoint "$kafka" --count "$records" --format json)"
   add kafka_consume_kcat "$(seconds kcat -C -b "$kafka" -t "$t1" -o beginning -e -c "$records" -J -q)"
-  # Pulsar produce (batching on for both), pulsar_records records: pulsar-perf reports its rate
-  # per 10 s window, so the runs are long enough for whole windows; both rates are taken while
-  # sending (flinkit's from its send time, pulsar-perf's from its windows), wall times beside.
+  # Pulsar produce (batching on for both), pulsar_records records: both rates are taken while
+  # sending (flinkit's from its send time, pulsar-perf's own aggregate), wall times beside.
   t3=$(topic pf); t4=$(topic pj)
   start=$(date +%s.%N)
   "$flinkit" produce pulsar "$t3" --endpoint "$pulsar" --file "$work/pulsar.jsonl" --format json > "$work/pf.json"
@@ -73,9 +72,8 @@ for run in $(seq "$runs"); do
     "$work/client.conf" produce -u "$pulsar" -au "$pulsar_admin" -r 10000000 -m "$pulsar_records" \
     -f "$work/records.jsonl" "persistent://public/default/$t4" > "$work/pj.log" 2>&1
   add pulsar_wall_java "$(echo "$(date +%s.%N) - $start" | bc)"
-  # Whole 10 s windows only ("Throughput produced: … --- N msg/s"), the last partial one excluded.
-  add pulsar_rate_java "$(grep -o 'Throughput produced: [^-]*--- *[0-9.,]* msg/s' "$work/pj.log" \
-    | sed -E 's/.*--- *([0-9.,]*) msg\/s/\1/; s/,//g' | head -n -1 | awk '{ s += $1; n++ } END { print (n ? s / n : 0) }')"
+  # pulsar-perf's own figure: "Aggregated throughput stats --- N records sent --- R msg/s".
+  add pulsar_rate_java "$(sed -nE 's/.*Aggregated throughput stats --- [0-9]+ records sent --- ([0-9.]+) msg\/s.*/\1/p' "$work/pj.log" | tail -1)"
   echo "run $run/$runs done"
 done
 
