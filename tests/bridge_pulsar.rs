@@ -29,8 +29,15 @@ fn endpoint() -> Endpoint {
     }
 }
 
-/// Whether the broker answers; in CI it must.
+/// Whether the broker answers; in CI it must. `FLINKIT_TEST_LOG` (an env filter such as
+/// `pulsar=debug`) turns on the client's logs.
 fn pulsar_up() -> bool {
+    if let Ok(filter) = std::env::var("FLINKIT_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     match PulsarProducer::new(&endpoint(), &unique("probe"), TIMEOUT) {
         Ok(_) => true,
         Err(e) => {

@@ -22,14 +22,13 @@
 //! (`persistent://public/default/users`); records name their topic in full, without the
 //! partition suffix of a partitioned topic (the partition is in the message id).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use futures::future::LocalBoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt as _, StreamExt as _};
 use pulsar::compression::{
@@ -92,9 +91,10 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Messages a consumer holds for reading.
 const RECEIVER_QUEUE: u32 = 2000;
 
-/// Flow permits: at most this many messages (plus one batch) are on their way to a consumer
-/// beyond its queue, so that an emptied queue always has room for them (see [`drain`]).
-const PERMITS: u32 = RECEIVER_QUEUE / 2;
+/// Flow permits: at most this many messages (plus the rest of one batch) reach a consumer's
+/// engine beyond its queue, so that an emptied queue has room for all that can come before a
+/// request (see [`backlog`]).
+const PERMITS: u32 = RECEIVER_QUEUE / 4;
 
 /// The parsed [`SETTINGS`] of an endpoint.
 #[derive(Debug, Clone)]
@@ -435,19 +435,73 @@ impl Future for InFlight {
     }
 }
 
-/// The client and producer, dropped inside the runtime (the crate spawns their close).
-struct ProducerLink {
-    producer: pulsar::Producer<TokioExecutor>,
-    _client: Pulsar<TokioExecutor>,
+/// What the producer asks of its pump.
+enum Command {
+    /// Send a message; `alone` first sends what is batched so far.
+    Send {
+        seq: u64,
+        message: producer::Message,
+        alone: bool,
+    },
+    /// Send what is batched so far.
+    Flush,
+}
+
+/// Sends the messages it is given, in order, and reports each receipt through `acks`. It owns
+/// the client and producer, so that they live, and are dropped, inside the runtime.
+async fn pump(
+    client: Pulsar<TokioExecutor>,
+    mut producer: pulsar::Producer<TokioExecutor>,
+    batching: bool,
+    mut commands: tokio::sync::mpsc::UnboundedReceiver<Command>,
+    acks: std::sync::mpsc::Sender<Ack>,
+) {
+    let mut in_flight = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(Command::Send { seq, message, alone }) => {
+                    if alone {
+                        // A failed batch fails its records' receipts.
+                        let _ = producer.send_batch().await;
+                    }
+                    match producer.send_non_blocking(message).await {
+                        Ok(receipt) => in_flight.push(InFlight { seq, receipt }),
+                        Err(e) => {
+                            let result = Err(BridgeError::client(Broker::Pulsar, e));
+                            let _ = acks.send(Ack { seq, result });
+                        }
+                    }
+                }
+                Some(Command::Flush) if batching => {
+                    let _ = producer.send_batch().await;
+                }
+                Some(Command::Flush) => {}
+                None => break,
+            },
+            Some(ack) = in_flight.next(), if !in_flight.is_empty() => {
+                let _ = acks.send(ack);
+            }
+        }
+    }
+    drop(producer);
+    drop(client);
 }
 
 /// A Pulsar producer for one topic: batching (unless `batch.size=1`), up to `max.pending`
 /// records in flight, each acknowledgement reported once through the callbacks.
+///
+/// A task of its runtime does the sending, so that the caller's thread only hands records over.
+/// Records are sent in the order given; acknowledgements come back in the order they arrive.
 pub struct PulsarProducer {
     topic: String,
     settings: Settings,
-    link: Option<ProducerLink>,
-    in_flight: FuturesUnordered<InFlight>,
+    commands: tokio::sync::mpsc::UnboundedSender<Command>,
+    acks: std::sync::mpsc::Receiver<Ack>,
+    /// Records sent and not reported yet; a receipt for a record not in here (reported as
+    /// failed by a flush that timed out) is dropped, so that each record is reported once.
+    outstanding: HashSet<u64>,
+    pump: tokio::task::JoinHandle<()>,
     rt: Runtime,
 }
 
@@ -459,7 +513,7 @@ impl PulsarProducer {
         let url = service_url(&endpoint.address);
         let topic = full_topic(topic);
         let rt = runtime()?;
-        let link = open(&rt, &url, timeout, async {
+        let (client, producer) = open(&rt, &url, timeout, async {
             let client = connect(&url, &settings, timeout).await?;
             let producer = client
                 .producer()
@@ -467,42 +521,47 @@ impl PulsarProducer {
                 .with_options(settings.producer_options())
                 .build()
                 .await?;
-            Ok(ProducerLink {
-                producer,
-                _client: client,
-            })
+            Ok((client, producer))
         })?;
+        let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (acks_tx, acks) = std::sync::mpsc::channel();
+        let batching = settings.batch_size > 1;
+        let pump = rt.spawn(pump(client, producer, batching, commands_rx, acks_tx));
         Ok(Self {
             topic,
             settings,
-            link: Some(link),
-            in_flight: FuturesUnordered::new(),
+            commands,
+            acks,
+            outstanding: HashSet::new(),
+            pump,
             rt,
         })
     }
 
+    /// Hands `ack` over unless its record was already reported.
+    fn deliver(&mut self, ack: Ack, acks: &mut dyn FnMut(Ack)) {
+        if self.outstanding.remove(&ack.seq) {
+            acks(ack);
+        }
+    }
+
     /// Hands over the acknowledgements that are ready, without waiting.
     fn drain(&mut self, acks: &mut dyn FnMut(Ack)) {
-        while let Some(Some(ack)) = self.in_flight.next().now_or_never() {
-            acks(ack);
+        while let Ok(ack) = self.acks.try_recv() {
+            self.deliver(ack, acks);
         }
     }
 
     /// Waits at most `timeout` for one acknowledgement, then hands over all that are ready.
     /// Whether one arrived.
     fn wait(&mut self, timeout: Duration, acks: &mut dyn FnMut(Ack)) -> bool {
-        if self.in_flight.is_empty() {
-            return false;
-        }
-        let Self { in_flight, rt, .. } = self;
-        let next = rt.block_on(async { tokio::time::timeout(timeout, in_flight.next()).await });
-        match next {
-            Ok(Some(ack)) => {
-                acks(ack);
+        match self.acks.recv_timeout(timeout) {
+            Ok(ack) => {
+                self.deliver(ack, acks);
                 self.drain(acks);
                 true
             }
-            Ok(None) | Err(_) => false,
+            Err(_) => false,
         }
     }
 }
@@ -524,7 +583,8 @@ impl Producer for PulsarProducer {
                 return Ok(());
             }
         };
-        while self.in_flight.len() >= self.settings.max_pending {
+        self.drain(acks);
+        while self.outstanding.len() >= self.settings.max_pending {
             if !self.wait(BLOCK_LIMIT, acks) {
                 return Err(BridgeError::Timeout(BLOCK_LIMIT));
             }
@@ -533,56 +593,44 @@ impl Producer for PulsarProducer {
         // that no batch grows past the broker's message size limit.
         let alone =
             self.settings.batch_size > 1 && message.payload.len() >= self.settings.batch_bytes;
-        let Some(link) = self.link.as_mut() else {
-            return Err(BridgeError::client(
-                Broker::Pulsar,
-                "the producer is closed",
-            ));
+        let command = Command::Send {
+            seq,
+            message,
+            alone,
         };
-        let sent = self.rt.block_on(async {
-            if alone {
-                link.producer.send_batch().await?;
-            }
-            link.producer.send_non_blocking(message).await
-        });
-        let receipt = sent.map_err(|e| BridgeError::client(Broker::Pulsar, e))?;
-        self.in_flight.push(InFlight { seq, receipt });
-        self.drain(acks);
+        if self.commands.send(command).is_err() {
+            return Err(BridgeError::client(Broker::Pulsar, "the producer stopped"));
+        }
+        self.outstanding.insert(seq);
         Ok(())
     }
 
     fn poll(&mut self, timeout: Duration, acks: &mut dyn FnMut(Ack)) {
-        let before = self.in_flight.len();
+        let before = self.outstanding.len();
         self.drain(acks);
-        if self.in_flight.len() == before {
+        if self.outstanding.len() == before && !self.outstanding.is_empty() {
             self.wait(timeout, acks);
         }
     }
 
     fn flush(&mut self, timeout: Duration, acks: &mut dyn FnMut(Ack)) -> Result<(), BridgeError> {
-        let deadline = tokio::time::Instant::from_std(Instant::now() + timeout);
-        let batching = self.settings.batch_size > 1;
-        let Self {
-            link,
-            in_flight,
-            rt,
-            ..
-        } = self;
-        rt.block_on(async {
-            if let (true, Some(link)) = (batching, link.as_mut()) {
-                // A failed batch fails its records' receipts, reported below.
-                let _ = tokio::time::timeout_at(deadline, link.producer.send_batch()).await;
+        let deadline = Instant::now() + timeout;
+        // Without the pump, nothing more will come: what is left fails below.
+        let _ = self.commands.send(Command::Flush);
+        while !self.outstanding.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || !self.wait(left, acks) {
+                break;
             }
-            while let Ok(Some(ack)) = tokio::time::timeout_at(deadline, in_flight.next()).await {
-                acks(ack);
-            }
-        });
-        if self.in_flight.is_empty() {
+        }
+        if self.outstanding.is_empty() {
             return Ok(());
         }
-        for left in std::mem::take(&mut self.in_flight) {
+        let mut left: Vec<u64> = self.outstanding.drain().collect();
+        left.sort_unstable();
+        for seq in left {
             acks(Ack {
-                seq: left.seq,
+                seq,
                 result: Err(BridgeError::Timeout(timeout)),
             });
         }
@@ -596,9 +644,13 @@ impl Producer for PulsarProducer {
 
 impl Drop for PulsarProducer {
     fn drop(&mut self) {
-        let _inside = self.rt.enter();
-        self.in_flight.clear();
-        self.link.take();
+        // Without commands the pump stops and drops the producer and client inside the runtime.
+        let (closed, _) = tokio::sync::mpsc::unbounded_channel();
+        drop(std::mem::replace(&mut self.commands, closed));
+        let pump = &mut self.pump;
+        let _ = self
+            .rt
+            .block_on(async { tokio::time::timeout(CLOSE_TIMEOUT, pump).await });
     }
 }
 
@@ -780,12 +832,7 @@ async fn subscribe(
     if !options.follow {
         // The backlog first: anything it counts is at or before the last message found next.
         let backlog = backlog(&mut consumer, &mut buffer).await?;
-        let last = request(&mut consumer, &mut buffer, |c| {
-            c.get_last_message_id().boxed_local()
-        })
-        .await?
-        .into_iter()
-        .next();
+        let last = last_message_id(client, &name).await?;
         end = last.filter(|last| backlog != Some(0) && !is_empty_position(last));
     }
     let partition = partition_of(&name);
@@ -817,35 +864,41 @@ fn drain(consumer: &mut PartConsumer, buffer: &mut VecDeque<Delivery>) {
     }
 }
 
-/// Makes a request of `consumer` while keeping its queue from filling up.
-///
-/// The crate routes a consumer's requests (statistics, last message id, close) and
-/// acknowledgements through the engine that also feeds its queue, and that engine stops while
-/// the queue is full: a request behind messages the queue cannot take would never be answered.
-/// So the queue is emptied into `buffer`, and the request given a growing time to be answered
-/// before it is abandoned, the queue emptied again and the request made again.
-async fn request<T>(
-    consumer: &mut PartConsumer,
-    buffer: &mut VecDeque<Delivery>,
-    mut make: impl for<'c> FnMut(&'c mut PartConsumer) -> LocalBoxFuture<'c, Result<T, pulsar::Error>>,
-) -> Result<T, pulsar::Error> {
-    let mut patience = Duration::from_millis(20);
-    loop {
-        drain(consumer, buffer);
-        if let Ok(result) = tokio::time::timeout(patience, make(consumer)).await {
-            return result;
-        }
-        patience = (patience * 2).min(Duration::from_secs(1));
-    }
-}
-
 /// The backlog (entries not yet acknowledged) of a consumer's subscription, if the broker says.
+///
+/// The crate routes a consumer's requests and acknowledgements through the engine that feeds
+/// its queue, and that engine stops while the queue is full: so the queue is emptied first, and
+/// its room takes what the broker may still send ahead of the request (see [`PERMITS`]).
 async fn backlog(
     consumer: &mut PartConsumer,
     buffer: &mut VecDeque<Delivery>,
 ) -> Result<Option<u64>, pulsar::Error> {
-    let stats = request(consumer, buffer, |c| c.get_stats().boxed_local()).await?;
+    drain(consumer, buffer);
+    let stats = consumer.get_stats().await?;
     Ok(stats.first().and_then(|stats| stats.msg_backlog))
+}
+
+/// The last message id of a topic partition, asked through a consumer of its own that starts
+/// at the end, and so never has a queue full of messages in front of the request.
+async fn last_message_id(
+    client: &Pulsar<TokioExecutor>,
+    name: &str,
+) -> Result<Option<MessageIdData>, pulsar::Error> {
+    let mut probe: PartConsumer = client
+        .consumer()
+        .with_topic(name)
+        .with_subscription(format!("flinkit-probe-{:016x}", rand::random::<u64>()))
+        .with_subscription_type(SubType::Exclusive)
+        .with_options(ConsumerOptions {
+            durable: Some(false),
+            initial_position: InitialPosition::Latest,
+            ..Default::default()
+        })
+        .build()
+        .await?;
+    let last = probe.get_last_message_id().await?;
+    let _ = probe.close().await;
+    Ok(last.into_iter().next())
 }
 
 /// The broker's last message id of a topic without messages.
@@ -1001,6 +1054,7 @@ impl Consumer for PulsarConsumer {
                 if part.committed.as_ref() == Some(&read) {
                     continue;
                 }
+                drain(&mut part.consumer, &mut part.buffer);
                 part.consumer
                     .cumulative_ack_with_id(&part.name, read.clone())
                     .await
@@ -1025,13 +1079,11 @@ impl Drop for PulsarConsumer {
     fn drop(&mut self) {
         let _inside = self.rt.enter();
         let mut parts = std::mem::take(&mut self.parts);
-        // Closing frees an exclusive subscription at once for the next consumer of the group.
+        // Closing hands a group's partitions to its next consumer at once.
         let close = async {
             for part in &mut parts {
-                let _ = request(&mut part.consumer, &mut part.buffer, |c| {
-                    c.close().boxed_local()
-                })
-                .await;
+                drain(&mut part.consumer, &mut part.buffer);
+                let _ = part.consumer.close().await;
             }
         };
         let _ = self
