@@ -577,6 +577,59 @@ fn ten_thousand_acknowledgements_each_reported_once() {
 }
 
 #[test]
+fn every_partition_of_a_partitioned_topic_is_read_and_a_key_keeps_its_order() {
+    if !pulsar_up() {
+        return;
+    }
+    let admin = std::env::var("FLINKIT_PULSAR_ADMIN_URL")
+        .unwrap_or_else(|_| "http://localhost:8080".into());
+    let topic = unique("partitioned");
+    ureq::put(format!(
+        "{admin}/admin/v2/persistent/public/default/{topic}/partitions"
+    ))
+    .header("Content-Type", "application/json")
+    .send("3")
+    .unwrap();
+    let records: Vec<OutRecord> = (0..3)
+        .flat_map(|version| {
+            (0..20).map(move |k| record(&format!("key-{k}"), &format!("v{version}")))
+        })
+        .collect();
+    produce(&topic, records);
+    let read = read_to_end(&mut consumer(&[&topic], earliest()));
+    assert_eq!(read.len(), 60);
+    let mut versions: BTreeMap<Vec<u8>, Vec<Vec<u8>>> = BTreeMap::new();
+    let mut partitions: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut partition_of_key: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+    for r in &read {
+        assert_eq!(r.topic, full(&topic));
+        let Position::Pulsar { message_id } = &r.position else {
+            panic!("{:?}", r.position);
+        };
+        let partition: i64 = message_id.split(':').nth(2).unwrap().parse().unwrap();
+        *partitions.entry(partition).or_default() += 1;
+        let key = r.key.clone().unwrap();
+        assert_eq!(
+            *partition_of_key.entry(key.clone()).or_insert(partition),
+            partition
+        );
+        versions
+            .entry(key)
+            .or_default()
+            .push(r.value.clone().unwrap());
+    }
+    assert_eq!(
+        partitions.keys().copied().collect::<Vec<_>>(),
+        [0, 1, 2],
+        "{partitions:?}"
+    );
+    assert_eq!(versions.len(), 20);
+    for values in versions.values() {
+        assert_eq!(values, &[b"v0".to_vec(), b"v1".to_vec(), b"v2".to_vec()]);
+    }
+}
+
+#[test]
 fn without_batching_records_round_trip_too() {
     if !pulsar_up() {
         return;
