@@ -244,6 +244,36 @@ fn a_one_megabyte_value_round_trips_between_small_ones() {
 }
 
 #[test]
+fn a_record_larger_than_the_broker_takes_fails_alone_and_at_once() {
+    if !pulsar_up() {
+        return;
+    }
+    let topic = unique("too-large");
+    let mut producer = PulsarProducer::new(&endpoint(), &topic, TIMEOUT).unwrap();
+    let mut results = BTreeMap::new();
+    let mut on_ack = |ack: Ack| {
+        results.insert(ack.seq, ack.result.map_err(|e| e.to_string()));
+    };
+    let started = Instant::now();
+    let too_large = OutRecord {
+        key: Some(b"big".to_vec()),
+        value: Some(vec![b'x'; 6 * 1024 * 1024]),
+        ..Default::default()
+    };
+    producer.send(0, record("a", "small"), &mut on_ack).unwrap();
+    producer.send(1, too_large, &mut on_ack).unwrap();
+    producer.send(2, record("b", "small"), &mut on_ack).unwrap();
+    producer.flush(TIMEOUT, &mut on_ack).unwrap();
+    assert!(started.elapsed() < TIMEOUT, "{:?}", started.elapsed());
+    assert_eq!(results[&0], Ok(()));
+    assert_eq!(results[&2], Ok(()));
+    let error = results[&1].clone().unwrap_err();
+    assert!(error.contains("max.message.bytes"), "{error}");
+    let read = read_to_end(&mut consumer(&[&topic], earliest()));
+    assert_eq!(key_values(&read), vec![kv("a", "small"), kv("b", "small")]);
+}
+
+#[test]
 fn properties_are_sorted_and_the_timestamp_is_event_else_publish_time() {
     if !pulsar_up() {
         return;

@@ -61,18 +61,21 @@ use super::{
 /// | `batch.delay.ms` | a batch is sent at the latest this long after its first message | `1` |
 /// | `compression` | `none`, `lz4`, `zlib`, `zstd` or `snappy` | `none` |
 /// | `max.pending` | records sent but not yet acknowledged, at most | `10000` |
+/// | `max.message.bytes` | larger records (value, key and properties) fail at once: the broker's `maxMessageSize` | `5242880` |
 /// | `auth.token` | a JWT for token authentication | none |
 /// | `pulsar.client.authPluginClassName` | from a table: only token authentication (`org.apache.pulsar.client.impl.auth.AuthenticationToken`) | none |
 /// | `pulsar.client.authParams` | from a table: `token:…`, `file:///path`, `{"token":"…"}` or the bare token | none |
 /// | `admin-url` | from a table: ignored, the bridge needs no admin API | |
 ///
-/// The batching keys, `compression` and `max.pending` only matter to producers.
+/// The batching keys, `compression`, `max.pending` and `max.message.bytes` only matter to
+/// producers.
 pub const SETTINGS: &[&str] = &[
     "batch.size",
     "batch.bytes",
     "batch.delay.ms",
     "compression",
     "max.pending",
+    "max.message.bytes",
     "auth.token",
     "pulsar.client.authPluginClassName",
     "pulsar.client.authParams",
@@ -100,13 +103,14 @@ const RECEIVER_QUEUE: u32 = 2000;
 const PERMITS: u32 = RECEIVER_QUEUE / 4;
 
 /// The parsed [`SETTINGS`] of an endpoint.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Settings {
     batch_size: u32,
     batch_bytes: usize,
     batch_delay: Duration,
     compression: Compression,
     max_pending: usize,
+    max_message_bytes: usize,
     token: Option<String>,
 }
 
@@ -118,8 +122,24 @@ impl Default for Settings {
             batch_delay: Duration::from_millis(1),
             compression: Compression::None,
             max_pending: 10_000,
+            max_message_bytes: 5 * 1024 * 1024,
             token: None,
         }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    /// Everything but the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("batch_size", &self.batch_size)
+            .field("batch_bytes", &self.batch_bytes)
+            .field("batch_delay", &self.batch_delay)
+            .field("compression", &self.compression)
+            .field("max_pending", &self.max_pending)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .finish()
     }
 }
 
@@ -142,6 +162,7 @@ impl Settings {
                 }
                 "compression" => parsed.compression = compression(key, value)?,
                 "max.pending" => parsed.max_pending = positive(key, value)?,
+                "max.message.bytes" => parsed.max_message_bytes = positive(key, value)?,
                 "auth.token" => {
                     if value.trim().is_empty() {
                         return Err(setting(key, "the token is empty"));
@@ -392,7 +413,23 @@ fn open<T>(
 }
 
 /// The message for a record, or why the record cannot be sent.
-fn message(record: OutRecord) -> Result<producer::Message, String> {
+///
+/// A message larger than the broker takes would not fail: the broker drops the connection, the
+/// crate sends it again until the operation timeout, and the other records wait meanwhile.
+fn message(record: OutRecord, max_bytes: usize) -> Result<producer::Message, String> {
+    let size = record.value.as_ref().map_or(0, Vec::len)
+        + record.key.as_ref().map_or(0, Vec::len)
+        + record
+            .properties
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>();
+    if size > max_bytes {
+        return Err(format!(
+            "the record has {size} bytes, more than the broker takes ({max_bytes} bytes, \
+             `max.message.bytes`)"
+        ));
+    }
     let (partition_key, partition_key_b64_encoded) = match record.key {
         None => (None, None),
         Some(key) => match String::from_utf8(key) {
@@ -581,7 +618,7 @@ impl Producer for PulsarProducer {
         record: OutRecord,
         acks: &mut dyn FnMut(Ack),
     ) -> Result<(), BridgeError> {
-        let message = match message(record) {
+        let message = match message(record, self.settings.max_message_bytes) {
             Ok(message) => message,
             Err(reason) => {
                 acks(Ack {
@@ -1234,30 +1271,43 @@ mod tests {
 
     #[test]
     fn messages_from_records() {
-        let m = message(OutRecord {
-            key: Some(vec![0xff, 0x00]),
-            value: None,
-            properties: vec![("a".into(), "1".into())],
-            timestamp: Some(5),
-        })
+        let max = Settings::default().max_message_bytes;
+        let m = message(
+            OutRecord {
+                key: Some(vec![0xff, 0x00]),
+                value: None,
+                properties: vec![("a".into(), "1".into())],
+                timestamp: Some(5),
+            },
+            max,
+        )
         .unwrap();
         assert_eq!(m.partition_key.as_deref(), Some("/wA="));
         assert_eq!(m.partition_key_b64_encoded, Some(true));
         assert!(m.payload.is_empty());
         assert_eq!(m.event_time, Some(5));
-        let m = message(OutRecord {
-            key: Some("ключ".as_bytes().to_vec()),
-            ..Default::default()
-        })
+        let m = message(
+            OutRecord {
+                key: Some("ключ".as_bytes().to_vec()),
+                ..Default::default()
+            },
+            max,
+        )
         .unwrap();
         assert_eq!(m.partition_key.as_deref(), Some("ключ"));
         assert_eq!(m.partition_key_b64_encoded, None);
-        assert!(
-            message(OutRecord {
-                timestamp: Some(-1),
-                ..Default::default()
-            })
-            .is_err()
-        );
+        let negative = OutRecord {
+            timestamp: Some(-1),
+            ..Default::default()
+        };
+        assert!(message(negative, max).unwrap_err().contains("before 1970"));
+        let large = OutRecord {
+            key: Some(b"k".to_vec()),
+            value: Some(vec![0; 10]),
+            properties: vec![("p".into(), "v".into())],
+            ..Default::default()
+        };
+        assert!(message(large.clone(), 13).is_ok());
+        assert!(message(large, 12).unwrap_err().contains("13 bytes"));
     }
 }
