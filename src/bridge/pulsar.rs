@@ -408,7 +408,7 @@ fn open<T>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) if is_unreachable(&e) => Err(unreachable(e.to_string())),
         Ok(Err(e)) => Err(BridgeError::client(Broker::Pulsar, e)),
-        Err(_) => Err(unreachable("no answer".into())),
+        Err(_) => Err(unreachable("timed out".into())),
     }
 }
 
@@ -728,18 +728,19 @@ struct Part {
 /// A Pulsar consumer of one or more topics (every partition of partitioned ones).
 ///
 /// Without a group it reads through a non-durable exclusive subscription with a random name,
-/// which the broker forgets when the consumer closes. With a group it reads through the
-/// durable exclusive subscription of that name: the start position only applies when the
-/// subscription is new (a timestamp start moves it), and [`Consumer::commit`] acknowledges
-/// cumulatively what was read. Pulsar acknowledges whole batches: after a commit in the middle
-/// of a batch, a resumed subscription reads that batch's already read records again.
+/// which the broker forgets when the consumer closes; a start time skips the records published
+/// before it (the broker drops a non-durable subscription that seeks). With a group it reads
+/// through the durable failover subscription of that name, like a Kafka group: one consumer of
+/// the group reads a partition, the others stand by. Earliest and latest only apply when the
+/// subscription is new, a start time seeks it (back or forth), and [`Consumer::commit`]
+/// acknowledges cumulatively what was read. Pulsar acknowledges whole batches: after a commit in
+/// the middle of a batch, a resumed subscription reads that batch's already read records again.
 pub struct PulsarConsumer {
     parts: Vec<Part>,
     follow: bool,
     group: bool,
     /// The part polled first next time, so that no part starves the others.
     turn: usize,
-    client: Option<Pulsar<TokioExecutor>>,
     rt: Runtime,
 }
 
@@ -765,7 +766,8 @@ impl PulsarConsumer {
             return Err(BridgeError::client(Broker::Pulsar, "no topic to read"));
         }
         let rt = runtime()?;
-        let (client, parts) = open(&rt, &url, timeout, async {
+        // The consumers keep the client (and its connections) for as long as they live.
+        let parts = open(&rt, &url, timeout, async {
             let client = connect(&url, &settings, timeout).await?;
             let mut parts = Vec::new();
             for topic in &full {
@@ -774,20 +776,17 @@ impl PulsarConsumer {
                     parts.push(part);
                 }
             }
-            Ok((client, parts))
+            Ok(parts)
         })?;
         Ok(Self {
             parts,
             follow: options.follow,
             group: options.group.is_some(),
             turn: 0,
-            client: Some(client),
             rt,
         })
     }
-}
 
-impl PulsarConsumer {
     /// The next delivery of any part still read, waiting at most `timeout`; parts take turns.
     fn poll(&mut self, timeout: Duration) -> Option<(usize, Delivery)> {
         let follow = self.follow;
@@ -1135,7 +1134,6 @@ impl Drop for PulsarConsumer {
             .rt
             .block_on(async { tokio::time::timeout(CLOSE_TIMEOUT, close).await });
         drop(parts);
-        self.client.take();
     }
 }
 
