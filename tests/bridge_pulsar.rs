@@ -1,10 +1,13 @@
 //! The Pulsar transport against a real broker — the local stack's Pulsar standalone
-//! (`FLINKIT_PULSAR_URL`, default `pulsar://localhost:6650`) — through the library API: records
-//! round trip exactly (Unicode, binary keys, 1 MB values, properties, event time, tombstones),
-//! start positions, the end of what existed at the start, group commits, acknowledgements, and an
-//! unreachable endpoint. One more test runs an `upsert-pulsar` job on the stack's Flink
-//! (`FLINKIT_FLINK_URL`, default `http://localhost:8081`) to show that Flink reads a tombstone as
-//! a DELETE. A random topic per test. Outside CI, without a broker, the tests say so and stop.
+//! (`FLINKIT_PULSAR_URL`, default `pulsar://localhost:6650`; admin `FLINKIT_PULSAR_ADMIN_URL`,
+//! default `http://localhost:8080`) — through the library API: records round trip exactly
+//! (Unicode, binary keys, 1 MB values, properties, event time, tombstones), partitioned topics,
+//! start positions, the end of what existed at the start, group commits, acknowledgements, too
+//! large records, and an unreachable endpoint. One more test runs an `upsert-pulsar` job on the
+//! stack's Flink through its SQL Gateway (`FLINKIT_FLINK_URL`, `FLINKIT_GATEWAY_URL`, defaults
+//! `http://localhost:8081` and `:8083`) to show that Flink reads a tombstone as a DELETE, and
+//! always cancels it. A random topic per test. Outside CI, without a broker (or Flink), the
+//! tests say so and stop. `FLINKIT_TEST_LOG=pulsar=debug` shows the client's logs.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
@@ -915,8 +918,9 @@ fn flink_upsert_pulsar_reads_a_tombstone_as_a_delete() {
     eprintln!("sink values for acct-1 after the tombstone of u2: {after:?}");
 }
 
-/// Produce and consume throughput, in release mode:
-/// `cargo test --release --test bridge_pulsar -- --ignored --nocapture throughput`.
+/// Produce and consume throughput of 100-byte JSON values, in release mode:
+/// `cargo test --release --test bridge_pulsar -- --ignored --nocapture throughput`, with
+/// `FLINKIT_BENCH_RECORDS` (default 300000) and `FLINKIT_BENCH_SETTINGS` (`k=v,k=v`).
 #[test]
 #[ignore = "a measurement, not a check"]
 fn throughput() {
