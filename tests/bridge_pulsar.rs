@@ -1,10 +1,13 @@
 //! The Pulsar transport against a real broker — the local stack's Pulsar standalone
-//! (`FLINKIT_PULSAR_URL`, default `pulsar://localhost:6650`) — through the library API: records
-//! round trip exactly (Unicode, binary keys, 1 MB values, properties, event time, tombstones),
-//! start positions, the end of what existed at the start, group commits, acknowledgements, and an
-//! unreachable endpoint. One more test runs an `upsert-pulsar` job on the stack's Flink
-//! (`FLINKIT_FLINK_URL`, default `http://localhost:8081`) to show that Flink reads a tombstone as
-//! a DELETE. A random topic per test. Outside CI, without a broker, the tests say so and stop.
+//! (`FLINKIT_PULSAR_URL`, default `pulsar://localhost:6650`; admin `FLINKIT_PULSAR_ADMIN_URL`,
+//! default `http://localhost:8080`) — through the library API: records round trip exactly
+//! (Unicode, binary keys, 1 MB values, properties, event time, tombstones), partitioned topics,
+//! start positions, the end of what existed at the start, group commits, acknowledgements, too
+//! large records, and an unreachable endpoint. One more test runs an `upsert-pulsar` job on the
+//! stack's Flink through its SQL Gateway (`FLINKIT_FLINK_URL`, `FLINKIT_GATEWAY_URL`, defaults
+//! `http://localhost:8081` and `:8083`) to show that Flink reads a tombstone as a DELETE, and
+//! always cancels it. A random topic per test. Outside CI, without a broker (or Flink), the
+//! tests say so and stop. `FLINKIT_TEST_LOG=pulsar=debug` shows the client's logs.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
@@ -29,8 +32,15 @@ fn endpoint() -> Endpoint {
     }
 }
 
-/// Whether the broker answers; in CI it must.
+/// Whether the broker answers; in CI it must. `FLINKIT_TEST_LOG` (an env filter such as
+/// `pulsar=debug`) turns on the client's logs.
 fn pulsar_up() -> bool {
+    if let Ok(filter) = std::env::var("FLINKIT_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     match PulsarProducer::new(&endpoint(), &unique("probe"), TIMEOUT) {
         Ok(_) => true,
         Err(e) => {
@@ -234,6 +244,36 @@ fn a_one_megabyte_value_round_trips_between_small_ones() {
             kv("after", "small"),
         ]
     );
+}
+
+#[test]
+fn a_record_larger_than_the_broker_takes_fails_alone_and_at_once() {
+    if !pulsar_up() {
+        return;
+    }
+    let topic = unique("too-large");
+    let mut producer = PulsarProducer::new(&endpoint(), &topic, TIMEOUT).unwrap();
+    let mut results = BTreeMap::new();
+    let mut on_ack = |ack: Ack| {
+        results.insert(ack.seq, ack.result.map_err(|e| e.to_string()));
+    };
+    let started = Instant::now();
+    let too_large = OutRecord {
+        key: Some(b"big".to_vec()),
+        value: Some(vec![b'x'; 6 * 1024 * 1024]),
+        ..Default::default()
+    };
+    producer.send(0, record("a", "small"), &mut on_ack).unwrap();
+    producer.send(1, too_large, &mut on_ack).unwrap();
+    producer.send(2, record("b", "small"), &mut on_ack).unwrap();
+    producer.flush(TIMEOUT, &mut on_ack).unwrap();
+    assert!(started.elapsed() < TIMEOUT, "{:?}", started.elapsed());
+    assert_eq!(results[&0], Ok(()));
+    assert_eq!(results[&2], Ok(()));
+    let error = results[&1].clone().unwrap_err();
+    assert!(error.contains("max.message.bytes"), "{error}");
+    let read = read_to_end(&mut consumer(&[&topic], earliest()));
+    assert_eq!(key_values(&read), vec![kv("a", "small"), kv("b", "small")]);
 }
 
 #[test]
@@ -570,6 +610,59 @@ fn ten_thousand_acknowledgements_each_reported_once() {
 }
 
 #[test]
+fn every_partition_of_a_partitioned_topic_is_read_and_a_key_keeps_its_order() {
+    if !pulsar_up() {
+        return;
+    }
+    let admin = std::env::var("FLINKIT_PULSAR_ADMIN_URL")
+        .unwrap_or_else(|_| "http://localhost:8080".into());
+    let topic = unique("partitioned");
+    ureq::put(format!(
+        "{admin}/admin/v2/persistent/public/default/{topic}/partitions"
+    ))
+    .header("Content-Type", "application/json")
+    .send("3")
+    .unwrap();
+    let records: Vec<OutRecord> = (0..3)
+        .flat_map(|version| {
+            (0..20).map(move |k| record(&format!("key-{k}"), &format!("v{version}")))
+        })
+        .collect();
+    produce(&topic, records);
+    let read = read_to_end(&mut consumer(&[&topic], earliest()));
+    assert_eq!(read.len(), 60);
+    let mut versions: BTreeMap<Vec<u8>, Vec<Vec<u8>>> = BTreeMap::new();
+    let mut partitions: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut partition_of_key: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+    for r in &read {
+        assert_eq!(r.topic, full(&topic));
+        let Position::Pulsar { message_id } = &r.position else {
+            panic!("{:?}", r.position);
+        };
+        let partition: i64 = message_id.split(':').nth(2).unwrap().parse().unwrap();
+        *partitions.entry(partition).or_default() += 1;
+        let key = r.key.clone().unwrap();
+        assert_eq!(
+            *partition_of_key.entry(key.clone()).or_insert(partition),
+            partition
+        );
+        versions
+            .entry(key)
+            .or_default()
+            .push(r.value.clone().unwrap());
+    }
+    assert_eq!(
+        partitions.keys().copied().collect::<Vec<_>>(),
+        [0, 1, 2],
+        "{partitions:?}"
+    );
+    assert_eq!(versions.len(), 20);
+    for values in versions.values() {
+        assert_eq!(values, &[b"v0".to_vec(), b"v1".to_vec(), b"v2".to_vec()]);
+    }
+}
+
+#[test]
 fn without_batching_records_round_trip_too() {
     if !pulsar_up() {
         return;
@@ -825,8 +918,9 @@ fn flink_upsert_pulsar_reads_a_tombstone_as_a_delete() {
     eprintln!("sink values for acct-1 after the tombstone of u2: {after:?}");
 }
 
-/// Produce and consume throughput, in release mode:
-/// `cargo test --release --test bridge_pulsar -- --ignored --nocapture throughput`.
+/// Produce and consume throughput of 100-byte JSON values, in release mode:
+/// `cargo test --release --test bridge_pulsar -- --ignored --nocapture throughput`, with
+/// `FLINKIT_BENCH_RECORDS` (default 300000) and `FLINKIT_BENCH_SETTINGS` (`k=v,k=v`).
 #[test]
 #[ignore = "a measurement, not a check"]
 fn throughput() {

@@ -14,23 +14,23 @@
 //!   connector's sink always writes keys that way, and [`PulsarConsumer`] decodes them);
 //! - a tombstone (no value) is a message with its key and an empty payload, which
 //!   `upsert-pulsar` reads as a DELETE of that key, and an empty payload is read back as a
-//!   tombstone;
+//!   tombstone (the bundled connector, 4.1.0-1.18, fails the job with a NullPointerException on
+//!   a tombstone when the table has columns outside its primary key);
 //! - properties are message properties, the timestamp is the event time; read back, a record's
 //!   timestamp is its event time, else its publish time.
 //!
 //! Topics may be given short (`users`, `tenant/namespace/users`) or full
 //! (`persistent://public/default/users`); records name their topic in full, without the
-//! partition suffix of a partitioned topic (the partition is in the message id).
+//! partition suffix of a partitioned topic (the partition is in the message id). A producer
+//! sends the records of a key to one partition (a Murmur3 hash of the key), in order.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use futures::future::LocalBoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt as _, StreamExt as _};
 use pulsar::compression::{
@@ -40,13 +40,12 @@ use pulsar::consumer::InitialPosition;
 use pulsar::error::{ConnectionError, ConsumerError, ProducerError, ServiceDiscoveryError};
 use pulsar::message::proto::MessageIdData;
 use pulsar::producer::{self, SendFuture};
+use pulsar::routing_policy::RoutingPolicy;
 use pulsar::{
     Authentication, ConnectionRetryOptions, ConsumerOptions, OperationRetryOptions,
     ProducerOptions, Pulsar, SubType, TokioExecutor,
 };
 use tokio::runtime::Runtime;
-use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 
 use super::{
     Ack, BridgeError, Broker, ConsumeOptions, Consumer, Endpoint, InRecord, Next, OutRecord,
@@ -62,18 +61,21 @@ use super::{
 /// | `batch.delay.ms` | a batch is sent at the latest this long after its first message | `1` |
 /// | `compression` | `none`, `lz4`, `zlib`, `zstd` or `snappy` | `none` |
 /// | `max.pending` | records sent but not yet acknowledged, at most | `10000` |
+/// | `max.message.bytes` | larger records (value, key and properties) fail at once: the broker's `maxMessageSize` | `5242880` |
 /// | `auth.token` | a JWT for token authentication | none |
 /// | `pulsar.client.authPluginClassName` | from a table: only token authentication (`org.apache.pulsar.client.impl.auth.AuthenticationToken`) | none |
 /// | `pulsar.client.authParams` | from a table: `token:…`, `file:///path`, `{"token":"…"}` or the bare token | none |
 /// | `admin-url` | from a table: ignored, the bridge needs no admin API | |
 ///
-/// The batching keys, `compression` and `max.pending` only matter to producers.
+/// The batching keys, `compression`, `max.pending` and `max.message.bytes` only matter to
+/// producers.
 pub const SETTINGS: &[&str] = &[
     "batch.size",
     "batch.bytes",
     "batch.delay.ms",
     "compression",
     "max.pending",
+    "max.message.bytes",
     "auth.token",
     "pulsar.client.authPluginClassName",
     "pulsar.client.authParams",
@@ -95,18 +97,20 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Messages a consumer holds for reading.
 const RECEIVER_QUEUE: u32 = 2000;
 
-/// Flow permits: at most this many messages (plus one batch) are on their way to a consumer
-/// beyond its queue, so that an emptied queue always has room for them (see [`drain`]).
-const PERMITS: u32 = RECEIVER_QUEUE / 2;
+/// Flow permits: at most this many messages (plus the rest of one batch) reach a consumer's
+/// engine beyond its queue, so that an emptied queue has room for all that can come before a
+/// request (see [`backlog`]).
+const PERMITS: u32 = RECEIVER_QUEUE / 4;
 
 /// The parsed [`SETTINGS`] of an endpoint.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Settings {
     batch_size: u32,
     batch_bytes: usize,
     batch_delay: Duration,
     compression: Compression,
     max_pending: usize,
+    max_message_bytes: usize,
     token: Option<String>,
 }
 
@@ -118,8 +122,24 @@ impl Default for Settings {
             batch_delay: Duration::from_millis(1),
             compression: Compression::None,
             max_pending: 10_000,
+            max_message_bytes: 5 * 1024 * 1024,
             token: None,
         }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    /// Everything but the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("batch_size", &self.batch_size)
+            .field("batch_bytes", &self.batch_bytes)
+            .field("batch_delay", &self.batch_delay)
+            .field("compression", &self.compression)
+            .field("max_pending", &self.max_pending)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .finish()
     }
 }
 
@@ -142,6 +162,7 @@ impl Settings {
                 }
                 "compression" => parsed.compression = compression(key, value)?,
                 "max.pending" => parsed.max_pending = positive(key, value)?,
+                "max.message.bytes" => parsed.max_message_bytes = positive(key, value)?,
                 "auth.token" => {
                     if value.trim().is_empty() {
                         return Err(setting(key, "the token is empty"));
@@ -183,7 +204,7 @@ impl Settings {
     }
 
     /// The crate's producer options: batching unless `batch.size` is 1, waiting (rather than
-    /// failing) when the connection's queue is full.
+    /// failing) when the connection's queue is full, a key's records all in one partition.
     fn producer_options(&self) -> ProducerOptions {
         let batching = self.batch_size > 1;
         ProducerOptions {
@@ -192,6 +213,8 @@ impl Settings {
             batch_timeout: batching.then_some(self.batch_delay),
             compression: Some(self.compression.clone()),
             block_queue_if_full: true,
+            // Keyed messages go to the partition of their key's hash, the others round robin.
+            routing_policy: Some(RoutingPolicy::RoundRobin),
             ..Default::default()
         }
     }
@@ -385,12 +408,28 @@ fn open<T>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) if is_unreachable(&e) => Err(unreachable(e.to_string())),
         Ok(Err(e)) => Err(BridgeError::client(Broker::Pulsar, e)),
-        Err(_) => Err(unreachable("no answer".into())),
+        Err(_) => Err(unreachable("timed out".into())),
     }
 }
 
 /// The message for a record, or why the record cannot be sent.
-fn message(record: OutRecord) -> Result<producer::Message, String> {
+///
+/// A message larger than the broker takes would not fail: the broker drops the connection, the
+/// crate sends it again until the operation timeout, and the other records wait meanwhile.
+fn message(record: OutRecord, max_bytes: usize) -> Result<producer::Message, String> {
+    let size = record.value.as_ref().map_or(0, Vec::len)
+        + record.key.as_ref().map_or(0, Vec::len)
+        + record
+            .properties
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>();
+    if size > max_bytes {
+        return Err(format!(
+            "the record has {size} bytes, more than the broker takes ({max_bytes} bytes, \
+             `max.message.bytes`)"
+        ));
+    }
     let (partition_key, partition_key_b64_encoded) = match record.key {
         None => (None, None),
         Some(key) => match String::from_utf8(key) {
@@ -438,110 +477,76 @@ impl Future for InFlight {
     }
 }
 
-/// The client and producer, owned by the sending task (the crate spawns their close when they
-/// are dropped, which happens inside the runtime).
-struct ProducerLink {
-    producer: pulsar::Producer<TokioExecutor>,
-    _client: Pulsar<TokioExecutor>,
+/// What the producer asks of its pump.
+// Nearly every command is a `Send`: boxing its message would cost an allocation per record and
+// save nothing.
+#[allow(clippy::large_enum_variant)]
+enum Command {
+    /// Send a message; `alone` first sends what is batched so far.
+    Send {
+        seq: u64,
+        message: producer::Message,
+        alone: bool,
+    },
+    /// Send what is batched so far.
+    Flush,
 }
 
-/// What the caller's thread and the sending task pass each other. Both take the whole of a
-/// `Vec` at once, so that a busy producer costs one lock and at most one wake-up per chunk of
-/// records (and per batch of receipts), not per record.
-#[derive(Default)]
-struct Exchange {
-    /// Records to send, in order.
-    records: Vec<(u64, producer::Message)>,
-    /// Acknowledgements for the caller.
-    acks: Vec<Ack>,
-    /// Send what is batched once the records queued before are handed to the client.
-    flush: bool,
-}
-
-/// The [`Exchange`] and the wake-ups of either side.
-#[derive(Default)]
-struct Shared {
-    exchange: Mutex<Exchange>,
-    /// Records or a flush request arrived.
-    to_task: Notify,
-    /// Acknowledgements arrived.
-    to_caller: Notify,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Exchange> {
-        self.exchange.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// The task that owns the crate's producer: it hands the records queued in `shared` to the
-/// client a chunk at a time and turns the receipts into acknowledgements.
-async fn pump(link: ProducerLink, shared: Arc<Shared>, batching: bool, batch_bytes: usize) {
-    let ProducerLink {
-        mut producer,
-        _client,
-    } = link;
+/// Sends the messages it is given, in order, and reports each receipt through `acks`. It owns
+/// the client and producer, so that they live, and are dropped, inside the runtime.
+async fn pump(
+    client: Pulsar<TokioExecutor>,
+    mut producer: pulsar::Producer<TokioExecutor>,
+    batching: bool,
+    mut commands: tokio::sync::mpsc::UnboundedReceiver<Command>,
+    acks: std::sync::mpsc::Sender<Ack>,
+) {
     let mut in_flight = FuturesUnordered::new();
-    let mut chunk = Vec::new();
-    let mut ready = Vec::new();
     loop {
-        let flush = {
-            let mut exchange = shared.lock();
-            std::mem::swap(&mut exchange.records, &mut chunk);
-            std::mem::take(&mut exchange.flush)
-        };
-        for (seq, message) in chunk.drain(..) {
-            // A message as large as a batch goes alone: what is batched so far leaves first,
-            // so that no batch grows past the broker's message size limit.
-            let alone = batching && message.payload.len() >= batch_bytes;
-            let sent = async {
-                if alone {
-                    producer.send_batch().await?;
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(Command::Send { seq, message, alone }) => {
+                    if alone {
+                        // A failed batch fails its records' receipts.
+                        let _ = producer.send_batch().await;
+                    }
+                    match producer.send_non_blocking(message).await {
+                        Ok(receipt) => in_flight.push(InFlight { seq, receipt }),
+                        Err(e) => {
+                            let result = Err(BridgeError::client(Broker::Pulsar, e));
+                            let _ = acks.send(Ack { seq, result });
+                        }
+                    }
                 }
-                producer.send_non_blocking(message).await
-            };
-            match sent.await {
-                Ok(receipt) => in_flight.push(InFlight { seq, receipt }),
-                Err(e) => ready.push(Ack {
-                    seq,
-                    result: Err(BridgeError::client(Broker::Pulsar, e)),
-                }),
+                Some(Command::Flush) if batching => {
+                    let _ = producer.send_batch().await;
+                }
+                Some(Command::Flush) => {}
+                None => break,
+            },
+            Some(ack) = in_flight.next(), if !in_flight.is_empty() => {
+                let _ = acks.send(ack);
             }
         }
-        if flush && batching {
-            // A failed batch fails its records' receipts, reported as they come.
-            let _ = producer.send_batch().await;
-        }
-        while let Some(Some(ack)) = in_flight.next().now_or_never() {
-            ready.push(ack);
-        }
-        if !ready.is_empty() {
-            shared.lock().acks.append(&mut ready);
-            shared.to_caller.notify_one();
-        }
-        tokio::select! {
-            () = shared.to_task.notified() => {}
-            Some(ack) = in_flight.next(), if !in_flight.is_empty() => ready.push(ack),
-        }
     }
+    drop(producer);
+    drop(client);
 }
 
 /// A Pulsar producer for one topic: batching (unless `batch.size=1`), up to `max.pending`
 /// records in flight, each acknowledgement reported once through the callbacks.
 ///
-/// `send` only queues the record for a task on the runtime, which hands whatever has queued
-/// to the client each time it runs; acknowledgements come back the same way.
+/// A task of its runtime does the sending, so that the caller's thread only hands records over.
+/// Records are sent in the order given; acknowledgements come back in the order they arrive.
 pub struct PulsarProducer {
     topic: String,
     settings: Settings,
-    shared: Arc<Shared>,
-    /// Records queued and not yet reported, by sequence number (with how many times).
-    outstanding: HashMap<u64, u32>,
-    /// How many records `outstanding` counts.
-    pending: usize,
-    /// Acknowledgements taken from the exchange, to report.
-    arrived: Vec<Ack>,
-    pump: Option<JoinHandle<()>>,
+    commands: tokio::sync::mpsc::UnboundedSender<Command>,
+    acks: std::sync::mpsc::Receiver<Ack>,
+    /// Records sent and not reported yet; a receipt for a record not in here (reported as
+    /// failed by a flush that timed out) is dropped, so that each record is reported once.
+    outstanding: HashSet<u64>,
+    pump: tokio::task::JoinHandle<()>,
     rt: Runtime,
 }
 
@@ -553,7 +558,7 @@ impl PulsarProducer {
         let url = service_url(&endpoint.address);
         let topic = full_topic(topic);
         let rt = runtime()?;
-        let link = open(&rt, &url, timeout, async {
+        let (client, producer) = open(&rt, &url, timeout, async {
             let client = connect(&url, &settings, timeout).await?;
             let producer = client
                 .producer()
@@ -561,70 +566,47 @@ impl PulsarProducer {
                 .with_options(settings.producer_options())
                 .build()
                 .await?;
-            Ok(ProducerLink {
-                producer,
-                _client: client,
-            })
+            Ok((client, producer))
         })?;
-        let shared = Arc::new(Shared::default());
-        let pump = rt.spawn(pump(
-            link,
-            shared.clone(),
-            settings.batch_size > 1,
-            settings.batch_bytes,
-        ));
+        let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (acks_tx, acks) = std::sync::mpsc::channel();
+        let batching = settings.batch_size > 1;
+        let pump = rt.spawn(pump(client, producer, batching, commands_rx, acks_tx));
         Ok(Self {
             topic,
             settings,
-            shared,
-            outstanding: HashMap::new(),
-            pending: 0,
-            arrived: Vec::new(),
-            pump: Some(pump),
+            commands,
+            acks,
+            outstanding: HashSet::new(),
+            pump,
             rt,
         })
     }
 
-    /// Reports the acknowledgements in `arrived` of records still outstanding; how many.
-    fn report(&mut self, acks: &mut dyn FnMut(Ack)) -> usize {
-        let mut reported = 0;
-        for ack in self.arrived.drain(..) {
-            let Some(count) = self.outstanding.get_mut(&ack.seq) else {
-                continue; // already reported as timed out
-            };
-            *count -= 1;
-            if *count == 0 {
-                self.outstanding.remove(&ack.seq);
-            }
-            self.pending -= 1;
-            reported += 1;
+    /// Hands `ack` over unless its record was already reported.
+    fn deliver(&mut self, ack: Ack, acks: &mut dyn FnMut(Ack)) {
+        if self.outstanding.remove(&ack.seq) {
             acks(ack);
         }
-        reported
     }
 
-    /// Hands over the acknowledgements that are ready, without waiting; how many.
-    fn drain(&mut self, acks: &mut dyn FnMut(Ack)) -> usize {
-        std::mem::swap(&mut self.shared.lock().acks, &mut self.arrived);
-        self.report(acks)
+    /// Hands over the acknowledgements that are ready, without waiting.
+    fn drain(&mut self, acks: &mut dyn FnMut(Ack)) {
+        while let Ok(ack) = self.acks.try_recv() {
+            self.deliver(ack, acks);
+        }
     }
 
-    /// Waits at most `timeout` for acknowledgements, then hands over all that are ready.
+    /// Waits at most `timeout` for one acknowledgement, then hands over all that are ready.
     /// Whether one arrived.
     fn wait(&mut self, timeout: Duration, acks: &mut dyn FnMut(Ack)) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.drain(acks) > 0 {
-                return true;
+        match self.acks.recv_timeout(timeout) {
+            Ok(ack) => {
+                self.deliver(ack, acks);
+                self.drain(acks);
+                true
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if self.pending == 0 || left.is_zero() {
-                return false;
-            }
-            let shared = &self.shared;
-            let _ = self
-                .rt
-                .block_on(async { tokio::time::timeout(left, shared.to_caller.notified()).await });
+            Err(_) => false,
         }
     }
 }
@@ -636,7 +618,7 @@ impl Producer for PulsarProducer {
         record: OutRecord,
         acks: &mut dyn FnMut(Ack),
     ) -> Result<(), BridgeError> {
-        let message = match message(record) {
+        let message = match message(record, self.settings.max_message_bytes) {
             Ok(message) => message,
             Err(reason) => {
                 acks(Ack {
@@ -646,64 +628,56 @@ impl Producer for PulsarProducer {
                 return Ok(());
             }
         };
-        if self.pump.as_ref().is_none_or(JoinHandle::is_finished) {
-            return Err(BridgeError::client(
-                Broker::Pulsar,
-                "the producer is closed",
-            ));
-        }
-        while self.pending >= self.settings.max_pending {
+        self.drain(acks);
+        while self.outstanding.len() >= self.settings.max_pending {
             if !self.wait(BLOCK_LIMIT, acks) {
                 return Err(BridgeError::Timeout(BLOCK_LIMIT));
             }
         }
-        let wake = {
-            let mut exchange = self.shared.lock();
-            exchange.records.push((seq, message));
-            if !exchange.acks.is_empty() {
-                std::mem::swap(&mut exchange.acks, &mut self.arrived);
-            }
-            exchange.records.len() == 1
+        // A message as large as a batch goes alone: what is batched so far leaves first, so
+        // that no batch grows past the broker's message size limit.
+        let alone =
+            self.settings.batch_size > 1 && message.payload.len() >= self.settings.batch_bytes;
+        let command = Command::Send {
+            seq,
+            message,
+            alone,
         };
-        if wake {
-            self.shared.to_task.notify_one();
+        if self.commands.send(command).is_err() {
+            return Err(BridgeError::client(Broker::Pulsar, "the producer stopped"));
         }
-        *self.outstanding.entry(seq).or_default() += 1;
-        self.pending += 1;
-        self.report(acks);
+        self.outstanding.insert(seq);
         Ok(())
     }
 
     fn poll(&mut self, timeout: Duration, acks: &mut dyn FnMut(Ack)) {
-        if self.drain(acks) == 0 {
+        let before = self.outstanding.len();
+        self.drain(acks);
+        if self.outstanding.len() == before && !self.outstanding.is_empty() {
             self.wait(timeout, acks);
         }
     }
 
     fn flush(&mut self, timeout: Duration, acks: &mut dyn FnMut(Ack)) -> Result<(), BridgeError> {
         let deadline = Instant::now() + timeout;
-        self.shared.lock().flush = true;
-        self.shared.to_task.notify_one();
-        while self.pending > 0 {
+        // Without the pump, nothing more will come: what is left fails below.
+        let _ = self.commands.send(Command::Flush);
+        while !self.outstanding.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if left.is_zero() || !self.wait(left, acks) {
                 break;
             }
-            self.wait(left, acks);
         }
-        if self.pending == 0 {
+        if self.outstanding.is_empty() {
             return Ok(());
         }
-        // Whatever still comes for these is not reported again.
-        self.shared.lock().records.clear();
-        self.pending = 0;
-        for (seq, count) in std::mem::take(&mut self.outstanding) {
-            for _ in 0..count {
-                acks(Ack {
-                    seq,
-                    result: Err(BridgeError::Timeout(timeout)),
-                });
-            }
+        let mut left: Vec<u64> = self.outstanding.drain().collect();
+        left.sort_unstable();
+        for seq in left {
+            acks(Ack {
+                seq,
+                result: Err(BridgeError::Timeout(timeout)),
+            });
         }
         Err(BridgeError::Timeout(timeout))
     }
@@ -715,11 +689,13 @@ impl Producer for PulsarProducer {
 
 impl Drop for PulsarProducer {
     fn drop(&mut self) {
-        let _inside = self.rt.enter();
-        if let Some(pump) = self.pump.take() {
-            pump.abort();
-        }
-        self.shared.lock().records.clear();
+        // Without commands the pump stops and drops the producer and client inside the runtime.
+        let (closed, _) = tokio::sync::mpsc::unbounded_channel();
+        drop(std::mem::replace(&mut self.commands, closed));
+        let pump = &mut self.pump;
+        let _ = self
+            .rt
+            .block_on(async { tokio::time::timeout(CLOSE_TIMEOUT, pump).await });
     }
 }
 
@@ -752,18 +728,19 @@ struct Part {
 /// A Pulsar consumer of one or more topics (every partition of partitioned ones).
 ///
 /// Without a group it reads through a non-durable exclusive subscription with a random name,
-/// which the broker forgets when the consumer closes. With a group it reads through the
-/// durable exclusive subscription of that name: the start position only applies when the
-/// subscription is new (a timestamp start moves it), and [`Consumer::commit`] acknowledges
-/// cumulatively what was read. Pulsar acknowledges whole batches: after a commit in the middle
-/// of a batch, a resumed subscription reads that batch's already read records again.
+/// which the broker forgets when the consumer closes; a start time skips the records published
+/// before it (the broker drops a non-durable subscription that seeks). With a group it reads
+/// through the durable failover subscription of that name, like a Kafka group: one consumer of
+/// the group reads a partition, the others stand by. Earliest and latest only apply when the
+/// subscription is new, a start time seeks it (back or forth), and [`Consumer::commit`]
+/// acknowledges cumulatively what was read. Pulsar acknowledges whole batches: after a commit in
+/// the middle of a batch, a resumed subscription reads that batch's already read records again.
 pub struct PulsarConsumer {
     parts: Vec<Part>,
     follow: bool,
     group: bool,
     /// The part polled first next time, so that no part starves the others.
     turn: usize,
-    client: Option<Pulsar<TokioExecutor>>,
     rt: Runtime,
 }
 
@@ -789,7 +766,8 @@ impl PulsarConsumer {
             return Err(BridgeError::client(Broker::Pulsar, "no topic to read"));
         }
         let rt = runtime()?;
-        let (client, parts) = open(&rt, &url, timeout, async {
+        // The consumers keep the client (and its connections) for as long as they live.
+        let parts = open(&rt, &url, timeout, async {
             let client = connect(&url, &settings, timeout).await?;
             let mut parts = Vec::new();
             for topic in &full {
@@ -798,20 +776,17 @@ impl PulsarConsumer {
                     parts.push(part);
                 }
             }
-            Ok((client, parts))
+            Ok(parts)
         })?;
         Ok(Self {
             parts,
             follow: options.follow,
             group: options.group.is_some(),
             turn: 0,
-            client: Some(client),
             rt,
         })
     }
-}
 
-impl PulsarConsumer {
     /// The next delivery of any part still read, waiting at most `timeout`; parts take turns.
     fn poll(&mut self, timeout: Duration) -> Option<(usize, Delivery)> {
         let follow = self.follow;
@@ -901,12 +876,7 @@ async fn subscribe(
     if !options.follow {
         // The backlog first: anything it counts is at or before the last message found next.
         let backlog = backlog(&mut consumer, &mut buffer).await?;
-        let last = request(&mut consumer, &mut buffer, |c| {
-            c.get_last_message_id().boxed_local()
-        })
-        .await?
-        .into_iter()
-        .next();
+        let last = last_message_id(client, &name).await?;
         end = last.filter(|last| backlog != Some(0) && !is_empty_position(last));
     }
     let partition = partition_of(&name);
@@ -938,35 +908,41 @@ fn drain(consumer: &mut PartConsumer, buffer: &mut VecDeque<Delivery>) {
     }
 }
 
-/// Makes a request of `consumer` while keeping its queue from filling up.
-///
-/// The crate routes a consumer's requests (statistics, last message id, close) and
-/// acknowledgements through the engine that also feeds its queue, and that engine stops while
-/// the queue is full: a request behind messages the queue cannot take would never be answered.
-/// So the queue is emptied into `buffer`, and the request given a growing time to be answered
-/// before it is abandoned, the queue emptied again and the request made again.
-async fn request<T>(
-    consumer: &mut PartConsumer,
-    buffer: &mut VecDeque<Delivery>,
-    mut make: impl for<'c> FnMut(&'c mut PartConsumer) -> LocalBoxFuture<'c, Result<T, pulsar::Error>>,
-) -> Result<T, pulsar::Error> {
-    let mut patience = Duration::from_millis(20);
-    loop {
-        drain(consumer, buffer);
-        if let Ok(result) = tokio::time::timeout(patience, make(consumer)).await {
-            return result;
-        }
-        patience = (patience * 2).min(Duration::from_secs(1));
-    }
-}
-
 /// The backlog (entries not yet acknowledged) of a consumer's subscription, if the broker says.
+///
+/// The crate routes a consumer's requests and acknowledgements through the engine that feeds
+/// its queue, and that engine stops while the queue is full: so the queue is emptied first, and
+/// its room takes what the broker may still send ahead of the request (see [`PERMITS`]).
 async fn backlog(
     consumer: &mut PartConsumer,
     buffer: &mut VecDeque<Delivery>,
 ) -> Result<Option<u64>, pulsar::Error> {
-    let stats = request(consumer, buffer, |c| c.get_stats().boxed_local()).await?;
+    drain(consumer, buffer);
+    let stats = consumer.get_stats().await?;
     Ok(stats.first().and_then(|stats| stats.msg_backlog))
+}
+
+/// The last message id of a topic partition, asked through a consumer of its own that starts
+/// at the end, and so never has a queue full of messages in front of the request.
+async fn last_message_id(
+    client: &Pulsar<TokioExecutor>,
+    name: &str,
+) -> Result<Option<MessageIdData>, pulsar::Error> {
+    let mut probe: PartConsumer = client
+        .consumer()
+        .with_topic(name)
+        .with_subscription(format!("flinkit-probe-{:016x}", rand::random::<u64>()))
+        .with_subscription_type(SubType::Exclusive)
+        .with_options(ConsumerOptions {
+            durable: Some(false),
+            initial_position: InitialPosition::Latest,
+            ..Default::default()
+        })
+        .build()
+        .await?;
+    let last = probe.get_last_message_id().await?;
+    let _ = probe.close().await;
+    Ok(last.into_iter().next())
 }
 
 /// The broker's last message id of a topic without messages.
@@ -1122,6 +1098,7 @@ impl Consumer for PulsarConsumer {
                 if part.committed.as_ref() == Some(&read) {
                     continue;
                 }
+                drain(&mut part.consumer, &mut part.buffer);
                 part.consumer
                     .cumulative_ack_with_id(&part.name, read.clone())
                     .await
@@ -1146,20 +1123,17 @@ impl Drop for PulsarConsumer {
     fn drop(&mut self) {
         let _inside = self.rt.enter();
         let mut parts = std::mem::take(&mut self.parts);
-        // Closing frees an exclusive subscription at once for the next consumer of the group.
+        // Closing hands a group's partitions to its next consumer at once.
         let close = async {
             for part in &mut parts {
-                let _ = request(&mut part.consumer, &mut part.buffer, |c| {
-                    c.close().boxed_local()
-                })
-                .await;
+                drain(&mut part.consumer, &mut part.buffer);
+                let _ = part.consumer.close().await;
             }
         };
         let _ = self
             .rt
             .block_on(async { tokio::time::timeout(CLOSE_TIMEOUT, close).await });
         drop(parts);
-        self.client.take();
     }
 }
 
@@ -1295,30 +1269,43 @@ mod tests {
 
     #[test]
     fn messages_from_records() {
-        let m = message(OutRecord {
-            key: Some(vec![0xff, 0x00]),
-            value: None,
-            properties: vec![("a".into(), "1".into())],
-            timestamp: Some(5),
-        })
+        let max = Settings::default().max_message_bytes;
+        let m = message(
+            OutRecord {
+                key: Some(vec![0xff, 0x00]),
+                value: None,
+                properties: vec![("a".into(), "1".into())],
+                timestamp: Some(5),
+            },
+            max,
+        )
         .unwrap();
         assert_eq!(m.partition_key.as_deref(), Some("/wA="));
         assert_eq!(m.partition_key_b64_encoded, Some(true));
         assert!(m.payload.is_empty());
         assert_eq!(m.event_time, Some(5));
-        let m = message(OutRecord {
-            key: Some("ключ".as_bytes().to_vec()),
-            ..Default::default()
-        })
+        let m = message(
+            OutRecord {
+                key: Some("ключ".as_bytes().to_vec()),
+                ..Default::default()
+            },
+            max,
+        )
         .unwrap();
         assert_eq!(m.partition_key.as_deref(), Some("ключ"));
         assert_eq!(m.partition_key_b64_encoded, None);
-        assert!(
-            message(OutRecord {
-                timestamp: Some(-1),
-                ..Default::default()
-            })
-            .is_err()
-        );
+        let negative = OutRecord {
+            timestamp: Some(-1),
+            ..Default::default()
+        };
+        assert!(message(negative, max).unwrap_err().contains("before 1970"));
+        let large = OutRecord {
+            key: Some(b"k".to_vec()),
+            value: Some(vec![0; 10]),
+            properties: vec![("p".into(), "v".into())],
+            ..Default::default()
+        };
+        assert!(message(large.clone(), 13).is_ok());
+        assert!(message(large, 12).unwrap_err().contains("13 bytes"));
     }
 }
