@@ -238,20 +238,16 @@ fn number(f: f64) -> Value {
     Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
-/// A message key or value shown as JSON when nothing says how to decode it: JSON when it parses
-/// as JSON, else text when it is UTF-8, else `None` (the caller shows base64).
-pub fn guess(bytes: &[u8]) -> Option<Value> {
+/// A message key or value as JSON when nothing says how to decode it: its JSON when it parses
+/// as JSON, else its text when it is UTF-8, else `{"base64": …}` (standard alphabet).
+pub fn show(bytes: &[u8]) -> Value {
     if let Ok(value) = serde_json::from_slice::<Value>(bytes) {
-        return Some(value);
+        return value;
     }
-    std::str::from_utf8(bytes)
-        .ok()
-        .map(|s| Value::String(s.to_string()))
-}
-
-/// Base64 (standard alphabet) of bytes, for messages that are neither JSON nor text.
-pub fn base64(bytes: &[u8]) -> String {
-    BASE64.encode(bytes)
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Value::String(text.to_string()),
+        Err(_) => serde_json::json!({ "base64": BASE64.encode(bytes) }),
+    }
 }
 
 #[cfg(test)]
@@ -336,9 +332,8 @@ mod tests {
 
     #[test]
     fn guessing_undeclared_payloads() {
-        assert_eq!(guess(br#"{"a":1}"#), Some(json!({"a": 1})));
-        assert_eq!(guess(b"plain text"), Some(json!("plain text")));
-        assert_eq!(guess(&[0xff, 0xfe]), None);
-        assert_eq!(base64(&[0xff, 0xfe]), "//4=");
+        assert_eq!(show(br#"{"a":1}"#), json!({"a": 1}));
+        assert_eq!(show(b"plain text"), json!("plain text"));
+        assert_eq!(show(&[0xff, 0xfe]), json!({"base64": "//4="}));
     }
 }

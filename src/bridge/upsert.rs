@@ -63,8 +63,8 @@ impl UpsertView {
                 })?,
             None => {
                 let mut row = Map::new();
-                row.insert("key".into(), show(key));
-                row.insert("value".into(), show(value));
+                row.insert("key".into(), codec::show(key));
+                row.insert("value".into(), codec::show(value));
                 row
             }
         };
@@ -177,11 +177,6 @@ impl UpsertView {
         out.push_str(&format!("({n} row{})\n", if n == 1 { "" } else { "s" }));
         out
     }
-}
-
-/// A key or value without a table: JSON when it is JSON, else text, else base64.
-fn show(bytes: &[u8]) -> Value {
-    codec::guess(bytes).unwrap_or_else(|| Value::String(codec::base64(bytes)))
 }
 
 fn position(record: &InRecord) -> String {

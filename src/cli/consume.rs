@@ -191,10 +191,10 @@ fn record_json(table: Option<&TableSpec>, record: &InRecord) -> Value {
             Ok(columns) => Value::Object(columns),
             Err(e) => {
                 problems.push(format!("key: {e}"));
-                raw(key)
+                codec::show(key)
             }
         },
-        _ => raw(key),
+        _ => codec::show(key),
     });
     out.insert("key".into(), key.unwrap_or(Value::Null));
     let value = record.value.as_deref().map(|value| match table {
@@ -202,10 +202,10 @@ fn record_json(table: Option<&TableSpec>, record: &InRecord) -> Value {
             Ok(row) => Value::Object(row),
             Err(e) => {
                 problems.push(format!("value: {e}"));
-                raw(value)
+                codec::show(value)
             }
         },
-        None => raw(value),
+        None => codec::show(value),
     });
     out.insert("value".into(), value.unwrap_or(Value::Null));
     out.insert("timestamp".into(), json!(record.timestamp));
@@ -228,11 +228,6 @@ fn record_json(table: Option<&TableSpec>, record: &InRecord) -> Value {
         out.insert("decode_error".into(), json!(problems.join("; ")));
     }
     Value::Object(out)
-}
-
-/// Bytes shown without a format: JSON, else text, else `{"base64": …}`.
-fn raw(bytes: &[u8]) -> Value {
-    codec::guess(bytes).unwrap_or_else(|| json!({ "base64": codec::base64(bytes) }))
 }
 
 #[cfg(test)]
