@@ -2,11 +2,12 @@
 //! tables are bundled into the crate, and [`run`] plays one against a cluster — fresh topics,
 //! records produced, the job submitted through the JobManager REST API, the sink's materialized
 //! table awaited until it is what the tutorial says, and the job cancelled whatever happens.
+//! The job is launched with [`crate::launch::launch`], the same call a user's program makes.
 //!
 //! The pieces are usable on their own: [`rewrite`] points a script's tables at other topics and
 //! brokers through the statement model's option spans (never a text search), [`produce`] sends
 //! JSON lines to a table's topic, [`materialize`] reads a table's topic into its latest row per
-//! key, [`diff`] compares tables, and [`Job`] cancels its Flink job when dropped.
+//! key, and [`diff`] compares tables.
 //!
 //! ```no_run
 //! use std::sync::atomic::AtomicBool;
@@ -14,11 +15,13 @@
 //! use flinkit::bridge::Broker;
 //! use flinkit::demo::{self, DemoOptions, Tutorial};
 //!
-//! let tutorial = Tutorial::named("user-count").unwrap();
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let tutorial = Tutorial::named("user-count")?;
 //! let options = DemoOptions::local(Broker::Kafka, Duration::from_secs(120));
-//! let cache = flinkit::provision::Cache::from_env().unwrap();
-//! let report = demo::run(&tutorial, &options, &cache, &AtomicBool::new(false), &mut |_| {}).unwrap();
+//! let cache = flinkit::provision::Cache::from_env()?;
+//! let report = demo::run(&tutorial, &options, &cache, &AtomicBool::new(false), &mut |_| {}).await?;
 //! print!("{}", report.steps[0].text);
+//! # Ok(()) }
 //! ```
 
 use std::collections::BTreeMap;
@@ -34,9 +37,9 @@ use crate::bridge::produce::{self, Delivery, Step as SendStep};
 use crate::bridge::table::{TableError, TableSpec};
 use crate::bridge::upsert::{DecodeError, UpsertView};
 use crate::bridge::{self, BridgeError, Broker, ConsumeOptions, Next, StartAt};
-use crate::flink::rest::{RestClient, RestError, RunRequest};
-use crate::flink::{JobError, JobSpec};
-use crate::provision::{Cache, Progress, ProvisionError};
+use crate::flink::JobState;
+use crate::launch::{self, Event, Job, LaunchError, Options};
+use crate::provision::{Cache, Progress};
 use crate::sql::{Script, SqlError};
 use crate::vars::{self, Vars};
 
@@ -423,125 +426,6 @@ pub fn diff(expected: &[Row], actual: &[&Row], columns: &[String]) -> TableDiff 
     out
 }
 
-/// A job on a cluster that is cancelled when dropped, unless [`Job::cancel`] was called.
-#[derive(Debug)]
-pub struct Job {
-    client: RestClient,
-    id: String,
-    name: String,
-    done: bool,
-}
-
-impl Job {
-    /// Submits `sql` as one job named `name` through the JobManager REST API (uploading the
-    /// runner jar once per cluster) and waits up to `timeout` until all its tasks run. A job
-    /// that fails or does not run in time is cancelled before the error returns.
-    pub fn launch(
-        client: &RestClient,
-        cache: &Cache,
-        sql: &str,
-        name: &str,
-        timeout: Duration,
-        stop: &AtomicBool,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<Self, DemoError> {
-        client.version()?;
-        let script = Script::parse_str(sql)?;
-        let texts: Vec<String> = script.statements.iter().map(|s| s.text.clone()).collect();
-        let spec = JobSpec::from_script(&script, &texts, Some(name))?;
-        let jar = cache.runner_jar(false, progress)?;
-        let sha = cache.runner_jar_sha256(&jar)?;
-        let jar_id = client.ensure_jar(&jar, &sha)?;
-        let id = client.run(
-            &jar_id,
-            &RunRequest {
-                statements: spec.statements,
-                job_name: spec.name.clone(),
-                ..RunRequest::default()
-            },
-        )?;
-        let job = Self {
-            client: client.clone(),
-            id,
-            name: spec.name,
-            done: false,
-        };
-        let started = Instant::now();
-        loop {
-            if stop.load(Ordering::SeqCst) {
-                return Err(DemoError::Interrupted);
-            }
-            let state = job.client.wait_running(&job.id, Duration::from_secs(1))?;
-            match state.as_str() {
-                "RUNNING" => return Ok(job),
-                "FAILED" => return Err(job.failure()),
-                "FINISHED" | "CANCELED" | "SUSPENDED" => {
-                    return Err(DemoError::NotRunning {
-                        id: job.id.clone(),
-                        state,
-                    });
-                }
-                _ if started.elapsed() >= timeout => {
-                    return Err(DemoError::NotRunning {
-                        id: job.id.clone(),
-                        state,
-                    });
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// Flink's job id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The job name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The job's current state (`RUNNING`, `FAILED`, …).
-    pub fn state(&self) -> Result<String, DemoError> {
-        let jobs = self.client.jobs()?;
-        Ok(jobs
-            .into_iter()
-            .find(|j| j.id == self.id)
-            .map_or_else(|| "UNKNOWN".to_string(), |j| j.state))
-    }
-
-    /// The error for a failed job, with Flink's root cause.
-    fn failure(&self) -> DemoError {
-        DemoError::JobFailed {
-            id: self.id.clone(),
-            cause: self
-                .client
-                .root_cause(&self.id)
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| "no exception recorded".into()),
-        }
-    }
-
-    /// Cancels the job and waits (up to 30 s) until it has ended; returns its final state.
-    pub fn cancel(mut self) -> Result<String, DemoError> {
-        self.done = true;
-        self.client.cancel(&self.id)?;
-        Ok(self.client.wait_ended(&self.id, Duration::from_secs(30))?)
-    }
-}
-
-impl Drop for Job {
-    fn drop(&mut self) {
-        if !self.done
-            && let Err(err) = self.client.cancel(&self.id)
-        {
-            tracing::warn!(job = %self.id, "could not cancel the job: {err}");
-        }
-    }
-}
-
 /// How to run a demo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoOptions {
@@ -681,11 +565,20 @@ pub struct Produced {
     pub sent: u64,
 }
 
+/// Runs `f` on a thread of its own, outside the async runtime: the bridge's transports are
+/// blocking (the Pulsar client drives a runtime of its own).
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| match scope.spawn(f).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
 /// Runs `tutorial` on the cluster at `options.flink_url`: rewrites its topics with the run's
-/// suffix, produces each step's records, starts the job after the first step's records, waits
-/// for each step's expected table, and cancels the job — also when anything fails or `stop`
-/// becomes true.
-pub fn run(
+/// suffix, produces each step's records, launches the job after the first step's records,
+/// waits for each step's expected table, and cancels the job — also when anything fails or
+/// `stop` becomes true.
+pub async fn run(
     tutorial: &Tutorial,
     options: &DemoOptions,
     cache: &Cache,
@@ -703,7 +596,6 @@ pub fn run(
     let script = Script::parse_str(&sql)?;
     let sink = table(&script, &tutorial.sink)?;
     let columns: Vec<String> = sink.columns.iter().map(|c| c.name.clone()).collect();
-    let client = RestClient::new(&options.flink_url, Duration::from_secs(30));
     let connect = Duration::from_secs(10);
     let mut job: Option<Job> = None;
     let mut steps = Vec::new();
@@ -712,7 +604,7 @@ pub fn run(
         for feed in &step.produce {
             let spec = table(&script, &feed.table)?;
             let records = tutorial.records(feed).unwrap_or_default();
-            let delivery = produce(&spec, records, feed.envelope, stop, connect)?;
+            let delivery = off_runtime(|| produce(&spec, records, feed.envelope, stop, connect))?;
             let topic = spec.topics.first().cloned().unwrap_or_default();
             events(DemoEvent::Produced {
                 table: &feed.table,
@@ -731,17 +623,10 @@ pub fn run(
             Some(job) => job,
             None => {
                 events(DemoEvent::Submitting {
-                    flink_url: client.url(),
+                    flink_url: &options.flink_url,
                 });
-                let launched = Job::launch(
-                    &client,
-                    cache,
-                    &sql,
-                    &format!("flinkit demo: {}{}", tutorial.name, options.topic_suffix),
-                    options.timeout,
-                    stop,
-                    &mut |p| events(DemoEvent::Provision(p)),
-                )?;
+                let name = format!("flinkit demo: {}{}", tutorial.name, options.topic_suffix);
+                let launched = start(&script, &name, options, cache, stop, events).await?;
                 events(DemoEvent::Running {
                     job_id: launched.id(),
                     name: launched.name(),
@@ -754,7 +639,7 @@ pub fn run(
             step: index,
         });
         let started = Instant::now();
-        let view = await_table(job, &sink, &step.expect, &columns, options.timeout, stop)?;
+        let view = await_table(job, &sink, &step.expect, &columns, options.timeout, stop).await?;
         events(DemoEvent::Matched {
             step: index,
             took: started.elapsed(),
@@ -772,27 +657,83 @@ pub fn run(
         message: "it has no steps".into(),
     })?;
     let (job_id, job_name) = (job.id().to_string(), job.name().to_string());
-    let final_state = job.cancel()?;
+    let final_state = job.cancel().await?;
     events(DemoEvent::Cancelled {
         job_id: &job_id,
-        state: &final_state,
+        state: final_state.as_str(),
     });
     Ok(DemoReport {
         tutorial: tutorial.name,
         broker: options.broker,
         job_id,
         job_name,
-        final_state,
+        final_state: final_state.to_string(),
         sql,
         steps,
     })
+}
+
+/// Launches the tutorial's job through the REST API and waits until all its tasks run, handing
+/// the launch's provisioning progress to `events` as it happens. A job that fails or does not
+/// run in time is cancelled before the error returns (its handle cancels on drop).
+async fn start(
+    script: &Script,
+    name: &str,
+    options: &DemoOptions,
+    cache: &Cache,
+    stop: &AtomicBool,
+    events: &mut dyn FnMut(DemoEvent<'_>),
+) -> Result<Job, DemoError> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let launch_options = Options::rest(&options.flink_url)
+        .name(name)
+        .cache(cache.clone())
+        .on_event(move |event| {
+            if let Event::Provision(progress) = event {
+                let _ = tx.send(progress.clone());
+            }
+        });
+    let launching = launch::launch(script, &launch_options);
+    tokio::pin!(launching);
+    let job = loop {
+        tokio::select! {
+            job = &mut launching => break job?.cancel_on_drop(true),
+            Some(progress) = rx.recv() => events(DemoEvent::Provision(progress)),
+        }
+    };
+    while let Ok(progress) = rx.try_recv() {
+        events(DemoEvent::Provision(progress));
+    }
+    let started = Instant::now();
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Err(DemoError::Interrupted);
+        }
+        let state = job.wait_running(Duration::from_secs(1)).await?;
+        match state {
+            JobState::Running => return Ok(job),
+            s if s.is_terminal() => {
+                return Err(DemoError::NotRunning {
+                    id: job.id().to_string(),
+                    state,
+                });
+            }
+            _ if started.elapsed() >= options.timeout => {
+                return Err(DemoError::NotRunning {
+                    id: job.id().to_string(),
+                    state,
+                });
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Reads the sink about once a second until it holds `expected`, the job fails, `stop` is set
 /// or `timeout` passes (then the error names the missing and unexpected rows). A sink that
 /// cannot be read yet — its topic is created by the job's first write — is read again, and
 /// only an error that lasts until `timeout` is returned.
-fn await_table(
+async fn await_table(
     job: &Job,
     sink: &TableSpec,
     expected: &[Row],
@@ -802,7 +743,7 @@ fn await_table(
 ) -> Result<UpsertView, DemoError> {
     let started = Instant::now();
     loop {
-        let read = materialize(sink, Duration::from_secs(10));
+        let read = off_runtime(|| materialize(sink, Duration::from_secs(10)));
         let difference = match &read {
             Ok(view) => diff(expected, &view.rows(), columns),
             Err(_) => TableDiff {
@@ -813,9 +754,7 @@ fn await_table(
         if difference.is_empty() {
             return read;
         }
-        if job.state()? == "FAILED" {
-            return Err(job.failure());
-        }
+        job.wait_running(Duration::ZERO).await?;
         if started.elapsed() >= timeout {
             read?;
             return Err(DemoError::Mismatch {
@@ -829,7 +768,7 @@ fn await_table(
             if stop.load(Ordering::SeqCst) {
                 return Err(DemoError::Interrupted);
             }
-            std::thread::sleep(Duration::from_millis(100));
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
@@ -860,9 +799,6 @@ pub enum DemoError {
     /// A table cannot be fed or read by the bridge.
     #[error(transparent)]
     Table(#[from] TableError),
-    /// The script is not a job.
-    #[error(transparent)]
-    Job(#[from] JobError),
     /// Producing or consuming failed.
     #[error(transparent)]
     Bridge(#[from] BridgeError),
@@ -879,27 +815,16 @@ pub enum DemoError {
         /// The first failure.
         cause: String,
     },
-    /// The cluster refused or failed a request.
+    /// The job could not be launched, failed, or could not be watched or cancelled.
     #[error(transparent)]
-    Rest(#[from] RestError),
-    /// The runner jar could not be provisioned.
-    #[error(transparent)]
-    Provision(#[from] ProvisionError),
-    /// The job failed.
-    #[error("job {id} FAILED: {cause}")]
-    JobFailed {
-        /// The job id.
-        id: String,
-        /// Flink's root cause.
-        cause: String,
-    },
+    Launch(#[from] LaunchError),
     /// The job ended or did not start running in time.
     #[error("job {id} is {state}, not RUNNING")]
     NotRunning {
         /// The job id.
         id: String,
         /// Its state.
-        state: String,
+        state: JobState,
     },
     /// The sink did not show the expected table in time.
     #[error(

@@ -75,6 +75,6 @@ pub fn print(text: &str) -> anyhow::Result<()> {
 }
 
 /// Writes a JSON value on one line to stdout.
-pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
-    print(&format!("{value}\n"))
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    print(&format!("{}\n", serde_json::to_string(value)?))
 }

@@ -48,7 +48,7 @@ pub struct ProduceArgs {
     #[arg(long)]
     pub envelope: bool,
     /// A property (Kafka header) on every record (repeatable).
-    #[arg(long = "property", value_name = "KEY=VALUE", value_parser = super::launch::key_value)]
+    #[arg(long = "property", value_name = "KEY=VALUE", value_parser = super::args::key_value)]
     pub properties: Vec<(String, String)>,
     /// Skip the first N lines of --file (resume an interrupted run).
     #[arg(long, value_name = "N", default_value_t = 0)]

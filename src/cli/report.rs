@@ -8,6 +8,10 @@ use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, termcolor::StandardStream};
 use flinkit::bridge::BridgeError;
 use flinkit::bridge::table::TableError;
+use flinkit::config::ConfigError;
+use flinkit::flink::gateway::GatewayError;
+use flinkit::flink::rest::RestError;
+use flinkit::launch::LaunchError;
 use flinkit::lineage::LineageError;
 use flinkit::provision::ProvisionError;
 use flinkit::sql::{SqlError, SyntaxError};
@@ -25,6 +29,12 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
             || cause
                 .downcast_ref::<BridgeError>()
                 .is_some_and(BridgeError::is_input)
+            || cause
+                .downcast_ref::<LaunchError>()
+                .is_some_and(LaunchError::is_invalid_input)
+            || cause
+                .downcast_ref::<ConfigError>()
+                .is_some_and(ConfigError::is_invalid_input)
     });
     let code = if invalid { 2 } else { 1 };
     let syntax = err
@@ -65,9 +75,19 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
 
 /// The fix for a failure, when the library knows one.
 fn fix(err: &anyhow::Error) -> Option<&'static str> {
-    err.chain()
-        .find_map(|cause| cause.downcast_ref::<ProvisionError>())
-        .and_then(ProvisionError::fix)
+    err.chain().find_map(|cause| {
+        if let Some(err) = cause.downcast_ref::<LaunchError>() {
+            err.help()
+        } else if let Some(err) = cause.downcast_ref::<RestError>() {
+            err.help()
+        } else if let Some(err) = cause.downcast_ref::<GatewayError>() {
+            err.help()
+        } else {
+            cause
+                .downcast_ref::<ProvisionError>()
+                .and_then(ProvisionError::fix)
+        }
+    })
 }
 
 fn render_syntax(ctx: &Context<'_>, err: &SyntaxError) {

@@ -5,7 +5,8 @@ use flinkit::sql::{Detail, Script, Statement};
 use flinkit::vars::{self, Vars};
 use serde::Serialize;
 
-use super::{Context, Format, SqlArgs, output, require_format};
+use super::args::SqlArgs;
+use super::{Context, Format, output, require_format};
 
 /// Flags of `flinkit split`.
 #[derive(Args, Debug)]
