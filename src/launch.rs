@@ -749,17 +749,20 @@ impl Context<'_> {
 
     async fn rest(&self, spec: &JobSpec, options: &Options) -> Result<Job, LaunchError> {
         let rest = RestClient::new(&options.flink_url, Duration::from_secs(30));
-        rest.version().await.map_err(|e| self.rest_error(e))?;
-        let (jar, sha) = self.provision_jar(options).await?;
         options.emit(Event::Submitting {
             target: Target::Rest,
             url: rest.url().to_string(),
         });
-        let jar_id = rest
-            .ensure_jar(&jar, &sha)
-            .await
-            .map_err(|e| self.rest_error(e))?;
-        let replaced = self.stop_for_replace(&rest, &spec.name, options).await?;
+        // The jar (provisioned, then found on the cluster or uploaded) and the job to replace
+        // are independent: ask for both at once. An unreachable cluster fails the first.
+        let jar = async {
+            let (jar, sha) = self.provision_jar(options).await?;
+            rest.ensure_jar(&jar, &sha)
+                .await
+                .map_err(|e| self.rest_error(e))
+        };
+        let (jar_id, replaced) =
+            tokio::try_join!(jar, self.stop_for_replace(&rest, &spec.name, options))?;
         let mut request = RunRequest {
             statements: spec.statements.clone(),
             job_name: spec.name.clone(),

@@ -359,14 +359,14 @@ impl RestClient {
     /// The id of the runner jar on the cluster, uploading it if no jar of the same content is
     /// there yet (the name carries the first 16 hex digits of its SHA-256).
     pub async fn ensure_jar(&self, jar: &Path, sha256: &str) -> Result<String, RestError> {
-        let config: Config = self.http.get("/config").await?;
+        let (config, listed): (Config, JarList) =
+            tokio::try_join!(self.http.get("/config"), self.http.get("/jars"))?;
         if !config.features.web_submit {
             return Err(RestError::SubmitDisabled {
                 url: self.url().to_string(),
             });
         }
         let name = format!("flinkit-runner-{}.jar", &sha256[..16.min(sha256.len())]);
-        let listed: JarList = self.http.get("/jars").await?;
         if let Some(file) = listed.files.into_iter().find(|f| f.name == name) {
             tracing::debug!(id = file.id, "the runner jar is already on the cluster");
             return Ok(file.id);
@@ -429,9 +429,12 @@ impl RestClient {
         Ok(self.jobs().await?.into_iter().find(|j| j.id == id))
     }
 
-    /// A job's state, start time and vertices with their record counts.
+    /// A job's state, start time and vertices with their record counts. The state is the live
+    /// one of `/jobs/overview` (`/jobs/:id` is cached for `web.refresh-interval`).
     pub async fn job(&self, id: &str) -> Result<JobDetails, RestError> {
-        let answer: JobAnswer = self.http.get(&format!("/jobs/{id}")).await?;
+        let path = format!("/jobs/{id}");
+        let (answer, live): (JobAnswer, Option<JobSummary>) =
+            tokio::try_join!(async { Ok(self.http.get(&path).await?) }, self.summary(id))?;
         let mut vertices = Vec::with_capacity(answer.vertices.len());
         for v in answer.vertices {
             let metrics: Vec<Metric> = self
@@ -461,7 +464,7 @@ impl RestClient {
             summary: JobSummary {
                 id: answer.jid,
                 name: answer.name,
-                state: answer.state,
+                state: live.map_or(answer.state, |j| j.state),
                 start_time: answer.start_time,
                 tasks: TaskCounts::default(),
             },
