@@ -297,9 +297,14 @@ async fn follow(
         report.output = job.output_file();
         return Ok(report);
     }
-    update(&format!("job {} running", job.id()));
     let deadline = args.timeout.map(|t| Instant::now() + t);
+    let mut shown = None;
     loop {
+        let state = job.state().await?;
+        if shown != Some(state) {
+            update(&format!("job {} {state}", job.id()));
+            shown = Some(state);
+        }
         let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
         if stop.load(Ordering::SeqCst) || timed_out {
             if let Ok(mut r) = reporter.lock() {
