@@ -1053,7 +1053,7 @@ mod tests {
             panic!("accepted linger.ms={secret}");
         };
         assert!(!format!("{error} {error:?}").contains(secret), "{error:?}");
-        assert!(error.is_input());
+        assert!(error.is_invalid_input());
         assert!(
             matches!(&error, BridgeError::Setting { key, message } if key == "linger.ms"
                 && message == r#"Invalid value for configuration property "queue.buffering.max.ms""#),

@@ -8,7 +8,11 @@
 //! encodes and decodes keys and values, [`input`] reads JSON lines, [`generate`] makes records
 //! from a schema, [`upsert`] materializes the latest value per key, and [`produce`] drives a
 //! producer over an input with delivery tracking.
+//!
+//! Async programs use [`client`]: a producer whose `send` resolves on delivery, a consumer
+//! that is a `Stream`, their table-aware forms, and [`upsert::UpsertView`] fed from them.
 
+pub mod client;
 pub mod codec;
 pub mod generate;
 pub mod input;
@@ -299,6 +303,31 @@ pub enum BridgeError {
         #[source]
         source: std::io::Error,
     },
+    /// A record read is not one of the table's rows.
+    #[error("a record is not a row of the table: {0}")]
+    Decode(#[from] upsert::DecodeError),
+    /// An upsert view did not hold the expected rows by its deadline, or its records ended
+    /// first.
+    #[error(
+        "{} is not the expected table after {:.1}s: {diff}",
+        table.as_ref().map_or("the view".to_string(), |t| format!("`{t}`")),
+        waited.as_secs_f64()
+    )]
+    Mismatch {
+        /// The table the view was of, if any.
+        table: Option<String>,
+        /// How long it was waited for.
+        waited: Duration,
+        /// What differs.
+        diff: upsert::TableDiff,
+    },
+    /// The thread behind an async producer or consumer ([`client`]) is gone: it panicked, or
+    /// the consumer's records ended.
+    #[error("the {what} stopped")]
+    Stopped {
+        /// `producer` or `consumer`.
+        what: &'static str,
+    },
 }
 
 impl BridgeError {
@@ -310,8 +339,31 @@ impl BridgeError {
         }
     }
 
-    /// Whether the error is the user's input (exit code 2) rather than the world's.
-    pub fn is_input(&self) -> bool {
+    /// Whether the error is the user's input (exit code 2) rather than the world's: a bad
+    /// setting, a table the bridge cannot use, or a record that does not fit.
+    pub fn is_invalid_input(&self) -> bool {
         matches!(self, Self::Setting { .. } | Self::Table(_) | Self::Input(_))
+    }
+
+    /// Whether something was not done in time: a record not acknowledged, or a broker that
+    /// did not answer.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout(_) | Self::Unreachable { .. })
+    }
+
+    /// The bad input record's 1-based line (or record number), for [`BridgeError::Input`].
+    pub fn input_line(&self) -> Option<u64> {
+        match self {
+            Self::Input(error) => Some(error.line),
+            _ => None,
+        }
+    }
+
+    /// What differs, for a [`BridgeError::Mismatch`].
+    pub fn diff(&self) -> Option<&upsert::TableDiff> {
+        match self {
+            Self::Mismatch { diff, .. } => Some(diff),
+            _ => None,
+        }
     }
 }

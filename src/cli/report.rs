@@ -24,7 +24,7 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
             || cause.is::<TableError>()
             || cause
                 .downcast_ref::<BridgeError>()
-                .is_some_and(BridgeError::is_input)
+                .is_some_and(BridgeError::is_invalid_input)
     });
     let code = if invalid { 2 } else { 1 };
     let syntax = err
