@@ -20,6 +20,7 @@ use flinkit::bridge::{
 use flinkit::sql::Script;
 use flinkit::vars::{Vars, substitute};
 use futures::{StreamExt as _, TryStreamExt as _};
+use rdkafka::error::RDKafkaErrorCode;
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -437,4 +438,22 @@ async fn an_unreachable_broker_fails_the_open_in_time_naming_it() {
         );
         assert!(error.to_string().contains("127.0.0.1:1"), "{error}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kafka_refusal_keeps_librdkafka_s_error_as_the_source() {
+    if !up(Broker::Kafka).await {
+        return;
+    }
+    let error = AsyncProducer::open(&endpoint(Broker::Kafka), "no spaces allowed!", TIMEOUT)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.kafka_error_code(),
+        Some(RDKafkaErrorCode::InvalidTopic),
+        "{error:?}"
+    );
+    assert!(std::error::Error::source(&error).is_some());
+    assert_eq!(error.to_string(), "kafka: topic `no spaces allowed!`");
+    assert!(!error.is_invalid_input() && !error.is_timeout());
 }

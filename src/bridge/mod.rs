@@ -282,8 +282,13 @@ pub enum BridgeError {
     Client {
         /// Which broker.
         broker: Broker,
-        /// The client's message.
+        /// What failed (the client library's own error, if any, is the source).
         message: String,
+        /// The client library's error: an `rdkafka::error::KafkaError` or `RDKafkaErrorCode`,
+        /// or a `pulsar::Error`; see [`BridgeError::kafka_error_code`] and
+        /// [`BridgeError::pulsar_error`].
+        #[source]
+        source: Option<ClientCause>,
     },
     /// A record was not acknowledged in time.
     #[error("not acknowledged within {0:?}")]
@@ -330,13 +335,66 @@ pub enum BridgeError {
     },
 }
 
+/// A client library's own error, kept as the source of a [`BridgeError::Client`].
+pub type ClientCause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 impl BridgeError {
-    /// A client error for `broker`.
+    /// A client error for `broker` that has no library error behind it.
     pub fn client(broker: Broker, message: impl fmt::Display) -> Self {
         Self::Client {
             broker,
             message: message.to_string(),
+            source: None,
         }
+    }
+
+    /// A client error for `broker`: what was being done, and the client library's error.
+    pub fn client_caused(
+        broker: Broker,
+        doing: impl fmt::Display,
+        source: impl Into<ClientCause>,
+    ) -> Self {
+        Self::Client {
+            broker,
+            message: doing.to_string(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// The librdkafka error code behind a Kafka [`BridgeError::Client`], if there is one.
+    pub fn kafka_error_code(&self) -> Option<rdkafka::error::RDKafkaErrorCode> {
+        let cause = self.client_cause()?;
+        match cause.downcast_ref::<rdkafka::error::KafkaError>() {
+            Some(error) => error.rdkafka_error_code(),
+            None => cause.downcast_ref().copied(),
+        }
+    }
+
+    /// The `pulsar` crate's error behind a Pulsar [`BridgeError::Client`], if there is one.
+    pub fn pulsar_error(&self) -> Option<&::pulsar::Error> {
+        self.client_cause()?.downcast_ref()
+    }
+
+    fn client_cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        match self {
+            Self::Client {
+                source: Some(source),
+                ..
+            } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// The message with its causes, `: `-separated — what `{:#}` prints through `anyhow`.
+    pub fn with_causes(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            text.push_str(": ");
+            text.push_str(&error.to_string());
+            cause = error.source();
+        }
+        text
     }
 
     /// Whether the error is the user's input (exit code 2) rather than the world's: a bad
