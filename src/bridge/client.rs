@@ -251,7 +251,7 @@ fn pump(
                 }
                 // Hand over what arrived meanwhile, so a steady stream of sends does not
                 // hold acknowledgements back.
-                if seq % 64 == 0 {
+                if seq.is_multiple_of(64) {
                     producer.poll(Duration::ZERO, &mut |ack| resolve(&mut waiting, ack));
                 }
             }
