@@ -67,7 +67,22 @@
 //!
 //! Many sends can be in flight at once: [`AsyncProducer`] and [`TableProducer`] are cheap to
 //! clone and every method takes `&self`; [`AsyncProducer::queue`] queues a record in order and
-//! returns the future of its delivery, for pipelining from one task.
+//! returns the future of its delivery, for pipelining from one task, and
+//! [`AsyncProducer::send_all`] sends a batch. To send fixture rows all or nothing, as
+//! `flinkit produce` does, encode them all first:
+//!
+//! ```no_run
+//! # use flinkit::bridge::client::TableProducer;
+//! # async fn example(producer: TableProducer, rows: Vec<serde_json::Value>)
+//! # -> Result<(), flinkit::bridge::BridgeError> {
+//! let records = rows
+//!     .into_iter()
+//!     .map(|row| producer.encode_row(row))
+//!     .collect::<Result<Vec<_>, _>>()?; // a bad row: nothing is sent
+//! let sent = producer.producer().send_all(records).await?;
+//! # Ok(())
+//! # }
+//! ```
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -178,6 +193,25 @@ impl AsyncProducer {
             .await
             .map_err(|_| stopped("producer"))?;
         Ok(DeliveryFuture { delivered })
+    }
+
+    /// Queues `records` in order and waits for every delivery; `Ok` with how many were sent
+    /// when the broker acknowledged them all, else the first record's failure (by order),
+    /// once every one is settled.
+    pub async fn send_all(
+        &self,
+        records: impl IntoIterator<Item = OutRecord>,
+    ) -> Result<usize, BridgeError> {
+        let mut deliveries = Vec::new();
+        for record in records {
+            deliveries.push(self.queue(record).await?);
+        }
+        let count = deliveries.len();
+        futures::future::join_all(deliveries)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<()>, BridgeError>>()?;
+        Ok(count)
     }
 
     /// Waits until every record queued before the call is acknowledged or failed, at most
@@ -410,7 +444,8 @@ impl RecordStream {
     }
 
     /// Commits the records yielded so far (with a [`ConsumeOptions::group`]; a no-op
-    /// without one), so that the group's next reader starts after them.
+    /// without one), so that the group's next reader starts after them — on Pulsar, after the
+    /// batch they are in (see [`PulsarConsumer`](super::pulsar::PulsarConsumer)).
     pub async fn commit(&self) -> Result<(), BridgeError> {
         let (reply, committed) = oneshot::channel();
         self.commands
