@@ -1200,9 +1200,13 @@ mod tests {
         };
         assert!(
             error
-                .to_string()
+                .with_causes()
                 .starts_with("kafka: delivery to `orders` failed: "),
             "{error}"
+        );
+        assert_eq!(
+            error.kafka_error_code(),
+            Some(RDKafkaErrorCode::MessageSizeTooLarge)
         );
         assert_eq!(handover.run(&hooks, "orders", &mut |ack| acks.push(ack)), 0);
     }
