@@ -2,8 +2,9 @@
 //! test once on Kafka and once on Pulsar: sends that resolve on delivery (the record is
 //! readable, at the next offset, once its send resolved) with many in flight, a consumer
 //! stream that ends at the end of the topic or follows it, a group's commit, table rows checked
-//! and encoded, tombstones, the upsert view awaited until it holds the expected rows or failing
-//! with the difference, and an unreachable broker.
+//! and encoded, tombstones, a record that is not a row, the upsert view awaited until it holds
+//! the expected rows or failing with the difference, librdkafka's error kept as the source, and
+//! an unreachable broker.
 //!
 //! The brokers are the local stack's — Kafka at `localhost:9092` (`FLINKIT_KAFKA` overrides
 //! it), Pulsar at `pulsar://localhost:6650` (`FLINKIT_PULSAR_URL`). Every test writes its own
@@ -462,4 +463,44 @@ async fn a_kafka_refusal_keeps_librdkafka_s_error_as_the_source() {
     assert!(std::error::Error::source(&error).is_some());
     assert_eq!(error.to_string(), "kafka: topic `no spaces allowed!`");
     assert!(!error.is_invalid_input() && !error.is_timeout());
+}
+
+async fn a_record_that_is_not_a_row_is_an_error_and_the_stream_goes_on(broker: Broker) {
+    if !up(broker).await {
+        return;
+    }
+    let table = users(broker);
+    let producer = TableProducer::open(&table, TIMEOUT).await.unwrap();
+    producer
+        .producer()
+        .send(record("1", "not json"))
+        .await
+        .unwrap();
+    producer
+        .send_row(json!({"uid": "2", "accountId": "100", "id": 2}))
+        .await
+        .unwrap();
+    let items: Vec<_> = RowStream::open(&table, &earliest(false), TIMEOUT)
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    let error = items[0].as_ref().unwrap_err();
+    assert!(matches!(error, BridgeError::Decode(_)), "{error:?}");
+    assert!(error.to_string().contains("not a JSON object"), "{error}");
+    assert_eq!(items[1].as_ref().unwrap().row.as_ref().unwrap()["uid"], "2");
+    // The view cannot hold it either, and says where it is.
+    let error = UpsertView::read(&table, TIMEOUT).await.unwrap_err();
+    assert!(matches!(error, BridgeError::Decode(_)), "{error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kafka_a_record_that_is_not_a_row_is_an_error_and_the_stream_goes_on() {
+    a_record_that_is_not_a_row_is_an_error_and_the_stream_goes_on(Broker::Kafka).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pulsar_a_record_that_is_not_a_row_is_an_error_and_the_stream_goes_on() {
+    a_record_that_is_not_a_row_is_an_error_and_the_stream_goes_on(Broker::Pulsar).await;
 }
