@@ -314,15 +314,19 @@ async fn rows_tombstones_and_the_upsert_view(broker: Broker) {
         error.to_string().contains("field `id`: expected INT"),
         "{error}"
     );
+    // JSON lines are all checked before any is sent; an error names its line.
+    let bad = "{\"uid\": \"9\", \"id\": 9}\n\n{\"uid\": \"9\", \"acountId\": \"1\"}\n";
+    let error = producer.encode_lines(bad, false).unwrap_err();
+    assert_eq!(error.input_line(), Some(3), "{error}");
+    assert!(
+        error.to_string().contains("did you mean `accountId`"),
+        "{error}"
+    );
 
-    producer
-        .send_row(json!({"uid": "1", "accountId": "100", "id": 1}))
-        .await
-        .unwrap();
-    producer
-        .send_row(json!({"uid": "2", "accountId": "100", "id": 2}))
-        .await
-        .unwrap();
+    let lines = "{\"uid\": \"1\", \"accountId\": \"100\", \"id\": 1}\n\
+                 {\"uid\": \"2\", \"accountId\": \"100\", \"id\": 2}\n";
+    let records = producer.encode_lines(lines, false).unwrap();
+    assert_eq!(producer.producer().send_all(records).await.unwrap(), 2);
     producer
         .send_envelope(json!({"key": "3", "value": {"accountId": "101", "id": 3}}))
         .await

@@ -79,7 +79,10 @@
 //!     .into_iter()
 //!     .map(|row| producer.encode_row(row))
 //!     .collect::<Result<Vec<_>, _>>()?; // a bad row: nothing is sent
-//! let sent = producer.producer().send_all(records).await?;
+//! producer.producer().send_all(records).await?;
+//! // or from a JSON-lines file, errors naming the line:
+//! let users = std::fs::read_to_string("users.jsonl").unwrap();
+//! producer.producer().send_all(producer.encode_lines(&users, false)?).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -97,7 +100,7 @@ use futures::Stream;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::input::{Encoder, Shape};
+use super::input::{Encoder, Lines, Shape};
 use super::table::{TableError, TableSpec};
 use super::upsert::{DecodeError, Row};
 use super::{
@@ -365,6 +368,27 @@ impl TableProducer {
     /// which upsert tables read as a DELETE.
     pub fn encode_tombstone(&self, key: Value) -> Result<OutRecord, BridgeError> {
         self.encode_envelope(serde_json::json!({ "key": key, "value": null }))
+    }
+
+    /// JSON lines — rows, or envelopes with `envelopes` — as records, each checked as
+    /// `flinkit produce --table --file` checks a file's lines (blank lines skipped, an error
+    /// naming its 1-based line). Encoding them all before sending any, with
+    /// [`AsyncProducer::send_all`], sends fixtures all or nothing.
+    pub fn encode_lines(&self, text: &str, envelopes: bool) -> Result<Vec<OutRecord>, BridgeError> {
+        let encoder = if envelopes {
+            &self.envelopes
+        } else {
+            &self.rows
+        };
+        let mut lines = Lines::new(text.as_bytes());
+        let mut records = Vec::new();
+        while let Some((line, json)) = lines.next_line().map_err(|source| BridgeError::Io {
+            context: "reading JSON lines".into(),
+            source,
+        })? {
+            records.push(encoder.line(line, json)?);
+        }
+        Ok(records)
     }
 
     /// Sends a row (see [`encode_row`](Self::encode_row)); resolves on delivery.
