@@ -181,7 +181,20 @@ impl UpsertView {
     where
         S: Stream<Item = Result<InRecord, BridgeError>> + Unpin,
     {
-        let started = Instant::now();
+        self.wait(records, expected, deadline, Instant::now()).await
+    }
+
+    /// [`wait_until`](Self::wait_until), a mismatch telling the time since `started`.
+    async fn wait<S>(
+        &mut self,
+        records: &mut S,
+        expected: &[Row],
+        deadline: Instant,
+        started: Instant,
+    ) -> Result<(), BridgeError>
+    where
+        S: Stream<Item = Result<InRecord, BridgeError>> + Unpin,
+    {
         let until = tokio::time::Instant::from_std(deadline);
         loop {
             // Counting first keeps a table that is still filling up from being compared at
@@ -227,6 +240,7 @@ impl UpsertView {
             follow: true,
             group: None,
         };
+        let started = Instant::now();
         let mut records = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match RecordStream::open(&table.endpoint, &table.topics, &options, left).await {
@@ -241,7 +255,7 @@ impl UpsertView {
             }
         };
         let mut view = Self::new(Some(table.clone()));
-        view.wait_until(&mut records, expected, deadline).await?;
+        view.wait(&mut records, expected, deadline, started).await?;
         Ok(view)
     }
 
