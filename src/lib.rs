@@ -16,7 +16,9 @@
 //! - [`provision`] obtains and caches Java, the runner jar and Flink's runtime classpath.
 //! - [`stack`] runs a local Flink session cluster, SQL Gateway, Kafka and Pulsar (as processes
 //!   or with Docker) and checks their health.
-//! - [`bridge`] feeds and reads the Kafka and Pulsar topics behind tables.
+//! - [`bridge`] feeds and reads the Kafka and Pulsar topics behind tables; [`bridge::client`]
+//!   is its async API: sends that resolve on delivery, consumers that are `Stream`s, and the
+//!   upsert view awaited until it holds the expected rows.
 //! - [`demo`] runs the bundled tutorials end to end: records in, a job on a cluster, the
 //!   materialized result table out.
 //! - [`config`] loads settings in layers (defaults, user file, `flinkit.toml`, `FLINKIT_*`) and

@@ -725,7 +725,7 @@ fn an_unreachable_endpoint_fails_within_the_timeout_naming_it() {
             error.to_string().contains("pulsar://localhost:1"),
             "{error}"
         );
-        assert!(!error.is_input());
+        assert!(!error.is_invalid_input());
     }
 }
 

@@ -102,11 +102,26 @@ impl Encoder {
         }
         let value: Value =
             serde_json::from_slice(text).map_err(|e| fail(format!("not JSON: {e}")))?;
+        self.record(line, value, Some(text))
+    }
+
+    /// One record given as a JSON value — a row, or an envelope with [`Shape::Envelope`] —
+    /// checked and encoded exactly as [`Encoder::line`] does with its text; errors carry `line`.
+    pub fn json(&self, line: u64, value: Value) -> Result<OutRecord, InputError> {
+        self.record(line, value, None)
+    }
+
+    fn record(
+        &self,
+        line: u64,
+        value: Value,
+        original: Option<&[u8]>,
+    ) -> Result<OutRecord, InputError> {
         let mut record = match self.shape {
-            Shape::Value => self.value(value, Some(text)),
+            Shape::Value => self.value(value, original),
             Shape::Envelope => self.envelope(value),
         }
-        .map_err(fail)?;
+        .map_err(|message| InputError { line, message })?;
         record.properties.extend(self.properties.iter().cloned());
         Ok(record)
     }

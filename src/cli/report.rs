@@ -28,7 +28,7 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
             || cause.is::<TableError>()
             || cause
                 .downcast_ref::<BridgeError>()
-                .is_some_and(BridgeError::is_input)
+                .is_some_and(BridgeError::is_invalid_input)
             || cause
                 .downcast_ref::<LaunchError>()
                 .is_some_and(LaunchError::is_invalid_input)
