@@ -204,6 +204,28 @@ fn syntax_error(
     }))
 }
 
+/// The error for a statement that starts with no statement keyword: most often a file name
+/// given without `-f`, or stray words.
+fn not_sql(source_index: usize, source: &SourceFile, text: &str, range: Range<usize>) -> SqlError {
+    let looks_like_path = !text.contains(char::is_whitespace)
+        && (text.contains('/') || text.to_ascii_lowercase().ends_with(".sql"));
+    let shown: String = text.chars().take(40).collect();
+    let ellipsis = if shown.len() < text.len() { "…" } else { "" };
+    let mut message = format!("`{shown}{ellipsis}` is not a Flink SQL statement");
+    if looks_like_path && matches!(source.origin(), Origin::Argument(_)) {
+        message.push_str(&format!(" (did you mean `-f {text}`?)"));
+    }
+    let first = range.start..range.start + text.chars().next().map_or(0, char::len_utf8);
+    syntax_error(
+        source_index,
+        source,
+        message,
+        "a statement starts with a keyword such as CREATE, INSERT, SELECT, SET, EXECUTE or SHOW; \
+         give a file of SQL with -f PATH",
+        first,
+    )
+}
+
 /// Splits one source and appends its statements.
 fn split_source(
     source_index: usize,
@@ -230,13 +252,13 @@ fn split_source(
             toks.push(tok);
         }
     }
-    let pieces = split::split_tokens(src, &toks).map_err(|unclosed| {
-        let tok = toks[unclosed.token];
+    let pieces = split::split_tokens(src, &toks).map_err(|err| {
+        let tok = toks[err.token];
         syntax_error(
             source_index,
             source,
-            "unterminated statement set".to_string(),
-            "end the statement set with END; after its INSERT statements",
+            err.kind.to_string(),
+            err.kind.help(),
             tok.range(),
         )
     })?;
@@ -244,7 +266,14 @@ fn split_source(
         let stmt_toks = &toks[piece.tokens.clone()];
         let range = stmt_toks[0].start..stmt_toks[stmt_toks.len() - 1].end;
         let (kind, mut detail) = parse::parse_statement(src, stmt_toks);
-        if let Some(inner) = &piece.inner {
+        if kind == StatementKind::Other && !parse::is_other_statement(src, &stmt_toks[0]) {
+            return Err(not_sql(source_index, source, &src[range.clone()], range));
+        }
+        if let Some(inner) = piece
+            .inner
+            .as_ref()
+            .filter(|_| kind == StatementKind::StatementSet)
+        {
             let inserts = inner
                 .iter()
                 .filter_map(|r| parse::parse_insert(&mut Cursor::new(src, &toks[r.clone()])))
