@@ -144,16 +144,23 @@ impl Graph {
         }
         let mut parents = vec![Vec::new(); nodes.len()];
         let mut children = vec![Vec::new(); nodes.len()];
+        // A table that reads itself (`INSERT INTO t SELECT … FROM t`, which Flink runs) is
+        // written and read, but orders after nothing new: its edge stays out of the ordering.
+        let mut reads_itself = vec![false; nodes.len()];
         for (from, to, statement) in &edges {
             let (f, t) = (id_of(from), id_of(to));
+            if f == t {
+                reads_itself[f] = true;
+                continue;
+            }
             parents[t].push((f, *statement));
             children[f].push(t);
         }
         for (id, node) in nodes.iter_mut().enumerate() {
             node.role = match (
                 views.contains(&id),
-                parents[id].is_empty(),
-                children[id].is_empty(),
+                parents[id].is_empty() && !reads_itself[id],
+                children[id].is_empty() && !reads_itself[id],
             ) {
                 (true, _, _) => Role::View,
                 (false, false, false) => Role::Intermediate,
@@ -207,6 +214,9 @@ impl Graph {
         let mut has_parent = vec![false; self.nodes.len()];
         for edge in &self.edges {
             let (f, t) = (index[edge.from.as_str()], index[edge.to.as_str()]);
+            if f == t {
+                continue;
+            }
             if !children[f].iter().any(|&(c, _)| c == t) {
                 children[f].push((t, edge.statement));
             }
@@ -215,56 +225,89 @@ impl Graph {
         let mut out = String::new();
         let mut shown = vec![false; self.nodes.len()];
         for root in (0..self.nodes.len()).filter(|&i| !has_parent[i]) {
-            self.tree(root, None, "", "", &children, &mut shown, &mut out);
+            self.tree(root, &children, &mut shown, &mut out);
         }
         let _ = writeln!(out, "\ndeploy order: {}", self.order.join(", "));
         out
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Writes the tree below `root`, depth first with an explicit stack (a chain of 20,000
+    /// INSERTs is 20,000 levels deep). Indentation stops growing at [`MAX_INDENT`] levels so the
+    /// text stays linear in the number of nodes; deeper lines say their level.
     fn tree(
         &self,
-        id: usize,
-        statement: Option<usize>,
-        first: &str,
-        rest: &str,
+        root: usize,
         children: &[Vec<(usize, usize)>],
         shown: &mut [bool],
         out: &mut String,
     ) {
-        let node = &self.nodes[id];
-        let what = match (node.role, node.connector.as_deref()) {
-            (Role::View, _) => "view".to_string(),
-            (role, Some(connector)) => format!("{connector}, {}", role.as_str()),
-            (role, None) => format!("undeclared, {}", role.as_str()),
-        };
-        let via = statement.map_or(String::new(), |s| format!("  [statement {s}]"));
-        let again = if shown[id] && !children[id].is_empty() {
-            "  (see above)"
-        } else {
-            ""
-        };
-        let _ = writeln!(out, "{first}{} ({what}){via}{again}", node.name);
-        if shown[id] {
-            return;
+        struct Frame {
+            id: usize,
+            statement: Option<usize>,
+            first: String,
+            rest: String,
+            level: usize,
         }
-        shown[id] = true;
-        for (k, &(child, stmt)) in children[id].iter().enumerate() {
-            let last = k + 1 == children[id].len();
-            let (branch, cont) = if last {
-                ("└─ ", "   ")
-            } else {
-                ("├─ ", "│  ")
+        let mut stack = vec![Frame {
+            id: root,
+            statement: None,
+            first: String::new(),
+            rest: String::new(),
+            level: 0,
+        }];
+        while let Some(frame) = stack.pop() {
+            let id = frame.id;
+            let node = &self.nodes[id];
+            let what = match (node.role, node.connector.as_deref()) {
+                (Role::View, _) => "view".to_string(),
+                (role, Some(connector)) => format!("{connector}, {}", role.as_str()),
+                (role, None) => format!("undeclared, {}", role.as_str()),
             };
-            self.tree(
-                child,
-                Some(stmt),
-                &format!("{rest}{branch}"),
-                &format!("{rest}{cont}"),
-                children,
-                shown,
+            let via = frame
+                .statement
+                .map_or(String::new(), |s| format!("  [statement {s}]"));
+            let again = if shown[id] && !children[id].is_empty() {
+                "  (see above)"
+            } else {
+                ""
+            };
+            let level = if frame.level > MAX_INDENT {
+                format!("  (level {})", frame.level)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
                 out,
+                "{}{} ({what}){via}{again}{level}",
+                frame.first, node.name
             );
+            if shown[id] {
+                continue;
+            }
+            shown[id] = true;
+            let count = children[id].len();
+            for (k, &(child, stmt)) in children[id].iter().enumerate().rev() {
+                let (branch, cont) = if k + 1 == count {
+                    ("└─ ", "   ")
+                } else {
+                    ("├─ ", "│  ")
+                };
+                let (first, rest) = if frame.level < MAX_INDENT {
+                    (
+                        format!("{}{branch}", frame.rest),
+                        format!("{}{cont}", frame.rest),
+                    )
+                } else {
+                    (frame.first.clone(), frame.rest.clone())
+                };
+                stack.push(Frame {
+                    id: child,
+                    statement: Some(stmt),
+                    first,
+                    rest,
+                    level: frame.level + 1,
+                });
+            }
         }
     }
 
@@ -336,6 +379,9 @@ impl Graph {
         out
     }
 }
+
+/// How many levels the text tree indents; deeper levels print at this indentation.
+const MAX_INDENT: usize = 32;
 
 /// Declared tables: own `'connector'` and the `LIKE` parent whose options they inherit.
 type Declared = HashMap<String, (Option<String>, Option<String>)>;
@@ -454,7 +500,31 @@ mod tests {
         let LineageError::Cycle { tables, statement } = err;
         assert_eq!(tables, ["a", "b", "c", "a"]);
         assert_eq!(statement, 2, "the INSERT INTO a closes the loop");
-        assert!(graph("INSERT INTO t SELECT * FROM t").is_err());
+    }
+
+    #[test]
+    fn a_table_may_read_itself() {
+        let g = graph("INSERT INTO t SELECT * FROM t WHERE x > 0; INSERT INTO u SELECT * FROM t")
+            .unwrap();
+        assert_eq!(g.order, ["t", "u"]);
+        assert_eq!(g.edges.len(), 2);
+        assert_eq!(g.nodes[0].role, Role::Intermediate);
+        assert!(
+            g.to_text()
+                .starts_with("t (undeclared, intermediate)\n└─ u")
+        );
+    }
+
+    #[test]
+    fn a_deep_chain_renders_without_recursion() {
+        let sql: String = (1..20_000)
+            .map(|i| format!("INSERT INTO t{i} SELECT * FROM t{};\n", i - 1))
+            .collect();
+        let g = graph(&sql).unwrap();
+        let text = g.to_text();
+        assert_eq!(text.lines().count(), 20_000 + 2);
+        assert!(text.len() < 20_000 * 200, "{}", text.len());
+        assert!(text.contains("t19999 (undeclared, sink)  [statement 19998]  (level 19999)"));
     }
 
     #[test]
