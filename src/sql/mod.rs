@@ -110,6 +110,8 @@ pub struct SyntaxError {
     pub message: String,
     /// How to fix it.
     pub help: &'static str,
+    /// What the caret under the source points at (`opened here`, `here`).
+    pub label: &'static str,
     /// Index of the source in the list that was parsed.
     pub source: usize,
     /// The source's display name.
@@ -137,6 +139,17 @@ pub enum SqlError {
 }
 
 impl SqlError {
+    /// Where the error is: a syntax error's position, or a loading error's when it has one.
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            Self::Syntax(err) => Some(Position {
+                line: err.line,
+                column: err.column,
+            }),
+            Self::Input(err) => err.position(),
+        }
+    }
+
     /// The located syntax error, if that is what this is.
     pub fn syntax(&self) -> Option<&SyntaxError> {
         match self {
@@ -190,11 +203,13 @@ fn syntax_error(
     message: String,
     help: &'static str,
     range: Range<usize>,
+    opens: bool,
 ) -> SqlError {
     let position = source.position(range.start);
     SqlError::Syntax(Box::new(SyntaxError {
         message,
         help,
+        label: if opens { "opened here" } else { "here" },
         source: source_index,
         source_name: source.name(),
         source_text: source.text().to_string(),
@@ -223,6 +238,7 @@ fn not_sql(source_index: usize, source: &SourceFile, text: &str, range: Range<us
         "a statement starts with a keyword such as CREATE, INSERT, SELECT, SET, EXECUTE or SHOW; \
          give a file of SQL with -f PATH",
         first,
+        false,
     )
 }
 
@@ -246,6 +262,7 @@ fn split_source(
                 err.kind.to_string(),
                 err.kind.help(),
                 err.offset..end,
+                !matches!(err.kind, lexer::LexErrorKind::UnexpectedCharacter(_)),
             )
         })?;
         if !tok.kind.is_trivia() {
@@ -260,6 +277,7 @@ fn split_source(
             err.kind.to_string(),
             err.kind.help(),
             tok.range(),
+            err.kind == split::SplitErrorKind::UnclosedSet,
         )
     })?;
     for piece in pieces {

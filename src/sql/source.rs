@@ -180,6 +180,19 @@ pub enum InputError {
     StdinTwice,
 }
 
+impl InputError {
+    /// Where in the input the problem is, when it is at one place (text that is not UTF-8).
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            Self::NotUtf8 { line, column, .. } => Some(Position {
+                line: *line,
+                column: *column,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// Loads every input in the order given; folders expand to their `*.sql` files sorted by path.
 pub fn load(inputs: &[Input]) -> Result<Vec<SourceFile>, InputError> {
     load_with_stdin(inputs, &mut std::io::stdin().lock())
