@@ -45,7 +45,7 @@ pub const MAX_SOURCE_BYTES: u64 = 256 << 20;
 
 /// Bytes per block of the column index: a column is found by counting characters in at most
 /// two blocks, so positions cost the same on a 10 MB line as on a short one.
-const BLOCK: usize = 4096;
+const BLOCK: usize = 1024;
 
 /// A loaded piece of SQL text with its origin and a line index.
 #[derive(Debug, Clone)]
@@ -53,7 +53,8 @@ pub struct SourceFile {
     origin: Origin,
     text: String,
     line_starts: Vec<usize>,
-    /// For each block of `BLOCK` bytes, the number of UTF-8 continuation bytes before it.
+    /// For each block of `BLOCK` bytes, the number of UTF-8 continuation bytes before it; empty
+    /// when the text is ASCII (a column is then a byte difference).
     continuation_before: Vec<usize>,
 }
 
@@ -72,11 +73,14 @@ impl SourceFile {
         let start = if text.starts_with(BOM) { BOM.len() } else { 0 };
         let mut line_starts = vec![start];
         line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
-        let mut continuation_before = Vec::with_capacity(text.len() / BLOCK + 1);
-        let mut seen = 0;
-        for block in text.as_bytes().chunks(BLOCK) {
-            continuation_before.push(seen);
-            seen += continuation_bytes(block);
+        let mut continuation_before = Vec::new();
+        if !text.is_ascii() {
+            continuation_before.reserve(text.len() / BLOCK + 1);
+            let mut seen = 0;
+            for block in text.as_bytes().chunks(BLOCK) {
+                continuation_before.push(seen);
+                seen += continuation_bytes(block);
+            }
         }
         Self {
             origin,
@@ -88,6 +92,9 @@ impl SourceFile {
 
     /// The number of UTF-8 continuation bytes in `text[..offset]`.
     fn continuation_prefix(&self, offset: usize) -> usize {
+        if self.continuation_before.is_empty() {
+            return 0;
+        }
         let block = offset / BLOCK;
         let before = self.continuation_before.get(block).copied().unwrap_or(0);
         before + continuation_bytes(&self.text.as_bytes()[block * BLOCK..offset])
