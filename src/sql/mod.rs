@@ -249,9 +249,11 @@ fn split_source(
     out: &mut Vec<Statement>,
 ) -> Result<(), SqlError> {
     let src = source.text();
-    let mut toks: Vec<Token> = Vec::with_capacity(src.len() / 5);
-    for tok in Lexer::new(src) {
-        let tok = tok.map_err(|err| {
+    let mut toks: Vec<Token> = Vec::new();
+    let mut chunker = split::Chunker::new();
+    let mut lexer = Lexer::new(src);
+    loop {
+        let tok = lexer.next().transpose().map_err(|err| {
             let end = src[err.offset..]
                 .chars()
                 .next()
@@ -265,11 +267,29 @@ fn split_source(
                 !matches!(err.kind, lexer::LexErrorKind::UnexpectedCharacter(_)),
             )
         })?;
-        if !tok.kind.is_trivia() {
-            toks.push(tok);
+        match tok {
+            Some(tok) if tok.kind.is_trivia() => {}
+            Some(tok) => {
+                toks.push(tok);
+                if chunker.complete(src, &toks) {
+                    split_chunk(source_index, source, &toks, out)?;
+                    toks.clear();
+                }
+            }
+            None => return split_chunk(source_index, source, &toks, out),
         }
     }
-    let pieces = split::split_tokens(src, &toks).map_err(|err| {
+}
+
+/// Splits a buffer of whole statements (or the rest of the source) and appends them.
+fn split_chunk(
+    source_index: usize,
+    source: &SourceFile,
+    toks: &[Token],
+    out: &mut Vec<Statement>,
+) -> Result<(), SqlError> {
+    let src = source.text();
+    let pieces = split::split_tokens(src, toks).map_err(|err| {
         let tok = toks[err.token];
         syntax_error(
             source_index,

@@ -77,19 +77,6 @@ pub fn split_tokens(src: &str, toks: &[Token]) -> Result<Vec<Piece>, SplitError>
             .position(|t| t.kind == TokenKind::Semicolon)
             .map_or(toks.len(), |rel| from + rel)
     };
-    // The first token of a set's body, if the statement starting at `i` opens a set.
-    let set_body = |i: usize, end: usize| -> Option<usize> {
-        if kw(i, "BEGIN") && kw(i + 1, "STATEMENT") && kw(i + 2, "SET") {
-            return Some(if semi(i + 3) { i + 4 } else { i + 3 });
-        }
-        if !(kw(i, "EXECUTE") || kw(i, "EXPLAIN") || kw(i, "COMPILE")) {
-            return None;
-        }
-        (i + 1..end.saturating_sub(2))
-            .find(|&k| kw(k, "STATEMENT") && kw(k + 1, "SET") && kw(k + 2, "BEGIN"))
-            .map(|k| k + 3)
-    };
-
     let mut pieces = Vec::new();
     let mut i = 0;
     while i < toks.len() {
@@ -99,7 +86,7 @@ pub fn split_tokens(src: &str, toks: &[Token]) -> Result<Vec<Piece>, SplitError>
         }
         let start = i;
         let end = next_semi(i);
-        let Some(mut j) = set_body(i, end) else {
+        let Some(mut j) = set_body(src, toks, i, end) else {
             pieces.push(Piece {
                 tokens: start..end,
                 inner: None,
@@ -147,6 +134,77 @@ pub fn split_tokens(src: &str, toks: &[Token]) -> Result<Vec<Piece>, SplitError>
         }
     }
     Ok(pieces)
+}
+
+/// The first token of a set's body, if the statement starting at token `i` (whose first `;`
+/// is at `end`) opens a statement set.
+fn set_body(src: &str, toks: &[Token], i: usize, end: usize) -> Option<usize> {
+    let kw = |i: usize, word: &str| toks.get(i).is_some_and(|t| t.is_keyword(src, word));
+    if kw(i, "BEGIN") && kw(i + 1, "STATEMENT") && kw(i + 2, "SET") {
+        let semi = toks
+            .get(i + 3)
+            .is_some_and(|t| t.kind == TokenKind::Semicolon);
+        return Some(if semi { i + 4 } else { i + 3 });
+    }
+    if !(kw(i, "EXECUTE") || kw(i, "EXPLAIN") || kw(i, "COMPILE")) {
+        return None;
+    }
+    (i + 1..end.saturating_sub(2))
+        .find(|&k| kw(k, "STATEMENT") && kw(k + 1, "SET") && kw(k + 2, "BEGIN"))
+        .map(|k| k + 3)
+}
+
+/// Says when a growing buffer of significant tokens ends on whole statements, so a script is
+/// split one statement (or one statement set) at a time and its tokens never all held at once.
+#[derive(Debug, Default)]
+pub struct Chunker {
+    /// The buffer's first `;` has been seen.
+    first_semicolon: bool,
+    /// The buffer opens a statement set whose body starts at this token.
+    body: Option<usize>,
+}
+
+impl Chunker {
+    /// A chunker for an empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Call after pushing each token onto `buf`: whether `buf` now ends on whole statements (a
+    /// top-level `;`, or the `END ;` of a statement set). Then split it with [`split_tokens`]
+    /// and start a new buffer.
+    pub fn complete(&mut self, src: &str, buf: &[Token]) -> bool {
+        let Some(last) = buf.last() else {
+            return false;
+        };
+        if last.kind != TokenKind::Semicolon {
+            return false;
+        }
+        let end = buf.len() - 1;
+        if !self.first_semicolon {
+            self.first_semicolon = true;
+            let start = buf
+                .iter()
+                .position(|t| t.kind != TokenKind::Semicolon)
+                .unwrap_or(end);
+            self.body = set_body(src, buf, start, end);
+        }
+        let done = match self.body {
+            None => true,
+            Some(body) => {
+                end >= 1
+                    && buf[end - 1].is_keyword(src, "END")
+                    && (end - 1 == body
+                        || (end >= 2
+                            && buf[end - 2].kind == TokenKind::Semicolon
+                            && end - 1 > body))
+            }
+        };
+        if done {
+            *self = Self::default();
+        }
+        done
+    }
 }
 
 /// The index of an `END` in `toks` that no `CASE` opened (the set's own `END`, written without
