@@ -2,7 +2,7 @@
 //! INSERT / VIEW / CREATE TABLE AS edges, the parents-first deploy order, and renderings as a
 //! text tree, JSON, Graphviz dot and Mermaid.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -72,7 +72,7 @@ pub struct Graph {
 #[non_exhaustive]
 pub enum LineageError {
     /// The tables feed each other in a loop.
-    #[error("the tables form a cycle: {}", .tables.join(" → "))]
+    #[error("the tables form a cycle: {}", cycle_text(.tables))]
     Cycle {
         /// The tables along the cycle, the first repeated at the end.
         tables: Vec<String>,
@@ -212,12 +212,13 @@ impl Graph {
             .collect();
         let mut children: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.nodes.len()];
         let mut has_parent = vec![false; self.nodes.len()];
+        let mut drawn = HashSet::new();
         for edge in &self.edges {
             let (f, t) = (index[edge.from.as_str()], index[edge.to.as_str()]);
             if f == t {
                 continue;
             }
-            if !children[f].iter().any(|&(c, _)| c == t) {
+            if drawn.insert((f, t)) {
                 children[f].push((t, edge.statement));
             }
             has_parent[t] = true;
@@ -380,6 +381,20 @@ impl Graph {
     }
 }
 
+/// A cycle for a message: every table of a short one; the ends of a long one.
+fn cycle_text(tables: &[String]) -> String {
+    const SHOWN: usize = 12;
+    if tables.len() <= SHOWN {
+        return tables.join(" → ");
+    }
+    format!(
+        "{} → … ({} more) … → {}",
+        tables[..SHOWN / 2].join(" → "),
+        tables.len() - SHOWN,
+        tables[tables.len() - SHOWN / 2..].join(" → ")
+    )
+}
+
 /// How many levels the text tree indents; deeper levels print at this indentation.
 const MAX_INDENT: usize = 32;
 
@@ -430,6 +445,7 @@ fn topological_order(
         .find(|&i| pending[i] > 0)
         .unwrap_or_default();
     let mut path = vec![start];
+    let mut on_path: HashMap<usize, usize> = HashMap::from([(start, 0)]);
     let mut at = start;
     loop {
         at = parents[at]
@@ -437,7 +453,7 @@ fn topological_order(
             .map(|&(p, _)| p)
             .find(|&p| pending[p] > 0)
             .unwrap_or(start);
-        if let Some(pos) = path.iter().position(|&n| n == at) {
+        if let Some(&pos) = on_path.get(&at) {
             let mut cycle: Vec<usize> = path[pos..].to_vec();
             cycle.reverse();
             let first = cycle.iter().position(|&n| n == at).unwrap_or_default();
@@ -445,6 +461,7 @@ fn topological_order(
             cycle.push(cycle[0]);
             return Err(cycle);
         }
+        on_path.insert(at, path.len());
         path.push(at);
     }
 }
@@ -497,8 +514,14 @@ mod tests {
             "INSERT INTO b SELECT * FROM a; INSERT INTO c SELECT * FROM b; INSERT INTO a SELECT * FROM c;",
         )
         .unwrap_err();
+        assert!(err.to_string().ends_with("a → b → c → a"), "{err}");
         let LineageError::Cycle { tables, statement } = err;
         assert_eq!(tables, ["a", "b", "c", "a"]);
+        let ring: String = (0..1000)
+            .map(|i| format!("INSERT INTO t{} SELECT * FROM t{i};", (i + 1) % 1000))
+            .collect();
+        let message = graph(&ring).unwrap_err().to_string();
+        assert!(message.contains(" → … (989 more) … → "), "{message}");
         assert_eq!(statement, 2, "the INSERT INTO a closes the loop");
     }
 
