@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Args;
 use flinkit::bridge::generate::{GenerateOptions, Generated, Generator, KeySpace, Pacer, Schedule};
-use flinkit::bridge::input::{Encoder, InputError, Lines, Shape};
+use flinkit::bridge::input::{self, Encoder, InputError, Lines, Shape};
 use flinkit::bridge::produce::{self, Delivery, Progress, Step};
 use flinkit::bridge::table::TableSpec;
 use flinkit::bridge::{self, BridgeError, OutRecord};
@@ -125,10 +125,7 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
         let steps = std::iter::from_fn(move || {
             loop {
                 return match lines.next_line() {
-                    Err(err) => Some(Err(BridgeError::Io {
-                        context: "reading the records".into(),
-                        source: err,
-                    })),
+                    Err(err) => Some(Err(input::read_error(err))),
                     Ok(None) => None,
                     Ok(Some((line, _))) if line <= skip => continue,
                     Ok(Some((line, text))) => Some(match encoder.line(line, text) {
@@ -221,8 +218,8 @@ fn check_file(
     let mut line = 0u64;
     loop {
         buf.clear();
-        if reader
-            .read_until(b'\n', &mut buf)
+        if input::read_line(&mut reader, &mut buf, line + 1)
+            .map_err(input::read_error)
             .with_context(|| format!("cannot read {}", path.display()))?
             == 0
         {

@@ -58,6 +58,14 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
         (Some(syntax), false) => render_syntax(ctx, syntax),
         (None, true) => {
             let mut error = json!({"message": format!("{err:#}")});
+            if let Some(at) = err
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<SqlError>())
+                .and_then(SqlError::position)
+            {
+                error["line"] = json!(at.line);
+                error["column"] = json!(at.column);
+            }
             if let Some(fix) = fix(err) {
                 error["help"] = json!(fix);
             }
@@ -96,7 +104,7 @@ fn render_syntax(ctx: &Context<'_>, err: &SyntaxError) {
     let diagnostic = Diagnostic::error()
         .with_message(&err.message)
         .with_labels(vec![
-            Label::primary((), err.range.clone()).with_message("opened here"),
+            Label::primary((), err.range.clone()).with_message(err.label),
         ])
         .with_notes(vec![format!("help: {}", err.help)]);
     let mut stream = StandardStream::stderr(ctx.color.for_stderr());

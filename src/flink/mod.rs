@@ -86,17 +86,13 @@ impl JobSpec {
                 });
             }
         }
-        let targets: Vec<&str> =
-            script
-                .statements
-                .iter()
-                .flat_map(writes)
-                .fold(Vec::new(), |mut acc, t| {
-                    if !acc.contains(&t) {
-                        acc.push(t);
-                    }
-                    acc
-                });
+        let mut seen = std::collections::HashSet::new();
+        let targets: Vec<&str> = script
+            .statements
+            .iter()
+            .flat_map(writes)
+            .filter(|t| seen.insert(*t))
+            .collect();
         if targets.is_empty() {
             return Err(JobError::NoInsert);
         }
