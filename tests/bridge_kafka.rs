@@ -5,6 +5,8 @@
 //! flush that times out, missing topics and an unreachable broker. Every test writes its own
 //! topic. Outside CI, without a broker, the tests say so and stop.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -52,10 +54,7 @@ fn kafka_up() -> bool {
 }
 
 fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("bridge-kafka-{name}-{nanos}")
+    common::unique(&format!("bridge-kafka-{name}"))
 }
 
 /// Creates `topic` with `partitions` partitions and waits until it can be read.

@@ -9,8 +9,9 @@
 //! always cancels it. A random topic per test. Outside CI, without a broker (or Flink), the
 //! tests say so and stop. `FLINKIT_TEST_LOG=pulsar=debug` shows the client's logs.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use flinkit::bridge::pulsar::{PulsarConsumer, PulsarProducer};
@@ -64,10 +65,7 @@ fn now_ms() -> i64 {
 }
 
 fn unique(name: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("flinkit-test-{name}-{nanos:x}-{:x}", std::process::id())
+    common::unique(&format!("flinkit-test-{name}"))
 }
 
 fn record(key: &str, value: &str) -> OutRecord {
@@ -757,17 +755,7 @@ impl Drop for CancelOnDrop {
     }
 }
 
-fn flink_url() -> String {
-    std::env::var("FLINKIT_FLINK_URL").unwrap_or_else(|_| "http://localhost:8081".into())
-}
-
-fn flinkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flinkit"))
-        .args(args)
-        .env("FLINKIT_FLINK_URL", flink_url())
-        .output()
-        .unwrap()
-}
+use common::{flink_url, flinkit};
 
 /// Whether a Flink cluster answers; in CI it must.
 fn flink_up() -> bool {

@@ -4,36 +4,21 @@
 //! and `--replace`, a runtime failure's exception, located SQL errors, and an unreachable URL.
 //! Outside CI, without a cluster, the tests say so and stop.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
 use std::time::{Duration, Instant};
 
+use common::{flink_url, json, unique};
 use serde_json::Value;
 
-fn urls() -> (String, String) {
-    (
-        std::env::var("FLINKIT_FLINK_URL").unwrap_or_else(|_| "http://localhost:8081".into()),
-        std::env::var("FLINKIT_GATEWAY_URL").unwrap_or_else(|_| "http://localhost:8083".into()),
-    )
-}
-
 fn flinkit(args: &[&str]) -> Output {
-    let (flink, gateway) = urls();
-    Command::new(env!("CARGO_BIN_EXE_flinkit"))
+    common::flinkit_command()
         .args(args)
-        .env("FLINKIT_FLINK_URL", flink)
-        .env("FLINKIT_GATEWAY_URL", gateway)
+        .env("FLINKIT_FLINK_URL", flink_url())
+        .env("FLINKIT_GATEWAY_URL", common::gateway_url())
         .output()
         .unwrap()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 /// Whether a cluster answers; in CI it must.
@@ -49,16 +34,9 @@ fn cluster_up() -> bool {
     );
     eprintln!(
         "no Flink cluster at {}; run `flinkit stack up` to run these",
-        urls().0
+        flink_url()
     );
     false
-}
-
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{name}-{nanos}")
 }
 
 fn script(dir: &std::path::Path, name: &str, sql: &str) -> String {

@@ -5,25 +5,15 @@
 //! These tests provision the runner jar and Flink runtime on first use (Maven); `scripts/test.sh`
 //! runs `flinkit setup` first so that cost is paid once.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 
-fn flinkit() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flinkit"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd
-}
-
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{name}-{}-{nanos}", std::process::id())
-}
+use common::{flinkit_command as flinkit, json, unique};
 
 /// Processes whose command line mentions `needle` (the job name is on the JVM's).
 fn processes_mentioning(needle: &str) -> Vec<u32> {
@@ -53,16 +43,6 @@ fn assert_no_jvm_left(job_name: &str) {
         assert!(Instant::now() < deadline, "JVMs left behind: {left:?}");
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 fn streaming_job(dir: &Path) -> std::path::PathBuf {

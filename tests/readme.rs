@@ -2,6 +2,8 @@
 //! the README shows, the embedded quickstart prints its rows, the versions table is the pinned
 //! versions, and the error example is what flinkit renders.
 
+mod common;
+
 use std::process::Command;
 
 fn readme() -> String {
@@ -20,13 +22,7 @@ fn block_after(text: &str, marker: &str) -> String {
     body[..body.find("```").unwrap()].to_string()
 }
 
-fn flinkit(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_flinkit"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
+use common::flinkit;
 
 /// The arguments of the README line starting with `cargo run --release -- ` inside the first
 /// block after `marker`.

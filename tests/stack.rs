@@ -5,6 +5,8 @@
 //!
 //! Also: the Docker Compose file agrees with the process runtime (services, ports, versions).
 
+mod common;
+
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -27,7 +29,7 @@ const TEST_PORTS: Ports = Ports {
 };
 
 fn flinkit(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flinkit"))
+    common::flinkit_command()
         .args(args)
         .current_dir(dir)
         .env("FLINKIT_STATE_DIR", dir.join("state"))
@@ -36,15 +38,7 @@ fn flinkit(dir: &Path, args: &[&str]) -> Output {
         .expect("flinkit runs")
 }
 
-fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
+use common::json;
 
 /// `(name, healthy, pids)` per service.
 fn services(doc: &Value) -> Vec<(String, bool, Vec<u64>)> {

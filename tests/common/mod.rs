@@ -3,8 +3,9 @@
 //! Each test binary uses some of them.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -25,6 +26,23 @@ pub fn flinkit(args: &[&str]) -> Output {
     flinkit_command().args(args).output().unwrap()
 }
 
+/// Runs `flinkit ARGS` with `stdin` on its standard input (closed at once when `None`).
+pub fn flinkit_stdin(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = flinkit_command()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        pipe.write_all(text.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
 /// The stdout of a run as JSON, or a panic showing both streams.
 pub fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -36,12 +54,13 @@ pub fn json(out: &Output) -> Value {
     })
 }
 
-/// `name` with the clock's nanoseconds: a topic or job name no other test uses.
+/// `name` with the clock's nanoseconds and the process id: a topic or job name no other test
+/// (or test binary) uses.
 pub fn unique(name: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    format!("{name}-{nanos}")
+    format!("{name}-{nanos:x}-{:x}", std::process::id())
 }
 
 /// The stack's Flink REST address (`FLINKIT_FLINK_URL`, else the default).
