@@ -163,7 +163,7 @@ pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
     let errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
     let spec = JobSpec::from_script(&script, &substituted.texts, args.job_name.as_deref())
         .map(|mut spec| {
-            spec.name = redactor.redact(&spec.name);
+            spec.name = substituted.job_name(&spec.name, &script);
             spec
         })
         .map_err(|err| locate(&script, err));
@@ -171,7 +171,7 @@ pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
         return dry_run(ctx, &script, &substituted, &diagnostics, spec);
     }
     if ctx.format != Format::Json || errors {
-        validate::render(ctx, &script, redactor, &diagnostics);
+        validate::render(ctx, &script, &substituted, &diagnostics);
     }
     if errors {
         if ctx.format == Format::Json {
@@ -450,7 +450,7 @@ fn dry_run(
         }
         output::print_json(&value)?;
     } else {
-        validate::render(ctx, script, redactor, diagnostics);
+        validate::render(ctx, script, substituted, diagnostics);
         if let Some(problem) = &problem {
             eprintln!("error: {problem}");
         }

@@ -104,6 +104,18 @@ impl TopicArgs {
                     ))
                     .into());
                 }
+                if let Some(malformed) = values.malformed.first() {
+                    let stmt = &script.statements[malformed.statement];
+                    let at = script.source_of(stmt).position(malformed.span.start);
+                    return Err(InvalidInput(format!(
+                        "{}:{}:{}: {}",
+                        script.source_of(stmt).name(),
+                        at.line,
+                        at.column,
+                        malformed.problem
+                    ))
+                    .into());
+                }
                 Some(TableSpec::from_script(&script, &values, name)?)
             }
         };

@@ -56,18 +56,24 @@ pub fn check(script: &Script, vars: &Vars) -> (Substituted, Vec<Diagnostic>) {
     (substituted, diagnostics)
 }
 
-/// Prints diagnostics: rendered on stderr in text mode.
+/// Prints diagnostics: rendered on stderr in text mode, the source lines shown with their secret
+/// literals masked.
 pub fn render(
     ctx: &Context<'_>,
     script: &Script,
-    redactor: &vars::Redactor,
+    substituted: &Substituted,
     diagnostics: &[Diagnostic],
 ) {
+    let redactor = &substituted.redactor;
     let mut files = SimpleFiles::new();
-    let ids: Vec<usize> = script
+    let masked: Vec<(usize, vars::MaskedSource)> = script
         .sources
         .iter()
-        .map(|s| files.add(s.name(), s.text().to_string()))
+        .enumerate()
+        .map(|(index, s)| {
+            let masked = substituted.mask_source(index, s.text());
+            (files.add(s.name(), masked.text.clone()), masked)
+        })
         .collect();
     let mut stream = StandardStream::stderr(ctx.color.for_stderr());
     let config = term::Config::default();
@@ -80,10 +86,11 @@ pub fn render(
         if let Some(suggestion) = &d.suggestion {
             notes.push(format!("help: {}", redactor.redact(suggestion)));
         }
+        let (id, source) = &masked[d.source];
         let report = Report::new(level)
             .with_code(d.code)
             .with_message(redactor.redact(&d.message))
-            .with_labels(vec![Label::primary(ids[d.source], d.span.clone())])
+            .with_labels(vec![Label::primary(*id, source.range(&d.span))])
             .with_notes(notes);
         if term::emit_to_write_style(&mut stream, &config, &files, &report).is_err() {
             eprintln!("{}: {}", d.code, redactor.redact(&d.message));
@@ -195,7 +202,7 @@ pub fn run(ctx: &Context<'_>, args: &ValidateArgs) -> anyhow::Result<()> {
             output::print_json(&value)?;
         }
         _ => {
-            render(ctx, &script, redactor, &diagnostics);
+            render(ctx, &script, &substituted, &diagnostics);
             if args.fix {
                 output::print(&redactor.redact(&diff))?;
                 if args.write && !diff.is_empty() {

@@ -127,6 +127,21 @@ pub fn validate(script: &Script, values: &Substituted) -> Vec<Diagnostic> {
             )),
         );
     }
+    for malformed in &values.malformed {
+        let stmt = &script.statements[malformed.statement];
+        v.push(
+            stmt,
+            Severity::Error,
+            "bad-variable",
+            malformed.problem.clone(),
+            malformed.span.clone(),
+            None,
+            Some(
+                "write a variable as ${NAME}; to keep the text literally, do not start it with ${"
+                    .into(),
+            ),
+        );
+    }
     for stmt in &script.statements {
         if let Detail::CreateTable(table) = &stmt.detail {
             v.tables.insert(table.name.clone(), (stmt, table));
