@@ -26,10 +26,10 @@ pub struct ConsumeArgs {
     #[arg(long, value_name = "WHERE", default_value = "earliest", value_parser = parse_start)]
     pub from: StartAt,
     /// Stop after this many records.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::values::count)]
     pub count: Option<u64>,
     /// Stop after this long without a new record.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::values::duration)]
     pub timeout: Duration,
     /// Keep reading new records at the end of the topic (until --count, --timeout or Ctrl-C).
     #[arg(long)]

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::launch::{LaunchArgs, at};
 use super::progress::Reporter;
-use super::{Context, Format, InvalidInput, output, require_format};
+use super::{Context, Format, InvalidInput, output};
 
 /// Flags of `flinkit jobs`.
 #[derive(Args, Debug)]
@@ -26,7 +26,8 @@ pub struct JobsArgs {
         value_name = "URL",
         env = "FLINKIT_FLINK_URL",
         default_value = "http://localhost:8081",
-        global = true
+        global = true,
+        value_parser = super::values::http_url
     )]
     pub flink_url: String,
     #[command(subcommand)]
@@ -339,7 +340,6 @@ fn client_for_state(url: &str) -> RestClient {
 
 /// Runs `flinkit jobs`.
 pub fn run(ctx: &Context<'_>, args: &JobsArgs) -> anyhow::Result<()> {
-    require_format(ctx.format, &[Format::Text, Format::Json], "jobs")?;
     let settings = flinkit::config::cluster(std::path::Path::new("flinkit.toml"))?;
     let url = match settings.flink_url {
         Some(url) if super::launch::from_default(ctx, "flink_url") => url,

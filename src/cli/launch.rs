@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::progress::Reporter;
 use super::validate::{self, VarArgs};
-use super::{Context, Format, InvalidInput, SqlArgs, output, require_format};
+use super::{Context, Format, InvalidInput, SqlArgs, output};
 use flinkit::connectors::Severity;
 use flinkit::lineage::Graph;
 use flinkit::vars::Redactor;
@@ -47,10 +47,10 @@ pub struct LaunchArgs {
     #[arg(long)]
     pub detach: bool,
     /// Cancel the job after this long (`30s`, `5m`); a streaming job otherwise runs until Ctrl-C.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::values::duration)]
     pub timeout: Option<Duration>,
     /// The local JVM's heap.
-    #[arg(long, value_name = "SIZE", default_value = "1g")]
+    #[arg(long, value_name = "SIZE", default_value = "1g", value_parser = super::values::heap)]
     pub heap: String,
     /// The local web UI port (default: a free port).
     #[arg(long, value_name = "PORT")]
@@ -63,7 +63,8 @@ pub struct LaunchArgs {
         long,
         value_name = "URL",
         env = "FLINKIT_FLINK_URL",
-        default_value = "http://localhost:8081"
+        default_value = "http://localhost:8081",
+        value_parser = super::values::http_url
     )]
     pub flink_url: String,
     /// The SQL Gateway address for `--target gateway`.
@@ -71,7 +72,8 @@ pub struct LaunchArgs {
         long,
         value_name = "URL",
         env = "FLINKIT_GATEWAY_URL",
-        default_value = "http://localhost:8083"
+        default_value = "http://localhost:8083",
+        value_parser = super::values::http_url
     )]
     pub gateway_url: String,
     /// With --target gateway: leave the session open and print its handle.
@@ -81,7 +83,7 @@ pub struct LaunchArgs {
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
     pub set: Vec<(String, String)>,
     /// The job's parallelism (`--target rest`; default: the cluster's).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::values::parallelism)]
     pub parallelism: Option<u32>,
     /// Start from this savepoint (`--target rest`).
     #[arg(long, value_name = "PATH")]
@@ -134,7 +136,6 @@ struct Outcome {
 
 /// Runs `flinkit launch`.
 pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
-    require_format(ctx.format, &[Format::Text, Format::Json], "launch")?;
     let settings = flinkit::config::cluster(std::path::Path::new("flinkit.toml"))?;
     let mut args = args.clone();
     if from_default(ctx, "target")

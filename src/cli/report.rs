@@ -17,15 +17,17 @@ use super::{Context, Format, InvalidInput, Reported, output};
 
 /// Prints the failure and returns its exit code: 2 for invalid input, 1 otherwise.
 pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
-    let invalid = err.chain().any(|cause| {
-        cause.is::<InvalidInput>()
-            || cause.is::<SqlError>()
-            || cause.is::<LineageError>()
-            || cause.is::<TableError>()
-            || cause
-                .downcast_ref::<BridgeError>()
-                .is_some_and(BridgeError::is_input)
-    });
+    // `downcast_ref` also finds an `InvalidInput` attached as context to its cause.
+    let invalid = err.downcast_ref::<InvalidInput>().is_some()
+        || err.chain().any(|cause| {
+            cause.is::<InvalidInput>()
+                || cause.is::<SqlError>()
+                || cause.is::<LineageError>()
+                || cause.is::<TableError>()
+                || cause
+                    .downcast_ref::<BridgeError>()
+                    .is_some_and(BridgeError::is_input)
+        });
     let code = if invalid { 2 } else { 1 };
     let syntax = err
         .chain()

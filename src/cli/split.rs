@@ -5,7 +5,7 @@ use flinkit::sql::{Detail, Script, Statement};
 use flinkit::vars::{self, Vars};
 use serde::Serialize;
 
-use super::{Context, Format, SqlArgs, output, require_format};
+use super::{Context, Format, SqlArgs, output};
 
 /// Flags of `flinkit split`.
 #[derive(Args, Debug)]
@@ -118,7 +118,6 @@ fn first_line(text: &str) -> String {
 
 /// Runs `flinkit split`.
 pub fn run(ctx: &Context<'_>, args: &SplitArgs) -> anyhow::Result<()> {
-    require_format(ctx.format, &[Format::Text, Format::Json], "split")?;
     let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
     let masked = vars::substitute(&script, &Vars::none());
     match ctx.format {

@@ -14,7 +14,7 @@ use flinkit::sql::{Origin, Script};
 use flinkit::vars::{self, Substituted, Vars};
 use serde_json::json;
 
-use super::{Context, Format, InvalidInput, SqlArgs, output, require_format};
+use super::{Context, Format, InvalidInput, SqlArgs, output};
 
 /// Flags of `flinkit validate`.
 #[derive(Args, Debug)]
@@ -156,7 +156,6 @@ fn repaired(script: &Script, diagnostics: &[Diagnostic]) -> BTreeMap<usize, Stri
 
 /// Runs `flinkit validate`.
 pub fn run(ctx: &Context<'_>, args: &ValidateArgs) -> anyhow::Result<()> {
-    require_format(ctx.format, &[Format::Text, Format::Json], "validate")?;
     let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
     let (substituted, mut diagnostics) = check(&script, &args.vars.vars());
     let redactor = &substituted.redactor;
