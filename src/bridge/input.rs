@@ -583,6 +583,42 @@ mod tests {
     }
 
     #[test]
+    fn decimals_keep_every_digit_and_overflow_is_refused() {
+        let script = Script::parse_str(
+            "CREATE TABLE d (id STRING, amount DECIMAL(38, 18), small DECIMAL(5, 2), \
+             PRIMARY KEY (id) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'd', \
+             'properties.bootstrap.servers' = 'x', 'key.format' = 'raw', 'value.format' = 'json')",
+        )
+        .unwrap();
+        let table =
+            TableSpec::from_script(&script, &substitute(&script, &Vars::none()), "d").unwrap();
+        let e = Encoder {
+            table: Some(table),
+            shape: Shape::Envelope,
+            ..Encoder::default()
+        };
+        let r = e
+            .line(
+                1,
+                br#"{"key":"a","value":{"amount":12345678901234567890.123456789012345678}}"#,
+            )
+            .unwrap();
+        let value = String::from_utf8(r.value.unwrap()).unwrap();
+        assert!(
+            value.contains(r#""amount":12345678901234567890.123456789012345678"#),
+            "{value}"
+        );
+        let err = e
+            .line(2, br#"{"key":"a","value":{"small":999.995}}"#)
+            .unwrap_err();
+        assert!(
+            err.message.contains("Flink would read NULL"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
     fn plain_records() {
         let e = Encoder {
             key_field: Some("id".into()),
