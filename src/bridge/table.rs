@@ -114,10 +114,12 @@ impl TableSpec {
             .iter()
             .filter_map(|s| s.create_table().map(|t| (s.index, t)))
             .collect();
+        let kept = script.tables();
         let found = tables
             .iter()
-            .rev()
-            .find(|(_, t)| t.name == name)
+            .find(|(index, t)| {
+                t.name == name && kept.get(name).is_some_and(|(s, _)| s.index == *index)
+            })
             .or_else(|| {
                 tables
                     .iter()

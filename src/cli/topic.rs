@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use flinkit::bridge::table::TableSpec;
 use flinkit::bridge::{Broker, Endpoint};
