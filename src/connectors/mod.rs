@@ -1116,10 +1116,10 @@ impl<'a> Validator<'a> {
                     );
                 }
                 Some(column) => {
-                    if let Some(ty) = column.data_type() {
-                        if !is_rowtime_type(ty) {
-                            self.push(stmt, Severity::Error, "bad-watermark-type", format!("the watermark column `{}` is {ty}; a rowtime must be TIMESTAMP(p) or TIMESTAMP_LTZ(p) with a precision p from 0 to 3", wm.column), wm.span.clone(), None, Some("declare it TIMESTAMP(3) or TIMESTAMP_LTZ(3), or compute one: ts AS CAST(… AS TIMESTAMP(3))".into()));
-                        }
+                    if let Some(ty) = column.data_type()
+                        && !is_rowtime_type(ty)
+                    {
+                        self.push(stmt, Severity::Error, "bad-watermark-type", format!("the watermark column `{}` is {ty}; a rowtime must be TIMESTAMP(p) or TIMESTAMP_LTZ(p) with a precision p from 0 to 3", wm.column), wm.span.clone(), None, Some("declare it TIMESTAMP(3) or TIMESTAMP_LTZ(3), or compute one: ts AS CAST(… AS TIMESTAMP(3))".into()));
                     }
                 }
                 None => {}
