@@ -167,23 +167,7 @@ impl Substituted {
     /// Source `source`'s text (`text`) with every secret literal replaced by `'***'`, for
     /// showing lines of it; [`MaskedSource::offset`] moves byte offsets of the original onto it.
     pub fn mask_source(&self, source: usize, text: &str) -> MaskedSource {
-        let mut masked = String::with_capacity(text.len());
-        let mut cuts = Vec::new();
-        let mut copied = 0;
-        for range in self.masked.get(&source).into_iter().flatten() {
-            if range.start < copied || range.end > text.len() {
-                continue;
-            }
-            masked.push_str(&text[copied..range.start]);
-            let at = masked.len();
-            masked.push('\'');
-            masked.push_str(MASK);
-            masked.push('\'');
-            cuts.push((range.clone(), at..masked.len()));
-            copied = range.end;
-        }
-        masked.push_str(&text[copied..]);
-        MaskedSource { text: masked, cuts }
+        MaskedSource::new(text, self.masked.get(&source).into_iter().flatten())
     }
 }
 
@@ -228,6 +212,62 @@ pub struct MaskedSource {
 }
 
 impl MaskedSource {
+    /// `text` with each of `ranges` (in order, not overlapping) replaced by `'***'`.
+    fn new<'r>(text: &str, ranges: impl IntoIterator<Item = &'r Range<usize>>) -> Self {
+        let mut masked = String::with_capacity(text.len());
+        let mut cuts = Vec::new();
+        let mut copied = 0;
+        for range in ranges {
+            if range.start < copied || range.end > text.len() {
+                continue;
+            }
+            masked.push_str(&text[copied..range.start]);
+            let at = masked.len();
+            masked.push('\'');
+            masked.push_str(MASK);
+            masked.push('\'');
+            cuts.push((range.clone(), at..masked.len()));
+            copied = range.end;
+        }
+        masked.push_str(&text[copied..]);
+        Self { text: masked, cuts }
+    }
+
+    /// A whole source that could not be split (a lexing error), with the values of its
+    /// secret-keyed options masked — up to the error, and an unterminated value of a secret key
+    /// to the end of its line — for showing its lines.
+    pub fn secret_literals(text: &str) -> Self {
+        let mut ranges: Vec<Range<usize>> = value_literals(text)
+            .into_iter()
+            .filter(|(key, _)| is_secret_key(&text[key.start + 1..key.end - 1]))
+            .map(|(_, value)| value)
+            .collect();
+        let mut before: Vec<crate::sql::lexer::Token> = Vec::new();
+        for tok in Lexer::new(text) {
+            match tok {
+                Ok(tok) if tok.kind.is_trivia() => {}
+                Ok(tok) => before.push(tok),
+                Err(err) => {
+                    let secret_key = matches!(
+                        before.as_slice(),
+                        [.., key, eq] if key.kind == TokenKind::String
+                            && eq.kind == TokenKind::Eq
+                            && is_secret_key(&text[key.start + 1..key.end - 1])
+                    );
+                    if secret_key {
+                        let end = text[err.offset..]
+                            .find(['\n', '\r'])
+                            .map_or(text.len(), |n| err.offset + n);
+                        ranges.push(err.offset..end);
+                    }
+                    break;
+                }
+            }
+        }
+        ranges.sort_by_key(|r| r.start);
+        Self::new(text, &ranges)
+    }
+
     /// Where byte `offset` of the original text is in the masked text (inside a masked literal:
     /// its start).
     pub fn offset(&self, offset: usize) -> usize {
@@ -615,6 +655,24 @@ mod tests {
         assert_eq!(&masked.text[masked.range(&(topic..topic + 7))], "'topic'");
         let inside = sql.find("long").unwrap();
         assert_eq!(masked.offset(inside), sql.find("'a-long").unwrap());
+    }
+
+    #[test]
+    fn a_source_that_cannot_be_split_shows_its_secrets_masked() {
+        let text = "CREATE TABLE t (x INT) WITH ('password' = 'hunter2', 'a' = 'b');\n\
+                    CREATE TABLE u (x INT) WITH ('token' = 'abc123, 'z' = 'y');\n";
+        let masked = MaskedSource::secret_literals(text);
+        assert!(!masked.text.contains("hunter2"), "{}", masked.text);
+        assert!(!masked.text.contains("abc123"), "{}", masked.text);
+        assert!(masked.text.contains("'a' = 'b'"), "{}", masked.text);
+        let open = "CREATE TABLE v (x INT) WITH ('secret' = 'unclosed-hunter2);\nnext line";
+        let masked = MaskedSource::secret_literals(open);
+        assert_eq!(
+            masked.text,
+            "CREATE TABLE v (x INT) WITH ('secret' = '***'\nnext line"
+        );
+        let quote = open.find("'unclosed").unwrap();
+        assert_eq!(masked.offset(quote), open.find("'unclosed").unwrap());
     }
 
     #[test]

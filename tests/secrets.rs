@@ -202,7 +202,11 @@ fn a_password_does_not_garble_messages_that_contain_it() {
         "--sql",
         "CREATE TABLE c (a INT) WITH ('connector' = 'postgres-cdc', 'password' = 'postgres')",
     ]);
-    assert_eq!(code, Some(0), "an unbundled connector is a warning: {printed}");
+    assert_eq!(
+        code,
+        Some(0),
+        "an unbundled connector is a warning: {printed}"
+    );
     assert!(printed.contains("'postgres-cdc' connector"), "{printed}");
     assert!(!printed.contains("***-cdc"), "{printed}");
 }
@@ -235,4 +239,29 @@ fn a_job_name_from_a_secret_table_name_is_masked_and_distinct() {
     let second = name("${T}-${T}");
     assert!(first.starts_with("flinkit: *** #"), "{first}");
     assert_ne!(first, second);
+}
+
+#[test]
+fn a_lexing_error_shows_its_line_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.sql");
+    std::fs::write(
+        &file,
+        "CREATE TABLE a (x INT) WITH ('connector' = 'datagen', 'ssl.keystore.password' = 'closed-secret', 'x' = 'unclosed);\n",
+    )
+    .unwrap();
+    for command in ["split", "validate", "graph"] {
+        let (code, printed) = run_status(&[command, "-f", file.to_str().unwrap()]);
+        assert_eq!(code, Some(2), "{printed}");
+        assert!(printed.contains("unterminated"), "{printed}");
+        assert!(!printed.contains("closed-secret"), "{command}: {printed}");
+    }
+    std::fs::write(
+        &file,
+        "CREATE TABLE b (x INT) WITH ('Auth-Params' = 'open-secret);\n",
+    )
+    .unwrap();
+    let (code, printed) = run_status(&["split", "-f", file.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{printed}");
+    assert!(!printed.contains("open-secret"), "{printed}");
 }

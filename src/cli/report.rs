@@ -11,6 +11,7 @@ use flinkit::bridge::table::TableError;
 use flinkit::lineage::LineageError;
 use flinkit::provision::ProvisionError;
 use flinkit::sql::{SqlError, SyntaxError};
+use flinkit::vars::MaskedSource;
 use serde_json::json;
 
 use super::{Context, Format, InvalidInput, Reported, output};
@@ -73,12 +74,12 @@ fn fix(err: &anyhow::Error) -> Option<&'static str> {
 }
 
 fn render_syntax(ctx: &Context<'_>, err: &SyntaxError) {
-    let text = err.source_text.as_str();
-    let file = SimpleFile::new(err.source_name.as_str(), text);
+    let masked = MaskedSource::secret_literals(&err.source_text);
+    let file = SimpleFile::new(err.source_name.as_str(), masked.text.as_str());
     let diagnostic = Diagnostic::error()
         .with_message(&err.message)
         .with_labels(vec![
-            Label::primary((), err.range.clone()).with_message("opened here"),
+            Label::primary((), masked.range(&err.range)).with_message("opened here"),
         ])
         .with_notes(vec![format!("help: {}", err.help)]);
     let mut stream = StandardStream::stderr(ctx.color.for_stderr());
