@@ -239,7 +239,7 @@ impl MaskedSource {
     pub fn secret_literals(text: &str) -> Self {
         let mut ranges: Vec<Range<usize>> = value_literals(text)
             .into_iter()
-            .filter(|(key, _)| is_secret_key(&text[key.start + 1..key.end - 1]))
+            .filter(|(key, _)| is_secret_key(text[key.clone()].trim_matches('\'')))
             .map(|(_, value)| value)
             .collect();
         let mut before: Vec<crate::sql::lexer::Token> = Vec::new();
@@ -377,12 +377,18 @@ pub fn substitute(script: &Script, vars: &Vars) -> Substituted {
 /// the value literal: in the statement itself and inside `/*+ OPTIONS(…) */` hints.
 fn value_literals(src: &str) -> Vec<(Range<usize>, Range<usize>)> {
     let mut pairs = Vec::new();
-    collect_value_literals(src, 0, &mut pairs);
+    collect_value_literals(src, 0, false, &mut pairs);
     pairs.sort_by_key(|(_, value)| value.start);
     pairs
 }
 
-fn collect_value_literals(src: &str, base: usize, pairs: &mut Vec<(Range<usize>, Range<usize>)>) {
+/// `in_hint`: a hint's keys may also be plain identifiers (`OPTIONS(k = 'v')`).
+fn collect_value_literals(
+    src: &str,
+    base: usize,
+    in_hint: bool,
+    pairs: &mut Vec<(Range<usize>, Range<usize>)>,
+) {
     let toks: Vec<_> = Lexer::new(src)
         .filter_map(Result::ok)
         .filter(|t| !matches!(t.kind, TokenKind::LineComment | TokenKind::BlockComment))
@@ -390,13 +396,14 @@ fn collect_value_literals(src: &str, base: usize, pairs: &mut Vec<(Range<usize>,
     for (i, tok) in toks.iter().enumerate() {
         if tok.kind == TokenKind::Hint && tok.end >= tok.start + 5 {
             let inner = tok.start + 3..tok.end - 2;
-            collect_value_literals(&src[inner.clone()], base + inner.start, pairs);
+            collect_value_literals(&src[inner.clone()], base + inner.start, true, pairs);
             continue;
         }
         let is_value = tok.kind == TokenKind::String
             && i >= 2
             && toks[i - 1].kind == TokenKind::Eq
-            && toks[i - 2].kind == TokenKind::String;
+            && (toks[i - 2].kind == TokenKind::String
+                || (in_hint && toks[i - 2].kind == TokenKind::Word));
         if is_value {
             let key = &toks[i - 2];
             pairs.push((
@@ -414,8 +421,11 @@ fn substitute_statement(stmt: &Statement, vars: &Vars, out: &mut Substituted) ->
     let mut redacted = String::with_capacity(src.len());
     let mut copied = 0;
     for (key, literal) in value_literals(src) {
-        let key = &src[key.start + 1..key.end - 1];
-        let secret_key = is_secret_key(&key.replace("''", "'"));
+        let key = src[key.clone()]
+            .strip_prefix('\'')
+            .and_then(|k| k.strip_suffix('\''))
+            .map_or_else(|| src[key.clone()].to_string(), |k| k.replace("''", "'"));
+        let secret_key = is_secret_key(&key);
         let (value, used) = replace_vars(&src[literal.clone()], stmt, literal.start, vars, out);
         if !used && !secret_key {
             continue;
@@ -610,7 +620,7 @@ mod tests {
     fn hint_options_are_substituted_and_masked() {
         let s = script(
             "INSERT INTO s SELECT * FROM t /*+ OPTIONS('topic'='${TOPIC}', \
-             'pulsar.client.authParams'='token:abc123') */ WHERE x > 0",
+             'pulsar.client.authParams'='token:abc123', password='p4ss') */ WHERE x > 0",
         );
         let vars = Vars::new([("TOPIC".to_string(), "orders".to_string())]);
         let out = substitute(&s, &vars);
@@ -621,7 +631,9 @@ mod tests {
         );
         assert!(out.texts[0].contains("'token:abc123'"), "{}", out.texts[0]);
         assert!(
-            out.redacted[0].contains("OPTIONS('topic'='***', 'pulsar.client.authParams'='***')"),
+            out.redacted[0].contains(
+                "OPTIONS('topic'='***', 'pulsar.client.authParams'='***', password='***')"
+            ),
             "{}",
             out.redacted[0]
         );

@@ -223,7 +223,22 @@ pub fn validate(script: &Script, values: &Substituted) -> Vec<Diagnostic> {
             v.table(stmt, table, written.contains(&table.name.as_str()));
         }
         for insert in stmt.inserts() {
-            if v.tables.get(&insert.target).is_none() && !catalogs {
+            let declared = created_before(script, &insert.target, stmt.index);
+            let later = created_after(script, &insert.target, stmt.index);
+            if let Some(created) = later.filter(|_| !declared) {
+                v.push(
+                    stmt,
+                    Severity::Error,
+                    "unknown-table",
+                    format!(
+                        "`{}` is created later (line {}); Flink runs statements in order",
+                        insert.target, created.line
+                    ),
+                    insert.target_span.clone(),
+                    None,
+                    Some("move the CREATE TABLE before the INSERT".into()),
+                );
+            } else if !declared && !catalogs {
                 v.push(
                     stmt,
                     Severity::Warning,
@@ -569,8 +584,7 @@ impl<'a> Validator<'a> {
             return;
         };
         let span = like_span(stmt).unwrap_or_else(|| table.name_span.clone());
-        let parent = self.tables.get(&like.table);
-        if parent.is_some_and(|(p, _)| p.index < stmt.index) {
+        if created_before(self.script, &like.table, stmt.index) {
             return;
         }
         let mut chain = vec![table.name.clone()];
@@ -600,8 +614,8 @@ impl<'a> Validator<'a> {
             .statements
             .iter()
             .any(|s| matches!(s.kind, StatementKind::CreateCatalog | StatementKind::Use));
-        let message = match parent {
-            Some((p, _)) => format!(
+        let message = match created_after(self.script, &like.table, stmt.index) {
+            Some(p) => format!(
                 "`{}` is created later (line {}); Flink creates tables in order, so LIKE needs an earlier one",
                 like.table, p.line
             ),
@@ -1345,6 +1359,20 @@ impl<'a> Validator<'a> {
         let option = options.iter().find(|o| o.key == "connector")?;
         self.catalog.connector(self.value(stmt, option))
     }
+}
+
+/// Whether a `CREATE TABLE name` comes before statement `index`.
+fn created_before(script: &Script, name: &str, index: usize) -> bool {
+    script.statements[..index]
+        .iter()
+        .any(|s| s.create_table().is_some_and(|t| t.name == name))
+}
+
+/// The first `CREATE TABLE name` after statement `index`.
+fn created_after<'s>(script: &'s Script, name: &str, index: usize) -> Option<&'s Statement> {
+    script.statements[index + 1..]
+        .iter()
+        .find(|s| s.create_table().is_some_and(|t| t.name == name))
 }
 
 /// Whether a column type can be a rowtime: `TIMESTAMP(p)`, `TIMESTAMP_LTZ(p)` or
