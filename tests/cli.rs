@@ -338,6 +338,9 @@ fn bad_flag_values_are_refused_when_flags_are_parsed() {
         vec!["launch", "--flink-url", "not a url", ddl],
         vec!["launch", "--gateway-url", "localhost:8083", ddl],
         vec!["jobs", "list", "--flink-url", ""],
+        vec!["jobs", "stop", "abc", "--savepoint-dir", ""],
+        vec!["launch", "--job-name", " ", ddl],
+        vec!["consume", "kafka", "t", "--group", ""],
         vec!["stack", "up", "--timeout", "0s"],
         vec!["demo", "--timeout", "0s"],
         vec![

@@ -36,7 +36,7 @@ pub struct ConsumeArgs {
     pub follow: bool,
     /// Consumer group (Kafka) or subscription (Pulsar): resume where it left off and commit.
     /// Without it nothing is committed.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = super::values::non_empty)]
     pub group: Option<String>,
     /// Print the materialized table (latest row per key; tombstones delete) instead of records.
     #[arg(long)]

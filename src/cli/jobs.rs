@@ -59,7 +59,7 @@ pub enum JobsCommand {
         /// The job id.
         id: String,
         /// Where the savepoint goes (a path the cluster can write, e.g. file:///tmp/savepoints).
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", value_parser = super::values::non_empty)]
         savepoint_dir: String,
     },
 }

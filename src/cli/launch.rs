@@ -41,7 +41,7 @@ pub struct LaunchArgs {
     #[arg(long, value_enum, default_value_t = Target::Local, env = "FLINKIT_TARGET")]
     pub target: Target,
     /// The Flink job name (default: "flinkit: " and the tables it writes).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = super::values::non_empty)]
     pub job_name: Option<String>,
     /// Run in the background and print the JVM's pid, log file and web UI address.
     #[arg(long)]
@@ -86,7 +86,7 @@ pub struct LaunchArgs {
     #[arg(long, value_name = "N", value_parser = super::values::parallelism)]
     pub parallelism: Option<u32>,
     /// Start from this savepoint (`--target rest`).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = super::values::non_empty)]
     pub from_savepoint: Option<String>,
     /// With --from-savepoint: skip state that belongs to no operator of the new script.
     #[arg(long)]
@@ -96,7 +96,7 @@ pub struct LaunchArgs {
     #[arg(long, requires = "savepoint_dir")]
     pub replace: bool,
     /// Where --replace puts the savepoint (a directory the cluster can write).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = super::values::non_empty)]
     pub savepoint_dir: Option<String>,
     #[command(flatten)]
     pub vars: VarArgs,

@@ -64,6 +64,14 @@ pub fn endpoint(text: &str) -> Result<String, String> {
     Ok(text.to_string())
 }
 
+/// A name, path or URL that is not empty (or only white space).
+pub fn non_empty(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("it is empty".into());
+    }
+    Ok(text.to_string())
+}
+
 /// A count of one or more.
 pub fn count(text: &str) -> Result<u64, String> {
     match text.trim().parse::<u64>() {
@@ -144,6 +152,8 @@ mod tests {
     #[test]
     fn endpoints_counts_ratios_and_rates() {
         assert!(endpoint("").is_err());
+        assert!(non_empty(" ").is_err());
+        assert_eq!(non_empty("x"), Ok("x".to_string()));
         assert!(endpoint("a:1, b:2").is_err());
         assert!(endpoint("a:1,b:2").is_ok());
         assert!(parallelism("0").is_err());
