@@ -1,57 +1,148 @@
-//! Project settings from `flinkit.toml`: the `[cluster]` section gives the default target and
-//! the Flink REST and SQL Gateway addresses. Flags win over `FLINKIT_*` environment variables,
-//! which win over the file, which wins over the built-in defaults. (The `[stack]` section
-//! belongs to [`crate::stack`].)
+//! Settings, loaded one way for every command: built-in defaults, then the user's config file
+//! (`$XDG_CONFIG_HOME/flinkit/config.toml`, else `~/.config/flinkit/config.toml`), then the
+//! project's `./flinkit.toml` (or the file given with `--config`), then `FLINKIT_*` environment
+//! variables; command-line flags win over all of them. The `[cluster]` section gives the default
+//! target and the Flink REST and SQL Gateway addresses, `[stack]` the local stack's ports.
+//! Also where flinkit keeps its state and cache. Layering is figment's; the XDG folders are
+//! etcetera's.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use etcetera::BaseStrategy;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::stack::Ports;
 
 /// The `[cluster]` section.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
-    /// `local`, `rest` or `gateway`.
+    /// `local`, `rest` or `gateway` (`FLINKIT_TARGET`).
     pub target: Option<String>,
-    /// The JobManager REST address.
+    /// The JobManager REST address (`FLINKIT_FLINK_URL`).
     pub flink_url: Option<String>,
-    /// The SQL Gateway address.
+    /// The SQL Gateway address (`FLINKIT_GATEWAY_URL`).
     pub gateway_url: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct File {
+/// Every setting, after layering.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Where jobs run.
     #[serde(default)]
-    cluster: Cluster,
+    pub cluster: Cluster,
+    /// The local stack's ports.
+    #[serde(default)]
+    pub stack: Ports,
 }
 
-/// Why `flinkit.toml` could not be used.
+/// The environment variables that are settings, and the keys they set.
+const ENV_KEYS: [(&str, &str); 3] = [
+    ("TARGET", "cluster.target"),
+    ("FLINK_URL", "cluster.flink_url"),
+    ("GATEWAY_URL", "cluster.gateway_url"),
+];
+
+/// Why settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {message}", path.display())]
-pub struct ConfigError {
-    /// The file.
-    pub path: std::path::PathBuf,
-    /// What is wrong.
-    pub message: String,
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A file or variable holds something that is not a setting, or a bad value.
+    #[error("settings: {0}")]
+    Invalid(#[source] Box<figment::Error>),
+    /// The file given explicitly does not exist.
+    #[error("{}: no such file", .0.display())]
+    Missing(PathBuf),
+    /// No folder for state or cache: `HOME` is not set.
+    #[error("no {what} directory: set {variable}")]
+    NoDir {
+        /// `state` or `cache`.
+        what: &'static str,
+        /// The variable that sets it.
+        variable: &'static str,
+    },
 }
 
-/// The `[cluster]` settings of `path`; empty when the file does not exist.
-pub fn cluster(path: &Path) -> Result<Cluster, ConfigError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Cluster::default()),
-        Err(err) => {
-            return Err(ConfigError {
-                path: path.to_path_buf(),
-                message: err.to_string(),
-            });
+impl ConfigError {
+    /// Whether the user's files or variables are at fault.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, Self::Invalid(_) | Self::Missing(_))
+    }
+}
+
+impl Settings {
+    /// Loads the settings: defaults < user file < `project` (else `./flinkit.toml`, when it
+    /// exists) < `FLINKIT_*` variables. A `project` file given explicitly must exist.
+    pub fn load(project: Option<&Path>) -> Result<Self, ConfigError> {
+        if let Some(path) = project
+            && !path.exists()
+        {
+            return Err(ConfigError::Missing(path.to_path_buf()));
         }
-    };
-    let file: File = toml::from_str(&text).map_err(|e| ConfigError {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    Ok(file.cluster)
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(user) = user_file() {
+            figment = figment.merge(Toml::file(user));
+        }
+        let project = project.unwrap_or(Path::new("flinkit.toml"));
+        figment = figment
+            .merge(Toml::file(project))
+            .merge(Env::prefixed("FLINKIT_").filter_map(|key| {
+                ENV_KEYS
+                    .iter()
+                    .find(|(name, _)| key.as_str().eq_ignore_ascii_case(name))
+                    .map(|(_, setting)| (*setting).into())
+            }));
+        figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+}
+
+/// The user's config file, `$XDG_CONFIG_HOME/flinkit/config.toml` (or under `~/.config`).
+pub fn user_file() -> Option<PathBuf> {
+    etcetera::choose_base_strategy()
+        .ok()
+        .map(|dirs| dirs.config_dir().join("flinkit").join("config.toml"))
+}
+
+fn var(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Where flinkit keeps state (the stack's processes and data, local runs):
+/// `$FLINKIT_STATE_DIR`, else `$XDG_STATE_HOME/flinkit`, else `~/.local/state/flinkit`.
+pub fn state_dir() -> Result<PathBuf, ConfigError> {
+    var("FLINKIT_STATE_DIR")
+        .or_else(|| {
+            etcetera::choose_base_strategy()
+                .ok()
+                .and_then(|dirs| dirs.state_dir())
+                .map(|d| d.join("flinkit"))
+        })
+        .ok_or(ConfigError::NoDir {
+            what: "state",
+            variable: "FLINKIT_STATE_DIR",
+        })
+}
+
+/// Where flinkit caches runner jars and Flink runtimes: `$FLINKIT_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/flinkit`, else `~/.cache/flinkit`.
+pub fn cache_dir() -> Result<PathBuf, ConfigError> {
+    var("FLINKIT_CACHE_DIR")
+        .or_else(|| {
+            etcetera::choose_base_strategy()
+                .ok()
+                .map(|dirs| dirs.cache_dir().join("flinkit"))
+        })
+        .ok_or(ConfigError::NoDir {
+            what: "cache",
+            variable: "FLINKIT_CACHE_DIR",
+        })
 }
 
 #[cfg(test)]
@@ -59,19 +150,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_cluster_section_and_its_absence() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("flinkit.toml");
-        assert_eq!(cluster(&path).unwrap(), Cluster::default());
-        std::fs::write(
-            &path,
-            "[stack]\nflink_port = 18081\n\n[cluster]\ntarget = \"rest\"\nflink_url = \"http://flink:8081\"\n",
-        )
-        .unwrap();
-        let c = cluster(&path).unwrap();
-        assert_eq!(c.target.as_deref(), Some("rest"));
-        assert_eq!(c.flink_url.as_deref(), Some("http://flink:8081"));
-        std::fs::write(&path, "[cluster]\nflink_ulr = \"x\"\n").unwrap();
-        assert!(cluster(&path).unwrap_err().message.contains("flink_ulr"));
+    fn files_and_variables_layer_over_the_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("XDG_CONFIG_HOME", jail.directory().join("user").display());
+            std::fs::create_dir_all(jail.directory().join("user/flinkit")).unwrap();
+            jail.create_file(
+                "user/flinkit/config.toml",
+                "[cluster]\ntarget = \"gateway\"\nflink_url = \"http://user:8081\"\n",
+            )?;
+            assert_eq!(
+                Settings::load(None).unwrap().cluster.target.as_deref(),
+                Some("gateway")
+            );
+            jail.create_file(
+                "flinkit.toml",
+                "[stack]\nflink_port = 18081\n\n[cluster]\ntarget = \"rest\"\n",
+            )?;
+            let settings = Settings::load(None).unwrap();
+            assert_eq!(settings.cluster.target.as_deref(), Some("rest"));
+            assert_eq!(
+                settings.cluster.flink_url.as_deref(),
+                Some("http://user:8081")
+            );
+            assert_eq!(settings.stack.flink_port, 18081);
+            assert_eq!(settings.stack.kafka_port, Ports::default().kafka_port);
+            jail.set_env("FLINKIT_FLINK_URL", "http://env:8081");
+            jail.set_env("FLINKIT_KAFKA_URL", "not a setting here");
+            let settings = Settings::load(None).unwrap();
+            assert_eq!(
+                settings.cluster.flink_url.as_deref(),
+                Some("http://env:8081")
+            );
+            jail.create_file("flinkit.toml", "[cluster]\nflink_ulr = \"x\"\n")?;
+            let err = Settings::load(None).unwrap_err();
+            assert!(err.is_invalid_input());
+            assert!(err.to_string().contains("flink_ulr"), "{err}");
+            assert!(matches!(
+                Settings::load(Some(Path::new("nope.toml"))),
+                Err(ConfigError::Missing(_))
+            ));
+            Ok(())
+        });
     }
 }

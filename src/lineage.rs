@@ -2,7 +2,7 @@
 //! INSERT / VIEW / CREATE TABLE AS edges, the parents-first deploy order, and renderings as a
 //! text tree, JSON, Graphviz dot and Mermaid.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -72,7 +72,7 @@ pub struct Graph {
 #[non_exhaustive]
 pub enum LineageError {
     /// The tables feed each other in a loop.
-    #[error("the tables form a cycle: {}", .tables.join(" → "))]
+    #[error("the tables form a cycle: {}", cycle_text(.tables))]
     Cycle {
         /// The tables along the cycle, the first repeated at the end.
         tables: Vec<String>,
@@ -151,16 +151,23 @@ impl Graph {
         }
         let mut parents = vec![Vec::new(); nodes.len()];
         let mut children = vec![Vec::new(); nodes.len()];
+        // A table that reads itself (`INSERT INTO t SELECT … FROM t`, which Flink runs) is
+        // written and read, but orders after nothing new: its edge stays out of the ordering.
+        let mut reads_itself = vec![false; nodes.len()];
         for (from, to, statement) in &edges {
             let (f, t) = (id_of(from), id_of(to));
+            if f == t {
+                reads_itself[f] = true;
+                continue;
+            }
             parents[t].push((f, *statement));
             children[f].push(t);
         }
         for (id, node) in nodes.iter_mut().enumerate() {
             node.role = match (
                 views.contains(&id),
-                parents[id].is_empty(),
-                children[id].is_empty(),
+                parents[id].is_empty() && !reads_itself[id],
+                children[id].is_empty() && !reads_itself[id],
             ) {
                 (true, _, _) => Role::View,
                 (false, false, false) => Role::Intermediate,
@@ -212,9 +219,13 @@ impl Graph {
             .collect();
         let mut children: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.nodes.len()];
         let mut has_parent = vec![false; self.nodes.len()];
+        let mut drawn = HashSet::new();
         for edge in &self.edges {
             let (f, t) = (index[edge.from.as_str()], index[edge.to.as_str()]);
-            if !children[f].iter().any(|&(c, _)| c == t) {
+            if f == t {
+                continue;
+            }
+            if drawn.insert((f, t)) {
                 children[f].push((t, edge.statement));
             }
             has_parent[t] = true;
@@ -222,56 +233,89 @@ impl Graph {
         let mut out = String::new();
         let mut shown = vec![false; self.nodes.len()];
         for root in (0..self.nodes.len()).filter(|&i| !has_parent[i]) {
-            self.tree(root, None, "", "", &children, &mut shown, &mut out);
+            self.tree(root, &children, &mut shown, &mut out);
         }
         let _ = writeln!(out, "\ndeploy order: {}", self.order.join(", "));
         out
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Writes the tree below `root`, depth first with an explicit stack (a chain of 20,000
+    /// INSERTs is 20,000 levels deep). Indentation stops growing at [`MAX_INDENT`] levels so the
+    /// text stays linear in the number of nodes; deeper lines say their level.
     fn tree(
         &self,
-        id: usize,
-        statement: Option<usize>,
-        first: &str,
-        rest: &str,
+        root: usize,
         children: &[Vec<(usize, usize)>],
         shown: &mut [bool],
         out: &mut String,
     ) {
-        let node = &self.nodes[id];
-        let what = match (node.role, node.connector.as_deref()) {
-            (Role::View, _) => "view".to_string(),
-            (role, Some(connector)) => format!("{connector}, {}", role.as_str()),
-            (role, None) => format!("undeclared, {}", role.as_str()),
-        };
-        let via = statement.map_or(String::new(), |s| format!("  [statement {s}]"));
-        let again = if shown[id] && !children[id].is_empty() {
-            "  (see above)"
-        } else {
-            ""
-        };
-        let _ = writeln!(out, "{first}{} ({what}){via}{again}", node.name);
-        if shown[id] {
-            return;
+        struct Frame {
+            id: usize,
+            statement: Option<usize>,
+            first: String,
+            rest: String,
+            level: usize,
         }
-        shown[id] = true;
-        for (k, &(child, stmt)) in children[id].iter().enumerate() {
-            let last = k + 1 == children[id].len();
-            let (branch, cont) = if last {
-                ("└─ ", "   ")
-            } else {
-                ("├─ ", "│  ")
+        let mut stack = vec![Frame {
+            id: root,
+            statement: None,
+            first: String::new(),
+            rest: String::new(),
+            level: 0,
+        }];
+        while let Some(frame) = stack.pop() {
+            let id = frame.id;
+            let node = &self.nodes[id];
+            let what = match (node.role, node.connector.as_deref()) {
+                (Role::View, _) => "view".to_string(),
+                (role, Some(connector)) => format!("{connector}, {}", role.as_str()),
+                (role, None) => format!("undeclared, {}", role.as_str()),
             };
-            self.tree(
-                child,
-                Some(stmt),
-                &format!("{rest}{branch}"),
-                &format!("{rest}{cont}"),
-                children,
-                shown,
+            let via = frame
+                .statement
+                .map_or(String::new(), |s| format!("  [statement {s}]"));
+            let again = if shown[id] && !children[id].is_empty() {
+                "  (see above)"
+            } else {
+                ""
+            };
+            let level = if frame.level > MAX_INDENT {
+                format!("  (level {})", frame.level)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
                 out,
+                "{}{} ({what}){via}{again}{level}",
+                frame.first, node.name
             );
+            if shown[id] {
+                continue;
+            }
+            shown[id] = true;
+            let count = children[id].len();
+            for (k, &(child, stmt)) in children[id].iter().enumerate().rev() {
+                let (branch, cont) = if k + 1 == count {
+                    ("└─ ", "   ")
+                } else {
+                    ("├─ ", "│  ")
+                };
+                let (first, rest) = if frame.level < MAX_INDENT {
+                    (
+                        format!("{}{branch}", frame.rest),
+                        format!("{}{cont}", frame.rest),
+                    )
+                } else {
+                    (frame.first.clone(), frame.rest.clone())
+                };
+                stack.push(Frame {
+                    id: child,
+                    statement: Some(stmt),
+                    first,
+                    rest,
+                    level: frame.level + 1,
+                });
+            }
         }
     }
 
@@ -344,6 +388,23 @@ impl Graph {
     }
 }
 
+/// A cycle for a message: every table of a short one; the ends of a long one.
+fn cycle_text(tables: &[String]) -> String {
+    const SHOWN: usize = 12;
+    if tables.len() <= SHOWN {
+        return tables.join(" → ");
+    }
+    format!(
+        "{} → … ({} more) … → {}",
+        tables[..SHOWN / 2].join(" → "),
+        tables.len() - SHOWN,
+        tables[tables.len() - SHOWN / 2..].join(" → ")
+    )
+}
+
+/// How many levels the text tree indents; deeper levels print at this indentation.
+const MAX_INDENT: usize = 32;
+
 /// Declared tables: own `'connector'` and the `LIKE` parent whose options they inherit.
 type Declared = HashMap<String, (Option<String>, Option<String>)>;
 
@@ -391,6 +452,7 @@ fn topological_order(
         .find(|&i| pending[i] > 0)
         .unwrap_or_default();
     let mut path = vec![start];
+    let mut on_path: HashMap<usize, usize> = HashMap::from([(start, 0)]);
     let mut at = start;
     loop {
         at = parents[at]
@@ -398,7 +460,7 @@ fn topological_order(
             .map(|&(p, _)| p)
             .find(|&p| pending[p] > 0)
             .unwrap_or(start);
-        if let Some(pos) = path.iter().position(|&n| n == at) {
+        if let Some(&pos) = on_path.get(&at) {
             let mut cycle: Vec<usize> = path[pos..].to_vec();
             cycle.reverse();
             let first = cycle.iter().position(|&n| n == at).unwrap_or_default();
@@ -406,6 +468,7 @@ fn topological_order(
             cycle.push(cycle[0]);
             return Err(cycle);
         }
+        on_path.insert(at, path.len());
         path.push(at);
     }
 }
@@ -458,10 +521,40 @@ mod tests {
             "INSERT INTO b SELECT * FROM a; INSERT INTO c SELECT * FROM b; INSERT INTO a SELECT * FROM c;",
         )
         .unwrap_err();
+        assert!(err.to_string().ends_with("a → b → c → a"), "{err}");
         let LineageError::Cycle { tables, statement } = err;
         assert_eq!(tables, ["a", "b", "c", "a"]);
+        let ring: String = (0..1000)
+            .map(|i| format!("INSERT INTO t{} SELECT * FROM t{i};", (i + 1) % 1000))
+            .collect();
+        let message = graph(&ring).unwrap_err().to_string();
+        assert!(message.contains(" → … (989 more) … → "), "{message}");
         assert_eq!(statement, 2, "the INSERT INTO a closes the loop");
-        assert!(graph("INSERT INTO t SELECT * FROM t").is_err());
+    }
+
+    #[test]
+    fn a_table_may_read_itself() {
+        let g = graph("INSERT INTO t SELECT * FROM t WHERE x > 0; INSERT INTO u SELECT * FROM t")
+            .unwrap();
+        assert_eq!(g.order, ["t", "u"]);
+        assert_eq!(g.edges.len(), 2);
+        assert_eq!(g.nodes[0].role, Role::Intermediate);
+        assert!(
+            g.to_text()
+                .starts_with("t (undeclared, intermediate)\n└─ u")
+        );
+    }
+
+    #[test]
+    fn a_deep_chain_renders_without_recursion() {
+        let sql: String = (1..20_000)
+            .map(|i| format!("INSERT INTO t{i} SELECT * FROM t{};\n", i - 1))
+            .collect();
+        let g = graph(&sql).unwrap();
+        let text = g.to_text();
+        assert_eq!(text.lines().count(), 20_000 + 2);
+        assert!(text.len() < 20_000 * 200, "{}", text.len());
+        assert!(text.contains("t19999 (undeclared, sink)  [statement 19998]  (level 19999)"));
     }
 
     #[test]

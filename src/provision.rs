@@ -206,18 +206,11 @@ impl Cache {
         Self { root: root.into() }
     }
 
-    /// The cache from `FLINKIT_CACHE_DIR`, `XDG_CACHE_HOME` or `HOME`.
+    /// The cache from `FLINKIT_CACHE_DIR`, `XDG_CACHE_HOME` or `HOME` ([`crate::config::cache_dir`]).
     pub fn from_env() -> Result<Self, ProvisionError> {
-        let var = |name: &str| {
-            std::env::var_os(name)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        let root = var("FLINKIT_CACHE_DIR")
-            .or_else(|| var("XDG_CACHE_HOME").map(|p| p.join("flinkit")))
-            .or_else(|| var("HOME").map(|p| p.join(".cache/flinkit")))
-            .ok_or(ProvisionError::NoCacheDir)?;
-        Ok(Self::at(root))
+        crate::config::cache_dir()
+            .map(Self::at)
+            .map_err(|_| ProvisionError::NoCacheDir)
     }
 
     /// The cache's root directory.

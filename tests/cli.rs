@@ -414,3 +414,99 @@ fn sql_and_records_both_on_stdin_are_refused() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("standard input"), "{err}");
 }
+
+#[test]
+fn a_file_name_given_without_dash_f_is_not_sql() {
+    let out = flinkit(&["validate", "job.sql"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("did you mean `-f job.sql`?"), "{stderr}");
+    let out = flinkit(
+        &["split", "--format", "json", "-"],
+        Some("SELECT 1;\nfoo bar;"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let error = &json(&out)["error"];
+    assert_eq!(
+        (error["line"].as_u64(), error["column"].as_u64()),
+        (Some(2), Some(1))
+    );
+}
+
+#[test]
+fn endless_inputs_are_refused_not_read_until_memory_runs_out() {
+    let out = flinkit(&["split", "-f", "/dev/zero"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("larger than 256 MiB"), "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let ddl = dir.path().join("t.sql");
+    std::fs::write(
+        &ddl,
+        "CREATE TABLE t (id INT) WITH ('connector' = 'kafka', 'topic' = 't', \
+         'properties.bootstrap.servers' = 'localhost:1', 'format' = 'json');",
+    )
+    .unwrap();
+    let ddl = ddl.to_str().unwrap();
+    let out = flinkit(
+        &["produce", "--table", "t", "-f", ddl, "--file", "/dev/zero"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 1: the line is longer than 64 MiB"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn deep_and_long_scripts_do_not_overflow_the_stack() {
+    let chain: String = (1..20_000)
+        .map(|i| format!("INSERT INTO t{i} SELECT * FROM t{};\n", i - 1))
+        .collect();
+    let out = flinkit(&["graph", "-"], Some(&chain));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from = (0..100_000).map(|i| format!("s{i}")).collect::<Vec<_>>();
+    let sql = format!("INSERT INTO t SELECT 1 FROM {}", from.join(", "));
+    let out = flinkit(&["split", "--format", "json", "-"], Some(&sql));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        json(&out)["statements"][0]["sources"]
+            .as_array()
+            .map(Vec::len),
+        Some(100_000)
+    );
+    let deep = format!(
+        "CREATE TABLE d (x {}INT{}) WITH ('connector' = 'kafka', 'topic' = 'd', \
+         'properties.bootstrap.servers' = 'localhost:1', 'format' = 'json');",
+        "ROW<a ".repeat(30_000),
+        ">".repeat(30_000)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let ddl = dir.path().join("d.sql");
+    std::fs::write(&ddl, deep).unwrap();
+    let out = flinkit(
+        &[
+            "produce",
+            "--table",
+            "d",
+            "-f",
+            ddl.to_str().unwrap(),
+            "--value",
+            "{}",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("deeper than 100 levels"), "{stderr}");
+}

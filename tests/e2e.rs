@@ -19,8 +19,12 @@ use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{block_on, flink_url, root};
 use flinkit::bridge::Broker;
 use flinkit::demo::{self, Rewrite, Tutorial};
+use flinkit::flink::JobState;
 use flinkit::flink::rest::RestClient;
 use flinkit::stack::{Service, Stack};
 use serde_json::Value;
@@ -34,20 +38,8 @@ fn take_turn() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn flink_url() -> String {
-    std::env::var("FLINKIT_FLINK_URL").unwrap_or_else(|_| "http://localhost:8081".into())
-}
-
 fn flinkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flinkit"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
+    common::flinkit(args)
 }
 
 fn ok_json(args: &[&str]) -> Value {
@@ -114,24 +106,18 @@ impl JobGuard {
     }
 
     fn state(&self) -> String {
-        self.client
-            .jobs()
+        block_on(self.client.summary(&self.id))
             .unwrap()
-            .into_iter()
-            .find(|j| j.id == self.id)
-            .map(|j| j.state)
+            .map(|j| j.state.to_string())
             .unwrap_or_default()
     }
 }
 
 impl Drop for JobGuard {
     fn drop(&mut self) {
-        if self.client.cancel(&self.id).is_ok() {
-            let state = self
-                .client
-                .wait_ended(&self.id, Duration::from_secs(30))
-                .unwrap_or_default();
-            eprintln!("job {} {state}", self.id);
+        if block_on(self.client.cancel(&self.id)).is_ok() {
+            let state = block_on(self.client.wait_ended(&self.id, Duration::from_secs(30)));
+            eprintln!("job {} {state:?}", self.id);
         }
     }
 }
@@ -139,7 +125,12 @@ impl Drop for JobGuard {
 /// Reads the sink as a table until it equals `expected` (or `timeout` passes, then fails
 /// showing the last table read). The sink's topic appears with the job's first write, so
 /// until then `consume` may fail; that is read again too.
-fn await_rows(sql: &str, table: &str, expected: &[demo::Row], timeout: Duration) -> Duration {
+fn await_rows(
+    sql: &str,
+    table: &str,
+    expected: &[flinkit::bridge::upsert::Row],
+    timeout: Duration,
+) -> Duration {
     let started = Instant::now();
     let expected = Value::Array(expected.iter().cloned().map(Value::Object).collect());
     let args = [
@@ -287,11 +278,10 @@ fn user_delete_on_pulsar_through_the_gateway() {
 
 /// Every job of the cluster, by id.
 fn job_states(client: &RestClient) -> Vec<(String, String, String)> {
-    client
-        .jobs()
+    block_on(client.jobs())
         .unwrap()
         .into_iter()
-        .map(|j| (j.id, j.name, j.state))
+        .map(|j| (j.id, j.name, j.state.to_string()))
         .collect()
 }
 
@@ -548,18 +538,15 @@ impl StartedJobs {
 
 impl Drop for StartedJobs {
     fn drop(&mut self) {
-        let Ok(jobs) = self.client.jobs() else {
+        let Ok(jobs) = block_on(self.client.jobs()) else {
             return;
         };
         for job in jobs {
             let ours = self.names.contains(&job.name) || job.name.starts_with("flinkit demo:");
-            if job.state == "RUNNING" && ours && !self.before.contains(&job.id) {
-                let _ = self.client.cancel(&job.id);
-                let state = self
-                    .client
-                    .wait_ended(&job.id, Duration::from_secs(30))
-                    .unwrap_or_default();
-                eprintln!("cancelled job {} ({}): {state}", job.id, job.name);
+            if job.state == JobState::Running && ours && !self.before.contains(&job.id) {
+                let _ = block_on(self.client.cancel(&job.id));
+                let state = block_on(self.client.wait_ended(&job.id, Duration::from_secs(30)));
+                eprintln!("cancelled job {} ({}): {state:?}", job.id, job.name);
             }
         }
     }

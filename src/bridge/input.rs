@@ -20,7 +20,67 @@ pub struct InputError {
     pub message: String,
 }
 
-/// Reads non-blank lines without allocating per line; memory stays at the longest line.
+/// The longest input line taken as one record: 64 MiB, far above Kafka's (1 MiB) and Pulsar's
+/// (5 MiB) default message limits. A longer line (or `/dev/zero`, one endless line) is refused.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// Reads one line, its `\n` included, into `buf` like [`BufRead::read_until`], but fails with an
+/// [`InputError`] for line `line` (inside an `io::Error` of kind `InvalidData`, see
+/// [`read_error`]) instead of growing `buf` past [`MAX_LINE_BYTES`]. Returns the bytes read.
+pub fn read_line<R: BufRead + ?Sized>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    line: u64,
+) -> io::Result<usize> {
+    let mut read = 0;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        if available.is_empty() {
+            return Ok(read);
+        }
+        let (complete, used) = match memchr::memchr(b'\n', available) {
+            Some(at) => (true, at + 1),
+            None => (false, available.len()),
+        };
+        if buf.len() + used > MAX_LINE_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                InputError {
+                    line,
+                    message: format!(
+                        "the line is longer than {} MiB, the most one record may take",
+                        MAX_LINE_BYTES >> 20
+                    ),
+                },
+            ));
+        }
+        buf.extend_from_slice(&available[..used]);
+        reader.consume(used);
+        read += used;
+        if complete {
+            return Ok(read);
+        }
+    }
+}
+
+/// The error for a failed read: a line [`read_line`] refused is invalid input, anything else
+/// an I/O failure.
+pub fn read_error(err: io::Error) -> super::BridgeError {
+    match err.get_ref().and_then(|e| e.downcast_ref::<InputError>()) {
+        Some(input) => super::BridgeError::Input(input.clone()),
+        None => super::BridgeError::Io {
+            context: "reading the records".into(),
+            source: err,
+        },
+    }
+}
+
+/// Reads non-blank lines without allocating per line; memory stays at the longest line, at most
+/// [`MAX_LINE_BYTES`].
 pub struct Lines<R> {
     reader: R,
     buf: Vec<u8>,
@@ -41,7 +101,7 @@ impl<R: BufRead> Lines<R> {
     pub fn next_line(&mut self) -> io::Result<Option<(u64, &[u8])>> {
         loop {
             self.buf.clear();
-            if self.reader.read_until(b'\n', &mut self.buf)? == 0 {
+            if read_line(&mut self.reader, &mut self.buf, self.line + 1)? == 0 {
                 return Ok(None);
             }
             self.line += 1;
@@ -107,11 +167,26 @@ impl Encoder {
         }
         let value: Value =
             serde_json::from_slice(text).map_err(|e| fail(format!("not JSON: {e}")))?;
+        self.record(line, value, Some(text))
+    }
+
+    /// One record given as a JSON value — a row, or an envelope with [`Shape::Envelope`] —
+    /// checked and encoded exactly as [`Encoder::line`] does with its text; errors carry `line`.
+    pub fn json(&self, line: u64, value: Value) -> Result<OutRecord, InputError> {
+        self.record(line, value, None)
+    }
+
+    fn record(
+        &self,
+        line: u64,
+        value: Value,
+        original: Option<&[u8]>,
+    ) -> Result<OutRecord, InputError> {
         let mut record = match self.shape {
-            Shape::Value => self.value(value, Some(text)),
+            Shape::Value => self.value(value, original),
             Shape::Envelope => self.envelope(value),
         }
-        .map_err(fail)?;
+        .map_err(|message| InputError { line, message })?;
         record.properties.extend(self.properties.iter().cloned());
         Ok(record)
     }
@@ -451,6 +526,21 @@ mod tests {
         assert_eq!(lines.next_line().unwrap(), Some((1, &b"a"[..])));
         assert_eq!(lines.next_line().unwrap(), Some((4, &b"b"[..])));
         assert_eq!(lines.next_line().unwrap(), None);
+    }
+
+    #[test]
+    fn an_endless_line_is_refused_with_its_number() {
+        let input = std::io::Read::chain("{}\n".as_bytes(), std::io::repeat(0));
+        let mut lines = Lines::new(std::io::BufReader::new(input));
+        assert_eq!(lines.next_line().unwrap().unwrap().0, 1);
+        let err = lines.next_line().unwrap_err();
+        match read_error(err) {
+            super::super::BridgeError::Input(InputError { line, message }) => {
+                assert_eq!(line, 2);
+                assert!(message.contains("64 MiB"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

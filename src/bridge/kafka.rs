@@ -221,7 +221,7 @@ fn creation_error(error: KafkaError) -> BridgeError {
             key,
         },
         KafkaError::ClientCreation(message) => BridgeError::client(Broker::Kafka, message),
-        other => BridgeError::client(Broker::Kafka, other),
+        other => BridgeError::client_caused(Broker::Kafka, "creating the client", other),
     }
 }
 
@@ -299,9 +299,10 @@ impl Handover {
                 {
                     Err(BridgeError::Timeout(self.purged_after))
                 }
-                Some(error) => Err(BridgeError::client(
+                Some(error) => Err(BridgeError::client_caused(
                     Broker::Kafka,
-                    format!("delivery to `{topic}` failed: {error}"),
+                    format!("delivery to `{topic}` failed"),
+                    error,
                 )),
             };
             acks(Ack { seq, result });
@@ -357,9 +358,10 @@ impl KafkaProducer {
                     std::thread::sleep(TOPIC_RETRY);
                 }
                 Some(code) => {
-                    return Err(BridgeError::client(
+                    return Err(BridgeError::client_caused(
                         Broker::Kafka,
-                        format!("topic `{topic}`: {code}"),
+                        format!("topic `{topic}`"),
+                        code,
                     ));
                 }
             }
@@ -448,9 +450,10 @@ impl Producer for KafkaProducer {
                         .run(self.producer.context(), &self.topic, acks);
                 }
                 Err((error, _)) => {
-                    return Err(BridgeError::client(
+                    return Err(BridgeError::client_caused(
                         Broker::Kafka,
-                        format!("cannot queue a record for `{}`: {error}", self.topic),
+                        format!("cannot queue a record for `{}`", self.topic),
+                        error,
                     ));
                 }
             }
@@ -681,7 +684,7 @@ fn partition_list(
     let mut list = TopicPartitionList::with_capacity(parts.len());
     for part in parts {
         list.add_partition_offset(topic, part.partition, offset)
-            .map_err(|e| BridgeError::client(Broker::Kafka, e))?;
+            .map_err(|e| BridgeError::client_caused(Broker::Kafka, "listing partitions", e))?;
     }
     Ok(list)
 }
@@ -754,14 +757,16 @@ impl KafkaConsumer {
                     this.progress.pending += 1;
                     assignment
                         .add_partition_offset(&this.progress.topics[t], part.partition, start)
-                        .map_err(|e| BridgeError::client(Broker::Kafka, e))?;
+                        .map_err(|e| {
+                            BridgeError::client_caused(Broker::Kafka, "assigning partitions", e)
+                        })?;
                 }
             }
             this.progress.parts.push(parts);
         }
-        this.consumer.assign(&assignment).map_err(|e| {
-            BridgeError::client(Broker::Kafka, format!("assigning partitions: {e}"))
-        })?;
+        this.consumer
+            .assign(&assignment)
+            .map_err(|e| BridgeError::client_caused(Broker::Kafka, "assigning partitions", e))?;
         Ok(this)
     }
 
@@ -797,9 +802,10 @@ impl KafkaConsumer {
             None => {}
             Some(RDKafkaErrorCode::UnknownTopicOrPartition) => return Err(missing(topic)),
             Some(code) => {
-                return Err(BridgeError::client(
+                return Err(BridgeError::client_caused(
                     Broker::Kafka,
-                    format!("topic `{topic}`: {code}"),
+                    format!("topic `{topic}`"),
+                    code,
                 ));
             }
         }
@@ -815,9 +821,10 @@ impl KafkaConsumer {
                 .consumer
                 .fetch_watermarks(topic, partition, wait(remaining(deadline)))
                 .map_err(|e| {
-                    BridgeError::client(
+                    BridgeError::client_caused(
                         Broker::Kafka,
-                        format!("watermarks of `{topic}` partition {partition}: {e}"),
+                        format!("watermarks of `{topic}` partition {partition}"),
+                        e,
                     )
                 })?;
             lows.push(low);
@@ -846,9 +853,10 @@ impl KafkaConsumer {
         let mut take = |answer: TopicPartitionList, what: &str| {
             for element in answer.elements() {
                 element.error().map_err(|e| {
-                    BridgeError::client(
+                    BridgeError::client_caused(
                         Broker::Kafka,
-                        format!("{what} of `{topic}` partition {}: {e}", element.partition()),
+                        format!("{what} of `{topic}` partition {}", element.partition()),
+                        e,
                     )
                 })?;
                 let Ok(i) = parts.binary_search_by_key(&element.partition(), |p| p.partition)
@@ -869,9 +877,7 @@ impl KafkaConsumer {
                     partition_list(topic, parts, Offset::Invalid)?,
                     wait(remaining(deadline)),
                 )
-                .map_err(|e| {
-                    BridgeError::client(Broker::Kafka, format!("committed offsets: {e}"))
-                })?;
+                .map_err(|e| BridgeError::client_caused(Broker::Kafka, "committed offsets", e))?;
             take(committed, "the committed offset")?;
         }
         if let StartAt::Timestamp(millis) = options.start {
@@ -882,7 +888,7 @@ impl KafkaConsumer {
                     wait(remaining(deadline)),
                 )
                 .map_err(|e| {
-                    BridgeError::client(Broker::Kafka, format!("offsets for a timestamp: {e}"))
+                    BridgeError::client_caused(Broker::Kafka, "offsets for a timestamp", e)
                 })?;
             take(found, "the offset for a timestamp")?;
         }
@@ -974,9 +980,10 @@ impl Consumer for KafkaConsumer {
                     tracing::debug!(target: LOG_TARGET, %error, "consuming");
                 }
                 Some(Err(error)) => {
-                    return Err(BridgeError::client(
+                    return Err(BridgeError::client_caused(
                         Broker::Kafka,
-                        format!("consuming {}: {error}", self.progress.topics.join(", ")),
+                        format!("consuming {}", self.progress.topics.join(", ")),
+                        error,
                     ));
                 }
                 None if left.is_zero() || remaining(deadline).is_zero() => return Ok(Next::Idle),
@@ -996,7 +1003,9 @@ impl Consumer for KafkaConsumer {
             for part in parts {
                 if let Some(next) = part.next.filter(|&next| part.committed != Some(next)) {
                     list.add_partition_offset(topic, part.partition, Offset::Offset(next))
-                        .map_err(|e| BridgeError::client(Broker::Kafka, e))?;
+                        .map_err(|e| {
+                            BridgeError::client_caused(Broker::Kafka, "committing offsets", e)
+                        })?;
                 }
             }
         }
@@ -1005,7 +1014,7 @@ impl Consumer for KafkaConsumer {
         }
         self.consumer
             .commit(&list, CommitMode::Sync)
-            .map_err(|e| BridgeError::client(Broker::Kafka, format!("committing offsets: {e}")))?;
+            .map_err(|e| BridgeError::client_caused(Broker::Kafka, "committing offsets", e))?;
         for part in self.progress.parts.iter_mut().flatten() {
             part.committed = part.next.or(part.committed);
         }
@@ -1053,7 +1062,7 @@ mod tests {
             panic!("accepted linger.ms={secret}");
         };
         assert!(!format!("{error} {error:?}").contains(secret), "{error:?}");
-        assert!(error.is_input());
+        assert!(error.is_invalid_input());
         assert!(
             matches!(&error, BridgeError::Setting { key, message } if key == "linger.ms"
                 && message == r#"Invalid value for configuration property "queue.buffering.max.ms""#),
@@ -1191,9 +1200,13 @@ mod tests {
         };
         assert!(
             error
-                .to_string()
+                .with_causes()
                 .starts_with("kafka: delivery to `orders` failed: "),
             "{error}"
+        );
+        assert_eq!(
+            error.kafka_error_code(),
+            Some(RDKafkaErrorCode::MessageSizeTooLarge)
         );
         assert_eq!(handover.run(&hooks, "orders", &mut |ack| acks.push(ack)), 0);
     }

@@ -8,7 +8,11 @@
 //! encodes and decodes keys and values, [`input`] reads JSON lines, [`generate`] makes records
 //! from a schema, [`upsert`] materializes the latest value per key, and [`produce`] drives a
 //! producer over an input with delivery tracking.
+//!
+//! Async programs use [`client`]: a producer whose `send` resolves on delivery, a consumer
+//! that is a `Stream`, their table-aware forms, and [`upsert::UpsertView`] fed from them.
 
+pub mod client;
 pub mod codec;
 pub mod generate;
 pub mod input;
@@ -278,8 +282,13 @@ pub enum BridgeError {
     Client {
         /// Which broker.
         broker: Broker,
-        /// The client's message.
+        /// What failed (the client library's own error, if any, is the source).
         message: String,
+        /// The client library's error: an `rdkafka::error::KafkaError` or `RDKafkaErrorCode`,
+        /// or a `pulsar::Error`; see [`BridgeError::kafka_error_code`] and
+        /// [`BridgeError::pulsar_error`].
+        #[source]
+        source: Option<ClientCause>,
     },
     /// A record was not acknowledged in time.
     #[error("not acknowledged within {0:?}")]
@@ -299,19 +308,120 @@ pub enum BridgeError {
         #[source]
         source: std::io::Error,
     },
+    /// A record read is not one of the table's rows.
+    #[error("a record is not a row of the table: {0}")]
+    Decode(#[from] upsert::DecodeError),
+    /// An upsert view did not hold the expected rows by its deadline, or its records ended
+    /// first.
+    #[error(
+        "{} is not the expected table after {:.1}s: {diff}",
+        table.as_ref().map_or("the view".to_string(), |t| format!("`{t}`")),
+        waited.as_secs_f64()
+    )]
+    Mismatch {
+        /// The table the view was of, if any.
+        table: Option<String>,
+        /// How long it was waited for.
+        waited: Duration,
+        /// What differs.
+        diff: upsert::TableDiff,
+    },
+    /// The thread behind an async producer or consumer ([`client`]) is gone: it panicked, or
+    /// the consumer's records ended.
+    #[error("the {what} stopped")]
+    Stopped {
+        /// `producer` or `consumer`.
+        what: &'static str,
+    },
 }
 
+/// A client library's own error, kept as the source of a [`BridgeError::Client`].
+pub type ClientCause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 impl BridgeError {
-    /// A client error for `broker`.
+    /// A client error for `broker` that has no library error behind it.
     pub fn client(broker: Broker, message: impl fmt::Display) -> Self {
         Self::Client {
             broker,
             message: message.to_string(),
+            source: None,
         }
     }
 
-    /// Whether the error is the user's input (exit code 2) rather than the world's.
-    pub fn is_input(&self) -> bool {
+    /// A client error for `broker`: what was being done, and the client library's error.
+    pub fn client_caused(
+        broker: Broker,
+        doing: impl fmt::Display,
+        source: impl Into<ClientCause>,
+    ) -> Self {
+        Self::Client {
+            broker,
+            message: doing.to_string(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// The librdkafka error code behind a Kafka [`BridgeError::Client`], if there is one.
+    pub fn kafka_error_code(&self) -> Option<rdkafka::error::RDKafkaErrorCode> {
+        let cause = self.client_cause()?;
+        match cause.downcast_ref::<rdkafka::error::KafkaError>() {
+            Some(error) => error.rdkafka_error_code(),
+            None => cause.downcast_ref().copied(),
+        }
+    }
+
+    /// The `pulsar` crate's error behind a Pulsar [`BridgeError::Client`], if there is one.
+    pub fn pulsar_error(&self) -> Option<&::pulsar::Error> {
+        self.client_cause()?.downcast_ref()
+    }
+
+    fn client_cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        match self {
+            Self::Client {
+                source: Some(source),
+                ..
+            } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// The message with its causes, `: `-separated — what `{:#}` prints through `anyhow`.
+    pub fn with_causes(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            text.push_str(": ");
+            text.push_str(&error.to_string());
+            cause = error.source();
+        }
+        text
+    }
+
+    /// Whether the error is the user's input (exit code 2) rather than the world's: a bad
+    /// setting, a table the bridge cannot use, or a record that does not fit.
+    pub fn is_invalid_input(&self) -> bool {
         matches!(self, Self::Setting { .. } | Self::Table(_) | Self::Input(_))
+    }
+
+    /// Whether something was not done in time: a record not acknowledged, or a broker that
+    /// did not answer.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout(_) | Self::Unreachable { .. })
+    }
+
+    /// The bad input record's 1-based line (or record number), for [`BridgeError::Input`].
+    pub fn input_line(&self) -> Option<u64> {
+        match self {
+            Self::Input(error) => Some(error.line),
+            _ => None,
+        }
+    }
+
+    /// What differs, for a [`BridgeError::Mismatch`].
+    pub fn diff(&self) -> Option<&upsert::TableDiff> {
+        match self {
+            Self::Mismatch { diff, .. } => Some(diff),
+            _ => None,
+        }
     }
 }

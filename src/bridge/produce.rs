@@ -50,7 +50,7 @@ impl Tracker {
         self.in_flight.remove(&ack.seq);
         match ack.result {
             Ok(()) => self.delivery.sent += 1,
-            Err(err) => self.failed(ack.seq, err.to_string()),
+            Err(err) => self.failed(ack.seq, err.with_causes()),
         }
     }
 
@@ -113,7 +113,7 @@ pub fn send_all(
                 queued += 1;
                 if let Err(err) = producer.send(seq, record, &mut |ack| tracker.ack(ack)) {
                     tracker.in_flight.remove(&seq);
-                    tracker.failed(seq, err.to_string());
+                    tracker.failed(seq, err.with_causes());
                     failure = Some(err);
                     break;
                 }

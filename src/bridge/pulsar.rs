@@ -407,7 +407,7 @@ fn open<T>(
     match rt.block_on(async { tokio::time::timeout(timeout, setup).await }) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) if is_unreachable(&e) => Err(unreachable(e.to_string())),
-        Ok(Err(e)) => Err(BridgeError::client(Broker::Pulsar, e)),
+        Ok(Err(e)) => Err(BridgeError::client_caused(Broker::Pulsar, "connecting", e)),
         Err(_) => Err(unreachable("timed out".into())),
     }
 }
@@ -472,7 +472,7 @@ impl Future for InFlight {
             seq,
             result: result
                 .map(drop)
-                .map_err(|e| BridgeError::client(Broker::Pulsar, e)),
+                .map_err(|e| BridgeError::client_caused(Broker::Pulsar, "sending", e)),
         })
     }
 }
@@ -513,7 +513,7 @@ async fn pump(
                     match producer.send_non_blocking(message).await {
                         Ok(receipt) => in_flight.push(InFlight { seq, receipt }),
                         Err(e) => {
-                            let result = Err(BridgeError::client(Broker::Pulsar, e));
+                            let result = Err(BridgeError::client_caused(Broker::Pulsar, "sending", e));
                             let _ = acks.send(Ack { seq, result });
                         }
                     }
@@ -1007,9 +1007,10 @@ impl Part {
             None => {}
         }
         let key = message.key_bytes().map_err(|e| {
-            BridgeError::client(
+            BridgeError::client_caused(
                 Broker::Pulsar,
-                format!("{} on {}: {e}", message_id(&id, self.partition), self.topic),
+                format!("{} on {}", message_id(&id, self.partition), self.topic),
+                e,
             )
         })?;
         let mut properties: Vec<(String, String)> = metadata
@@ -1066,9 +1067,10 @@ impl Consumer for PulsarConsumer {
                     }
                 }
                 Some(Err(e)) => {
-                    return Err(BridgeError::client(
+                    return Err(BridgeError::client_caused(
                         Broker::Pulsar,
-                        format!("reading {}: {e}", part.name),
+                        format!("reading {}", part.name),
+                        e,
                     ));
                 }
                 None => {
@@ -1113,7 +1115,7 @@ impl Consumer for PulsarConsumer {
         let committed = rt.block_on(async { tokio::time::timeout(BLOCK_LIMIT, acknowledge).await });
         match committed {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(BridgeError::client(Broker::Pulsar, format!("commit: {e}"))),
+            Ok(Err(e)) => Err(BridgeError::client_caused(Broker::Pulsar, "commit", e)),
             Err(_) => Err(BridgeError::Timeout(BLOCK_LIMIT)),
         }
     }

@@ -130,7 +130,11 @@ impl DataType {
     /// `ROW<a INT, b ARRAY<STRING>>`, `TIMESTAMP(3) WITH LOCAL TIME ZONE`).
     pub fn parse(text: &str) -> Result<Self, String> {
         let tokens = tokenize(text)?;
-        let mut parser = TypeParser { tokens, pos: 0 };
+        let mut parser = TypeParser {
+            tokens,
+            pos: 0,
+            depth: 0,
+        };
         let data_type = parser.data_type()?;
         if let Some(token) = parser.tokens.get(parser.pos) {
             return Err(format!("unexpected `{}` in type `{text}`", token.text()));
@@ -227,9 +231,15 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
     Ok(tokens)
 }
 
+/// How deep types may nest (`ARRAY<ARRAY<…>>`, `ROW<a ROW<…>>`): far beyond any real schema,
+/// and shallow enough that parsing, checking and encoding a type never exhaust the stack.
+pub const MAX_TYPE_DEPTH: usize = 100;
+
 struct TypeParser {
     tokens: Vec<Token>,
     pos: usize,
+    /// How many types enclose the one being parsed.
+    depth: usize,
 }
 
 impl TypeParser {
@@ -293,6 +303,19 @@ impl TypeParser {
     }
 
     fn data_type(&mut self) -> Result<DataType, String> {
+        if self.depth >= MAX_TYPE_DEPTH {
+            return Err(format!(
+                "the type nests deeper than {MAX_TYPE_DEPTH} levels (at token {})",
+                self.pos + 1
+            ));
+        }
+        self.depth += 1;
+        let parsed = self.nested_type();
+        self.depth -= 1;
+        parsed
+    }
+
+    fn nested_type(&mut self) -> Result<DataType, String> {
         let mut kind = self.base()?;
         let mut nullable = self.nullability();
         // Postfix collection syntax: `INT ARRAY`, `STRING MULTISET`.
@@ -833,6 +856,12 @@ mod tests {
         assert_eq!(t("ROW(x DOUBLE)").to_string(), "ROW<x DOUBLE>");
         assert!(matches!(t("INTERVAL DAY").kind, TypeKind::Other(_)));
         assert!(DataType::parse("ARRAY<INT").is_err());
+        let deep = |n: usize| format!("{}INT{}", "ARRAY<".repeat(n), ">".repeat(n));
+        assert!(DataType::parse(&deep(MAX_TYPE_DEPTH - 1)).is_ok());
+        let err = DataType::parse(&deep(30_000)).unwrap_err();
+        assert!(err.contains("deeper than 100 levels"), "{err}");
+        let rows = format!("{}INT{}", "ROW<a ".repeat(30_000), ">".repeat(30_000));
+        assert!(DataType::parse(&rows).is_err());
     }
 
     #[test]

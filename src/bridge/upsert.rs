@@ -1,20 +1,36 @@
 //! The materialized view of an upsert topic: the latest value per key, a tombstone removing its
 //! key — what a Flink `upsert-kafka` / `upsert-pulsar` table holds — rendered as rows.
+//!
+//! A program feeds an [`UpsertView`] records one by one ([`UpsertView::apply`]) or from a
+//! stream ([`UpsertView::feed`], [`UpsertView::wait_until`]), queries its rows
+//! ([`UpsertView::rows`], [`UpsertView::row`]) and compares them with the rows it expects
+//! ([`UpsertView::diff`], [`diff`]). [`UpsertView::read`] and [`UpsertView::await_rows`] do
+//! the reading for a table: once to the end of its topics, or until it holds the expected rows.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::time::{Duration, Instant};
 
+use futures::{Stream, StreamExt as _};
 use serde_json::{Map, Value};
 
-use super::InRecord;
+use super::client::RecordStream;
 use super::codec;
 use super::table::TableSpec;
+use super::{BridgeError, ConsumeOptions, InRecord, StartAt};
+
+/// A row: column names and their values.
+pub type Row = Map<String, Value>;
+
+/// How long [`UpsertView::await_rows`] waits before it opens a topic that was not there again.
+const REOPEN_AFTER: Duration = Duration::from_secs(1);
 
 /// The latest row per key of an upsert topic.
 #[derive(Debug, Clone)]
 pub struct UpsertView {
     table: Option<TableSpec>,
-    rows: HashMap<Vec<u8>, Map<String, Value>>,
+    rows: HashMap<Vec<u8>, Row>,
     /// Records applied.
     applied: u64,
     /// Records without a key (they cannot be upserted), skipped.
@@ -29,6 +45,16 @@ pub struct DecodeError {
     pub position: String,
     /// Why it could not be decoded.
     pub message: String,
+}
+
+impl DecodeError {
+    /// The error for `record`, naming its topic and position.
+    pub fn at(record: &InRecord, message: impl Into<String>) -> Self {
+        Self {
+            position: position(record),
+            message: message.into(),
+        }
+    }
 }
 
 impl UpsertView {
@@ -57,10 +83,7 @@ impl UpsertView {
         let row = match &self.table {
             Some(table) => table
                 .decode_row(Some(key), value)
-                .map_err(|message| DecodeError {
-                    position: position(record),
-                    message,
-                })?,
+                .map_err(|message| DecodeError::at(record, message))?,
             None => {
                 let mut row = Map::new();
                 row.insert("key".into(), codec::show(key));
@@ -87,6 +110,161 @@ impl UpsertView {
                 .unwrap_or(Ordering::Equal)
         });
         rows
+    }
+
+    /// The row of a key: the value of a one-column key, or an object of the key columns (the
+    /// message key's text or JSON without a table). `None` when no row has that key, and for
+    /// a table without key columns.
+    pub fn row(&self, key: &Value) -> Option<&Row> {
+        let key_columns: Vec<&str> = match &self.table {
+            Some(table) => table.key_fields.iter().map(String::as_str).collect(),
+            None => vec!["key"],
+        };
+        let matches = |row: &Row| match (key, key_columns.as_slice()) {
+            (_, []) => false,
+            (Value::Object(key), columns) if columns.len() == key.len() => columns
+                .iter()
+                .all(|c| key.get(*c).is_some_and(|k| row.get(*c) == Some(k))),
+            (scalar, [column]) => row.get(*column) == Some(scalar),
+            _ => false,
+        };
+        self.rows.values().find(|row| matches(row))
+    }
+
+    /// How many rows (keys) the view holds.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the view holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The table the rows are decoded for, if any.
+    pub fn table(&self) -> Option<&TableSpec> {
+        self.table.as_ref()
+    }
+
+    /// How the rows differ from `expected`, in any order, over the view's columns (an absent
+    /// column counting as NULL).
+    pub fn diff(&self, expected: &[Row]) -> TableDiff {
+        diff(expected, &self.rows(), &self.columns())
+    }
+
+    /// Applies every record of `records` until the stream ends, and returns how many there
+    /// were. A record that cannot be decoded fails with [`BridgeError::Decode`].
+    pub async fn feed<S>(&mut self, records: S) -> Result<u64, BridgeError>
+    where
+        S: Stream<Item = Result<InRecord, BridgeError>>,
+    {
+        let mut records = std::pin::pin!(records);
+        let mut count = 0;
+        while let Some(record) = records.next().await {
+            self.apply(&record?)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Applies records of `records` until the view holds exactly `expected` (in any order,
+    /// see [`diff`](Self::diff)), and fails with [`BridgeError::Mismatch`] — holding the
+    /// difference — when `deadline` passes or the stream ends before that. Give it a following
+    /// stream ([`ConsumeOptions::follow`]) to wait for records still to come; the stream can
+    /// be read on afterwards.
+    pub async fn wait_until<S>(
+        &mut self,
+        records: &mut S,
+        expected: &[Row],
+        deadline: Instant,
+    ) -> Result<(), BridgeError>
+    where
+        S: Stream<Item = Result<InRecord, BridgeError>> + Unpin,
+    {
+        self.wait(records, expected, deadline, Instant::now()).await
+    }
+
+    /// [`wait_until`](Self::wait_until), a mismatch telling the time since `started`.
+    async fn wait<S>(
+        &mut self,
+        records: &mut S,
+        expected: &[Row],
+        deadline: Instant,
+        started: Instant,
+    ) -> Result<(), BridgeError>
+    where
+        S: Stream<Item = Result<InRecord, BridgeError>> + Unpin,
+    {
+        let until = tokio::time::Instant::from_std(deadline);
+        loop {
+            // Counting first keeps a table that is still filling up from being compared at
+            // every record.
+            if self.rows.len() == expected.len() && self.diff(expected).is_empty() {
+                return Ok(());
+            }
+            match tokio::time::timeout_at(until, records.next()).await {
+                Ok(Some(record)) => self.apply(&record?)?,
+                Ok(None) | Err(_) => {
+                    return Err(self.mismatch(started.elapsed(), self.diff(expected)));
+                }
+            }
+        }
+    }
+
+    /// Reads a table's topics from the earliest record to the end, and returns its latest
+    /// row per key. `timeout` bounds connecting.
+    pub async fn read(table: &TableSpec, timeout: Duration) -> Result<Self, BridgeError> {
+        let options = ConsumeOptions {
+            start: StartAt::Earliest,
+            follow: false,
+            group: None,
+        };
+        let records = RecordStream::open(&table.endpoint, &table.topics, &options, timeout).await?;
+        let mut view = Self::new(Some(table.clone()));
+        view.feed(records).await?;
+        Ok(view)
+    }
+
+    /// Reads a table's topics from the earliest record, following them, until its latest row
+    /// per key is exactly `expected` (in any order), and returns the view; fails with
+    /// [`BridgeError::Mismatch`] when `deadline` passes first. A topic that cannot be opened
+    /// yet — a job's sink topic appears with its first write — is tried again every second
+    /// until the deadline, and the last error is returned if it never opened.
+    pub async fn await_rows(
+        table: &TableSpec,
+        expected: &[Row],
+        deadline: Instant,
+    ) -> Result<Self, BridgeError> {
+        let options = ConsumeOptions {
+            start: StartAt::Earliest,
+            follow: true,
+            group: None,
+        };
+        let started = Instant::now();
+        let mut records = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match RecordStream::open(&table.endpoint, &table.topics, &options, left).await {
+                Ok(records) => break records,
+                Err(error) if error.is_invalid_input() || left <= REOPEN_AFTER => {
+                    return Err(error);
+                }
+                Err(error) => {
+                    tracing::debug!(%error, table = %table.name, "opening the table's topics");
+                    tokio::time::sleep(REOPEN_AFTER).await;
+                }
+            }
+        };
+        let mut view = Self::new(Some(table.clone()));
+        view.wait(&mut records, expected, deadline, started).await?;
+        Ok(view)
+    }
+
+    fn mismatch(&self, waited: Duration, diff: TableDiff) -> BridgeError {
+        BridgeError::Mismatch {
+            table: self.table.as_ref().map(|t| t.name.clone()),
+            waited,
+            diff,
+        }
     }
 
     /// The column names, in table order (or `key`, `value` without a table).
@@ -179,6 +357,72 @@ impl UpsertView {
     }
 }
 
+/// How an actual table differs from the expected one (rows compared as multisets, an absent
+/// column counting as NULL).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableDiff {
+    /// Expected rows that are not there.
+    pub missing: Vec<Row>,
+    /// Rows that are there but not expected.
+    pub unexpected: Vec<Row>,
+}
+
+impl TableDiff {
+    /// Whether the tables are the same.
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.unexpected.is_empty()
+    }
+}
+
+impl fmt::Display for TableDiff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |rows: &[Row]| {
+            rows.iter()
+                .map(|r| Value::Object(r.clone()).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut parts = Vec::new();
+        if !self.missing.is_empty() {
+            parts.push(format!("missing {}", list(&self.missing)));
+        }
+        if !self.unexpected.is_empty() {
+            parts.push(format!("unexpected {}", list(&self.unexpected)));
+        }
+        if parts.is_empty() {
+            parts.push("no difference".into());
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// Compares `actual` with `expected` over `columns`, in any order.
+pub fn diff(expected: &[Row], actual: &[&Row], columns: &[String]) -> TableDiff {
+    let canonical = |row: &Row| {
+        let full: Row = columns
+            .iter()
+            .map(|c| (c.clone(), row.get(c).cloned().unwrap_or(Value::Null)))
+            .collect();
+        Value::Object(full).to_string()
+    };
+    let mut left: BTreeMap<String, (usize, &Row)> = BTreeMap::new();
+    for row in actual {
+        left.entry(canonical(row)).or_insert((0, row)).0 += 1;
+    }
+    let mut out = TableDiff::default();
+    for row in expected {
+        match left.get_mut(&canonical(row)) {
+            Some((n, _)) if *n > 0 => *n -= 1,
+            _ => out.missing.push(row.clone()),
+        }
+    }
+    for (n, row) in left.into_values() {
+        out.unexpected
+            .extend(std::iter::repeat_n(row, n).map(|r| (*r).clone()));
+    }
+    out
+}
+
 fn position(record: &InRecord) -> String {
     match &record.position {
         super::Position::Kafka { partition, offset } => {
@@ -208,6 +452,7 @@ mod tests {
     use crate::bridge::Position;
     use crate::sql::Script;
     use crate::vars::{Vars, substitute};
+    use serde_json::json;
 
     fn record(key: &str, value: Option<&str>, offset: i64) -> InRecord {
         InRecord {
@@ -282,6 +527,112 @@ mod tests {
             view.to_text(),
             "key | value\n----+--------\na   | {\"x\":1}\nb   |       2\n(2 rows)\n"
         );
+    }
+
+    #[test]
+    fn rows_are_found_by_key_value_or_key_object() {
+        let mut view = UpsertView::new(Some(counts()));
+        view.apply(&record(
+            "100",
+            Some(r#"{"accountId":"100","userCount":2}"#),
+            0,
+        ))
+        .unwrap();
+        assert_eq!(view.len(), 1);
+        assert_eq!(view.row(&json!("100")).unwrap()["userCount"], 2);
+        assert_eq!(
+            view.row(&json!({"accountId": "100"})).unwrap()["userCount"],
+            2
+        );
+        assert!(view.row(&json!("101")).is_none());
+        assert!(view.row(&json!({"userCount": 2})).is_none());
+        view.apply(&record("100", None, 1)).unwrap();
+        assert!(view.is_empty() && view.row(&json!("100")).is_none());
+    }
+
+    #[test]
+    fn diff_names_missing_and_unexpected_rows_with_absent_columns_as_null() {
+        let row = |value: Value| value.as_object().cloned().unwrap_or_default();
+        let columns = vec!["k".to_string(), "v".to_string()];
+        let expected = vec![
+            row(json!({"k": "a", "v": 1})),
+            row(json!({"k": "b", "v": null})),
+        ];
+        let same = [row(json!({"k": "b"})), row(json!({"v": 1, "k": "a"}))];
+        assert!(diff(&expected, &same.iter().collect::<Vec<_>>(), &columns).is_empty());
+        let other = [row(json!({"k": "a", "v": 2})), row(json!({"k": "b"}))];
+        let d = diff(&expected, &other.iter().collect::<Vec<_>>(), &columns);
+        assert_eq!(d.missing, [row(json!({"k": "a", "v": 1}))]);
+        assert_eq!(d.unexpected, [row(json!({"k": "a", "v": 2}))]);
+        assert_eq!(
+            d.to_string(),
+            r#"missing {"k":"a","v":1}; unexpected {"k":"a","v":2}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn waiting_ends_with_the_difference_when_the_records_end_first() {
+        let mut view = UpsertView::new(Some(counts()));
+        let mut records = futures::stream::iter([
+            Ok(record(
+                "101",
+                Some(r#"{"accountId":"101","userCount":1}"#),
+                0,
+            )),
+            Ok(record(
+                "100",
+                Some(r#"{"accountId":"100","userCount":1}"#),
+                1,
+            )),
+        ]);
+        let expected = [json!({"accountId": "100", "userCount": 1})
+            .as_object()
+            .cloned()
+            .unwrap()];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let error = view
+            .wait_until(&mut records, &expected, deadline)
+            .await
+            .unwrap_err();
+        let diff = error.diff().unwrap();
+        assert!(diff.missing.is_empty());
+        assert_eq!(diff.unexpected[0]["accountId"], "101");
+        assert!(
+            error
+                .to_string()
+                .starts_with("`c` is not the expected table after ")
+        );
+    }
+
+    #[tokio::test]
+    async fn waiting_stops_reading_once_the_rows_are_there() {
+        let mut view = UpsertView::new(Some(counts()));
+        let mut records = futures::stream::iter([
+            Ok(record(
+                "100",
+                Some(r#"{"accountId":"100","userCount":1}"#),
+                0,
+            )),
+            Ok(record("100", None, 1)),
+        ])
+        .chain(futures::stream::pending());
+        let expected = [json!({"accountId": "100", "userCount": 1})
+            .as_object()
+            .cloned()
+            .unwrap()];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        view.wait_until(&mut records, &expected, deadline)
+            .await
+            .unwrap();
+        assert_eq!(view.applied(), 1);
+        view.wait_until(&mut records, &[], deadline).await.unwrap();
+        assert_eq!(view.applied(), 2);
+        let soon = Instant::now() + Duration::from_millis(300);
+        let error = view
+            .wait_until(&mut records, &expected, soon)
+            .await
+            .unwrap_err();
+        assert_eq!(error.diff().unwrap().missing, expected);
     }
 
     #[test]

@@ -83,9 +83,13 @@ pub fn run(ctx: &Context<'_>, args: &DemoArgs) -> anyhow::Result<()> {
     );
     let cache = Cache::from_env()?;
     let mut reporter = Reporter::new(true);
-    let result = demo::run(&tutorial, &options, &cache, &stop, &mut |event| {
-        on_event(&mut reporter, &tutorial, event)
-    });
+    let result = super::block_on(demo::run(
+        &tutorial,
+        &options,
+        &cache,
+        &stop,
+        &mut |event| on_event(&mut reporter, &tutorial, event),
+    ))?;
     drop(reporter);
     let outcome = result
         .map_err(anyhow::Error::from)

@@ -4,7 +4,8 @@ use clap::Args;
 use flinkit::lineage::{Graph, LineageError};
 use flinkit::sql::Script;
 
-use super::{Context, Format, SqlArgs, output};
+use super::args::SqlArgs;
+use super::{Context, Format, output};
 
 /// Flags of `flinkit graph`.
 #[derive(Args, Debug)]

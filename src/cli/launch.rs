@@ -1,49 +1,39 @@
-//! `flinkit launch`: split the script, check it makes a job, provision the JVM side and run it
-//! — locally on an embedded MiniCluster (`--target local`, the default).
+//! `flinkit launch`: flags → [`Options`] → [`Prepared`] (findings rendered, `--dry-run`
+//! shown) → one library call, [`Prepared::submit`] → the [`Job`] followed (a local job's output
+//! printed until it ends; a cluster job until every task runs) → the report rendered. No HTTP,
+//! polling or submission here: that is [`flinkit::launch`].
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
-use clap::{Args, ValueEnum};
-use flinkit::flink::local::{self, Line, LocalJob, LocalOptions};
-use flinkit::flink::{JobError, JobSpec, RunnerEvent};
-use flinkit::provision::Cache;
+use anyhow::Context as _;
+use clap::Args;
+use flinkit::connectors::Severity;
+use flinkit::flink::JobState;
+use flinkit::launch::{Event, Job, LaunchError, Options, Prepared, Target};
+use flinkit::lineage::Graph;
 use flinkit::sql::Script;
+use serde::Serialize;
 use serde_json::json;
 
+use super::args::{ClusterArgs, SqlArgs, TargetArg, VarArgs, key_value};
 use super::progress::Reporter;
-use super::validate::{self, VarArgs};
-use super::{Context, Format, InvalidInput, SqlArgs, output};
-use flinkit::connectors::Severity;
-use flinkit::lineage::Graph;
-use flinkit::vars::Redactor;
-
-/// Where a job runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Target {
-    /// An embedded Flink MiniCluster in a child JVM on this machine.
-    Local,
-    /// A running cluster, through its JobManager REST API (--flink-url).
-    Rest,
-    /// A running cluster, through its SQL Gateway (--gateway-url).
-    Gateway,
-}
+use super::{Context, Format, InvalidInput, output, validate};
 
 /// Flags of `flinkit launch`.
 #[derive(Args, Debug, Clone)]
 pub struct LaunchArgs {
     #[command(flatten)]
     pub sql: SqlArgs,
-    /// Where to run the job.
-    #[arg(long, value_enum, default_value_t = Target::Local, env = "FLINKIT_TARGET")]
-    pub target: Target,
+    /// Where to run the job (default: FLINKIT_TARGET, flinkit.toml, else local).
+    #[arg(long, value_enum)]
+    pub target: Option<TargetArg>,
     /// The Flink job name (default: "flinkit: " and the tables it writes).
     #[arg(long, value_name = "NAME", value_parser = super::values::non_empty)]
     pub job_name: Option<String>,
-    /// Run in the background and print the JVM's pid, log file and web UI address.
+    /// Return once the job is submitted (local: run in the background and print the JVM's pid,
+    /// log file and web UI address).
     #[arg(long)]
     pub detach: bool,
     /// Cancel the job after this long (`30s`, `5m`); a streaming job otherwise runs until Ctrl-C.
@@ -58,34 +48,18 @@ pub struct LaunchArgs {
     /// Flink configuration for the local cluster, e.g. `parallelism.default=2` (repeatable).
     #[arg(long = "conf", value_name = "KEY=VALUE", value_parser = key_value)]
     pub conf: Vec<(String, String)>,
-    /// The JobManager REST address for `--target rest`.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "FLINKIT_FLINK_URL",
-        default_value = "http://localhost:8081",
-        value_parser = super::values::http_url
-    )]
-    pub flink_url: String,
-    /// The SQL Gateway address for `--target gateway`.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "FLINKIT_GATEWAY_URL",
-        default_value = "http://localhost:8083",
-        value_parser = super::values::http_url
-    )]
-    pub gateway_url: String,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// With --target gateway: leave the session open and print its handle.
     #[arg(long)]
     pub keep_session: bool,
-    /// A Flink option for the job, like a SET statement (repeatable; gateway session property).
+    /// A Flink option for the job, like a SET statement (repeatable; every target).
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
     pub set: Vec<(String, String)>,
-    /// The job's parallelism (`--target rest`; default: the cluster's).
+    /// The job's parallelism (default: the cluster's).
     #[arg(long, value_name = "N", value_parser = super::values::parallelism)]
     pub parallelism: Option<u32>,
-    /// Start from this savepoint (`--target rest`).
+    /// Start from this savepoint.
     #[arg(long, value_name = "PATH", value_parser = super::values::non_empty)]
     pub from_savepoint: Option<String>,
     /// With --from-savepoint: skip state that belongs to no operator of the new script.
@@ -106,163 +80,132 @@ pub struct LaunchArgs {
     pub dry_run: bool,
 }
 
-/// Parses `KEY=VALUE`.
-pub fn key_value(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .filter(|(k, _)| !k.is_empty())
-        .ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))
+impl LaunchArgs {
+    /// The library's options for these flags, the settings filling in what they leave out.
+    fn options(&self) -> anyhow::Result<Options> {
+        let cluster = self.cluster.resolve(self.target)?;
+        let mut options = match cluster.target {
+            Target::Local => Options::local(),
+            Target::Rest => Options::rest(cluster.flink_url),
+            Target::Gateway => Options::gateway(cluster.gateway_url).flink_url(cluster.flink_url),
+        }
+        .detach(self.detach)
+        .keep_session(self.keep_session)
+        .heap(self.heap.clone())
+        .allow_non_restored_state(self.allow_non_restored_state);
+        if let Some(name) = &self.job_name {
+            options = options.name(name.clone());
+        }
+        for (key, value) in &self.vars.vars {
+            options = options.var(key.clone(), value.clone());
+        }
+        for (key, value) in self.conf.iter().chain(&self.set) {
+            options = options.set(key.clone(), value.clone());
+        }
+        if let Some(port) = self.web_port {
+            options = options.web_port(port);
+        }
+        if let Some(p) = self.parallelism {
+            options = options.parallelism(p);
+        }
+        if let Some(savepoint) = &self.from_savepoint {
+            options = options.from_savepoint(savepoint.clone());
+        }
+        if let (true, Some(dir)) = (self.replace, &self.savepoint_dir) {
+            options = options.replace(dir.clone());
+        }
+        Ok(options)
+    }
 }
 
-/// `$FLINKIT_STATE_DIR`, else `$XDG_STATE_HOME/flinkit`, else `~/.local/state/flinkit`.
-pub fn state_dir() -> anyhow::Result<PathBuf> {
-    let var = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    var("FLINKIT_STATE_DIR")
-        .or_else(|| var("XDG_STATE_HOME").map(|p| p.join("flinkit")))
-        .or_else(|| var("HOME").map(|p| p.join(".local/state/flinkit")))
-        .context("no state directory: set FLINKIT_STATE_DIR")
-}
-
-/// How a run ended.
-struct Outcome {
-    job_id: Option<String>,
+/// What `launch` prints when the job is submitted (or, locally, has ended).
+#[derive(Debug, Serialize)]
+struct Report {
+    job_id: String,
+    name: String,
+    target: &'static str,
     state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     web_ui: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restored_from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log: Option<std::path::PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<std::path::PathBuf>,
 }
 
 /// Runs `flinkit launch`.
 pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
-    let settings = flinkit::config::cluster(std::path::Path::new("flinkit.toml"))?;
-    let mut args = args.clone();
-    if from_default(ctx, "target")
-        && let Some(target) = &settings.target
-    {
-        args.target = Target::from_str(target, true).map_err(|_| {
-            InvalidInput(format!(
-                "flinkit.toml: target {target:?} is not local, rest or gateway"
-            ))
-        })?;
-    }
-    if from_default(ctx, "flink_url")
-        && let Some(url) = settings.flink_url
-    {
-        args.flink_url = url;
-    }
-    if from_default(ctx, "gateway_url")
-        && let Some(url) = settings.gateway_url
-    {
-        args.gateway_url = url;
-    }
-    let args = &args;
+    let options = args.options()?;
     let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
-    let (substituted, diagnostics) = validate::check(&script, &args.vars.vars());
-    let redactor = &substituted.redactor;
-    let errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
-    let spec = JobSpec::from_script(&script, &substituted.texts, args.job_name.as_deref())
-        .map(|mut spec| {
-            spec.name = substituted.job_name(&spec.name, &script);
-            spec
-        })
-        .map_err(|err| locate(&script, err));
+    let prepared = Prepared::new(&script, &options);
+    let redactor = prepared.redactor().clone();
     if args.dry_run {
-        return dry_run(ctx, &script, &substituted, &diagnostics, spec);
+        return dry_run(ctx, &prepared);
     }
-    if ctx.format != Format::Json || errors {
-        validate::render(ctx, &script, &substituted, &diagnostics);
+    if ctx.format != Format::Json || prepared.has_errors() {
+        validate::render(ctx, &script, prepared.substituted(), prepared.diagnostics());
     }
-    if errors {
+    if prepared.has_errors() {
         if ctx.format == Format::Json {
-            output::print_json(&validate::to_json(redactor, &diagnostics))?;
+            output::print_json(&validate::to_json(&redactor, prepared.diagnostics()))?;
         }
         return Err(
             InvalidInput("the script has errors (above); nothing was started".to_string()).into(),
         );
     }
-    let spec = spec?;
-    match args.target {
-        Target::Rest => return super::jobs::submit_rest(ctx, args, &script, &spec, redactor),
-        Target::Gateway => {
-            return super::jobs::submit_gateway(
-                ctx,
-                args,
-                &script,
-                &substituted.texts,
-                &spec,
-                redactor,
-            );
-        }
-        Target::Local => {}
-    }
-    let mut reporter = Reporter::new(true);
-    let cache = Cache::from_env()?;
-    let provisioned = cache.provision(false, &mut |p| reporter.provision(p))?;
-    let run_dir = state_dir()?.join("runs").join(format!(
-        "{}-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        std::process::id()
-    ));
-    let options = LocalOptions {
-        heap: args.heap.clone(),
-        web_port: args.web_port,
-        conf: args.conf.clone(),
-        run_dir,
-        detach: args.detach,
-    };
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .context("cannot install the Ctrl-C handler")?;
-    reporter.start(&format!(
-        "starting Flink {} locally",
-        flinkit::versions::flink()
-    ));
-    let mut job = local::start(&provisioned, &spec, &options)?;
-    let started = Instant::now();
-    let result = follow(ctx, args, &mut job, &mut reporter, &stop, &script, redactor);
-    drop(reporter);
-    let outcome = match result {
-        Ok(outcome) => outcome,
-        Err(err) => {
-            if !args.detach {
-                job.terminate(Duration::from_secs(20))?;
-            }
-            return Err(err);
+    let reporter = Arc::new(Mutex::new(Reporter::new(true)));
+    let listener = reporter.clone();
+    let options = options.on_event(move |event| {
+        if let Ok(mut reporter) = listener.lock() {
+            progress(&mut reporter, event);
         }
-    };
-    let mut report = json!({
-        "job_id": outcome.job_id,
-        "name": spec.name,
-        "target": "local",
-        "state": outcome.state,
-        "web_ui": outcome.web_ui,
     });
-    if args.detach {
-        report["pid"] = json!(job.pid());
-        report["log"] = json!(job.log_file());
-        report["output"] = json!(job.run_dir().join("stdout.log"));
-    }
+    let started = Instant::now();
+    let report = super::block_on(async {
+        let job = prepared.submit(&options).await?;
+        follow(ctx, args, job, &reporter, &stop).await
+    })?;
+    drop(reporter);
+    let report = report.map_err(anyhow::Error::new)?;
     match ctx.format {
         Format::Json => output::print_json(&report)?,
-        _ if args.detach => eprintln!(
+        _ if args.detach && report.pid.is_some() => eprintln!(
             "job {:?} is RUNNING in the background (pid {}); web UI {}; log {}\nstop it with: kill {}",
-            spec.name,
-            job.pid(),
-            outcome.web_ui.as_deref().unwrap_or("unknown"),
-            job.log_file().display(),
-            job.pid()
+            report.name,
+            report.pid.unwrap_or_default(),
+            report.web_ui.as_deref().unwrap_or("unknown"),
+            report
+                .log
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            report.pid.unwrap_or_default()
         ),
         _ => eprintln!(
-            "job {:?} ({}) {} after {:.1}s",
-            spec.name,
-            outcome.job_id.as_deref().unwrap_or("not submitted"),
-            outcome.state,
-            started.elapsed().as_secs_f64()
+            "job {:?} ({}) {} {}after {:.1}s{}",
+            report.name,
+            report.job_id,
+            report.state,
+            match report.target {
+                "local" => String::new(),
+                _ => format!("via {} ", options.address()),
+            },
+            started.elapsed().as_secs_f64(),
+            report
+                .session
+                .as_ref()
+                .map(|s| format!("; session {s} kept open"))
+                .unwrap_or_default()
         ),
     }
     if stop.load(Ordering::SeqCst) && args.timeout.is_none() {
@@ -271,149 +214,144 @@ pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Points a job error at its statement.
-fn locate(script: &Script, err: JobError) -> anyhow::Error {
-    let help = err.help();
-    let place = err.statement().map(|i| {
-        let stmt = &script.statements[i];
-        format!(
-            " ({}:{}:{})",
-            script.source_of(stmt).name(),
-            stmt.line,
-            stmt.column
-        )
-    });
-    InvalidInput(format!("{err}{}\nhelp: {help}", place.unwrap_or_default())).into()
+/// Shows a launch's progress.
+fn progress(reporter: &mut Reporter, event: &Event) {
+    match event {
+        Event::Provision(p) => reporter.provision(p.clone()),
+        Event::Submitting { target, url } => match target {
+            Target::Local => reporter.start(&format!(
+                "starting Flink {} locally",
+                flinkit::versions::flink()
+            )),
+            Target::Gateway => {
+                reporter.start(&format!("running the script through the SQL Gateway at {url}"))
+            }
+            _ => reporter.start(&format!("submitting to {url}")),
+        },
+        Event::AlreadyRunning { name, job_id } => eprintln!(
+            "warning: a job named {name:?} is already RUNNING ({job_id}); use --replace --savepoint-dir DIR to redeploy it"
+        ),
+        Event::NothingToReplace { name } => {
+            eprintln!("no RUNNING job named {name:?}: starting it fresh")
+        }
+        Event::Stopping {
+            job_id,
+            savepoint_dir,
+        } => reporter.start(&format!(
+            "stopping job {job_id} with a savepoint in {savepoint_dir}"
+        )),
+        Event::Stopped { job_id, savepoint } => {
+            reporter.done(&format!("job {job_id} stopped; savepoint {savepoint}"))
+        }
+        Event::DroppingUnmappedState => reporter.done(
+            "the new script lacks some operators of the old one: their state is dropped (--allow-non-restored-state)",
+        ),
+        Event::WebUi { url } => reporter.done(&format!("Flink web UI: {url}")),
+        Event::Submitted { job_id } => reporter.update(&format!("job {job_id} submitted")),
+        _ => {}
+    }
 }
 
-/// Streams the run's output and events until the job ends (or, detached, until it runs).
-fn follow(
+/// Follows a submitted job: a local job's output is printed until it ends (or Ctrl-C,
+/// `--timeout`); a cluster job is waited for until every task runs (unless `--detach`).
+async fn follow(
     ctx: &Context<'_>,
     args: &LaunchArgs,
-    job: &mut LocalJob,
-    reporter: &mut Reporter,
+    mut job: Job,
+    reporter: &Mutex<Reporter>,
     stop: &AtomicBool,
-    script: &Script,
-    redactor: &Redactor,
-) -> anyhow::Result<Outcome> {
-    let deadline = args.timeout.map(|t| Instant::now() + t);
-    let mut job_id = None;
-    let mut web_ui: Option<String> = None;
-    loop {
-        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
-        if (stop.load(Ordering::SeqCst) || timed_out) && !args.detach {
-            reporter.start("cancelling the job and stopping the local JVM");
-            job.terminate(Duration::from_secs(30))?;
-            reporter.done("local JVM stopped");
-            return Ok(Outcome {
-                job_id,
-                state: "CANCELED".to_string(),
-                web_ui,
-            });
+) -> Result<Report, LaunchError> {
+    let update = |message: &str| {
+        if let Ok(mut r) = reporter.lock() {
+            r.update(message);
         }
-        match job.next_line(Duration::from_millis(200)) {
-            Ok(Line::Output(line)) => {
-                let line = redactor.redact(&line);
-                if ctx.format == Format::Json || args.detach {
-                    eprintln!("{line}");
-                } else {
-                    println!("{line}");
-                }
+    };
+    let mut report = Report {
+        job_id: job.id().to_string(),
+        name: job.name().to_string(),
+        target: job.target().as_str(),
+        state: JobState::Initializing.to_string(),
+        web_ui: None,
+        session: job.session().map(str::to_string),
+        restored_from: job.restored_from().map(str::to_string),
+        pid: None,
+        log: None,
+        output: None,
+    };
+    if job.target() != Target::Local {
+        report.state = if args.detach {
+            JobState::Created.to_string()
+        } else {
+            update(&format!("job {} submitted; waiting for RUNNING", job.id()));
+            match job.wait_running(Duration::from_secs(120)).await {
+                Ok(state) => state.to_string(),
+                Err(err @ LaunchError::Failed { .. }) => return Err(err),
+                Err(_) => "SUBMITTED".to_string(),
             }
-            Ok(Line::Event(event)) => match event {
-                RunnerEvent::WebUi { url } => {
-                    reporter.done(&format!("Flink web UI: {url}"));
-                    web_ui = Some(url);
+        };
+        return Ok(report);
+    }
+    report.web_ui = job.flink_url();
+    if args.detach {
+        report.state = job
+            .wait_running(Duration::from_secs(120))
+            .await?
+            .to_string();
+        report.web_ui = job.flink_url();
+        report.pid = job.pid();
+        report.log = job.log_file();
+        report.output = job.output_file();
+        return Ok(report);
+    }
+    let deadline = args.timeout.map(|t| Instant::now() + t);
+    let mut shown = None;
+    loop {
+        let state = job.state().await?;
+        if shown != Some(state) {
+            update(&format!("job {} {state}", job.id()));
+            shown = Some(state);
+        }
+        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+        if stop.load(Ordering::SeqCst) || timed_out {
+            if let Ok(mut r) = reporter.lock() {
+                r.start("cancelling the job and stopping the local JVM");
+            }
+            job.cancel().await?;
+            if let Ok(mut r) = reporter.lock() {
+                r.done("local JVM stopped");
+            }
+            report.state = JobState::Canceled.to_string();
+            return Ok(report);
+        }
+        tokio::select! {
+            line = job.next_output() => match line {
+                Some(line) if ctx.format == Format::Json => eprintln!("{line}"),
+                Some(line) => println!("{line}"),
+                None => {
+                    report.state = job.wait_finished(None).await?.to_string();
+                    return Ok(report);
                 }
-                RunnerEvent::Submitted { job_id: id, .. } => {
-                    reporter.update(&format!("job {id} submitted"));
-                    job_id = Some(id);
-                }
-                RunnerEvent::State { job_id: id, state } => {
-                    reporter.update(&format!("job {id} {state}"));
-                    if args.detach && state == "RUNNING" {
-                        return Ok(Outcome {
-                            job_id: Some(id),
-                            state,
-                            web_ui,
-                        });
-                    }
-                    job_id = Some(id);
-                }
-                RunnerEvent::Finished { job_id: id, state } => {
-                    let _ = job.wait();
-                    return Ok(Outcome {
-                        job_id: Some(id),
-                        state,
-                        web_ui,
-                    });
-                }
-                RunnerEvent::Failed {
-                    statement, message, ..
-                } => {
-                    let _ = job.wait();
-                    bail!(
-                        "the job failed{}: {}",
-                        at(script, statement),
-                        redactor.redact(&message)
-                    );
-                }
-                RunnerEvent::Error {
-                    statement, message, ..
-                } => {
-                    let _ = job.wait();
-                    return Err(InvalidInput(format!(
-                        "Flink rejected the script{}: {}",
-                        at(script, statement),
-                        redactor.redact(&message)
-                    ))
-                    .into());
-                }
-                _ => {}
             },
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                let status = job.wait()?;
-                bail!(
-                    "the local JVM exited ({status}) without reporting the job's end; the end of its log ({}):\n{}",
-                    job.log_file().display(),
-                    redactor.redact(&job.log_tail(20))
-                );
-            }
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
     }
 }
 
-/// ` in statement N (file:line:col)` for a statement index the runner blamed.
-pub fn at(script: &Script, statement: Option<usize>) -> String {
-    statement
-        .and_then(|i| script.statements.get(i))
-        .map(|stmt| {
-            format!(
-                " in statement {} ({}:{}:{})",
-                stmt.index,
-                script.source_of(stmt).name(),
-                stmt.line,
-                stmt.column
-            )
-        })
-        .unwrap_or_default()
-}
-
 /// `launch --dry-run`: what would run, with secrets masked; exit 2 on errors.
-fn dry_run(
-    ctx: &Context<'_>,
-    script: &Script,
-    substituted: &flinkit::vars::Substituted,
-    diagnostics: &[flinkit::connectors::Diagnostic],
-    spec: anyhow::Result<JobSpec>,
-) -> anyhow::Result<()> {
-    let problem = spec
-        .as_ref()
-        .err()
-        .map(|e| redactor_text(&substituted.redactor, e));
+fn dry_run(ctx: &Context<'_>, prepared: &Prepared<'_>) -> anyhow::Result<()> {
+    let script = prepared.script();
+    let substituted = prepared.substituted();
+    let diagnostics = prepared.diagnostics();
+    let redactor = prepared.redactor();
+    let spec = prepared.spec();
+    let problem = spec.as_ref().err().map(|e| {
+        let text = redactor.redact(&e.to_string());
+        match e.help() {
+            Some(help) => format!("{text}\nhelp: {help}"),
+            None => text,
+        }
+    });
     let spec = spec.ok();
-    let redactor = &substituted.redactor;
     let tables: Vec<serde_json::Value> = script
         .statements
         .iter()
@@ -481,13 +419,4 @@ fn dry_run(
         std::process::exit(2);
     }
     Ok(())
-}
-
-fn redactor_text(redactor: &Redactor, err: &anyhow::Error) -> String {
-    redactor.redact(&format!("{err:#}"))
-}
-
-/// Whether the flag `id` kept its built-in default (no flag, no environment variable).
-pub fn from_default(ctx: &Context<'_>, id: &str) -> bool {
-    ctx.matches.value_source(id) == Some(clap::parser::ValueSource::DefaultValue)
 }

@@ -1,6 +1,7 @@
 //! The command line: clap types, global flags, input gathering, logging, exit codes and the
 //! rendering of failures. Each subcommand lives in its own module.
 
+mod args;
 mod completions;
 mod consume;
 mod demo;
@@ -18,11 +19,10 @@ mod topic;
 mod validate;
 mod values;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use flinkit::sql::Input;
+use anyhow::Context as _;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 pub use output::{ColorMode, Format};
 
@@ -126,59 +126,6 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
 }
 
-/// Where SQL comes from, shared by every command that reads SQL.
-#[derive(Args, Debug, Clone)]
-pub struct SqlArgs {
-    /// SQL text, one argument each (split on its own); `-` reads standard input.
-    #[arg(value_name = "STATEMENT")]
-    pub statements: Vec<String>,
-    /// SQL text (repeatable).
-    #[arg(long = "sql", value_name = "TEXT")]
-    pub sql: Vec<String>,
-    /// A .sql file, or a folder searched recursively for .sql files (repeatable; `-` is stdin).
-    #[arg(short = 'f', long = "file", value_name = "PATH")]
-    pub files: Vec<PathBuf>,
-}
-
-impl SqlArgs {
-    /// The inputs in the order they were given on the command line.
-    pub fn inputs(&self, matches: &ArgMatches) -> Vec<Input> {
-        let indices = |id: &str| -> Vec<usize> {
-            matches
-                .indices_of(id)
-                .map(|i| i.collect())
-                .unwrap_or_default()
-        };
-        let mut ordered: Vec<(usize, Input)> = Vec::new();
-        let text = |s: &String| {
-            if s == "-" {
-                Input::Stdin
-            } else {
-                Input::Text(s.clone())
-            }
-        };
-        ordered.extend(
-            indices("statements")
-                .into_iter()
-                .zip(self.statements.iter().map(text)),
-        );
-        ordered.extend(
-            indices("sql")
-                .into_iter()
-                .zip(self.sql.iter().map(|s| Input::Text(s.clone()))),
-        );
-        ordered.extend(indices("files").into_iter().zip(self.files.iter().map(|p| {
-            if p.as_os_str() == "-" {
-                Input::Stdin
-            } else {
-                Input::Path(p.clone())
-            }
-        })));
-        ordered.sort_by_key(|(i, _)| *i);
-        ordered.into_iter().map(|(_, input)| input).collect()
-    }
-}
-
 /// What every command gets besides its own flags.
 pub struct Context<'a> {
     pub format: Format,
@@ -263,4 +210,15 @@ fn require_format(command: &str, format: Format, allowed: &[Format]) -> Result<(
         names.join("|"),
         name(&format)
     ))
+}
+
+/// Runs an async library call to completion on a runtime this command owns (the library is
+/// async; the CLI is one call at a time).
+pub fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    Ok(runtime.block_on(future))
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Args;
 use flinkit::bridge::generate::{GenerateOptions, Generated, Generator, KeySpace, Pacer, Schedule};
-use flinkit::bridge::input::{Encoder, InputError, Lines, Shape};
+use flinkit::bridge::input::{self, Encoder, InputError, Lines, Shape};
 use flinkit::bridge::produce::{self, Delivery, Progress, Step};
 use flinkit::bridge::table::TableSpec;
 use flinkit::bridge::{self, BridgeError, OutRecord};
@@ -48,7 +48,7 @@ pub struct ProduceArgs {
     #[arg(long)]
     pub envelope: bool,
     /// A property (Kafka header) on every record (repeatable).
-    #[arg(long = "property", value_name = "KEY=VALUE", value_parser = super::launch::key_value)]
+    #[arg(long = "property", value_name = "KEY=VALUE", value_parser = super::args::key_value)]
     pub properties: Vec<(String, String)>,
     /// Skip the first N lines of --file (resume an interrupted run).
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -134,10 +134,7 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
         let steps = std::iter::from_fn(move || {
             loop {
                 return match lines.next_line() {
-                    Err(err) => Some(Err(BridgeError::Io {
-                        context: "reading the records".into(),
-                        source: err,
-                    })),
+                    Err(err) => Some(Err(input::read_error(err))),
                     Ok(None) => None,
                     Ok(Some((line, _))) if line <= skip => continue,
                     Ok(Some((line, text))) => Some(match encoder.line(line, text) {
@@ -230,8 +227,8 @@ fn check_file(
     let mut line = 0u64;
     loop {
         buf.clear();
-        if reader
-            .read_until(b'\n', &mut buf)
+        if input::read_line(&mut reader, &mut buf, line + 1)
+            .map_err(input::read_error)
             .with_context(|| format!("cannot read {}", path.display()))?
             == 0
         {

@@ -8,6 +8,10 @@ use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, termcolor::StandardStream};
 use flinkit::bridge::BridgeError;
 use flinkit::bridge::table::TableError;
+use flinkit::config::ConfigError;
+use flinkit::flink::gateway::GatewayError;
+use flinkit::flink::rest::RestError;
+use flinkit::launch::LaunchError;
 use flinkit::lineage::LineageError;
 use flinkit::provision::ProvisionError;
 use flinkit::sql::{SqlError, SyntaxError};
@@ -27,7 +31,13 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
                 || cause.is::<TableError>()
                 || cause
                     .downcast_ref::<BridgeError>()
-                    .is_some_and(BridgeError::is_input)
+                    .is_some_and(BridgeError::is_invalid_input)
+                || cause
+                    .downcast_ref::<LaunchError>()
+                    .is_some_and(LaunchError::is_invalid_input)
+                || cause
+                    .downcast_ref::<ConfigError>()
+                    .is_some_and(ConfigError::is_invalid_input)
         });
     let code = if invalid { 2 } else { 1 };
     let syntax = err
@@ -51,6 +61,14 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
         (Some(syntax), false) => render_syntax(ctx, syntax),
         (None, true) => {
             let mut error = json!({"message": format!("{err:#}")});
+            if let Some(at) = err
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<SqlError>())
+                .and_then(SqlError::position)
+            {
+                error["line"] = json!(at.line);
+                error["column"] = json!(at.column);
+            }
             if let Some(fix) = fix(err) {
                 error["help"] = json!(fix);
             }
@@ -68,9 +86,19 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
 
 /// The fix for a failure, when the library knows one.
 fn fix(err: &anyhow::Error) -> Option<&'static str> {
-    err.chain()
-        .find_map(|cause| cause.downcast_ref::<ProvisionError>())
-        .and_then(ProvisionError::fix)
+    err.chain().find_map(|cause| {
+        if let Some(err) = cause.downcast_ref::<LaunchError>() {
+            err.help()
+        } else if let Some(err) = cause.downcast_ref::<RestError>() {
+            err.help()
+        } else if let Some(err) = cause.downcast_ref::<GatewayError>() {
+            err.help()
+        } else {
+            cause
+                .downcast_ref::<ProvisionError>()
+                .and_then(ProvisionError::fix)
+        }
+    })
 }
 
 fn render_syntax(ctx: &Context<'_>, err: &SyntaxError) {
@@ -79,7 +107,7 @@ fn render_syntax(ctx: &Context<'_>, err: &SyntaxError) {
     let diagnostic = Diagnostic::error()
         .with_message(&err.message)
         .with_labels(vec![
-            Label::primary((), masked.range(&err.range)).with_message("opened here"),
+            Label::primary((), masked.range(&err.range)).with_message(err.label),
         ])
         .with_notes(vec![format!("help: {}", err.help)]);
     let mut stream = StandardStream::stderr(ctx.color.for_stderr());

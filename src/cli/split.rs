@@ -5,7 +5,8 @@ use flinkit::sql::{Detail, Script, Statement};
 use flinkit::vars::{self, Vars};
 use serde::Serialize;
 
-use super::{Context, Format, SqlArgs, output};
+use super::args::SqlArgs;
+use super::{Context, Format, output};
 
 /// Flags of `flinkit split`.
 #[derive(Args, Debug)]
@@ -67,6 +68,28 @@ fn to_json<'a>(script: &'a Script, stmt: &'a Statement, text: &'a str) -> Statem
     }
 }
 
+/// The contract's `{"statements":[…]}`, serialized statement by statement.
+#[derive(Serialize)]
+struct SplitJson<'a> {
+    statements: Statements<'a>,
+}
+
+struct Statements<'a> {
+    script: &'a Script,
+    redacted: &'a [String],
+}
+
+impl Serialize for Statements<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.script
+                .statements
+                .iter()
+                .map(|s| to_json(self.script, s, &self.redacted[s.index])),
+        )
+    }
+}
+
 /// One line per statement: index, kind, what it touches, and where it is.
 fn to_text(script: &Script) -> String {
     let mut out = String::new();
@@ -121,14 +144,12 @@ pub fn run(ctx: &Context<'_>, args: &SplitArgs) -> anyhow::Result<()> {
     let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
     let masked = vars::substitute(&script, &Vars::none());
     match ctx.format {
-        Format::Json => {
-            let statements: Vec<_> = script
-                .statements
-                .iter()
-                .map(|s| to_json(&script, s, &masked.redacted[s.index]))
-                .collect();
-            output::print_json(&serde_json::json!({ "statements": statements }))
-        }
+        Format::Json => output::write_json(&SplitJson {
+            statements: Statements {
+                script: &script,
+                redacted: &masked.redacted,
+            },
+        }),
         _ => output::print(&masked.redactor.redact(&to_text(&script))),
     }
 }

@@ -11,7 +11,7 @@ use flinkit::sql::{Input, Script};
 use flinkit::vars;
 
 use super::InvalidInput;
-use super::validate::VarArgs;
+use super::args::VarArgs;
 
 /// The broker named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -53,7 +53,7 @@ pub struct TopicArgs {
     pub endpoint: Option<String>,
     /// A client setting: any librdkafka property for Kafka (`-X compression.type=lz4`); for
     /// Pulsar batch.size, batch.bytes, batch.delay.ms, compression, max.pending, auth.token.
-    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = super::launch::key_value)]
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = super::args::key_value)]
     pub settings: Vec<(String, String)>,
     /// How long to wait for the broker to answer at the start.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::values::duration)]

@@ -14,7 +14,8 @@ use flinkit::sql::{Origin, Script};
 use flinkit::vars::{self, Substituted, Vars};
 use serde_json::json;
 
-use super::{Context, Format, InvalidInput, SqlArgs, output};
+use super::args::{SqlArgs, VarArgs};
+use super::{Context, Format, InvalidInput, output};
 
 /// Flags of `flinkit validate`.
 #[derive(Args, Debug)]
@@ -34,22 +35,7 @@ pub struct ValidateArgs {
     pub deep: bool,
 }
 
-/// `--var NAME=VALUE`, shared by every command that substitutes variables.
-#[derive(Args, Debug, Clone)]
-pub struct VarArgs {
-    /// A value for `${NAME}` in option values (repeatable; wins over the environment).
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::launch::key_value)]
-    pub vars: Vec<(String, String)>,
-}
-
-impl VarArgs {
-    /// The variables to substitute.
-    pub fn vars(&self) -> Vars {
-        Vars::new(self.vars.iter().cloned())
-    }
-}
-
-/// Substitutes variables and validates; the shared front half of `validate` and `launch`.
+/// Substitutes variables and validates.
 pub fn check(script: &Script, vars: &Vars) -> (Substituted, Vec<Diagnostic>) {
     let substituted = vars::substitute(script, vars);
     let diagnostics = connectors::validate(script, &substituted);
@@ -120,7 +106,7 @@ fn deep(script: &Script, substituted: &Substituted) -> anyhow::Result<Vec<Diagno
     let mut reporter = super::progress::Reporter::new(true);
     let provisioned = cache.provision(false, &mut |p| reporter.provision(p))?;
     reporter.start("compiling the script with Flink's planner");
-    let scratch = super::launch::state_dir()?.join("explain");
+    let scratch = flinkit::config::state_dir()?.join("explain");
     let explained = flinkit::flink::local::explain(&provisioned, &substituted.texts, &scratch)?;
     drop(reporter);
     Ok(match explained {

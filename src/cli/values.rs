@@ -39,13 +39,12 @@ pub fn http_url(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         return Err(format!("the address is empty; {help}"));
     }
-    let uri: ureq::http::Uri = text
-        .parse()
+    let url = reqwest::Url::parse(text.trim())
         .map_err(|e| format!("`{text}` is not a URL ({e}); {help}"))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+    if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("`{text}` is not an http(s) URL; {help}"));
     }
-    if uri.host().is_none_or(str::is_empty) {
+    if url.host_str().is_none_or(str::is_empty) {
         return Err(format!("`{text}` names no host; {help}"));
     }
     Ok(text.to_string())

@@ -1,43 +1,31 @@
 //! The SQL Gateway REST client (API v1): a session whose properties are the script's SET
 //! options, each statement executed in order with its operation polled (with backoff), the job
 //! id read from the INSERT's result, and the session closed (unless kept). A script's INSERTs
-//! run as one statement set, so the script is one job, as on the other targets.
+//! run as one statement set, so the script is one job, as on the other targets. Answers are
+//! typed structs; the HTTP layer is [`super::http`].
 
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::rest::{agent, error_text, request};
+use super::http::{Http, HttpError, Service};
 use crate::sql::{Detail, Script, StatementKind};
 
 /// Why the gateway run failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GatewayError {
-    /// Nothing answers at the URL.
-    #[error("cannot reach the SQL Gateway at {url}")]
-    Unreachable {
-        /// The base URL.
-        url: String,
-        /// The transport error.
-        source: Box<ureq::Error>,
-    },
+    /// The HTTP exchange failed or the gateway answered with an error outside any statement.
+    #[error(transparent)]
+    Http(#[from] HttpError),
     /// A statement failed.
     #[error("the SQL Gateway rejected statement {statement}: {message}")]
     Statement {
         /// The index of the script statement that failed.
         statement: usize,
         /// The gateway's root cause.
-        message: String,
-    },
-    /// The gateway answered with an error outside any statement.
-    #[error("the SQL Gateway at {url} answered {status}: {message}")]
-    Status {
-        /// The request URL.
-        url: String,
-        /// The HTTP status.
-        status: u16,
-        /// The root cause.
         message: String,
     },
     /// An operation did not finish in time.
@@ -48,15 +36,34 @@ pub enum GatewayError {
         /// The limit.
         seconds: u64,
     },
+    /// The gateway ran the script's INSERTs but named no job.
+    #[error("the SQL Gateway ran the script but reported no job id")]
+    NoJob,
 }
 
 impl GatewayError {
     /// How to fix it, when there is a known way.
     pub fn help(&self) -> Option<&'static str> {
         match self {
-            Self::Unreachable { .. } => Some(
+            Self::Http(err) if err.is_unreachable() => Some(
                 "start a local stack with `flinkit stack up`, or point --gateway-url (FLINKIT_GATEWAY_URL) at yours",
             ),
+            _ => None,
+        }
+    }
+
+    /// The statement the gateway rejected, if one is to blame.
+    pub fn statement(&self) -> Option<usize> {
+        match self {
+            Self::Statement { statement, .. } | Self::Timeout { statement, .. } => Some(*statement),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status the gateway answered with, if it answered with an error.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::Http(err) => err.http_status(),
             _ => None,
         }
     }
@@ -154,8 +161,7 @@ fn set_members(text: &str) -> Vec<String> {
 /// A client of one SQL Gateway.
 #[derive(Debug, Clone)]
 pub struct GatewayClient {
-    base: String,
-    agent: ureq::Agent,
+    http: Http,
 }
 
 /// What a gateway run produced.
@@ -167,55 +173,87 @@ pub struct GatewayRun {
     pub session: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct Info {
+    version: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Opened {
+    session_handle: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Submitted {
+    operation_handle: String,
+}
+
+#[derive(Deserialize)]
+struct Status {
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct Fetched {
+    #[serde(rename = "jobID")]
+    job_id: Option<String>,
+    results: Option<Results>,
+}
+
+#[derive(Deserialize)]
+struct Results {
+    #[serde(default)]
+    data: Vec<ResultRow>,
+}
+
+#[derive(Deserialize)]
+struct ResultRow {
+    #[serde(default)]
+    fields: Vec<Value>,
+}
+
+impl Fetched {
+    /// The job id: `jobID` (Flink 1.18+), else an INSERT's one-field result row.
+    fn job_id(self) -> Option<String> {
+        self.job_id.or_else(|| {
+            let row = self.results?.data.into_iter().next()?;
+            row.fields
+                .into_iter()
+                .next()?
+                .as_str()
+                .filter(|s| s.len() == 32 && s.chars().all(|c| c.is_ascii_hexdigit()))
+                .map(str::to_string)
+        })
+    }
+}
+
+/// How long one statement may take.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(180);
+
 impl GatewayClient {
     /// A client for the gateway at `base` (`http://localhost:8083`).
     pub fn new(base: &str) -> Self {
         Self {
-            base: base.trim_end_matches('/').to_string(),
-            agent: agent(Duration::from_secs(60)),
+            http: Http::new(Service::Gateway, base, Duration::from_secs(60)),
         }
     }
 
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<(u16, Value), GatewayError> {
-        let url = format!("{}{path}", self.base);
-        let mut resp = request(&self.agent, method, &url, body.as_ref()).map_err(|source| {
-            GatewayError::Unreachable {
-                url: self.base.clone(),
-                source: Box::new(source),
-            }
-        })?;
-        let status = resp.status().as_u16();
-        let text = resp.body_mut().read_to_string().unwrap_or_default();
-        Ok((
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        ))
+    /// The base URL.
+    pub fn url(&self) -> &str {
+        self.http.base()
     }
 
-    fn ok(&self, path: &str, (status, value): (u16, Value)) -> Result<Value, GatewayError> {
-        if status >= 400 {
-            return Err(GatewayError::Status {
-                url: format!("{}{path}", self.base),
-                status,
-                message: error_text(&value.to_string()),
-            });
-        }
-        Ok(value)
+    /// The gateway's Flink version, checking that it answers.
+    pub async fn version(&self) -> Result<String, GatewayError> {
+        let info: Info = self.http.get("/v1/info").await?;
+        Ok(info.version.unwrap_or_else(|| "unknown".into()))
     }
 
-    /// The gateway's Flink version.
-    pub fn version(&self) -> Result<String, GatewayError> {
-        let info = self.ok("/v1/info", self.call("GET", "/v1/info", None)?)?;
-        Ok(info["version"].as_str().unwrap_or("unknown").to_string())
-    }
-
-    /// Runs `plan` in a new session; closes it unless `keep_session`.
-    pub fn run(
+    /// Runs `plan` in a new session named `name` (the job's `pipeline.name`); closes the
+    /// session unless `keep_session`.
+    pub async fn run(
         &self,
         plan: &GatewayPlan,
         keep_session: bool,
@@ -227,21 +265,28 @@ impl GatewayClient {
             .map(|(k, v)| (k.clone(), json!(v)))
             .chain(std::iter::once(("pipeline.name".to_string(), json!(name))))
             .collect();
-        let opened = self.ok(
-            "/v1/sessions",
-            self.call(
-                "POST",
+        let opened: Opened = self
+            .http
+            .send(
+                Method::POST,
                 "/v1/sessions",
-                Some(json!({"sessionName": "flinkit", "properties": properties})),
-            )?,
-        )?;
-        let session = opened["sessionHandle"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let result = self.execute_all(&session, plan);
+                Some(&json!({"sessionName": "flinkit", "properties": properties})),
+            )
+            .await?;
+        let session = opened.session_handle;
+        let result = self.execute_all(&session, plan).await;
         if !keep_session || result.is_err() {
-            let _ = self.call("DELETE", &format!("/v1/sessions/{session}"), None);
+            let closed = self
+                .http
+                .call(
+                    Method::DELETE,
+                    &format!("/v1/sessions/{session}"),
+                    None::<&()>,
+                )
+                .await;
+            if let Err(err) = closed {
+                tracing::debug!("closing session {session}: {err}");
+            }
         }
         let job_id = result?;
         Ok(GatewayRun {
@@ -250,7 +295,7 @@ impl GatewayClient {
         })
     }
 
-    fn execute_all(
+    async fn execute_all(
         &self,
         session: &str,
         plan: &GatewayPlan,
@@ -258,69 +303,65 @@ impl GatewayClient {
         let mut job_id = None;
         for stmt in &plan.statements {
             let path = format!("/v1/sessions/{session}/statements");
-            let submitted = self.ok(
-                &path,
-                self.call("POST", &path, Some(json!({"statement": stmt.sql})))?,
-            );
-            let submitted = submitted.map_err(|err| match err {
-                GatewayError::Status { message, .. } => GatewayError::Statement {
-                    statement: stmt.statement,
-                    message,
-                },
-                other => other,
-            })?;
-            let operation = submitted["operationHandle"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            self.wait(session, &operation, stmt.statement)?;
+            let submitted: Submitted = self
+                .http
+                .send(Method::POST, &path, Some(&json!({"statement": stmt.sql})))
+                .await
+                .map_err(|err| match err {
+                    HttpError::Status { message, .. } => GatewayError::Statement {
+                        statement: stmt.statement,
+                        message,
+                    },
+                    other => other.into(),
+                })?;
+            let operation = submitted.operation_handle;
+            self.wait(session, &operation, stmt.statement).await?;
             let result_path = format!("/v1/sessions/{session}/operations/{operation}/result/0");
-            let (_, result) = self.call("GET", &result_path, None)?;
-            let id = result["jobID"].as_str().map(str::to_string).or_else(|| {
-                result["results"]["data"][0]["fields"][0]
-                    .as_str()
-                    .filter(|s| s.len() == 32 && s.chars().all(|c| c.is_ascii_hexdigit()))
-                    .map(str::to_string)
-            });
-            if id.is_some() {
-                job_id = id;
+            let fetched: Fetched = self.http.get(&result_path).await?;
+            if let Some(id) = fetched.job_id() {
+                job_id = Some(id);
             }
-            let _ = self.call(
-                "DELETE",
-                &format!("/v1/sessions/{session}/operations/{operation}/close"),
-                None,
-            );
+            let close = format!("/v1/sessions/{session}/operations/{operation}/close");
+            if let Err(err) = self.http.call(Method::DELETE, &close, None::<&()>).await {
+                tracing::debug!("closing operation {operation}: {err}");
+            }
         }
         Ok(job_id)
     }
 
     /// Polls an operation with backoff until it finishes; a failure is blamed on `statement`.
-    fn wait(&self, session: &str, operation: &str, statement: usize) -> Result<(), GatewayError> {
+    async fn wait(
+        &self,
+        session: &str,
+        operation: &str,
+        statement: usize,
+    ) -> Result<(), GatewayError> {
         let status_path = format!("/v1/sessions/{session}/operations/{operation}/status");
         let started = Instant::now();
         let mut pause = Duration::from_millis(20);
         loop {
-            let (_, status) = self.call("GET", &status_path, None)?;
-            match status["status"].as_str().unwrap_or_default() {
+            let status: Status = self.http.get(&status_path).await?;
+            match status.status.as_str() {
                 "FINISHED" => return Ok(()),
                 "ERROR" | "CANCELED" | "CLOSED" | "TIMEOUT" => {
                     let result_path =
                         format!("/v1/sessions/{session}/operations/{operation}/result/0");
-                    let (_, result) = self.call("GET", &result_path, None)?;
-                    return Err(GatewayError::Statement {
-                        statement,
-                        message: error_text(&result.to_string()),
-                    });
+                    let message = match self.http.get::<Value>(&result_path).await {
+                        Err(HttpError::Status { message, .. }) => message,
+                        Err(other) => other.to_string(),
+                        Ok(_) => format!("the operation ended {}", status.status),
+                    };
+                    return Err(GatewayError::Statement { statement, message });
                 }
                 _ => {}
             }
-            if started.elapsed() > Duration::from_secs(180) {
+            if started.elapsed() > STATEMENT_TIMEOUT {
                 return Err(GatewayError::Timeout {
                     statement,
-                    seconds: 180,
+                    seconds: STATEMENT_TIMEOUT.as_secs(),
                 });
             }
-            std::thread::sleep(pause);
+            tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(500));
         }
     }

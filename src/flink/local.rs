@@ -1,21 +1,24 @@
 //! The embedded local target: the runner jar in a child JVM that runs the job on a Flink
-//! MiniCluster (its web UI on a free port, reported by the runner). The JVM gets its own process group, so the caller
-//! decides when it stops: [`LocalJob::terminate`] asks it to cancel the job and exit, then
-//! kills the group if it does not. The statements go through a file only the user can read.
+//! MiniCluster (its web UI on a free port, reported by the runner). The JVM gets its own
+//! process group, so the caller decides when it stops: [`LocalJob::terminate`] asks it to
+//! cancel the job and exit, then kills the group if it does not. The statements go through a
+//! file only the user can read. A task reads the runner's stdout: its events become a
+//! [`LocalStatus`] anyone can watch, everything else (a `print` sink's rows) is handed over as
+//! output lines.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::sync::{mpsc, watch};
 
-use super::{JobSpec, RunnerEvent};
+use super::{JobSpec, JobState, RunnerEvent};
 use crate::provision::Provisioned;
 use crate::versions;
 
@@ -61,23 +64,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LocalError + '_ {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// One line of the runner's stdout.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Line {
-    /// A runner event.
-    Event(RunnerEvent),
-    /// Anything else the job printed (a `print` sink's rows).
-    Output(String),
-}
-
-/// A running local job.
-#[derive(Debug)]
-pub struct LocalJob {
-    child: Child,
-    lines: Receiver<Line>,
-    run_dir: PathBuf,
 }
 
 /// `java <heap> <jvm_flags> <Flink's JDK 17 flags> -cp <runner>:<Flink runtime>
@@ -197,7 +183,59 @@ pub fn explain(
     })
 }
 
-/// Starts `spec` in a child JVM.
+/// How the runner's run has ended, as its events said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LocalEnd {
+    /// The job reached a final state without failing (`FINISHED`, `CANCELED`).
+    Finished(JobState),
+    /// The job failed at runtime.
+    Failed {
+        /// Its final state (`FAILED`, or `CANCELED` when it was cancelled).
+        state: JobState,
+        /// The statement to blame, when known.
+        statement: Option<usize>,
+        /// The root cause.
+        message: String,
+    },
+    /// The runner rejected the script before running it (bad SQL).
+    Rejected {
+        /// The statement to blame, when known.
+        statement: Option<usize>,
+        /// Flink's message.
+        message: String,
+    },
+    /// The runner's output ended without an end event (the JVM died or was killed).
+    Vanished,
+}
+
+/// What the runner has said so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalStatus {
+    /// The MiniCluster's web UI (and REST API) address, once it is up.
+    pub web_ui: Option<String>,
+    /// The job id, once the job was submitted.
+    pub job_id: Option<String>,
+    /// The latest state the runner reported.
+    pub state: Option<JobState>,
+    /// How the run ended, once it has.
+    pub end: Option<LocalEnd>,
+}
+
+/// How many output lines wait for a reader before further ones are dropped.
+const OUTPUT_BUFFER: usize = 4096;
+
+/// A running local job: the child JVM, its status and its output lines.
+#[derive(Debug)]
+pub struct LocalJob {
+    child: tokio::process::Child,
+    pid: u32,
+    status: watch::Receiver<LocalStatus>,
+    output: mpsc::Receiver<String>,
+    run_dir: PathBuf,
+}
+
+/// Starts `spec` in a child JVM. Must be called within a tokio runtime.
 pub fn start(
     provisioned: &Provisioned,
     spec: &JobSpec,
@@ -230,68 +268,146 @@ pub fn start(
         cmd.stdout(Stdio::piped());
     }
     tracing::debug!(?cmd, "starting the local runner");
-    let mut child = cmd.spawn().map_err(|source| LocalError::Spawn {
-        java: provisioned.java.path.clone(),
-        source,
-    })?;
-    let (tx, lines) = channel();
+    let mut child = tokio::process::Command::from(cmd)
+        .spawn()
+        .map_err(|source| LocalError::Spawn {
+            java: provisioned.java.path.clone(),
+            source,
+        })?;
+    let pid = child.id().unwrap_or_default();
+    let (status_tx, status) = watch::channel(LocalStatus::default());
+    let (output_tx, output) = mpsc::channel(OUTPUT_BUFFER);
+    let reader = Reader {
+        status: status_tx,
+        output: output_tx,
+        dropped: 0,
+    };
     match child.stdout.take() {
         Some(stdout) => {
-            std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(classify(line)).is_err() {
-                        break;
-                    }
-                }
-            });
+            tokio::spawn(reader.read(BufReader::new(stdout)));
         }
         None => {
-            std::thread::spawn(move || follow(&stdout_log, |line| tx.send(classify(line)).is_ok()));
+            tokio::spawn(reader.follow(stdout_log));
         }
     }
     Ok(LocalJob {
         child,
-        lines,
+        pid,
+        status,
+        output,
         run_dir: dir.clone(),
     })
 }
 
-fn classify(line: String) -> Line {
-    match RunnerEvent::parse(&line) {
-        Some(event) => Line::Event(event),
-        None => Line::Output(line),
-    }
+/// Reads the runner's stdout into the status and the output lines.
+struct Reader {
+    status: watch::Sender<LocalStatus>,
+    output: mpsc::Sender<String>,
+    dropped: u64,
 }
 
-/// Calls `each` with every line appended to `path` until it returns false.
-fn follow(path: &Path, mut each: impl FnMut(String) -> bool) {
-    let Ok(mut file) = File::open(path) else {
-        return;
-    };
-    let mut pending = String::new();
-    let mut offset = 0u64;
-    loop {
-        let mut chunk = String::new();
-        if file.seek(SeekFrom::Start(offset)).is_err() || file.read_to_string(&mut chunk).is_err() {
-            return;
-        }
-        offset += chunk.len() as u64;
-        pending.push_str(&chunk);
-        while let Some(end) = pending.find('\n') {
-            let line: String = pending.drain(..=end).collect();
-            if !each(line.trim_end().to_string()) {
+impl Reader {
+    async fn read(mut self, stdout: impl AsyncBufRead + Unpin) {
+        let mut lines = stdout.lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if !self.line(line) {
                 return;
             }
         }
-        std::thread::sleep(Duration::from_millis(100));
+        self.vanished();
+    }
+
+    /// Reads `path` as it grows (a detached run's stdout file) until the run has ended.
+    async fn follow(mut self, path: PathBuf) {
+        let Ok(mut file) = tokio::fs::File::open(&path).await else {
+            self.vanished();
+            return;
+        };
+        let mut pending = String::new();
+        loop {
+            let mut chunk = String::new();
+            if file.read_to_string(&mut chunk).await.is_err() {
+                self.vanished();
+                return;
+            }
+            pending.push_str(&chunk);
+            while let Some(end) = pending.find('\n') {
+                let line: String = pending.drain(..=end).collect();
+                if !self.line(line.trim_end().to_string()) {
+                    return;
+                }
+            }
+            if self.status.is_closed() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Handles one line; false once the run has ended.
+    fn line(&mut self, line: String) -> bool {
+        let Some(event) = RunnerEvent::parse(&line) else {
+            if self.output.try_send(line).is_err() {
+                self.dropped += 1;
+                if self.dropped == 1 {
+                    tracing::warn!("the job's output is not being read; dropping lines");
+                }
+            }
+            return true;
+        };
+        let mut ended = false;
+        self.status.send_modify(|status| match event {
+            RunnerEvent::WebUi { url } => status.web_ui = Some(url),
+            RunnerEvent::Submitted { job_id, .. } => status.job_id = Some(job_id),
+            RunnerEvent::State { job_id, state } => {
+                status.job_id = Some(job_id);
+                status.state = Some(state);
+            }
+            RunnerEvent::Finished { job_id, state } => {
+                status.job_id = Some(job_id);
+                status.state = Some(state);
+                status.end = Some(LocalEnd::Finished(state));
+                ended = true;
+            }
+            RunnerEvent::Failed {
+                job_id,
+                state,
+                statement,
+                message,
+            } => {
+                let state = state.unwrap_or(JobState::Failed);
+                status.job_id = job_id.or(status.job_id.take());
+                status.state = Some(state);
+                status.end = Some(LocalEnd::Failed {
+                    state,
+                    statement,
+                    message,
+                });
+                ended = true;
+            }
+            RunnerEvent::Error {
+                statement, message, ..
+            } => {
+                status.end = Some(LocalEnd::Rejected { statement, message });
+                ended = true;
+            }
+        });
+        !ended
+    }
+
+    fn vanished(&self) {
+        self.status.send_modify(|status| {
+            if status.end.is_none() {
+                status.end = Some(LocalEnd::Vanished);
+            }
+        });
     }
 }
 
 impl LocalJob {
     /// The JVM's process id (also its process group).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
     /// The directory with the statements file and the logs.
@@ -304,43 +420,57 @@ impl LocalJob {
         self.run_dir.join("jvm.log")
     }
 
-    /// The next line of output, waiting at most `timeout`. `Err(Disconnected)` once the
-    /// runner's stdout is closed.
-    pub fn next_line(&self, timeout: Duration) -> Result<Line, RecvTimeoutError> {
-        self.lines.recv_timeout(timeout)
+    /// The runner's stdout, when the job runs detached.
+    pub fn output_file(&self) -> PathBuf {
+        self.run_dir.join("stdout.log")
     }
 
-    /// The exit status, if the JVM has exited.
-    pub fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
-        self.child.try_wait()
+    /// What the runner has said so far.
+    pub fn status(&self) -> LocalStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver of the status, to wait for a change.
+    pub fn watch(&self) -> watch::Receiver<LocalStatus> {
+        self.status.clone()
+    }
+
+    /// The next line the job printed that is not a runner event (a `print` sink's rows);
+    /// `None` once the runner's output has ended.
+    pub async fn next_output(&mut self) -> Option<String> {
+        self.output.recv().await
     }
 
     /// Waits for the JVM to exit.
-    pub fn wait(&mut self) -> std::io::Result<ExitStatus> {
-        self.child.wait()
+    pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        self.child.wait().await
+    }
+
+    /// Whether the JVM has exited.
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// Asks the JVM to cancel the job and exit (SIGTERM to its process group); after `grace`
     /// kills the group. Returns once the JVM is gone.
-    pub fn terminate(&mut self, grace: Duration) -> std::io::Result<ExitStatus> {
+    pub async fn terminate(&mut self, grace: Duration) -> std::io::Result<ExitStatus> {
         if let Some(status) = self.child.try_wait()? {
             return Ok(status);
         }
-        let group = Pid::from_raw(self.child.id() as i32);
-        let _ = killpg(group, Signal::SIGTERM);
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        self.signal(Signal::SIGTERM);
+        if let Ok(status) = tokio::time::timeout(grace, self.child.wait()).await {
+            return status;
         }
-        tracing::warn!(
-            pid = self.child.id(),
-            "the local JVM ignored SIGTERM; killing it"
-        );
-        let _ = killpg(group, Signal::SIGKILL);
-        self.child.wait()
+        tracing::warn!(pid = self.pid, "the local JVM ignored SIGTERM; killing it");
+        self.signal(Signal::SIGKILL);
+        self.child.wait().await
+    }
+
+    /// Sends `signal` to the JVM's process group, without waiting.
+    pub fn signal(&self, signal: Signal) {
+        if let Err(err) = killpg(Pid::from_raw(self.pid as i32), signal) {
+            tracing::debug!(pid = self.pid, "{signal}: {err}");
+        }
     }
 
     /// The last `lines` lines of the JVM's log.

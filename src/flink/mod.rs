@@ -1,12 +1,18 @@
 //! Running scripts on Flink: the job specification handed to the generic runner jar, the
-//! runner's event protocol, and the targets: the embedded local MiniCluster ([`local`]), a
-//! running cluster's JobManager REST API ([`rest`]) and the SQL Gateway ([`gateway`]).
+//! runner's event protocol, a job's [`JobState`], and the targets: the embedded local
+//! MiniCluster ([`local`]), a running cluster's JobManager REST API ([`rest`]) and the SQL
+//! Gateway ([`gateway`]), both over one HTTP client ([`http`]). Programs launch through
+//! [`crate::launch`], which drives these.
 
 pub mod gateway;
+pub mod http;
 pub mod local;
 pub mod rest;
 
-use serde::Deserialize;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 
 use crate::sql::{Script, Statement, StatementKind};
 
@@ -80,17 +86,13 @@ impl JobSpec {
                 });
             }
         }
-        let targets: Vec<&str> =
-            script
-                .statements
-                .iter()
-                .flat_map(writes)
-                .fold(Vec::new(), |mut acc, t| {
-                    if !acc.contains(&t) {
-                        acc.push(t);
-                    }
-                    acc
-                });
+        let mut seen = std::collections::HashSet::new();
+        let targets: Vec<&str> = script
+            .statements
+            .iter()
+            .flat_map(writes)
+            .filter(|t| seen.insert(*t))
+            .collect();
         if targets.is_empty() {
             return Err(JobError::NoInsert);
         }
@@ -124,6 +126,100 @@ fn writes(stmt: &Statement) -> Vec<&str> {
     }
 }
 
+/// A Flink job's state, as the REST API and the runner report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
+pub enum JobState {
+    /// Submitted, not yet scheduled.
+    Initializing,
+    /// Scheduled; tasks are waiting for slots.
+    Created,
+    /// Running (on the REST target: every task running, once [`rest::RestClient::wait_running`]
+    /// said so).
+    Running,
+    /// Failing; it will restart or fail.
+    Failing,
+    /// Failed for good.
+    Failed,
+    /// Being cancelled.
+    Cancelling,
+    /// Cancelled.
+    Canceled,
+    /// Finished (a bounded job, or one stopped with a savepoint).
+    Finished,
+    /// Restarting after a failure.
+    Restarting,
+    /// Suspended (the JobManager lost leadership).
+    Suspended,
+    /// Being recovered by a new JobManager.
+    Reconciling,
+}
+
+impl JobState {
+    /// Every state, in the order Flink's `JobStatus` lists them.
+    pub const ALL: [Self; 11] = [
+        Self::Initializing,
+        Self::Created,
+        Self::Running,
+        Self::Failing,
+        Self::Failed,
+        Self::Cancelling,
+        Self::Canceled,
+        Self::Finished,
+        Self::Restarting,
+        Self::Suspended,
+        Self::Reconciling,
+    ];
+
+    /// The state as Flink spells it (`RUNNING`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initializing => "INITIALIZING",
+            Self::Created => "CREATED",
+            Self::Running => "RUNNING",
+            Self::Failing => "FAILING",
+            Self::Failed => "FAILED",
+            Self::Cancelling => "CANCELLING",
+            Self::Canceled => "CANCELED",
+            Self::Finished => "FINISHED",
+            Self::Restarting => "RESTARTING",
+            Self::Suspended => "SUSPENDED",
+            Self::Reconciling => "RECONCILING",
+        }
+    }
+
+    /// Whether the job has ended and will not change state again.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Self::Failed | Self::Canceled | Self::Finished | Self::Suspended
+        )
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A state name Flink does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a Flink job state")]
+pub struct UnknownState(pub String);
+
+impl FromStr for JobState {
+    type Err = UnknownState;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| UnknownState(s.to_string()))
+    }
+}
+
 /// One event the runner prints on stdout as a JSON line starting with `{"event":`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -146,21 +242,24 @@ pub enum RunnerEvent {
     State {
         /// Flink's job id.
         job_id: String,
-        /// The new state (`RUNNING`, …).
-        state: String,
+        /// The new state.
+        state: JobState,
     },
     /// The job reached a terminal state without failing.
     Finished {
         /// Flink's job id.
         job_id: String,
         /// `FINISHED` or `CANCELED`.
-        state: String,
+        state: JobState,
     },
     /// The job failed at runtime.
     Failed {
         /// Flink's job id, if the job was submitted.
         #[serde(default)]
         job_id: Option<String>,
+        /// The job's final state (`FAILED`, or `CANCELED` when it was cancelled).
+        #[serde(default)]
+        state: Option<JobState>,
         /// The statement to blame, when known.
         #[serde(default)]
         statement: Option<usize>,
@@ -226,12 +325,24 @@ mod tests {
     }
 
     #[test]
+    fn states_round_trip_as_flink_spells_them() {
+        for state in JobState::ALL {
+            assert_eq!(state.as_str().parse::<JobState>(), Ok(state));
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::json!(state.as_str())
+            );
+        }
+        assert!("RUNNIN".parse::<JobState>().is_err());
+    }
+
+    #[test]
     fn runner_events() {
         assert_eq!(
             RunnerEvent::parse(r#"{"event":"state","job_id":"ab","state":"RUNNING"}"#),
             Some(RunnerEvent::State {
                 job_id: "ab".into(),
-                state: "RUNNING".into()
+                state: JobState::Running
             })
         );
         assert_eq!(RunnerEvent::parse("+I[1, a]"), None);

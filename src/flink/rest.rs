@@ -1,37 +1,26 @@
 //! The JobManager REST API client: the runner jar uploaded once per cluster (recognised by the
 //! content hash in its name), jobs run from it with the statements as program arguments, and the
-//! job's life afterwards (state, exceptions, list, cancel, stop with a savepoint). Idempotent
-//! requests are retried with backoff on transient failures, within a total deadline.
+//! job's life afterwards (state, metrics, exceptions, list, cancel, stop with a savepoint). Every
+//! answer is deserialized into a typed struct; the HTTP layer is [`super::http`].
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
+
+use super::JobState;
+use super::http::{Http, HttpError, Service, error_text};
 
 /// Why a REST call failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RestError {
-    /// Nothing answers at the URL.
-    #[error("cannot reach Flink's REST API at {url}")]
-    Unreachable {
-        /// The base URL.
-        url: String,
-        /// The transport error.
-        source: Box<ureq::Error>,
-    },
-    /// Flink answered with an error status.
-    #[error("Flink at {url} answered {status}: {message}")]
-    Status {
-        /// The request URL.
-        url: String,
-        /// The HTTP status.
-        status: u16,
-        /// Flink's error text (its root cause, without the Java stack).
-        message: String,
-    },
+    /// The HTTP exchange failed or Flink answered with an error.
+    #[error(transparent)]
+    Http(#[from] HttpError),
     /// The cluster does not accept jar submissions.
     #[error(
         "the Flink cluster at {url} does not accept jar submissions (web.submit.enable: false)"
@@ -40,12 +29,12 @@ pub enum RestError {
         /// The base URL.
         url: String,
     },
-    /// Flink's answer was not what the API promises.
-    #[error("unexpected answer from {url}: {message}")]
-    Protocol {
-        /// The request URL.
-        url: String,
-        /// What was wrong.
+    /// A savepoint failed or did not complete in time.
+    #[error("the savepoint of job {job_id} failed: {message}")]
+    Savepoint {
+        /// The job.
+        job_id: String,
+        /// Flink's root cause, or that it timed out.
         message: String,
     },
     /// A local file could not be read.
@@ -54,6 +43,7 @@ pub enum RestError {
         /// The file.
         path: std::path::PathBuf,
         /// The cause.
+        #[source]
         source: std::io::Error,
     },
 }
@@ -62,7 +52,7 @@ impl RestError {
     /// How to fix it, when there is a known way.
     pub fn help(&self) -> Option<&'static str> {
         match self {
-            Self::Unreachable { .. } => Some(
+            Self::Http(err) if err.is_unreachable() => Some(
                 "start a local cluster with `flinkit stack up`, or point --flink-url (FLINKIT_FLINK_URL) at yours",
             ),
             Self::SubmitDisabled { .. } => {
@@ -70,6 +60,40 @@ impl RestError {
             }
             _ => None,
         }
+    }
+
+    /// The HTTP status Flink answered with, if it answered with an error.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::Http(err) => err.http_status(),
+            _ => None,
+        }
+    }
+
+    /// Whether nothing answered at the address.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::Http(err) if err.is_unreachable())
+    }
+}
+
+/// Records counted by one of a job's tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub struct TaskCounts {
+    /// All tasks of the job.
+    #[serde(default)]
+    pub total: u64,
+    /// Tasks running.
+    #[serde(default)]
+    pub running: u64,
+    /// Tasks finished.
+    #[serde(default)]
+    pub finished: u64,
+}
+
+impl TaskCounts {
+    /// Whether every task runs (or has already finished).
+    pub fn all_running(&self) -> bool {
+        self.total > 0 && self.running + self.finished == self.total
     }
 }
 
@@ -81,21 +105,24 @@ pub struct JobSummary {
     pub id: String,
     /// The job name.
     pub name: String,
-    /// Its state (`RUNNING`, `FINISHED`, …).
-    pub state: String,
+    /// Its state.
+    pub state: JobState,
     /// Start time, milliseconds since the epoch.
     #[serde(rename(deserialize = "start-time"))]
     pub start_time: i64,
+    /// Its tasks by state.
+    #[serde(default, skip_serializing)]
+    pub tasks: TaskCounts,
 }
 
-/// A job's operators with their record counts.
+/// A job's operator chain with its record counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Vertex {
     /// The vertex id.
     pub id: String,
     /// The operator chain's name.
     pub name: String,
-    /// Its state.
+    /// Its state (`RUNNING`, …).
     pub status: String,
     /// Records in, summed over subtasks (from the `numRecordsIn` metric).
     pub records_in: u64,
@@ -126,205 +153,253 @@ pub struct RunRequest {
     pub savepoint: Option<String>,
     /// Skip savepoint state that maps to no operator.
     pub allow_non_restored_state: bool,
+    /// The job's Flink configuration (the runner's `--conf KEY=VALUE`).
+    pub conf: Vec<(String, String)>,
+}
+
+/// Why Flink refused to run the runner jar, read from its answer once: the statement the
+/// runner blamed (it prefixes its message with `statement N: `) and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The statement the runner blamed, if any.
+    pub statement: Option<usize>,
+    /// The root cause, without the `statement N: ` prefix.
+    pub message: String,
+}
+
+impl Refusal {
+    /// Reads a refusal out of a failed `/jars/:id/run`; `None` for other errors.
+    pub fn of(err: &RestError) -> Option<Self> {
+        let message = match err {
+            RestError::Http(HttpError::Status { message, .. }) => message,
+            _ => return None,
+        };
+        let blamed = message
+            .strip_prefix("statement ")
+            .and_then(|rest| rest.split_once(": "))
+            .and_then(|(n, msg)| n.parse::<usize>().ok().map(|n| (n, msg)));
+        Some(match blamed {
+            Some((index, msg)) => Self {
+                statement: Some(index),
+                message: msg.to_string(),
+            },
+            None => Self {
+                statement: None,
+                message: message.clone(),
+            },
+        })
+    }
+
+    /// Whether Flink refused a savepoint because the new script lacks some of its operators.
+    pub fn is_unmapped_state(&self) -> bool {
+        self.message.contains("allowNonRestoredState")
+            || self
+                .message
+                .contains("Cannot map checkpoint/savepoint state")
+    }
+}
+
+#[derive(Deserialize)]
+struct Overview {
+    #[serde(rename = "flink-version")]
+    flink_version: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Config {
+    #[serde(default)]
+    features: Features,
+}
+
+#[derive(Deserialize)]
+struct Features {
+    #[serde(rename = "web-submit", default = "yes")]
+    web_submit: bool,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Self { web_submit: true }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+struct JarList {
+    #[serde(default)]
+    files: Vec<JarFile>,
+}
+
+#[derive(Deserialize)]
+struct JarFile {
+    id: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Uploaded {
+    filename: String,
+}
+
+#[derive(Deserialize)]
+struct Ran {
+    jobid: String,
+}
+
+#[derive(Deserialize)]
+struct Jobs {
+    jobs: Vec<JobSummary>,
+}
+
+#[derive(Deserialize)]
+struct JobAnswer {
+    jid: String,
+    name: String,
+    state: JobState,
+    #[serde(rename = "start-time")]
+    start_time: i64,
+    #[serde(default)]
+    vertices: Vec<VertexAnswer>,
+}
+
+#[derive(Deserialize)]
+struct VertexAnswer {
+    id: String,
+    name: String,
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct Metric {
+    id: String,
+    sum: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct Exceptions {
+    #[serde(rename = "root-exception")]
+    root_exception: Option<String>,
+    #[serde(rename = "exceptionHistory")]
+    history: Option<History>,
+}
+
+#[derive(Deserialize)]
+struct History {
+    #[serde(default)]
+    entries: Vec<HistoryEntry>,
+}
+
+#[derive(Deserialize)]
+struct HistoryEntry {
+    stacktrace: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Triggered {
+    #[serde(rename = "request-id")]
+    request_id: String,
+}
+
+#[derive(Deserialize)]
+struct SavepointStatus {
+    status: OperationStatus,
+    operation: Option<SavepointOperation>,
+}
+
+#[derive(Deserialize)]
+struct OperationStatus {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct SavepointOperation {
+    location: Option<String>,
+    #[serde(rename = "failure-cause")]
+    failure_cause: Option<FailureCause>,
+}
+
+#[derive(Deserialize)]
+struct FailureCause {
+    #[serde(rename = "stack-trace")]
+    stack_trace: Option<String>,
 }
 
 /// A client of one cluster's REST API.
 #[derive(Debug, Clone)]
 pub struct RestClient {
-    base: String,
-    agent: ureq::Agent,
-    deadline: Duration,
+    http: Http,
 }
 
-const TRANSIENT: [u16; 3] = [502, 503, 504];
-
-/// An HTTP agent for a Flink service: 5 s to connect, `total` per call, error statuses returned
-/// as answers (their bodies carry Flink's message); shared by the REST and SQL Gateway clients.
-pub(crate) fn agent(total: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(5)))
-        .timeout_global(Some(total))
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-/// Sends `method` (GET, DELETE, PATCH or POST, with a JSON body when given) to `url`; shared by
-/// the REST and SQL Gateway clients.
-pub(crate) fn request(
-    agent: &ureq::Agent,
-    method: &str,
-    url: &str,
-    body: Option<&Value>,
-) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-    match (method, body) {
-        ("GET", _) => agent.get(url).call(),
-        ("DELETE", _) => agent.delete(url).call(),
-        ("PATCH", _) => agent.patch(url).send_empty(),
-        (_, Some(body)) => agent
-            .post(url)
-            .header("Content-Type", "application/json")
-            .send(body.to_string().as_bytes()),
-        (_, None) => agent.post(url).send_empty(),
-    }
-}
+/// How long a savepoint may take.
+const SAVEPOINT_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl RestClient {
     /// A client for the cluster at `base` (`http://localhost:8081`); each call gives up after
     /// `deadline`, retrying transient failures of idempotent requests until then.
     pub fn new(base: &str, deadline: Duration) -> Self {
         Self {
-            base: base.trim_end_matches('/').to_string(),
-            agent: agent(deadline),
-            deadline,
+            http: Http::new(Service::Rest, base, deadline),
         }
     }
 
     /// The base URL.
     pub fn url(&self) -> &str {
-        &self.base
-    }
-
-    fn unreachable(&self, err: ureq::Error) -> RestError {
-        RestError::Unreachable {
-            url: self.base.clone(),
-            source: Box::new(err),
-        }
-    }
-
-    /// Reads a response: JSON on success, Flink's error text otherwise.
-    fn answer(
-        &self,
-        url: &str,
-        mut resp: ureq::http::Response<ureq::Body>,
-    ) -> Result<Value, RestError> {
-        let status = resp.status().as_u16();
-        let text = resp
-            .body_mut()
-            .with_config()
-            .limit(64 << 20)
-            .read_to_string()
-            .unwrap_or_default();
-        if status >= 400 {
-            return Err(RestError::Status {
-                url: url.to_string(),
-                status,
-                message: error_text(&text),
-            });
-        }
-        if text.trim().is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_str(&text).map_err(|e| RestError::Protocol {
-            url: url.to_string(),
-            message: format!("not JSON ({e})"),
-        })
-    }
-
-    /// GET with retries on connection failures and 502/503/504, backing off, until the deadline.
-    fn get(&self, path: &str) -> Result<Value, RestError> {
-        let url = format!("{}{path}", self.base);
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(100);
-        loop {
-            let result = self.agent.get(&url).call();
-            let retry = match &result {
-                Err(ureq::Error::Io(_) | ureq::Error::ConnectionFailed) => {
-                    started.elapsed() + pause < self.deadline.min(Duration::from_secs(3))
-                }
-                Ok(resp) => {
-                    TRANSIENT.contains(&resp.status().as_u16())
-                        && started.elapsed() + pause < self.deadline
-                }
-                Err(_) => false,
-            };
-            if retry {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_secs(2));
-                continue;
-            }
-            return match result {
-                Ok(resp) => self.answer(&url, resp),
-                Err(err) => Err(self.unreachable(err)),
-            };
-        }
-    }
-
-    fn send(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, RestError> {
-        let url = format!("{}{path}", self.base);
-        match request(&self.agent, method, &url, body.as_ref()) {
-            Ok(resp) => self.answer(&url, resp),
-            Err(err) => Err(self.unreachable(err)),
-        }
+        self.http.base()
     }
 
     /// The cluster's version, checking that it answers.
-    pub fn version(&self) -> Result<String, RestError> {
-        let overview = self.get("/overview")?;
-        Ok(overview["flink-version"]
-            .as_str()
-            .unwrap_or("unknown")
-            .to_string())
+    pub async fn version(&self) -> Result<String, RestError> {
+        let overview: Overview = self.http.get("/overview").await?;
+        Ok(overview.flink_version.unwrap_or_else(|| "unknown".into()))
     }
 
     /// The id of the runner jar on the cluster, uploading it if no jar of the same content is
     /// there yet (the name carries the first 16 hex digits of its SHA-256).
-    pub fn ensure_jar(&self, jar: &Path, sha256: &str) -> Result<String, RestError> {
-        let config = self.get("/config")?;
-        if config["features"]["web-submit"] == Value::Bool(false) {
+    pub async fn ensure_jar(&self, jar: &Path, sha256: &str) -> Result<String, RestError> {
+        let (config, listed): (Config, JarList) =
+            tokio::try_join!(self.http.get("/config"), self.http.get("/jars"))?;
+        if !config.features.web_submit {
             return Err(RestError::SubmitDisabled {
-                url: self.base.clone(),
+                url: self.url().to_string(),
             });
         }
         let name = format!("flinkit-runner-{}.jar", &sha256[..16.min(sha256.len())]);
-        let listed = self.get("/jars")?;
-        if let Some(id) = listed["files"].as_array().and_then(|files| {
-            files
-                .iter()
-                .find(|f| f["name"] == name.as_str())
-                .and_then(|f| f["id"].as_str())
-        }) {
-            tracing::debug!(id, "the runner jar is already on the cluster");
-            return Ok(id.to_string());
+        if let Some(file) = listed.files.into_iter().find(|f| f.name == name) {
+            tracing::debug!(id = file.id, "the runner jar is already on the cluster");
+            return Ok(file.id);
         }
-        let bytes = std::fs::read(jar).map_err(|source| RestError::Io {
+        let bytes = tokio::fs::read(jar).await.map_err(|source| RestError::Io {
             path: jar.to_path_buf(),
             source,
         })?;
-        let boundary = format!("flinkit-{}", &sha256[..16.min(sha256.len())]);
-        let mut body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"jarfile\"; filename=\"{name}\"\r\nContent-Type: application/x-java-archive\r\n\r\n"
-        )
-        .into_bytes();
-        body.extend_from_slice(&bytes);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        let url = format!("{}/jars/upload", self.base);
-        let resp = self
-            .agent
-            .post(&url)
-            .header(
-                "Content-Type",
-                &format!("multipart/form-data; boundary={boundary}"),
-            )
-            .send(&body[..])
-            .map_err(|e| self.unreachable(e))?;
-        let answer = self.answer(&url, resp)?;
-        let filename = answer["filename"]
-            .as_str()
-            .ok_or_else(|| RestError::Protocol {
-                url: url.clone(),
-                message: format!("no filename in {answer}"),
-            })?;
-        Ok(filename.rsplit('/').next().unwrap_or(filename).to_string())
+        let uploaded: Uploaded = self
+            .http
+            .upload("/jars/upload", "jarfile", name, bytes)
+            .await?;
+        let filename = uploaded.filename;
+        Ok(filename.rsplit('/').next().unwrap_or(&filename).to_string())
     }
 
     /// Runs the runner jar `jar_id` with `request`; returns the job id.
-    pub fn run(&self, jar_id: &str, request: &RunRequest) -> Result<String, RestError> {
+    pub async fn run(&self, jar_id: &str, request: &RunRequest) -> Result<String, RestError> {
         let statements = serde_json::Value::from(request.statements.clone()).to_string();
         let encoded = base64::engine::general_purpose::STANDARD.encode(statements);
+        let mut args = vec![
+            "--statements-b64".to_string(),
+            encoded,
+            "--job-name".to_string(),
+            request.job_name.clone(),
+        ];
+        for (key, value) in &request.conf {
+            args.push("--conf".into());
+            args.push(format!("{key}={value}"));
+        }
         let mut body = json!({
             "entryClass": "dev.flinkit.runner.SqlRunner",
-            "programArgsList": ["--statements-b64", encoded, "--job-name", request.job_name],
+            "programArgsList": args,
             "allowNonRestoredState": request.allow_non_restored_state,
         });
         if let Some(p) = request.parallelism {
@@ -333,195 +408,176 @@ impl RestClient {
         if let Some(savepoint) = &request.savepoint {
             body["savepointPath"] = json!(savepoint);
         }
-        let answer = self.send("POST", &format!("/jars/{jar_id}/run"), Some(body))?;
-        answer["jobid"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| RestError::Protocol {
-                url: format!("{}/jars/{jar_id}/run", self.base),
-                message: format!("no jobid in {answer}"),
-            })
+        let ran: Ran = self
+            .http
+            .send(Method::POST, &format!("/jars/{jar_id}/run"), Some(&body))
+            .await?;
+        Ok(ran.jobid)
     }
 
-    /// Every job the cluster knows.
-    pub fn jobs(&self) -> Result<Vec<JobSummary>, RestError> {
-        let answer = self.get("/jobs/overview")?;
-        serde_json::from_value(answer["jobs"].clone()).map_err(|e| RestError::Protocol {
-            url: format!("{}/jobs/overview", self.base),
-            message: e.to_string(),
-        })
+    /// Every job the cluster knows, live (`/jobs/overview`).
+    pub async fn jobs(&self) -> Result<Vec<JobSummary>, RestError> {
+        let jobs: Jobs = self.http.get("/jobs/overview").await?;
+        Ok(jobs.jobs)
     }
 
-    /// A job's state, start time and vertices with their record counts.
-    pub fn job(&self, id: &str) -> Result<JobDetails, RestError> {
-        let answer = self.get(&format!("/jobs/{id}"))?;
-        let summary = JobSummary {
-            id: answer["jid"].as_str().unwrap_or(id).to_string(),
-            name: answer["name"].as_str().unwrap_or_default().to_string(),
-            state: answer["state"].as_str().unwrap_or_default().to_string(),
-            start_time: answer["start-time"].as_i64().unwrap_or_default(),
-        };
-        let mut vertices = Vec::new();
-        for v in answer["vertices"].as_array().into_iter().flatten() {
-            let vid = v["id"].as_str().unwrap_or_default().to_string();
-            let metrics = self
+    /// One job as `/jobs/overview` lists it (live, with its task counts); `None` if the
+    /// cluster does not know it.
+    pub async fn summary(&self, id: &str) -> Result<Option<JobSummary>, RestError> {
+        Ok(self.jobs().await?.into_iter().find(|j| j.id == id))
+    }
+
+    /// A job's state, start time and vertices with their record counts. The state is the live
+    /// one of `/jobs/overview` (`/jobs/:id` is cached for `web.refresh-interval`).
+    pub async fn job(&self, id: &str) -> Result<JobDetails, RestError> {
+        let path = format!("/jobs/{id}");
+        let (answer, live): (JobAnswer, Option<JobSummary>) =
+            tokio::try_join!(async { Ok(self.http.get(&path).await?) }, self.summary(id))?;
+        let mut vertices = Vec::with_capacity(answer.vertices.len());
+        for v in answer.vertices {
+            let metrics: Vec<Metric> = self
+                .http
                 .get(&format!(
-                    "/jobs/{id}/vertices/{vid}/subtasks/metrics?get=numRecordsIn,numRecordsOut&agg=sum"
+                    "/jobs/{id}/vertices/{}/subtasks/metrics?get=numRecordsIn,numRecordsOut&agg=sum",
+                    v.id
                 ))
-                .unwrap_or(Value::Null);
+                .await
+                .unwrap_or_default();
             let metric = |name: &str| {
                 metrics
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|m| m["id"] == name)
-                    .and_then(|m| m["sum"].as_f64())
+                    .iter()
+                    .find(|m| m.id == name)
+                    .and_then(|m| m.sum)
                     .map_or(0, |n| n as u64)
             };
             vertices.push(Vertex {
-                name: v["name"].as_str().unwrap_or_default().to_string(),
-                status: v["status"].as_str().unwrap_or_default().to_string(),
                 records_in: metric("numRecordsIn"),
                 records_out: metric("numRecordsOut"),
-                id: vid,
+                id: v.id,
+                name: v.name,
+                status: v.status,
             });
         }
-        Ok(JobDetails { summary, vertices })
+        Ok(JobDetails {
+            summary: JobSummary {
+                id: answer.jid,
+                name: answer.name,
+                state: live.map_or(answer.state, |j| j.state),
+                start_time: answer.start_time,
+                tasks: TaskCounts::default(),
+            },
+            vertices,
+        })
     }
 
-    /// The root cause of a job's failure, if it has one.
-    pub fn root_cause(&self, id: &str) -> Result<Option<String>, RestError> {
-        let answer = self.get(&format!("/jobs/{id}/exceptions?maxExceptions=1"))?;
-        let text = answer["exceptionHistory"]["entries"][0]["stacktrace"]
-            .as_str()
-            .or_else(|| answer["root-exception"].as_str());
-        Ok(text.map(error_text))
+    /// The root cause of a job's failure, if it has one (without the Java stack).
+    pub async fn root_cause(&self, id: &str) -> Result<Option<String>, RestError> {
+        let answer: Exceptions = self
+            .http
+            .get(&format!("/jobs/{id}/exceptions?maxExceptions=1"))
+            .await?;
+        let latest = answer
+            .history
+            .and_then(|h| h.entries.into_iter().next())
+            .and_then(|e| e.stacktrace);
+        Ok(latest.or(answer.root_exception).map(|t| error_text(&t)))
     }
 
     /// Cancels a job.
-    pub fn cancel(&self, id: &str) -> Result<(), RestError> {
-        self.send("PATCH", &format!("/jobs/{id}?mode=cancel"), None)
-            .map(|_| ())
+    pub async fn cancel(&self, id: &str) -> Result<(), RestError> {
+        self.http
+            .call(
+                Method::PATCH,
+                &format!("/jobs/{id}?mode=cancel"),
+                None::<&()>,
+            )
+            .await?;
+        Ok(())
     }
 
     /// Stops a job with a savepoint in `directory`; waits for it and returns its path.
-    pub fn stop_with_savepoint(&self, id: &str, directory: &str) -> Result<String, RestError> {
-        let answer = self.send(
-            "POST",
-            &format!("/jobs/{id}/stop"),
-            Some(json!({"targetDirectory": directory, "drain": false})),
-        )?;
-        let request = answer["request-id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let url = format!("/jobs/{id}/savepoints/{request}");
+    pub async fn stop_with_savepoint(
+        &self,
+        id: &str,
+        directory: &str,
+    ) -> Result<String, RestError> {
+        let triggered: Triggered = self
+            .http
+            .send(
+                Method::POST,
+                &format!("/jobs/{id}/stop"),
+                Some(&json!({"targetDirectory": directory, "drain": false})),
+            )
+            .await?;
+        let path = format!("/jobs/{id}/savepoints/{}", triggered.request_id);
         let started = Instant::now();
         loop {
-            let status = self.get(&url)?;
-            if status["status"]["id"] == "COMPLETED" {
-                if let Some(location) = status["operation"]["location"].as_str() {
-                    return Ok(location.to_string());
+            let status: SavepointStatus = self.http.get(&path).await?;
+            if status.status.id == "COMPLETED" {
+                let operation = status.operation;
+                if let Some(location) = operation.as_ref().and_then(|o| o.location.clone()) {
+                    return Ok(location);
                 }
-                return Err(RestError::Status {
-                    url: format!("{}{url}", self.base),
-                    status: 500,
-                    message: error_text(
-                        status["operation"]["failure-cause"]["stack-trace"]
-                            .as_str()
-                            .unwrap_or("the savepoint failed"),
-                    ),
+                let cause = operation
+                    .and_then(|o| o.failure_cause)
+                    .and_then(|c| c.stack_trace)
+                    .map_or_else(|| "the savepoint failed".to_string(), |t| error_text(&t));
+                return Err(RestError::Savepoint {
+                    job_id: id.to_string(),
+                    message: cause,
                 });
             }
-            if started.elapsed() > Duration::from_secs(120) {
-                return Err(RestError::Protocol {
-                    url: format!("{}{url}", self.base),
-                    message: "the savepoint did not complete in 120 s".into(),
+            if started.elapsed() > SAVEPOINT_TIMEOUT {
+                return Err(RestError::Savepoint {
+                    job_id: id.to_string(),
+                    message: format!("it did not complete in {} s", SAVEPOINT_TIMEOUT.as_secs()),
                 });
             }
-            std::thread::sleep(Duration::from_millis(250));
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
-    /// Polls the job until it has ended (`CANCELED`, `FINISHED`, `FAILED`) and returns that
-    /// state; at `timeout`, returns the state it is in.
-    pub fn wait_ended(&self, id: &str, timeout: Duration) -> Result<String, RestError> {
+    /// Polls the job until it has ended (`CANCELED`, `FINISHED`, `FAILED`, `SUSPENDED`) and
+    /// returns that state; at `timeout`, returns the state it is in.
+    pub async fn wait_ended(&self, id: &str, timeout: Duration) -> Result<JobState, RestError> {
         let started = Instant::now();
         loop {
-            let state = self.get(&format!("/jobs/{id}"))?["state"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            if matches!(
-                state.as_str(),
-                "FINISHED" | "FAILED" | "CANCELED" | "SUSPENDED"
-            ) || started.elapsed() > timeout
-            {
+            let state = self
+                .summary(id)
+                .await?
+                .map_or(JobState::Initializing, |j| j.state);
+            if state.is_terminal() || started.elapsed() > timeout {
                 return Ok(state);
             }
-            std::thread::sleep(Duration::from_millis(100));
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     /// Polls the job until all its tasks run (`RUNNING`) or it has ended (its final state); at
-    /// `timeout`, returns the job's state then (a job waiting for task slots stays `CREATED`).
-    /// It reads `/jobs/overview`, which is live: `/jobs/:id` serves an execution graph cached for
+    /// `timeout`, returns the job's state then, `CREATED` while tasks wait for slots. It reads
+    /// `/jobs/overview`, which is live: `/jobs/:id` serves an execution graph cached for
     /// `web.refresh-interval` (3 s), stale right after submission.
-    pub fn wait_running(&self, id: &str, timeout: Duration) -> Result<String, RestError> {
+    pub async fn wait_running(&self, id: &str, timeout: Duration) -> Result<JobState, RestError> {
         let started = Instant::now();
         loop {
-            let overview = self.get("/jobs/overview")?;
-            let job = overview["jobs"]
-                .as_array()
-                .and_then(|jobs| jobs.iter().find(|j| j["jid"] == id))
-                .cloned()
-                .unwrap_or(Value::Null);
-            let state = job["state"].as_str().unwrap_or("INITIALIZING").to_string();
-            let tasks = &job["tasks"];
-            let count = |key: &str| tasks[key].as_u64().unwrap_or_default();
-            let tasks_running =
-                count("total") > 0 && count("running") + count("finished") == count("total");
-            match state.as_str() {
-                "FINISHED" | "FAILED" | "CANCELED" | "SUSPENDED" => return Ok(state),
-                "RUNNING" if tasks_running => return Ok(state),
+            let job = self.summary(id).await?;
+            let (state, tasks) = job.map_or((JobState::Initializing, TaskCounts::default()), |j| {
+                (j.state, j.tasks)
+            });
+            match state {
+                s if s.is_terminal() => return Ok(s),
+                JobState::Running if tasks.all_running() => return Ok(state),
                 _ if started.elapsed() > timeout => {
-                    return Ok(if state == "RUNNING" {
-                        "CREATED".into()
+                    return Ok(if state == JobState::Running {
+                        JobState::Created
                     } else {
                         state
                     });
                 }
-                _ => std::thread::sleep(Duration::from_millis(50)),
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }
     }
-}
-
-/// The useful part of a Flink error: the deepest `Caused by:` message (or the first line),
-/// without the Java stack frames.
-pub fn error_text(raw: &str) -> String {
-    let text = serde_json::from_str::<Value>(raw)
-        .ok()
-        .and_then(|v| {
-            v["errors"].as_array().map(|errors| {
-                errors
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-        })
-        .unwrap_or_else(|| raw.to_string());
-    let mut message = text.lines().next().unwrap_or_default().trim().to_string();
-    for line in text.lines() {
-        if let Some(cause) = line.trim().strip_prefix("Caused by: ") {
-            message = cause.to_string();
-        }
-    }
-    message
-        .split_once(": ")
-        .filter(|(class, _)| class.contains('.') && !class.contains(' '))
-        .map_or(message.clone(), |(_, rest)| rest.to_string())
 }
 
 #[cfg(test)]
@@ -529,12 +585,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn error_text_keeps_the_root_cause_only() {
-        let raw = r#"{"errors":["org.apache.flink.runtime.rest.handler.RestHandlerException: Could not execute application.\n\tat org.apache.flink.Foo.bar(Foo.java:1)\nCaused by: org.apache.flink.client.program.ProgramInvocationException: The main method caused an error: statement 2: Column 'x' not found in any table\n\tat org.apache...\nCaused by: java.lang.IllegalStateException: statement 2: Column 'x' not found in any table\n\tat dev.flinkit..."]}"#;
+    fn a_refusal_names_the_blamed_statement() {
+        let err = RestError::Http(HttpError::Status {
+            service: Service::Rest,
+            url: "u".into(),
+            status: 500,
+            message: "statement 2: Column 'x' not found in any table".into(),
+        });
         assert_eq!(
-            error_text(raw),
-            "statement 2: Column 'x' not found in any table"
+            Refusal::of(&err),
+            Some(Refusal {
+                statement: Some(2),
+                message: "Column 'x' not found in any table".into()
+            })
         );
-        assert_eq!(error_text("plain"), "plain");
+        assert_eq!(err.http_status(), Some(500));
+    }
+
+    #[test]
+    fn answers_deserialize_into_typed_structs() {
+        let jobs: Jobs = serde_json::from_str(
+            r#"{"jobs":[{"jid":"ab","name":"n","state":"RUNNING","start-time":5,"end-time":-1,
+            "tasks":{"running":2,"total":2,"finished":0,"canceling":0}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(jobs.jobs[0].state, JobState::Running);
+        assert!(jobs.jobs[0].tasks.all_running());
+        assert_eq!(
+            serde_json::to_value(&jobs.jobs[0]).unwrap(),
+            json!({"id": "ab", "name": "n", "state": "RUNNING", "start_time": 5})
+        );
     }
 }

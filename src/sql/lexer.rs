@@ -99,6 +99,10 @@ pub enum LexErrorKind {
     UnterminatedIdentifier,
     /// A `/*` comment or `/*+` hint that is never closed.
     UnterminatedComment,
+    /// A character Flink's lexer rejects outside quotes and comments (a control character such
+    /// as NUL, or a non-ASCII character that is neither a letter nor a digit to Calcite, such as
+    /// a full-width `；`).
+    UnexpectedCharacter(char),
 }
 
 impl LexErrorKind {
@@ -113,6 +117,10 @@ impl LexErrorKind {
                 "close the identifier with a backtick on the same line; write `` for a backtick inside it"
             }
             Self::UnterminatedComment => "close the comment with */ (comments do not nest)",
+            Self::UnexpectedCharacter(_) => {
+                "Flink's SQL lexer rejects this character outside quotes and comments: remove it, \
+                 or replace it with its ASCII counterpart"
+            }
         }
     }
 }
@@ -124,11 +132,15 @@ impl fmt::Display for LexErrorKind {
             Self::UnterminatedDoubleQuoted => "unterminated double-quoted text",
             Self::UnterminatedIdentifier => "unterminated quoted identifier",
             Self::UnterminatedComment => "unterminated comment",
+            Self::UnexpectedCharacter(c) => {
+                return write!(f, "unexpected character {c:?} (U+{:04X})", u32::from(*c));
+            }
         })
     }
 }
 
-/// A lexing error at the byte offset where the unterminated construct opened.
+/// A lexing error at the byte offset where the unterminated construct opened (or of the
+/// rejected character).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{kind}")]
 pub struct LexError {
@@ -256,19 +268,39 @@ impl<'a> Lexer<'a> {
             b'>' => (TokenKind::Gt, start + 1),
             b'=' => (TokenKind::Eq, start + 1),
             b'0'..=b'9' => (TokenKind::Number, self.number_end(start)),
-            _ if is_word_byte(b) && !b.is_ascii_digit() => {
-                let mut end = start + 1;
-                while bytes.get(end).is_some_and(|&c| {
-                    is_word_byte(c) && !(c == 0xef && bytes[end..].starts_with(BOM.as_bytes()))
-                }) {
-                    end += 1;
-                }
-                (TokenKind::Word, end)
-            }
+            _ if is_word_byte(b) && !b.is_ascii_digit() => match self.word_end(start) {
+                Ok(end) => (TokenKind::Word, end),
+                Err(offset) => return Some(Err(unexpected(self.src, offset))),
+            },
+            _ if b < 0x20 || b == 0x7f => return Some(Err(unexpected(self.src, start))),
             _ => (TokenKind::Op, start + 1),
         };
         self.pos = end;
         Some(Ok(Token { kind, start, end }))
+    }
+
+    /// The end of the unquoted word starting at `start`; `Err` with the offset of a non-ASCII
+    /// character Calcite does not take in identifiers. A `${NAME}` variable reference belongs to
+    /// the word (a table name may be a variable).
+    fn word_end(&self, start: usize) -> Result<usize, usize> {
+        let bytes = self.src.as_bytes();
+        let mut end = start;
+        while let Some(&c) = bytes.get(end) {
+            if c.is_ascii_alphanumeric() || c == b'_' {
+                end += 1;
+            } else if c == b'$' {
+                end += 1 + variable_len(&bytes[end + 1..]);
+            } else if c < 0x80 || bytes[end..].starts_with(BOM.as_bytes()) {
+                break;
+            } else {
+                let ch = self.src[end..].chars().next().unwrap_or_default();
+                if !is_calcite_letter_or_digit(ch) {
+                    return Err(end);
+                }
+                end += ch.len_utf8();
+            }
+        }
+        Ok(end)
     }
 
     fn line_end(&self, start: usize) -> usize {
@@ -301,10 +333,51 @@ impl<'a> Lexer<'a> {
     }
 }
 
-/// Bytes that continue an unquoted word. Non-ASCII bytes always belong to a word, so a word never
-/// ends inside a multi-byte character.
+/// Bytes that may start an unquoted word (non-ASCII ones are checked as characters).
 fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+/// The length of `{NAME}` at the start of `rest` (after a `$`), or 0: a variable name is ASCII
+/// letters, digits, `_`, `.` and `-`, as `vars` substitutes them.
+fn variable_len(rest: &[u8]) -> usize {
+    if rest.first() != Some(&b'{') {
+        return 0;
+    }
+    let name = rest[1..]
+        .iter()
+        .take_while(|&&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        .count();
+    if name > 0 && rest.get(1 + name) == Some(&b'}') {
+        name + 2
+    } else {
+        0
+    }
+}
+
+/// The error for the character at `offset`.
+fn unexpected(src: &str, offset: usize) -> LexError {
+    LexError {
+        kind: LexErrorKind::UnexpectedCharacter(src[offset..].chars().next().unwrap_or_default()),
+        offset,
+    }
+}
+
+/// Whether Calcite's lexer (and so Flink's) takes this non-ASCII character in an unquoted
+/// identifier: the `LETTER` and `DIGIT` ranges of Calcite's `Parser.jj`.
+fn is_calcite_letter_or_digit(c: char) -> bool {
+    const RANGES: &[(char, char)] = &[
+        ('\u{c0}', '\u{d6}'),
+        ('\u{d8}', '\u{f6}'),
+        ('\u{f8}', '\u{ff}'),
+        ('\u{100}', '\u{1fff}'),
+        ('\u{3040}', '\u{318f}'),
+        ('\u{3300}', '\u{337f}'),
+        ('\u{3400}', '\u{3d2d}'),
+        ('\u{4e00}', '\u{9fff}'),
+        ('\u{f900}', '\u{faff}'),
+    ];
+    RANGES.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
 }
 
 impl Iterator for Lexer<'_> {
@@ -437,6 +510,43 @@ mod tests {
         assert_eq!(
             (err.kind, err.offset),
             (LexErrorKind::UnterminatedComment, 2)
+        );
+    }
+
+    #[test]
+    fn characters_flink_rejects_are_located() {
+        for (src, offset, c) in [
+            ("SELECT 1；", 8, '；'),
+            ("a\0b", 1, '\0'),
+            ("x = 1 \u{a0}", 6, '\u{a0}'),
+            ("näme😀", 5, '😀'),
+        ] {
+            let err = tokenize(src).unwrap_err();
+            assert_eq!(
+                (err.kind, err.offset),
+                (LexErrorKind::UnexpectedCharacter(c), offset),
+                "{src:?}"
+            );
+        }
+        assert!(kinds("'；' `；` -- ；\n/* \0 */").len() == 4);
+    }
+
+    #[test]
+    fn variables_belong_to_words() {
+        use TokenKind::*;
+        assert_eq!(
+            kinds("${SRC} db_${ENV}.t ${ x} $"),
+            vec![
+                (Word, "${SRC}"),
+                (Word, "db_${ENV}"),
+                (Dot, "."),
+                (Word, "t"),
+                (Word, "$"),
+                (Op, "{"),
+                (Word, "x"),
+                (Op, "}"),
+                (Word, "$")
+            ]
         );
     }
 }

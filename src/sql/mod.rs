@@ -113,6 +113,8 @@ pub struct SyntaxError {
     pub message: String,
     /// How to fix it.
     pub help: &'static str,
+    /// What the caret under the source points at (`opened here`, `here`).
+    pub label: &'static str,
     /// Index of the source in the list that was parsed.
     pub source: usize,
     /// The source's display name.
@@ -140,6 +142,17 @@ pub enum SqlError {
 }
 
 impl SqlError {
+    /// Where the error is: a syntax error's position, or a loading error's when it has one.
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            Self::Syntax(err) => Some(Position {
+                line: err.line,
+                column: err.column,
+            }),
+            Self::Input(err) => err.position(),
+        }
+    }
+
     /// The located syntax error, if that is what this is.
     pub fn syntax(&self) -> Option<&SyntaxError> {
         match self {
@@ -193,11 +206,13 @@ fn syntax_error(
     message: String,
     help: &'static str,
     range: Range<usize>,
+    opens: bool,
 ) -> SqlError {
     let position = source.position(range.start);
     SqlError::Syntax(Box::new(SyntaxError {
         message,
         help,
+        label: if opens { "opened here" } else { "here" },
         source: source_index,
         source_name: source.name(),
         source_text: source.text().to_string(),
@@ -207,6 +222,29 @@ fn syntax_error(
     }))
 }
 
+/// The error for a statement that starts with no statement keyword: most often a file name
+/// given without `-f`, or stray words.
+fn not_sql(source_index: usize, source: &SourceFile, text: &str, range: Range<usize>) -> SqlError {
+    let looks_like_path = !text.contains(char::is_whitespace)
+        && (text.contains('/') || text.to_ascii_lowercase().ends_with(".sql"));
+    let shown: String = text.chars().take(40).collect();
+    let ellipsis = if shown.len() < text.len() { "…" } else { "" };
+    let mut message = format!("`{shown}{ellipsis}` is not a Flink SQL statement");
+    if looks_like_path && matches!(source.origin(), Origin::Argument(_)) {
+        message.push_str(&format!(" (did you mean `-f {text}`?)"));
+    }
+    let first = range.start..range.start + text.chars().next().map_or(0, char::len_utf8);
+    syntax_error(
+        source_index,
+        source,
+        message,
+        "a statement starts with a keyword such as CREATE, INSERT, SELECT, SET, EXECUTE or SHOW; \
+         give a file of SQL with -f PATH",
+        first,
+        false,
+    )
+}
+
 /// Splits one source and appends its statements.
 fn split_source(
     source_index: usize,
@@ -214,9 +252,11 @@ fn split_source(
     out: &mut Vec<Statement>,
 ) -> Result<(), SqlError> {
     let src = source.text();
-    let mut toks: Vec<Token> = Vec::with_capacity(src.len() / 5);
-    for tok in Lexer::new(src) {
-        let tok = tok.map_err(|err| {
+    let mut toks: Vec<Token> = Vec::new();
+    let mut chunker = split::Chunker::new();
+    let mut lexer = Lexer::new(src);
+    loop {
+        let tok = lexer.next().transpose().map_err(|err| {
             let end = src[err.offset..]
                 .chars()
                 .next()
@@ -227,27 +267,54 @@ fn split_source(
                 err.kind.to_string(),
                 err.kind.help(),
                 err.offset..end,
+                !matches!(err.kind, lexer::LexErrorKind::UnexpectedCharacter(_)),
             )
         })?;
-        if !tok.kind.is_trivia() {
-            toks.push(tok);
+        match tok {
+            Some(tok) if tok.kind.is_trivia() => {}
+            Some(tok) => {
+                toks.push(tok);
+                if chunker.complete(src, &toks) {
+                    split_chunk(source_index, source, &toks, out)?;
+                    toks.clear();
+                }
+            }
+            None => return split_chunk(source_index, source, &toks, out),
         }
     }
-    let pieces = split::split_tokens(src, &toks).map_err(|unclosed| {
-        let tok = toks[unclosed.token];
+}
+
+/// Splits a buffer of whole statements (or the rest of the source) and appends them.
+fn split_chunk(
+    source_index: usize,
+    source: &SourceFile,
+    toks: &[Token],
+    out: &mut Vec<Statement>,
+) -> Result<(), SqlError> {
+    let src = source.text();
+    let pieces = split::split_tokens(src, toks).map_err(|err| {
+        let tok = toks[err.token];
         syntax_error(
             source_index,
             source,
-            "unterminated statement set".to_string(),
-            "end the statement set with END; after its INSERT statements",
+            err.kind.to_string(),
+            err.kind.help(),
             tok.range(),
+            err.kind == split::SplitErrorKind::UnclosedSet,
         )
     })?;
     for piece in pieces {
         let stmt_toks = &toks[piece.tokens.clone()];
         let range = stmt_toks[0].start..stmt_toks[stmt_toks.len() - 1].end;
         let (kind, mut detail) = parse::parse_statement(src, stmt_toks);
-        if let Some(inner) = &piece.inner {
+        if kind == StatementKind::Other && !parse::is_other_statement(src, &stmt_toks[0]) {
+            return Err(not_sql(source_index, source, &src[range.clone()], range));
+        }
+        if let Some(inner) = piece
+            .inner
+            .as_ref()
+            .filter(|_| kind == StatementKind::StatementSet)
+        {
             let inserts = inner
                 .iter()
                 .filter_map(|r| parse::parse_insert(&mut Cursor::new(src, &toks[r.clone()])))

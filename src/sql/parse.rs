@@ -46,6 +46,22 @@ pub(crate) fn parse_statement(src: &str, toks: &[Token]) -> (StatementKind, Deta
     }
 }
 
+/// First words of the statements Flink's SQL parser and SQL client take, besides the kinds
+/// [`parse_statement`] names (`ADD JAR`, `ANALYZE TABLE`, `CALL`, `COMPILE PLAN`, `LOAD MODULE`,
+/// `STOP JOB`, `TRUNCATE TABLE`, …). A statement that starts with any other token is not SQL.
+const OTHER_STATEMENTS: &[&str] = &[
+    "ADD", "ANALYZE", "CALL", "CLEAR", "COMPILE", "DELETE", "EXIT", "HELP", "LOAD", "MERGE",
+    "QUIT", "REMOVE", "STOP", "TRUNCATE", "UNLOAD", "UPDATE", "UPSERT",
+];
+
+/// Whether a statement of kind `other` starting with `first` can be Flink SQL at all.
+pub(crate) fn is_other_statement(src: &str, first: &Token) -> bool {
+    OTHER_STATEMENTS.iter().any(|kw| first.is_keyword(src, kw))
+        || ["CREATE", "REPLACE", "EXECUTE"]
+            .iter()
+            .any(|kw| first.is_keyword(src, kw))
+}
+
 fn insert_statement(c: &mut Cursor<'_>) -> (StatementKind, Detail) {
     match parse_insert(c) {
         Some(insert) => (StatementKind::Insert, Detail::Insert(insert)),

@@ -115,14 +115,44 @@ fn is_one_of(src: &str, tok: &Token, words: &[&str]) -> bool {
     tok.kind == TokenKind::Word && words.iter().any(|w| tok.text(src).eq_ignore_ascii_case(w))
 }
 
+/// Words that end a FROM clause at their level: after them a comma no longer separates tables.
+const AFTER_FROM: &[&str] = &[
+    "EXCEPT",
+    "FETCH",
+    "GROUP",
+    "HAVING",
+    "INTERSECT",
+    "LIMIT",
+    "MINUS",
+    "OFFSET",
+    "ORDER",
+    "QUALIFY",
+    "SELECT",
+    "UNION",
+    "VALUES",
+    "WHERE",
+    "WINDOW",
+];
+
 #[derive(Debug)]
 struct Group {
     /// The parentheses hold a function call's arguments (no table FROM inside).
     function: bool,
-    /// The group is a table reference in a FROM list (subquery, `TABLE(…)`, `UNNEST(…)`).
+    /// The group is a table reference in a FROM list (subquery, join, `TABLE(…)`, `UNNEST(…)`).
     from_item: bool,
     /// The group is the body of this CTE.
     cte: Option<String>,
+    /// A FROM clause is open at this level: a comma starts the next table reference.
+    in_from: bool,
+}
+
+/// How a FROM-list item opened with `(` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Item {
+    /// `(…)`: a subquery or a parenthesised join of table references.
+    Parenthesised,
+    /// `TABLE(…)` or `UNNEST(…)`: a function call.
+    Function,
 }
 
 struct Scanner<'a> {
@@ -133,7 +163,9 @@ struct Scanner<'a> {
     sources: Vec<String>,
     groups: Vec<Group>,
     /// The `(` at this index opens a FROM-list item.
-    from_item_at: Option<usize>,
+    from_item_at: Option<(usize, Item)>,
+    /// A FROM clause is open at the top level (outside every group).
+    top_in_from: bool,
     /// The `(` at this index opens the body of this CTE.
     cte_at: Option<(usize, String)>,
 }
@@ -149,6 +181,7 @@ pub(crate) fn query_sources(src: &str, toks: &[Token]) -> Vec<String> {
         sources: Vec::new(),
         groups: Vec::new(),
         from_item_at: None,
+        top_in_from: false,
         cte_at: None,
     };
     scanner.run();
@@ -166,6 +199,16 @@ impl Scanner<'_> {
         self.toks.get(at).is_some_and(|t| t.kind == kind)
     }
 
+    /// Whether a FROM clause is open at the current level.
+    fn in_from(&mut self) -> &mut bool {
+        match self.groups.last_mut() {
+            Some(group) => &mut group.in_from,
+            None => &mut self.top_in_from,
+        }
+    }
+
+    /// One pass over the tokens; every step moves forward and nothing recurses, so the cost is
+    /// linear and the stack flat however long the FROM list or deep the nesting.
     fn run(&mut self) {
         let mut i = 0;
         while i < self.toks.len() {
@@ -174,6 +217,7 @@ impl Scanner<'_> {
                 TokenKind::LParen => self.open(i),
                 TokenKind::RParen => self.close(i),
                 TokenKind::Word => self.word(i),
+                TokenKind::Comma if *self.in_from() => self.table_ref(i + 1),
                 _ => i + 1,
             };
         }
@@ -196,12 +240,20 @@ impl Scanner<'_> {
                 None
             }
         };
-        let from_item = self.from_item_at.take_if(|at| *at == i).is_some();
+        let item = self
+            .from_item_at
+            .take_if(|(at, _)| *at == i)
+            .map(|(_, item)| item);
+        let join_inside = item == Some(Item::Parenthesised) && !query_inside;
         self.groups.push(Group {
-            function,
-            from_item,
+            function: function && item.is_none(),
+            from_item: item.is_some(),
             cte,
+            in_from: join_inside,
         });
+        if join_inside {
+            return self.table_ref(i + 1);
+        }
         i + 1
     }
 
@@ -234,7 +286,11 @@ impl Scanner<'_> {
             if in_function || distinct_from {
                 return i + 1;
             }
+            *self.in_from() = true;
             return self.table_ref(i + 1);
+        }
+        if is_one_of(self.src, &tok, AFTER_FROM) {
+            *self.in_from() = false;
         }
         if tok.is_keyword(self.src, "JOIN") {
             return self.table_ref(i + 1);
@@ -271,11 +327,11 @@ impl Scanner<'_> {
             j += 1;
         }
         if self.kind(j, TokenKind::LParen) {
-            self.from_item_at = Some(j);
+            self.from_item_at = Some((j, Item::Parenthesised));
             return j;
         }
         if (self.kw(j, "TABLE") || self.kw(j, "UNNEST")) && self.kind(j + 1, TokenKind::LParen) {
-            self.from_item_at = Some(j + 1);
+            self.from_item_at = Some((j + 1, Item::Function));
             return j + 1;
         }
         match self.toks.get(j) {
@@ -288,8 +344,8 @@ impl Scanner<'_> {
         }
     }
 
-    /// Skips what may follow a table reference (temporal clause, alias, column aliases) and
-    /// continues a comma-separated FROM list.
+    /// Skips what may follow a table reference (temporal clause, alias, column aliases); a
+    /// comma after it is the FROM list's, seen by [`Self::run`].
     fn after_item(&mut self, at: usize) -> usize {
         let mut j = at;
         if self.kw(j, "FOR") && self.kw(j + 1, "SYSTEM_TIME") {
@@ -323,9 +379,6 @@ impl Scanner<'_> {
             if self.kind(j, TokenKind::LParen) {
                 j = self.skip_group(j);
             }
-        }
-        if self.kind(j, TokenKind::Comma) {
-            return self.table_ref(j + 1);
         }
         j
     }
@@ -449,6 +502,47 @@ mod tests {
             ),
             ["orders", "rates", "dim"]
         );
+    }
+
+    #[test]
+    fn from_lists_through_joins_and_parentheses() {
+        for (sql, want) in [
+            (
+                "SELECT * FROM a JOIN b ON a.k = f(b.k, 1), c",
+                &["a", "b", "c"][..],
+            ),
+            ("SELECT * FROM (a JOIN b ON a.k = b.k)", &["a", "b"]),
+            ("SELECT * FROM (a), b", &["a", "b"]),
+            ("SELECT * FROM ((a))", &["a"]),
+            (
+                "SELECT * FROM ((a AS x LEFT JOIN b ON TRUE) CROSS JOIN c), (SELECT 1 FROM d) e, f",
+                &["a", "b", "c", "d", "f"],
+            ),
+            (
+                "SELECT * FROM ${SRC} JOIN db_${ENV}.t ON TRUE",
+                &["${SRC}", "db_${ENV}.t"],
+            ),
+            (
+                "SELECT a, b FROM t WHERE x IN (1, 2) GROUP BY a, b ORDER BY a, b",
+                &["t"],
+            ),
+        ] {
+            assert_eq!(sources(sql), want, "{sql}");
+        }
+    }
+
+    #[test]
+    fn a_long_from_list_is_linear_and_flat() {
+        let sql = format!(
+            "SELECT 1 FROM {}",
+            (0..100_000)
+                .map(|i| format!("t{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let got = sources(&sql);
+        assert_eq!(got.len(), 100_000);
+        assert_eq!(got[99_999], "t99999");
     }
 
     #[test]

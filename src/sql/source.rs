@@ -39,12 +39,23 @@ impl fmt::Display for Origin {
     }
 }
 
+/// The largest SQL input flinkit reads (per file, argument or stdin): 256 MiB. Larger inputs
+/// (a script is rarely more than a few MiB; `/dev/zero` never ends) are refused, not read.
+pub const MAX_SOURCE_BYTES: u64 = 256 << 20;
+
+/// Bytes per block of the column index: a column is found by counting characters in at most
+/// two blocks, so positions cost the same on a 10 MB line as on a short one.
+const BLOCK: usize = 1024;
+
 /// A loaded piece of SQL text with its origin and a line index.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     origin: Origin,
     text: String,
     line_starts: Vec<usize>,
+    /// For each block of `BLOCK` bytes, the number of UTF-8 continuation bytes before it; empty
+    /// when the text is ASCII (a column is then a byte difference).
+    continuation_before: Vec<usize>,
 }
 
 /// A 1-based line and column (columns count characters, not bytes).
@@ -62,11 +73,31 @@ impl SourceFile {
         let start = if text.starts_with(BOM) { BOM.len() } else { 0 };
         let mut line_starts = vec![start];
         line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        let mut continuation_before = Vec::new();
+        if !text.is_ascii() {
+            continuation_before.reserve(text.len() / BLOCK + 1);
+            let mut seen = 0;
+            for block in text.as_bytes().chunks(BLOCK) {
+                continuation_before.push(seen);
+                seen += continuation_bytes(block);
+            }
+        }
         Self {
             origin,
             text,
             line_starts,
+            continuation_before,
         }
+    }
+
+    /// The number of UTF-8 continuation bytes in `text[..offset]`.
+    fn continuation_prefix(&self, offset: usize) -> usize {
+        if self.continuation_before.is_empty() {
+            return 0;
+        }
+        let block = offset / BLOCK;
+        let before = self.continuation_before.get(block).copied().unwrap_or(0);
+        before + continuation_bytes(&self.text.as_bytes()[block * BLOCK..offset])
     }
 
     /// Where the text came from.
@@ -84,16 +115,13 @@ impl SourceFile {
         &self.text
     }
 
-    /// The 1-based line and column of a byte offset.
+    /// The 1-based line and column of a byte offset, in time independent of the line's length.
     pub fn position(&self, offset: usize) -> Position {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
         let start = self.line_starts[line - 1].min(offset);
-        let column = self
-            .text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count())
-            + 1;
+        let continuation = self.continuation_prefix(offset) - self.continuation_prefix(start);
+        let column = offset - start - continuation + 1;
         Position { line, column }
     }
 
@@ -113,6 +141,11 @@ impl SourceFile {
     }
 }
 
+/// Bytes `10xxxxxx`: the ones that do not start a character.
+fn continuation_bytes(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xc0 == 0x80).count()
+}
+
 /// Why an input could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -126,8 +159,20 @@ pub enum InputError {
         source: std::io::Error,
     },
     /// A file is not UTF-8 text.
-    #[error("{origin} is not UTF-8 text")]
+    #[error("{origin}:{line}:{column}: not UTF-8 text (byte 0x{byte:02X})")]
     NotUtf8 {
+        /// Where it came from.
+        origin: Origin,
+        /// 1-based line of the first byte that is not UTF-8.
+        line: usize,
+        /// 1-based column (in characters) of that byte.
+        column: usize,
+        /// The byte.
+        byte: u8,
+    },
+    /// An input is larger than [`MAX_SOURCE_BYTES`].
+    #[error("{origin} is larger than {} MiB, the most flinkit reads as SQL", MAX_SOURCE_BYTES >> 20)]
+    TooLarge {
         /// Where it came from.
         origin: Origin,
     },
@@ -140,6 +185,19 @@ pub enum InputError {
     /// `-` was given more than once.
     #[error("standard input (-) can be read only once")]
     StdinTwice,
+}
+
+impl InputError {
+    /// Where in the input the problem is, when it is at one place (text that is not UTF-8).
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            Self::NotUtf8 { line, column, .. } => Some(Position {
+                line: *line,
+                column: *column,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Loads every input in the order given; folders expand to their `*.sql` files sorted by path.
@@ -166,22 +224,19 @@ pub fn load_with_stdin(
                     return Err(InputError::StdinTwice);
                 }
                 stdin_read = true;
-                let mut bytes = Vec::new();
-                stdin
-                    .read_to_end(&mut bytes)
-                    .map_err(|source| InputError::Read {
-                        path: PathBuf::from("-"),
-                        source,
-                    })?;
+                let bytes = read_capped(stdin, Origin::Stdin, Path::new("-"))?;
                 sources.push(decode(Origin::Stdin, bytes)?);
             }
             Input::Path(path) => {
                 for file in expand(path)? {
-                    let bytes = std::fs::read(&file).map_err(|source| InputError::Read {
-                        path: file.clone(),
-                        source,
-                    })?;
-                    sources.push(decode(Origin::File(file), bytes)?);
+                    let mut reader =
+                        std::fs::File::open(&file).map_err(|source| InputError::Read {
+                            path: file.clone(),
+                            source,
+                        })?;
+                    let origin = Origin::File(file.clone());
+                    let bytes = read_capped(&mut reader, origin.clone(), &file)?;
+                    sources.push(decode(origin, bytes)?);
                 }
             }
         }
@@ -189,9 +244,37 @@ pub fn load_with_stdin(
     Ok(sources)
 }
 
+/// Reads all of `reader`, refusing more than [`MAX_SOURCE_BYTES`].
+fn read_capped(reader: &mut dyn Read, origin: Origin, path: &Path) -> Result<Vec<u8>, InputError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_SOURCE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| InputError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(InputError::TooLarge { origin });
+    }
+    Ok(bytes)
+}
+
 fn decode(origin: Origin, bytes: Vec<u8>) -> Result<SourceFile, InputError> {
-    let text = String::from_utf8(bytes).map_err(|_| InputError::NotUtf8 {
-        origin: origin.clone(),
+    let text = String::from_utf8(bytes).map_err(|err| {
+        let valid = err.utf8_error().valid_up_to();
+        let bytes = err.as_bytes();
+        let byte = bytes[valid];
+        // The valid prefix locates the byte: its line and column are those of a text that ends
+        // there.
+        let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+        let position = SourceFile::new(origin.clone(), prefix.to_string()).position(valid);
+        InputError::NotUtf8 {
+            origin: origin.clone(),
+            line: position.line,
+            column: position.column,
+            byte,
+        }
     })?;
     Ok(SourceFile::new(origin, text))
 }
@@ -274,5 +357,41 @@ mod tests {
             load_with_stdin(&[Input::Path(dir.path().into())], &mut "".as_bytes()),
             Err(InputError::EmptyFolder { .. })
         ));
+    }
+
+    #[test]
+    fn positions_on_a_long_line_with_wide_characters() {
+        let text = "é;".repeat(5000) + "x";
+        let src = SourceFile::new(Origin::Stdin, text.clone());
+        let x = text.len() - 1;
+        assert_eq!(
+            src.position(x),
+            Position {
+                line: 1,
+                column: 10001
+            }
+        );
+        assert_eq!(src.position(3), Position { line: 1, column: 3 });
+    }
+
+    #[test]
+    fn invalid_utf8_is_located_and_huge_input_refused() {
+        let bytes = b"SELECT 1;\nSELECT '\xe9\xff';".to_vec();
+        let err = load_with_stdin(&[Input::Stdin], &mut bytes.as_slice()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                InputError::NotUtf8 {
+                    line: 2,
+                    column: 9,
+                    byte: 0xe9,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let mut zeros = std::io::repeat(0);
+        let err = load_with_stdin(&[Input::Stdin], &mut zeros).unwrap_err();
+        assert!(matches!(err, InputError::TooLarge { .. }), "{err:?}");
     }
 }

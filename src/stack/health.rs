@@ -25,25 +25,20 @@ pub(crate) fn check(service: Service, ports: &Ports) -> Result<(), String> {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(CHECK_TIMEOUT))
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-/// The status and body of a request.
+/// The status and body of a request (reqwest's blocking client: stack commands are not async).
 fn request(method: &str, url: &str) -> Result<(u16, String), String> {
-    let agent = agent();
-    let response = match method {
-        "PUT" => agent.put(url).send_empty(),
-        "DELETE" => agent.delete(url).call(),
-        _ => agent.get(url).call(),
+    let client = reqwest::blocking::Client::builder()
+        .timeout(CHECK_TIMEOUT)
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))?;
+    let request = match method {
+        "PUT" => client.put(url),
+        "DELETE" => client.delete(url),
+        _ => client.get(url),
     };
-    let mut response = response.map_err(|e| format!("{method} {url}: {e}"))?;
+    let response = request.send().map_err(|e| format!("{method} {url}: {e}"))?;
     let status = response.status().as_u16();
-    let body = response.body_mut().read_to_string().unwrap_or_default();
+    let body = response.text().unwrap_or_default();
     Ok((status, body))
 }
 

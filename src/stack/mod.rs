@@ -149,13 +149,6 @@ impl Ports {
     }
 }
 
-/// The `[stack]` section of `flinkit.toml` (other sections belong to other commands).
-#[derive(Debug, Default, Deserialize)]
-struct ConfigFile {
-    #[serde(default)]
-    stack: Ports,
-}
-
 /// Why a stack operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -166,14 +159,9 @@ pub enum StackError {
     /// Neither `FLINKIT_STATE_DIR`, `XDG_STATE_HOME` nor `HOME` is set.
     #[error("no state directory: set FLINKIT_STATE_DIR")]
     NoStateDir,
-    /// `flinkit.toml` could not be read.
-    #[error("{}: {message}", path.display())]
-    Config {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with it.
-        message: String,
-    },
+    /// The settings (`flinkit.toml`) could not be read.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// A service name that is not one of flink, gateway, kafka, pulsar.
     #[error("unknown service `{0}` (expected flink, gateway, kafka or pulsar)")]
     UnknownService(String),
@@ -317,29 +305,13 @@ impl Stack {
         }
     }
 
-    /// The stack from the environment: state under `FLINKIT_STATE_DIR`, else
-    /// `$XDG_STATE_HOME/flinkit`, else `~/.local/state/flinkit`; ports from the `[stack]` section
-    /// of `config` (or of `./flinkit.toml` when it exists), else the defaults.
+    /// The stack from the environment: state under [`crate::config::state_dir`]; ports from
+    /// the `[stack]` section of the settings ([`crate::config::Settings::load`], with `config`
+    /// as the project file when given), else the defaults.
     pub fn from_env(config: Option<&Path>) -> Result<Self, StackError> {
-        let var = |name: &str| {
-            std::env::var_os(name)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        let state = var("FLINKIT_STATE_DIR")
-            .or_else(|| var("XDG_STATE_HOME").map(|p| p.join("flinkit")))
-            .or_else(|| var("HOME").map(|p| p.join(".local/state/flinkit")))
-            .ok_or(StackError::NoStateDir)?;
-        let default = Path::new("flinkit.toml");
-        let path = match config {
-            Some(path) => Some(path),
-            None => default.exists().then_some(default),
-        };
-        let ports = match path {
-            Some(path) => read_ports(path)?,
-            None => Ports::default(),
-        };
-        Ok(Self::new(state, ports))
+        let state = crate::config::state_dir().map_err(|_| StackError::NoStateDir)?;
+        let settings = crate::config::Settings::load(config)?;
+        Ok(Self::new(state, settings.stack))
     }
 
     /// Where the stack keeps pids, configs, data and logs.
@@ -378,16 +350,6 @@ impl Stack {
             })
             .collect()
     }
-}
-
-/// The `[stack]` ports of a `flinkit.toml`.
-pub fn read_ports(path: &Path) -> Result<Ports, StackError> {
-    let text = std::fs::read_to_string(path).map_err(io(path))?;
-    let config: ConfigFile = toml::from_str(&text).map_err(|e| StackError::Config {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    Ok(config.stack)
 }
 
 /// Expands `flink` etc. from a comma-separated list, keeping the stack's order; empty means all.
@@ -437,14 +399,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("flinkit.toml");
         std::fs::write(&path, "[stack]\nkafka_port = 19092\n").unwrap();
-        let ports = read_ports(&path).unwrap();
-        assert_eq!(ports.kafka_port, 19092);
-        assert_eq!(ports.pulsar_port, 6650);
-        assert_eq!(ports.endpoint(Service::Kafka), "localhost:19092");
+        let ports = |path| crate::config::Settings::load(Some(path)).map(|s| s.stack);
+        let read = ports(&path).unwrap();
+        assert_eq!(read.kafka_port, 19092);
+        assert_eq!(read.pulsar_port, 6650);
+        assert_eq!(read.endpoint(Service::Kafka), "localhost:19092");
         std::fs::write(&path, "[stack]\nkafka = 1\n").unwrap();
-        assert!(matches!(read_ports(&path), Err(StackError::Config { .. })));
-        std::fs::write(&path, "[other]\nx = 1\n").unwrap();
-        assert_eq!(read_ports(&path).unwrap(), Ports::default());
+        assert!(ports(&path).unwrap_err().to_string().contains("kafka"));
+        std::fs::write(&path, "[cluster]\ntarget = \"rest\"\n").unwrap();
+        assert_eq!(ports(&path).unwrap(), Ports::default());
     }
 
     #[test]

@@ -1,0 +1,64 @@
+//! Helpers every test binary needs, once: running the `flinkit` binary, reading its JSON,
+//! unique names for topics and jobs, the stack's addresses, and a runtime for the async library.
+//! Each test binary uses some of them.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The repository's root (where the tests run the binary from).
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `flinkit` binary under test, run from the repository's root.
+pub fn flinkit_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flinkit"));
+    command.current_dir(root());
+    command
+}
+
+/// Runs `flinkit ARGS` and returns what it printed.
+pub fn flinkit(args: &[&str]) -> Output {
+    flinkit_command().args(args).output().unwrap()
+}
+
+/// The stdout of a run as JSON, or a panic showing both streams.
+pub fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// `name` with the clock's nanoseconds: a topic or job name no other test uses.
+pub fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{name}-{nanos}")
+}
+
+/// The stack's Flink REST address (`FLINKIT_FLINK_URL`, else the default).
+pub fn flink_url() -> String {
+    std::env::var("FLINKIT_FLINK_URL").unwrap_or_else(|_| "http://localhost:8081".into())
+}
+
+/// The stack's SQL Gateway address (`FLINKIT_GATEWAY_URL`, else the default).
+pub fn gateway_url() -> String {
+    std::env::var("FLINKIT_GATEWAY_URL").unwrap_or_else(|_| "http://localhost:8083".into())
+}
+
+/// Runs a future of the async library to completion (for tests that are not async).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
