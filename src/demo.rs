@@ -40,7 +40,6 @@ use crate::provision::{Cache, Progress};
 use crate::sql::{Script, SqlError};
 use crate::vars::{self, Vars};
 
-
 /// One tutorial's files, bundled at build time.
 struct Bundle {
     name: &'static str,

@@ -167,8 +167,14 @@ impl fmt::Debug for Options {
             .field("flink_url", &self.flink_url)
             .field("gateway_url", &self.gateway_url)
             .field("name", &self.name)
-            .field("vars", &self.vars.iter().map(|(k, _)| k).collect::<Vec<_>>())
-            .field("sets", &self.sets.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field(
+                "vars",
+                &self.vars.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field(
+                "sets",
+                &self.sets.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .field("parallelism", &self.parallelism)
             .field("detach", &self.detach)
             .finish_non_exhaustive()
@@ -513,7 +519,10 @@ impl LaunchError {
     pub fn is_invalid_input(&self) -> bool {
         matches!(
             self,
-            Self::Invalid { .. } | Self::NotAJob { .. } | Self::Option { .. } | Self::Rejected { .. }
+            Self::Invalid { .. }
+                | Self::NotAJob { .. }
+                | Self::Option { .. }
+                | Self::Rejected { .. }
         )
     }
 
@@ -573,7 +582,7 @@ impl<'s> Prepared<'s> {
         let diagnostics = connectors::validate(script, &substituted);
         let spec = JobSpec::from_script(script, &substituted.texts, options.name.as_deref()).map(
             |mut spec| {
-                spec.name = substituted.redactor.redact(&spec.name);
+                spec.name = substituted.job_name(&spec.name, script);
                 spec
             },
         );
@@ -616,7 +625,9 @@ impl<'s> Prepared<'s> {
     pub fn spec(&self) -> Result<&JobSpec, LaunchError> {
         self.spec.as_ref().map_err(|err| LaunchError::NotAJob {
             source: err.clone(),
-            statement: err.statement().and_then(|i| StatementRef::of(self.script, i)),
+            statement: err
+                .statement()
+                .and_then(|i| StatementRef::of(self.script, i)),
         })
     }
 
@@ -814,10 +825,7 @@ impl Context<'_> {
         options: &Options,
     ) -> Result<Job, LaunchError> {
         let client = GatewayClient::new(&options.gateway_url);
-        client
-            .version()
-            .await
-            .map_err(|e| self.gateway_error(e))?;
+        client.version().await.map_err(|e| self.gateway_error(e))?;
         options.emit(Event::Submitting {
             target: Target::Gateway,
             url: client.url().to_string(),
@@ -1108,12 +1116,14 @@ impl Job {
     /// Waits until the job has ended, at most `timeout` (`None`: no limit), and returns its
     /// final state — or the state at the deadline. A failed job is [`LaunchError::Failed`];
     /// a local job's JVM is gone when this returns a final state.
-    pub async fn wait_finished(&mut self, timeout: Option<Duration>) -> Result<JobState, LaunchError> {
+    pub async fn wait_finished(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<JobState, LaunchError> {
         let limit = timeout.unwrap_or(Duration::MAX);
         if self.local.is_some() {
             let mut watch = self.local.as_ref().map(LocalJob::watch).expect("local");
-            let end = match tokio::time::timeout(limit, watch.wait_for(|s| s.end.is_some())).await
-            {
+            let end = match tokio::time::timeout(limit, watch.wait_for(|s| s.end.is_some())).await {
                 Ok(Ok(status)) => status.end.clone(),
                 Ok(Err(_)) => Some(LocalEnd::Vanished),
                 Err(_) => None,
@@ -1178,7 +1188,10 @@ impl Job {
             });
         }
         self.rest.cancel(&self.id).await?;
-        Ok(self.rest.wait_ended(&self.id, Duration::from_secs(30)).await?)
+        Ok(self
+            .rest
+            .wait_ended(&self.id, Duration::from_secs(30))
+            .await?)
     }
 
     /// Stops the job with a savepoint in `directory` (a path the cluster can write, such as

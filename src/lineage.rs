@@ -87,6 +87,7 @@ impl Graph {
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut nodes: Vec<Node> = Vec::new();
         let mut declared: Declared = HashMap::new();
+        let tables = script.tables();
         let mut views = BTreeSet::new();
         let mut edges = Vec::new();
         let mut node = |name: &str, nodes: &mut Vec<Node>| -> usize {
@@ -108,10 +109,16 @@ impl Graph {
                         .as_ref()
                         .filter(|like| like.inherits_options())
                         .map(|like| like.table.clone());
-                    declared.insert(
-                        table.name.clone(),
-                        (table.connector().map(str::to_string), parent),
-                    );
+                    // Flink keeps the declaration `Script::tables` keeps (the first, unless replaced).
+                    if tables
+                        .get(&table.name)
+                        .is_some_and(|(kept, _)| kept.index == stmt.index)
+                    {
+                        declared.insert(
+                            table.name.clone(),
+                            (table.connector().map(str::to_string), parent),
+                        );
+                    }
                     for source in table.query_sources.iter().flatten() {
                         node(source, &mut nodes);
                         edges.push((source.clone(), table.name.clone(), stmt.index));

@@ -321,6 +321,101 @@ fn missing_java_is_a_clear_error_with_the_fix() {
 }
 
 #[test]
+fn bad_flag_values_are_refused_when_flags_are_parsed() {
+    let ddl = "CREATE TABLE t (x INT) WITH ('connector' = 'datagen')";
+    for args in [
+        vec!["split", "--format", "dot", ddl],
+        vec!["validate", "--format", "mermaid", ddl],
+        vec!["produce", "kafka", "t", "--value", "1", "--format", "dot"],
+        vec!["consume", "kafka", "t", "--format", "mermaid"],
+        vec!["produce", "kafka", "t", "--value", "1", "--endpoint", ""],
+        vec!["consume", "pulsar", "t", "--connect-timeout", "0s"],
+        vec!["consume", "kafka", "t", "--timeout", "soon"],
+        vec!["consume", "kafka", "t", "--count", "0"],
+        vec!["launch", "--parallelism", "0", ddl],
+        vec!["launch", "--heap", "lots", ddl],
+        vec!["launch", "--timeout", "0s", ddl],
+        vec!["launch", "--flink-url", "not a url", ddl],
+        vec!["launch", "--gateway-url", "localhost:8083", ddl],
+        vec!["jobs", "list", "--flink-url", ""],
+        vec!["jobs", "stop", "abc", "--savepoint-dir", ""],
+        vec!["launch", "--job-name", " ", ddl],
+        vec!["consume", "kafka", "t", "--group", ""],
+        vec!["stack", "up", "--timeout", "0s"],
+        vec!["demo", "--timeout", "0s"],
+        vec![
+            "produce",
+            "--table",
+            "t",
+            "--sql",
+            ddl,
+            "--generate",
+            "5",
+            "--rate",
+            "fast",
+        ],
+        vec![
+            "produce",
+            "--table",
+            "t",
+            "--sql",
+            ddl,
+            "--generate",
+            "5",
+            "--tombstone-ratio",
+            "2",
+        ],
+        vec!["produce", "--table", "t", "--sql", ddl, "--generate", "0"],
+    ] {
+        let out = flinkit(&args, None);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("invalid value") || err.contains("prints --format"),
+            "{args:?} is refused by the flag parser: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_file_is_invalid_input_everywhere() {
+    for args in [
+        vec!["split", "-f", "/nonexistent/job.sql"],
+        vec!["validate", "-f", "/nonexistent/job.sql"],
+        vec!["produce", "kafka", "t", "--file", "/nonexistent/rows.jsonl"],
+        vec![
+            "produce",
+            "--table",
+            "t",
+            "-f",
+            "/nonexistent/t.sql",
+            "--value",
+            "1",
+        ],
+        vec!["stack", "status", "--config", "/nonexistent/flinkit.toml"],
+    ] {
+        let out = flinkit(&args, None);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn sql_and_records_both_on_stdin_are_refused() {
+    let out = flinkit(
+        &["produce", "--table", "t", "-f", "-", "--file", "-"],
+        Some("CREATE TABLE t (x INT) WITH ('connector' = 'kafka')\n{\"x\": 1}\n"),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("standard input"), "{err}");
+}
+
+#[test]
 fn a_file_name_given_without_dash_f_is_not_sql() {
     let out = flinkit(&["validate", "job.sql"], None);
     assert_eq!(out.status.code(), Some(2));

@@ -125,7 +125,12 @@ impl Drop for JobGuard {
 /// Reads the sink as a table until it equals `expected` (or `timeout` passes, then fails
 /// showing the last table read). The sink's topic appears with the job's first write, so
 /// until then `consume` may fail; that is read again too.
-fn await_rows(sql: &str, table: &str, expected: &[flinkit::bridge::upsert::Row], timeout: Duration) -> Duration {
+fn await_rows(
+    sql: &str,
+    table: &str,
+    expected: &[flinkit::bridge::upsert::Row],
+    timeout: Duration,
+) -> Duration {
     let started = Instant::now();
     let expected = Value::Array(expected.iter().cloned().map(Value::Object).collect());
     let args = [

@@ -128,3 +128,140 @@ fn a_flink_side_failure_does_not_echo_a_secret() {
         "the failure is shown, masked: {printed}"
     );
 }
+
+/// Runs flinkit with `args`; returns its exit code and everything it printed.
+fn run_status(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_flinkit"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn real_connectors_secret_keys_hints_and_diagnostic_lines_are_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pulsar.sql");
+    std::fs::write(
+        &file,
+        "CREATE TABLE p (a INT) WITH ('connector' = 'pulsar', 'topics' = 'persistent://public/default/p', \
+         'service-url' = 'pulsar://localhost:6650', 'format' = 'json', \
+         'pulsar.client.authPluginClassName' = 'org.apache.pulsar.client.impl.auth.AuthenticationToken', \
+         'pulsar.client.authParams' = 'token:pulsar-literal-secret', 'nope' = 'x');\n\
+         CREATE TABLE k (a INT) WITH ('connector' = 'blackhole', 'Auth-Params' = 'dashed-literal-secret');\n\
+         INSERT INTO k SELECT a FROM p /*+ OPTIONS('properties.sasl.jaas.config' = 'x password=\"hint-literal-secret\";', \
+         'topic' = '${HINT_TOPIC}') */ WHERE a > 0;\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    for format in ["text", "json"] {
+        for command in [
+            vec!["validate", "-f", file],
+            vec!["split", "-f", file],
+            vec!["launch", "--dry-run", "-f", file],
+        ] {
+            let mut args = command.clone();
+            if command[0] != "split" {
+                args.extend(["--var", "HINT_TOPIC=hint-var-secret"]);
+            }
+            args.extend(["--format", format]);
+            let (_, printed) = run_status(&args);
+            for secret in [
+                "pulsar-literal-secret",
+                "dashed-literal-secret",
+                "hint-literal-secret",
+                "hint-var-secret",
+            ] {
+                assert!(
+                    !printed.contains(secret),
+                    "{} printed {secret}:\n{printed}",
+                    args.join(" ")
+                );
+            }
+            if command[0] != "split" && format == "text" {
+                assert!(
+                    printed.contains("'pulsar.client.authParams' = '***'"),
+                    "the diagnostic shows its line, masked:\n{printed}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_password_does_not_garble_messages_that_contain_it() {
+    let (code, printed) = run_status(&[
+        "validate",
+        "--sql",
+        "CREATE TABLE c (a INT) WITH ('connector' = 'postgres-cdc', 'password' = 'postgres')",
+    ]);
+    assert_eq!(
+        code,
+        Some(0),
+        "an unbundled connector is a warning: {printed}"
+    );
+    assert!(printed.contains("'postgres-cdc' connector"), "{printed}");
+    assert!(!printed.contains("***-cdc"), "{printed}");
+}
+
+#[test]
+fn a_job_name_from_a_secret_table_name_is_masked_and_distinct() {
+    let name = |topic: &str| {
+        let (_, printed) = run_status(&[
+            "launch",
+            "--dry-run",
+            "--format",
+            "json",
+            "--var",
+            "T=orders",
+            "--sql",
+            &format!(
+                "CREATE TABLE orders (a INT) WITH ('connector' = 'blackhole', 'x' = '{topic}')"
+            ),
+            "--sql",
+            "CREATE TABLE src (a INT) WITH ('connector' = 'datagen')",
+            "--sql",
+            "INSERT INTO orders SELECT a FROM src",
+        ]);
+        let value: serde_json::Value = serde_json::from_str(&printed).unwrap_or_else(|_| {
+            panic!("{printed}");
+        });
+        value["name"].as_str().unwrap_or_default().to_string()
+    };
+    let first = name("${T}");
+    let second = name("${T}-${T}");
+    assert!(first.starts_with("flinkit: *** #"), "{first}");
+    assert_ne!(first, second);
+}
+
+#[test]
+fn a_lexing_error_shows_its_line_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.sql");
+    std::fs::write(
+        &file,
+        "CREATE TABLE a (x INT) WITH ('connector' = 'datagen', 'ssl.keystore.password' = 'closed-secret', 'x' = 'unclosed);\n",
+    )
+    .unwrap();
+    for command in ["split", "validate", "graph"] {
+        let (code, printed) = run_status(&[command, "-f", file.to_str().unwrap()]);
+        assert_eq!(code, Some(2), "{printed}");
+        assert!(printed.contains("unterminated"), "{printed}");
+        assert!(!printed.contains("closed-secret"), "{command}: {printed}");
+    }
+    std::fs::write(
+        &file,
+        "CREATE TABLE b (x INT) WITH ('Auth-Params' = 'open-secret);\n",
+    )
+    .unwrap();
+    let (code, printed) = run_status(&["split", "-f", file.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{printed}");
+    assert!(!printed.contains("open-secret"), "{printed}");
+}

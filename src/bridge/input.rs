@@ -147,8 +147,13 @@ pub struct Encoder {
 
 impl Encoder {
     /// One input line (JSON text) as a record; errors carry `line`.
+    /// A UTF-8 byte order mark at the start of the first line is skipped.
     pub fn line(&self, line: u64, text: &[u8]) -> Result<OutRecord, InputError> {
         let fail = |message: String| InputError { line, message };
+        let text = match text.strip_prefix(crate::sql::lexer::BOM.as_bytes()) {
+            Some(rest) if line == 1 => rest,
+            _ => text,
+        };
         if self.table.is_none() && self.shape == Shape::Value && self.key_field.is_none() {
             // Nothing to look into: the line only has to be JSON, and is sent as it is.
             serde_json::from_slice::<serde::de::IgnoredAny>(text)
@@ -268,7 +273,10 @@ impl Encoder {
             ));
         }
         let key = envelope.remove("key").filter(|k| !k.is_null());
-        let value = envelope.remove("value").unwrap_or(Value::Null);
+        let value = envelope.remove("value").ok_or(
+            "an envelope needs `value`: the row, or `\"value\": null` for a delete (tombstone)"
+                .to_string(),
+        )?;
         let mut properties = Vec::new();
         match envelope.remove("properties") {
             None | Some(Value::Null) => {}
@@ -276,7 +284,16 @@ impl Encoder {
                 for (k, v) in map {
                     let v = match v {
                         Value::String(s) => s,
-                        other => other.to_string(),
+                        Value::Number(n) => n.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Null => {
+                            return Err(format!(
+                                "property `{k}` is null; a property is text (leave it out to send none)"
+                            ));
+                        }
+                        Value::Array(_) | Value::Object(_) => {
+                            return Err(format!("property `{k}` is not text"));
+                        }
                     };
                     properties.push((k, v));
                 }
@@ -465,13 +482,16 @@ fn column_list(table: &TableSpec) -> String {
 
 /// A type mismatch as a message naming the field, the expected type and the value.
 fn mismatch(table: &TableSpec, m: &Mismatch) -> String {
-    if m.problem.starts_with("unknown field") {
+    if m.problem.starts_with("unknown field") && !m.path.contains(['.', '[']) {
         return format!(
             "{} — `{}` has columns {}",
             m.problem,
             table.name,
             column_list(table)
         );
+    }
+    if m.problem.starts_with("unknown field") {
+        return format!("{} — {}", m.problem, m.expected);
     }
     format!("field `{}`: expected {}, {}", m.path, m.expected, m.problem)
 }
@@ -576,6 +596,116 @@ mod tests {
             .line(4, br#"{"key":"a","value":{"uid":"b"}}"#)
             .unwrap_err();
         assert!(err.message.contains("the key says `uid` is \"a\""));
+    }
+
+    #[test]
+    fn a_bom_starts_the_first_line_only() {
+        let e = table_encoder(Shape::Value);
+        let text = "\u{feff}{\"uid\":\"1\"}".as_bytes();
+        let r = e.line(1, text).unwrap();
+        assert_eq!(r.value.as_deref(), Some(&br#"{"uid":"1"}"#[..]));
+        assert!(e.line(2, text).is_err(), "mid-file it is not JSON");
+        let bare = Encoder::default();
+        assert_eq!(
+            bare.line(1, "\u{feff}[1]".as_bytes())
+                .unwrap()
+                .value
+                .as_deref(),
+            Some(&b"[1]"[..])
+        );
+    }
+
+    #[test]
+    fn a_delete_is_an_explicit_null_value_and_properties_are_text() {
+        for e in [
+            table_encoder(Shape::Envelope),
+            Encoder {
+                shape: Shape::Envelope,
+                ..Encoder::default()
+            },
+        ] {
+            let err = e.line(1, br#"{"key":"100-1"}"#).unwrap_err();
+            assert!(err.message.contains("needs `value`"), "{}", err.message);
+            let err = e
+                .line(
+                    2,
+                    br#"{"key":"100-1","value":null,"properties":{"p":null}}"#,
+                )
+                .unwrap_err();
+            assert!(
+                err.message.contains("property `p` is null"),
+                "{}",
+                err.message
+            );
+            let r = e
+                .line(
+                    3,
+                    br#"{"key":"100-1","value":null,"properties":{"n":1,"b":true}}"#,
+                )
+                .unwrap();
+            assert_eq!(
+                r.properties,
+                [
+                    ("n".to_string(), "1".to_string()),
+                    ("b".to_string(), "true".to_string())
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_nested_field_is_named_by_its_path() {
+        let script = Script::parse_str(
+            "CREATE TABLE n (id INT, a ROW<b ROW<c INT>>) WITH ('connector' = 'kafka', \
+             'topic' = 'n', 'properties.bootstrap.servers' = 'x', 'format' = 'json')",
+        )
+        .unwrap();
+        let table =
+            TableSpec::from_script(&script, &substitute(&script, &Vars::none()), "n").unwrap();
+        let e = Encoder {
+            table: Some(table),
+            ..Encoder::default()
+        };
+        let err = e
+            .line(1, br#"{"id":1,"a":{"b":{"c":1,"x":2}}}"#)
+            .unwrap_err();
+        assert_eq!(err.message, "unknown field `a.b.x` — `a.b` has fields c");
+    }
+
+    #[test]
+    fn decimals_keep_every_digit_and_overflow_is_refused() {
+        let script = Script::parse_str(
+            "CREATE TABLE d (id STRING, amount DECIMAL(38, 18), small DECIMAL(5, 2), \
+             PRIMARY KEY (id) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'd', \
+             'properties.bootstrap.servers' = 'x', 'key.format' = 'raw', 'value.format' = 'json')",
+        )
+        .unwrap();
+        let table =
+            TableSpec::from_script(&script, &substitute(&script, &Vars::none()), "d").unwrap();
+        let e = Encoder {
+            table: Some(table),
+            shape: Shape::Envelope,
+            ..Encoder::default()
+        };
+        let r = e
+            .line(
+                1,
+                br#"{"key":"a","value":{"amount":12345678901234567890.123456789012345678}}"#,
+            )
+            .unwrap();
+        let value = String::from_utf8(r.value.unwrap()).unwrap();
+        assert!(
+            value.contains(r#""amount":12345678901234567890.123456789012345678"#),
+            "{value}"
+        );
+        let err = e
+            .line(2, br#"{"key":"a","value":{"small":999.995}}"#)
+            .unwrap_err();
+        assert!(
+            err.message.contains("Flink would read NULL"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

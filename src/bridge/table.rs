@@ -114,10 +114,12 @@ impl TableSpec {
             .iter()
             .filter_map(|s| s.create_table().map(|t| (s.index, t)))
             .collect();
+        let kept = script.tables();
         let found = tables
             .iter()
-            .rev()
-            .find(|(_, t)| t.name == name)
+            .find(|(index, t)| {
+                t.name == name && kept.get(name).is_some_and(|(s, _)| s.index == *index)
+            })
             .or_else(|| {
                 tables
                     .iter()
@@ -161,6 +163,17 @@ impl TableSpec {
             }
         }
         columns.extend(physical_columns(&table.name, table)?);
+        for (i, o) in table.options.iter().enumerate() {
+            if table.options[..i].iter().any(|first| first.key == o.key) {
+                return Err(TableError::Unsupported {
+                    table: table.name.clone(),
+                    message: format!(
+                        "'{}' is set twice in its WITH clause; keep one (validate shows where)",
+                        o.key
+                    ),
+                });
+            }
+        }
         for o in &table.options {
             let value = values
                 .value(index, o.value_span.start, &o.value)
@@ -436,6 +449,27 @@ mod tests {
         assert_eq!(s.key_fields, ["k_id"]);
         assert_eq!(s.key_json_name("k_id"), "id");
         assert_eq!(s.value_fields, ["v"]);
+    }
+
+    #[test]
+    fn the_first_table_wins_and_a_key_set_twice_is_refused() {
+        let kafka =
+            "'connector' = 'kafka', 'properties.bootstrap.servers' = 'x', 'format' = 'json'";
+        let s = spec(
+            &format!(
+                "CREATE TABLE t (a INT) WITH ({kafka}, 'topic' = 'first');\n\
+                 CREATE TABLE IF NOT EXISTS t (a INT) WITH ({kafka}, 'topic' = 'second')"
+            ),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(s.topics, ["first"]);
+        let err = spec(
+            &format!("CREATE TABLE t (a INT) WITH ({kafka}, 'topic' = 'a', 'topic' = 'b')"),
+            "t",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("'topic' is set twice"), "{err}");
     }
 
     #[test]

@@ -646,13 +646,23 @@ pub fn check_object(
                 .filter(|(score, _)| *score > 0.8)
                 .max_by(|a, b| a.0.total_cmp(&b.0));
             let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+            let full = join(path, name);
             return Err(Mismatch {
-                path: join(path, name),
-                expected: format!("one of the columns {}", names.join(", ")),
-                problem: match nearest {
-                    Some((_, near)) => format!("unknown field `{name}` (did you mean `{near}`?)"),
-                    None => format!("unknown field `{name}`"),
+                expected: if path.is_empty() {
+                    format!("one of the columns {}", names.join(", "))
+                } else {
+                    format!("`{path}` has fields {}", names.join(", "))
                 },
+                problem: match nearest {
+                    Some((_, near)) => {
+                        format!(
+                            "unknown field `{full}` (did you mean `{}`?)",
+                            join(path, near)
+                        )
+                    }
+                    None => format!("unknown field `{full}`"),
+                },
+                path: full,
             });
         }
     }
@@ -725,13 +735,35 @@ fn decimal_fits(text: &str, precision: u32, scale: u32) -> Result<(), String> {
     {
         return Err(format!("{text} is not a number"));
     }
-    let int = int.trim_start_matches('0');
-    let int_digits = int.len() as i64 + exponent;
+    // Flink's DecimalData.fromBigDecimal: round to the scale (HALF_UP), then NULL when the
+    // unscaled value has more digits than the precision — that is, when the rounded value has
+    // more than precision - scale digits before the point.
+    let all: Vec<u8> = int.bytes().chain(frac.bytes()).map(|b| b - b'0').collect();
+    let zeros = all.iter().take_while(|&&d| d == 0).count();
+    let significant = &all[zeros..];
+    if significant.is_empty() {
+        return Ok(());
+    }
+    let mut point = (int.len() as i64)
+        .saturating_add(exponent)
+        .saturating_sub(zeros as i64);
+    let keep = point.saturating_add(i64::from(scale));
+    let rounds_up = usize::try_from(keep).ok().is_some_and(|keep| {
+        significant.get(keep).is_some_and(|&d| d >= 5)
+            && significant[..keep].iter().all(|&d| d == 9)
+    });
+    if rounds_up {
+        point = point.saturating_add(1);
+    }
     let max_int = i64::from(precision) - i64::from(scale);
-    if int_digits > max_int {
-        return Err(format!(
-            "{text} has more than {max_int} digits before the point"
-        ));
+    if point.max(0) > max_int {
+        return Err(if rounds_up {
+            format!(
+                "{text} rounds to {scale} decimal(s) with more than {max_int} digits before the point (Flink would read NULL)"
+            )
+        } else {
+            format!("{text} has more than {max_int} digits before the point")
+        });
     }
     Ok(())
 }
@@ -845,6 +877,28 @@ mod tests {
         assert!(check(&json!("123.45"), &t("DECIMAL(5, 2)")).is_ok());
         assert!(check(&json!(1234.5), &t("DECIMAL(5, 2)")).is_err());
         assert!(check(&json!(1e2), &t("DECIMAL(3, 0)")).is_ok());
+        // Flink rounds to the scale first (HALF_UP) and reads NULL when that overflows.
+        for (value, ty) in [
+            ("999.995", "DECIMAL(5, 2)"),
+            ("-999.995", "DECIMAL(5, 2)"),
+            ("9.5", "DECIMAL(1, 0)"),
+            ("0.0999999e2", "DECIMAL(3, 2)"),
+        ] {
+            let err = check(&json!(value), &t(ty)).unwrap_err();
+            assert!(
+                err.problem.contains("Flink would read NULL"),
+                "{value} {ty}: {err:?}"
+            );
+        }
+        for (value, ty) in [
+            ("999.994", "DECIMAL(5, 2)"),
+            ("99.995", "DECIMAL(5, 2)"),
+            ("0.005", "DECIMAL(2, 2)"),
+            ("0.000", "DECIMAL(1, 0)"),
+            ("9.4", "DECIMAL(1, 0)"),
+        ] {
+            assert!(check(&json!(value), &t(ty)).is_ok(), "{value} {ty}");
+        }
     }
 
     #[test]
@@ -871,6 +925,16 @@ mod tests {
         assert_eq!(err.path, "address.zip");
         let err = check(&json!({"nmae": "a"}), &ty).unwrap_err();
         assert_eq!(err.problem, "unknown field `nmae` (did you mean `name`?)");
+        let err = check(&json!({"address": {"zip": 1, "zipp": 2}}), &ty).unwrap_err();
+        assert_eq!(err.path, "address.zipp");
+        assert_eq!(
+            err.problem,
+            "unknown field `address.zipp` (did you mean `address.zip`?)"
+        );
+        let deep = t("ROW<a ROW<b ROW<c INT>>>");
+        let err = check(&json!({"a": {"b": {"c": 1, "d": 2}}}), &deep).unwrap_err();
+        assert_eq!(err.problem, "unknown field `a.b.d`");
+        assert_eq!(err.expected, "`a.b` has fields c");
         assert!(check(&json!({"m": {"k": 1}}), &t("ROW<m MAP<STRING, INT>>")).is_ok());
     }
 }

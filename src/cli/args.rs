@@ -85,11 +85,11 @@ impl VarArgs {
 pub struct ClusterArgs {
     /// The JobManager REST address (default: FLINKIT_FLINK_URL, flinkit.toml, else
     /// http://localhost:8081).
-    #[arg(long, value_name = "URL", global = true)]
+    #[arg(long, value_name = "URL", global = true, value_parser = super::values::http_url)]
     pub flink_url: Option<String>,
     /// The SQL Gateway address for `--target gateway` (default: FLINKIT_GATEWAY_URL,
     /// flinkit.toml, else http://localhost:8083).
-    #[arg(long, value_name = "URL", global = true)]
+    #[arg(long, value_name = "URL", global = true, value_parser = super::values::http_url)]
     pub gateway_url: Option<String>,
 }
 
@@ -119,18 +119,28 @@ impl ClusterArgs {
                 .into(),
             (None, None) => Target::Local,
         };
+        // Flags were checked when parsed; addresses from the settings are checked here, before
+        // anything connects.
+        let checked = |url: String, what: &str| {
+            super::values::http_url(&url)
+                .map_err(|e| InvalidInput(format!("{what} (FLINKIT_* or flinkit.toml): {e}")))
+        };
         Ok(Cluster {
             target,
-            flink_url: self
-                .flink_url
-                .clone()
-                .or(settings.cluster.flink_url)
-                .unwrap_or_else(|| DEFAULT_FLINK_URL.into()),
-            gateway_url: self
-                .gateway_url
-                .clone()
-                .or(settings.cluster.gateway_url)
-                .unwrap_or_else(|| DEFAULT_GATEWAY_URL.into()),
+            flink_url: checked(
+                self.flink_url
+                    .clone()
+                    .or(settings.cluster.flink_url)
+                    .unwrap_or_else(|| DEFAULT_FLINK_URL.into()),
+                "the Flink URL",
+            )?,
+            gateway_url: checked(
+                self.gateway_url
+                    .clone()
+                    .or(settings.cluster.gateway_url)
+                    .unwrap_or_else(|| DEFAULT_GATEWAY_URL.into()),
+                "the SQL Gateway URL",
+            )?,
         })
     }
 }

@@ -26,17 +26,17 @@ pub struct ConsumeArgs {
     #[arg(long, value_name = "WHERE", default_value = "earliest", value_parser = parse_start)]
     pub from: StartAt,
     /// Stop after this many records.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::values::count)]
     pub count: Option<u64>,
     /// Stop after this long without a new record.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::values::duration)]
     pub timeout: Duration,
     /// Keep reading new records at the end of the topic (until --count, --timeout or Ctrl-C).
     #[arg(long)]
     pub follow: bool,
     /// Consumer group (Kafka) or subscription (Pulsar): resume where it left off and commit.
     /// Without it nothing is committed.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = super::values::non_empty)]
     pub group: Option<String>,
     /// Print the materialized table (latest row per key; tombstones delete) instead of records.
     #[arg(long)]

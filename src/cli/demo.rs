@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::progress::Reporter;
 use super::topic::BrokerArg;
-use super::{Context, Format, InvalidInput, output, require_format};
+use super::{Context, Format, InvalidInput, output};
 
 /// Flags of `flinkit demo`.
 #[derive(Args, Debug)]
@@ -29,10 +29,10 @@ pub struct DemoArgs {
     #[arg(long, value_enum, default_value_t = BrokerArg::Kafka)]
     pub broker: BrokerArg,
     /// How long each step may take to show its table (and the job to start).
-    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = super::values::duration)]
     pub timeout: Duration,
     /// How long the stack's services may take to become healthy.
-    #[arg(long, value_name = "DURATION", default_value = "180s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "180s", value_parser = super::values::duration)]
     pub stack_timeout: Duration,
     /// Afterwards, stop the services this run started (services already running stay up).
     #[arg(long)]
@@ -44,7 +44,6 @@ pub struct DemoArgs {
 
 /// Runs `flinkit demo`.
 pub fn run(ctx: &Context<'_>, args: &DemoArgs) -> anyhow::Result<()> {
-    require_format(ctx.format, &[Format::Text, Format::Json], "demo")?;
     let tutorial = Tutorial::named(&args.name).map_err(|e| InvalidInput(e.to_string()))?;
     let broker = match args.broker {
         BrokerArg::Kafka => Broker::Kafka,
@@ -84,9 +83,13 @@ pub fn run(ctx: &Context<'_>, args: &DemoArgs) -> anyhow::Result<()> {
     );
     let cache = Cache::from_env()?;
     let mut reporter = Reporter::new(true);
-    let result = super::block_on(demo::run(&tutorial, &options, &cache, &stop, &mut |event| {
-        on_event(&mut reporter, &tutorial, event)
-    }))?;
+    let result = super::block_on(demo::run(
+        &tutorial,
+        &options,
+        &cache,
+        &stop,
+        &mut |event| on_event(&mut reporter, &tutorial, event),
+    ))?;
     drop(reporter);
     let outcome = result
         .map_err(anyhow::Error::from)

@@ -8,7 +8,7 @@ use flinkit::flink::rest::RestClient;
 use serde_json::json;
 
 use super::args::ClusterArgs;
-use super::{Context, Format, output, require_format};
+use super::{Context, Format, output};
 
 /// Flags of `flinkit jobs`.
 #[derive(Args, Debug)]
@@ -44,21 +44,24 @@ pub enum JobsCommand {
         /// The job id.
         id: String,
         /// Where the savepoint goes (a path the cluster can write, e.g. file:///tmp/savepoints).
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", value_parser = super::values::non_empty)]
         savepoint_dir: String,
     },
 }
 
 /// Runs `flinkit jobs`.
 pub fn run(ctx: &Context<'_>, args: &JobsArgs) -> anyhow::Result<()> {
-    require_format(ctx.format, &[Format::Text, Format::Json], "jobs")?;
     let cluster = args.cluster.resolve(None)?;
     let rest = RestClient::new(&cluster.flink_url, Duration::from_secs(30));
     super::block_on(command(ctx, &rest, &args.command))?
 }
 
 /// One library call for `command`, rendered.
-async fn command(ctx: &Context<'_>, rest: &RestClient, command: &JobsCommand) -> anyhow::Result<()> {
+async fn command(
+    ctx: &Context<'_>,
+    rest: &RestClient,
+    command: &JobsCommand,
+) -> anyhow::Result<()> {
     let json_mode = ctx.format == Format::Json;
     match command {
         JobsCommand::List => {

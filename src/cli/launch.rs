@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::args::{ClusterArgs, SqlArgs, TargetArg, VarArgs, key_value};
 use super::progress::Reporter;
-use super::{Context, Format, InvalidInput, output, require_format, validate};
+use super::{Context, Format, InvalidInput, output, validate};
 
 /// Flags of `flinkit launch`.
 #[derive(Args, Debug, Clone)]
@@ -30,17 +30,17 @@ pub struct LaunchArgs {
     #[arg(long, value_enum)]
     pub target: Option<TargetArg>,
     /// The Flink job name (default: "flinkit: " and the tables it writes).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = super::values::non_empty)]
     pub job_name: Option<String>,
     /// Return once the job is submitted (local: run in the background and print the JVM's pid,
     /// log file and web UI address).
     #[arg(long)]
     pub detach: bool,
     /// Cancel the job after this long (`30s`, `5m`); a streaming job otherwise runs until Ctrl-C.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::values::duration)]
     pub timeout: Option<Duration>,
     /// The local JVM's heap.
-    #[arg(long, value_name = "SIZE", default_value = "1g")]
+    #[arg(long, value_name = "SIZE", default_value = "1g", value_parser = super::values::heap)]
     pub heap: String,
     /// The local web UI port (default: a free port).
     #[arg(long, value_name = "PORT")]
@@ -57,10 +57,10 @@ pub struct LaunchArgs {
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
     pub set: Vec<(String, String)>,
     /// The job's parallelism (default: the cluster's).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::values::parallelism)]
     pub parallelism: Option<u32>,
     /// Start from this savepoint.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = super::values::non_empty)]
     pub from_savepoint: Option<String>,
     /// With --from-savepoint: skip state that belongs to no operator of the new script.
     #[arg(long)]
@@ -70,7 +70,7 @@ pub struct LaunchArgs {
     #[arg(long, requires = "savepoint_dir")]
     pub replace: bool,
     /// Where --replace puts the savepoint (a directory the cluster can write).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = super::values::non_empty)]
     pub savepoint_dir: Option<String>,
     #[command(flatten)]
     pub vars: VarArgs,
@@ -141,7 +141,6 @@ struct Report {
 
 /// Runs `flinkit launch`.
 pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
-    require_format(ctx.format, &[Format::Text, Format::Json], "launch")?;
     let options = args.options()?;
     let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
     let prepared = Prepared::new(&script, &options);
@@ -150,7 +149,7 @@ pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
         return dry_run(ctx, &prepared);
     }
     if ctx.format != Format::Json || prepared.has_errors() {
-        validate::render(ctx, &script, &redactor, prepared.diagnostics());
+        validate::render(ctx, &script, prepared.substituted(), prepared.diagnostics());
     }
     if prepared.has_errors() {
         if ctx.format == Format::Json {
@@ -185,7 +184,11 @@ pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
             report.name,
             report.pid.unwrap_or_default(),
             report.web_ui.as_deref().unwrap_or("unknown"),
-            report.log.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            report
+                .log
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             report.pid.unwrap_or_default()
         ),
         _ => eprintln!(
@@ -290,7 +293,10 @@ async fn follow(
     }
     report.web_ui = job.flink_url();
     if args.detach {
-        report.state = job.wait_running(Duration::from_secs(120)).await?.to_string();
+        report.state = job
+            .wait_running(Duration::from_secs(120))
+            .await?
+            .to_string();
         report.web_ui = job.flink_url();
         report.pid = job.pid();
         report.log = job.log_file();
@@ -383,7 +389,7 @@ fn dry_run(ctx: &Context<'_>, prepared: &Prepared<'_>) -> anyhow::Result<()> {
         }
         output::print_json(&value)?;
     } else {
-        validate::render(ctx, script, redactor, diagnostics);
+        validate::render(ctx, script, substituted, diagnostics);
         if let Some(problem) = &problem {
             eprintln!("error: {problem}");
         }
@@ -414,4 +420,3 @@ fn dry_run(ctx: &Context<'_>, prepared: &Prepared<'_>) -> anyhow::Result<()> {
     }
     Ok(())
 }
-

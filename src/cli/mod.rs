@@ -17,6 +17,7 @@ mod split;
 mod stack;
 mod topic;
 mod validate;
+mod values;
 
 use std::process::ExitCode;
 
@@ -151,6 +152,12 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => err.exit(),
     };
+    let name = matches.subcommand_name().unwrap_or_default();
+    if let Err(problem) = require_format(name, cli.format, cli.command.formats()) {
+        Cli::command()
+            .error(clap::error::ErrorKind::InvalidValue, problem)
+            .exit();
+    }
     output::init_logging(cli.verbose);
     let sub = matches.subcommand().map(|(_, m)| m).unwrap_or(&matches);
     let ctx = Context {
@@ -177,23 +184,32 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Rejects output formats a command does not have.
-pub fn require_format(format: Format, allowed: &[Format], command: &str) -> anyhow::Result<()> {
+impl Command {
+    /// The output formats the command prints.
+    fn formats(&self) -> &'static [Format] {
+        match self {
+            Self::Graph(_) => &[Format::Text, Format::Json, Format::Dot, Format::Mermaid],
+            Self::Completions(_) => &[Format::Text],
+            _ => &[Format::Text, Format::Json],
+        }
+    }
+}
+
+/// Rejects output formats a command does not have, when the flags are parsed.
+fn require_format(command: &str, format: Format, allowed: &[Format]) -> Result<(), String> {
     if allowed.contains(&format) {
         return Ok(());
     }
-    let names: Vec<_> = allowed
-        .iter()
-        .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_string()))
-        .collect();
-    Err(InvalidInput(format!(
+    let name = |f: &Format| {
+        f.to_possible_value()
+            .map_or("?".into(), |v| v.get_name().to_string())
+    };
+    let names: Vec<String> = allowed.iter().map(name).collect();
+    Err(format!(
         "`{command}` prints --format {}, not {}",
         names.join("|"),
-        format
-            .to_possible_value()
-            .map_or("?".into(), |v| v.get_name().to_string())
+        name(&format)
     ))
-    .into())
 }
 
 /// Runs an async library call to completion on a runtime this command owns (the library is

@@ -57,35 +57,44 @@ pub struct ProduceArgs {
     #[arg(long)]
     pub skip_invalid: bool,
     /// Generate N realistic records from the table's columns (needs --table).
-    #[arg(long, value_name = "N", requires = "table", conflicts_with_all = ["file", "value", "tombstone"])]
+    #[arg(long, value_name = "N", requires = "table", conflicts_with_all = ["file", "value", "tombstone"], value_parser = super::values::count)]
     pub generate: Option<u64>,
     /// Generate records for this long (needs --table; with --generate, whichever ends first).
-    #[arg(long, value_name = "DURATION", requires = "table", value_parser = humantime::parse_duration,
+    #[arg(long, value_name = "DURATION", requires = "table", value_parser = super::values::duration,
           conflicts_with_all = ["file", "value", "tombstone"])]
     pub duration: Option<Duration>,
     /// Generated records per second (default: as fast as the broker takes them).
-    #[arg(long, value_name = "R")]
+    #[arg(long, value_name = "R", value_parser = super::values::rate)]
     pub rate: Option<String>,
     /// Rate changes for load tests, relative to the start: `30s-60s:300%,90s-100s:0%`.
-    #[arg(long, value_name = "WINDOWS", requires = "rate")]
+    #[arg(long, value_name = "WINDOWS", requires = "rate", value_parser = super::values::traffic_pattern)]
     pub traffic_pattern: Option<String>,
     /// Seed of the generator, to repeat a run (printed when not given).
     #[arg(long, value_name = "SEED")]
     pub seed: Option<u64>,
     /// How many distinct keys generated records use (default: a quarter of --generate N, so
     /// keys repeat as updates).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::values::count)]
     pub key_space: Option<u64>,
     /// The share of generated records that are tombstones of a key seen before (0 to 1).
-    #[arg(long, value_name = "RATIO", default_value_t = 0.0)]
+    #[arg(long, value_name = "RATIO", default_value_t = 0.0, value_parser = super::values::ratio)]
     pub tombstone_ratio: f64,
     /// How long to wait for the last acknowledgements.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = super::values::duration)]
     pub timeout: Duration,
 }
 
 /// Runs `flinkit produce`.
 pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
+    let stdin = |p: &PathBuf| p.as_os_str() == "-";
+    if args.file.as_ref().is_some_and(stdin) && args.topic.sql_files.iter().any(stdin) {
+        return Err(InvalidInput(
+            "-f - and --file - both read standard input; the SQL would swallow the records: \
+             give one of them a file"
+                .into(),
+        )
+        .into());
+    }
     let target = args.topic.resolve()?;
     if target.topics.len() != 1 {
         return Err(InvalidInput(format!(
@@ -404,7 +413,6 @@ fn generated(
         (None, None) => None,
     };
     let key_space = match args.key_space {
-        Some(0) => return Err(InvalidInput("--key-space must be at least 1".into()).into()),
         Some(n) => KeySpace::Distinct(n),
         None => KeySpace::for_rows(expected),
     };

@@ -15,27 +15,30 @@ use flinkit::launch::LaunchError;
 use flinkit::lineage::LineageError;
 use flinkit::provision::ProvisionError;
 use flinkit::sql::{SqlError, SyntaxError};
+use flinkit::vars::MaskedSource;
 use serde_json::json;
 
 use super::{Context, Format, InvalidInput, Reported, output};
 
 /// Prints the failure and returns its exit code: 2 for invalid input, 1 otherwise.
 pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
-    let invalid = err.chain().any(|cause| {
-        cause.is::<InvalidInput>()
-            || cause.is::<SqlError>()
-            || cause.is::<LineageError>()
-            || cause.is::<TableError>()
-            || cause
-                .downcast_ref::<BridgeError>()
-                .is_some_and(BridgeError::is_invalid_input)
-            || cause
-                .downcast_ref::<LaunchError>()
-                .is_some_and(LaunchError::is_invalid_input)
-            || cause
-                .downcast_ref::<ConfigError>()
-                .is_some_and(ConfigError::is_invalid_input)
-    });
+    // `downcast_ref` also finds an `InvalidInput` attached as context to its cause.
+    let invalid = err.downcast_ref::<InvalidInput>().is_some()
+        || err.chain().any(|cause| {
+            cause.is::<InvalidInput>()
+                || cause.is::<SqlError>()
+                || cause.is::<LineageError>()
+                || cause.is::<TableError>()
+                || cause
+                    .downcast_ref::<BridgeError>()
+                    .is_some_and(BridgeError::is_invalid_input)
+                || cause
+                    .downcast_ref::<LaunchError>()
+                    .is_some_and(LaunchError::is_invalid_input)
+                || cause
+                    .downcast_ref::<ConfigError>()
+                    .is_some_and(ConfigError::is_invalid_input)
+        });
     let code = if invalid { 2 } else { 1 };
     let syntax = err
         .chain()
@@ -99,12 +102,12 @@ fn fix(err: &anyhow::Error) -> Option<&'static str> {
 }
 
 fn render_syntax(ctx: &Context<'_>, err: &SyntaxError) {
-    let text = err.source_text.as_str();
-    let file = SimpleFile::new(err.source_name.as_str(), text);
+    let masked = MaskedSource::secret_literals(&err.source_text);
+    let file = SimpleFile::new(err.source_name.as_str(), masked.text.as_str());
     let diagnostic = Diagnostic::error()
         .with_message(&err.message)
         .with_labels(vec![
-            Label::primary((), err.range.clone()).with_message(err.label),
+            Label::primary((), masked.range(&err.range)).with_message(err.label),
         ])
         .with_notes(vec![format!("help: {}", err.help)]);
     let mut stream = StandardStream::stderr(ctx.color.for_stderr());

@@ -7,7 +7,7 @@ use flinkit::versions;
 use serde_json::json;
 
 use super::progress::Reporter;
-use super::{Context, Format, output, require_format};
+use super::{Context, Format, output};
 
 /// Flags of `flinkit setup`.
 #[derive(Args, Debug)]
@@ -30,7 +30,6 @@ fn total_size(provisioned: &Provisioned) -> u64 {
 
 /// Runs `flinkit setup`.
 pub fn run(ctx: &Context<'_>, args: &SetupArgs) -> anyhow::Result<()> {
-    require_format(ctx.format, &[Format::Text, Format::Json], "setup")?;
     let cache = Cache::from_env()?;
     if args.force {
         cache.clear()?;

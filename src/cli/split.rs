@@ -6,7 +6,7 @@ use flinkit::vars::{self, Vars};
 use serde::Serialize;
 
 use super::args::SqlArgs;
-use super::{Context, Format, output, require_format};
+use super::{Context, Format, output};
 
 /// Flags of `flinkit split`.
 #[derive(Args, Debug)]
@@ -141,7 +141,6 @@ fn first_line(text: &str) -> String {
 
 /// Runs `flinkit split`.
 pub fn run(ctx: &Context<'_>, args: &SplitArgs) -> anyhow::Result<()> {
-    require_format(ctx.format, &[Format::Text, Format::Json], "split")?;
     let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
     let masked = vars::substitute(&script, &Vars::none());
     match ctx.format {

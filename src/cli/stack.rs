@@ -11,7 +11,7 @@ use flinkit::stack::{self, Event, Runtime, Service, ServiceStatus, Stack, StackE
 use serde_json::json;
 
 use super::progress::Reporter;
-use super::{Context, Format, InvalidInput, output, require_format};
+use super::{Context, Format, InvalidInput, output};
 
 /// Flags of `flinkit stack`.
 #[derive(Args, Debug)]
@@ -53,7 +53,7 @@ pub enum StackCommand {
         #[command(flatten)]
         common: Common,
         /// How long to wait for the services to become healthy.
-        #[arg(long, default_value = "180s", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "180s", value_parser = super::values::duration)]
         timeout: Duration,
     },
     /// Stop the services this stack started.
@@ -86,7 +86,6 @@ pub enum StackCommand {
 
 /// Runs `flinkit stack …`.
 pub fn run(ctx: &Context<'_>, args: &StackArgs) -> anyhow::Result<()> {
-    require_format(ctx.format, &[Format::Text, Format::Json], "stack")?;
     let common = match &args.command {
         StackCommand::Up { common, .. }
         | StackCommand::Down { common, .. }
@@ -96,6 +95,9 @@ pub fn run(ctx: &Context<'_>, args: &StackArgs) -> anyhow::Result<()> {
     let services = stack::parse_services(&common.services).map_err(invalid)?;
     let stack = Stack::from_env(common.config.as_deref()).map_err(|e| match e {
         StackError::Config { .. } => invalid(e),
+        StackError::Io { ref path, .. } if common.config.as_ref() == Some(path) => {
+            anyhow::Error::new(e).context(InvalidInput("cannot use the --config file".into()))
+        }
         other => other.into(),
     })?;
     match &args.command {

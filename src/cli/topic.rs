@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use flinkit::bridge::table::TableSpec;
 use flinkit::bridge::{Broker, Endpoint};
@@ -50,14 +49,14 @@ pub struct TopicArgs {
     pub vars: VarArgs,
     /// Broker address: Kafka bootstrap servers or a Pulsar service URL (default: the table's,
     /// else $FLINKIT_KAFKA_URL / $FLINKIT_PULSAR_URL, else the local stack's).
-    #[arg(long, value_name = "ADDRESS")]
+    #[arg(long, value_name = "ADDRESS", value_parser = super::values::endpoint)]
     pub endpoint: Option<String>,
     /// A client setting: any librdkafka property for Kafka (`-X compression.type=lz4`); for
     /// Pulsar batch.size, batch.bytes, batch.delay.ms, compression, max.pending, auth.token.
     #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = super::args::key_value)]
     pub settings: Vec<(String, String)>,
     /// How long to wait for the broker to answer at the start.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::values::duration)]
     pub connect_timeout: Duration,
 }
 
@@ -101,6 +100,18 @@ impl TopicArgs {
                     return Err(InvalidInput(format!(
                         "${{{}}} has no value: pass --var {}=… or set it in the environment",
                         undefined.name, undefined.name
+                    ))
+                    .into());
+                }
+                if let Some(malformed) = values.malformed.first() {
+                    let stmt = &script.statements[malformed.statement];
+                    let at = script.source_of(stmt).position(malformed.span.start);
+                    return Err(InvalidInput(format!(
+                        "{}:{}:{}: {}",
+                        script.source_of(stmt).name(),
+                        at.line,
+                        at.column,
+                        malformed.problem
                     ))
                     .into());
                 }
@@ -180,7 +191,8 @@ pub fn open_input(path: &std::path::Path) -> anyhow::Result<Box<dyn std::io::Buf
     if path.as_os_str() == "-" {
         return Ok(Box::new(std::io::stdin().lock()));
     }
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file = std::fs::File::open(path).map_err(|e| {
+        anyhow::Error::new(e).context(InvalidInput(format!("cannot read {}", path.display())))
+    })?;
     Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, file)))
 }

@@ -15,7 +15,7 @@ use flinkit::vars::{self, Substituted, Vars};
 use serde_json::json;
 
 use super::args::{SqlArgs, VarArgs};
-use super::{Context, Format, InvalidInput, output, require_format};
+use super::{Context, Format, InvalidInput, output};
 
 /// Flags of `flinkit validate`.
 #[derive(Args, Debug)]
@@ -42,18 +42,24 @@ pub fn check(script: &Script, vars: &Vars) -> (Substituted, Vec<Diagnostic>) {
     (substituted, diagnostics)
 }
 
-/// Prints diagnostics: rendered on stderr in text mode.
+/// Prints diagnostics: rendered on stderr in text mode, the source lines shown with their secret
+/// literals masked.
 pub fn render(
     ctx: &Context<'_>,
     script: &Script,
-    redactor: &vars::Redactor,
+    substituted: &Substituted,
     diagnostics: &[Diagnostic],
 ) {
+    let redactor = &substituted.redactor;
     let mut files = SimpleFiles::new();
-    let ids: Vec<usize> = script
+    let masked: Vec<(usize, vars::MaskedSource)> = script
         .sources
         .iter()
-        .map(|s| files.add(s.name(), s.text().to_string()))
+        .enumerate()
+        .map(|(index, s)| {
+            let masked = substituted.mask_source(index, s.text());
+            (files.add(s.name(), masked.text.clone()), masked)
+        })
         .collect();
     let mut stream = StandardStream::stderr(ctx.color.for_stderr());
     let config = term::Config::default();
@@ -66,10 +72,11 @@ pub fn render(
         if let Some(suggestion) = &d.suggestion {
             notes.push(format!("help: {}", redactor.redact(suggestion)));
         }
+        let (id, source) = &masked[d.source];
         let report = Report::new(level)
             .with_code(d.code)
             .with_message(redactor.redact(&d.message))
-            .with_labels(vec![Label::primary(ids[d.source], d.span.clone())])
+            .with_labels(vec![Label::primary(*id, source.range(&d.span))])
             .with_notes(notes);
         if term::emit_to_write_style(&mut stream, &config, &files, &report).is_err() {
             eprintln!("{}: {}", d.code, redactor.redact(&d.message));
@@ -135,7 +142,6 @@ fn repaired(script: &Script, diagnostics: &[Diagnostic]) -> BTreeMap<usize, Stri
 
 /// Runs `flinkit validate`.
 pub fn run(ctx: &Context<'_>, args: &ValidateArgs) -> anyhow::Result<()> {
-    require_format(ctx.format, &[Format::Text, Format::Json], "validate")?;
     let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
     let (substituted, mut diagnostics) = check(&script, &args.vars.vars());
     let redactor = &substituted.redactor;
@@ -181,7 +187,7 @@ pub fn run(ctx: &Context<'_>, args: &ValidateArgs) -> anyhow::Result<()> {
             output::print_json(&value)?;
         }
         _ => {
-            render(ctx, &script, redactor, &diagnostics);
+            render(ctx, &script, &substituted, &diagnostics);
             if args.fix {
                 output::print(&redactor.redact(&diff))?;
                 if args.write && !diff.is_empty() {

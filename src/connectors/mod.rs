@@ -6,12 +6,14 @@
 
 pub mod catalog;
 
-use std::collections::HashMap;
 use std::ops::Range;
 
 use serde::Serialize;
 
-use crate::sql::{ColumnKind, CreateTable, Detail, Insert, Script, Statement, TableOption};
+use crate::sql::lexer::{Lexer, TokenKind};
+use crate::sql::{
+    ColumnKind, CreateTable, Detail, Insert, Script, Statement, StatementKind, TableOption, Tables,
+};
 use crate::vars::Substituted;
 use catalog::{Catalog, Connector, OptionSpec};
 
@@ -102,6 +104,53 @@ const LEGACY_PULSAR_METADATA: &[(&str, &str)] = &[
     ("producerName", "producer_name"),
 ];
 
+/// The metadata each format exposes, from Flink's decoding formats (`ReadableMetadata`): read-only,
+/// and reachable only through a connector that forwards its value format's metadata under
+/// `value.` — the Kafka connectors.
+const FORMAT_METADATA: &[(&str, &[&str])] = &[
+    (
+        "debezium-json",
+        &[
+            "schema",
+            "ingestion-timestamp",
+            "source.timestamp",
+            "source.database",
+            "source.schema",
+            "source.table",
+            "source.properties",
+        ],
+    ),
+    (
+        "canal-json",
+        &[
+            "database",
+            "table",
+            "sql-type",
+            "pk-names",
+            "ingestion-timestamp",
+            "event-timestamp",
+        ],
+    ),
+    (
+        "maxwell-json",
+        &[
+            "database",
+            "table",
+            "primary-key-columns",
+            "ingestion-timestamp",
+        ],
+    ),
+    (
+        "ogg-json",
+        &["table", "current_ts", "op_ts", "source.properties"],
+    ),
+];
+
+/// Connectors that expose their value format's metadata as `value.<key>`.
+fn forwards_format_metadata(connector: &Connector) -> bool {
+    matches!(connector.identifier.as_str(), "kafka" | "upsert-kafka")
+}
+
 /// Validates every table and INSERT of `script`; `values` gives option values after variable
 /// substitution. Findings come in statement order.
 pub fn validate(script: &Script, values: &Substituted) -> Vec<Diagnostic> {
@@ -109,7 +158,7 @@ pub fn validate(script: &Script, values: &Substituted) -> Vec<Diagnostic> {
         script,
         values,
         catalog: Catalog::builtin(),
-        tables: HashMap::new(),
+        tables: script.tables(),
         out: Vec::new(),
     };
     for undefined in &values.undefined {
@@ -127,11 +176,43 @@ pub fn validate(script: &Script, values: &Substituted) -> Vec<Diagnostic> {
             )),
         );
     }
-    for stmt in &script.statements {
-        if let Detail::CreateTable(table) = &stmt.detail {
-            v.tables.insert(table.name.clone(), (stmt, table));
+    for malformed in &values.malformed {
+        let stmt = &script.statements[malformed.statement];
+        v.push(
+            stmt,
+            Severity::Error,
+            "bad-variable",
+            malformed.problem.clone(),
+            malformed.span.clone(),
+            None,
+            Some(
+                "write a variable as ${NAME}; to keep the text literally, do not start it with ${"
+                    .into(),
+            ),
+        );
+    }
+    for redeclared in v.tables.redeclared().to_vec() {
+        let stmt = &script.statements[redeclared.statement];
+        let first = &script.statements[redeclared.first];
+        if let Some(table) = stmt.create_table() {
+            v.push(
+                stmt,
+                Severity::Error,
+                "duplicate-table",
+                format!(
+                    "table `{}` already exists (created at line {}); Flink rejects a second CREATE TABLE",
+                    table.name, first.line
+                ),
+                table.name_span.clone(),
+                None,
+                Some("rename it, drop the first one, or write CREATE TABLE IF NOT EXISTS to keep the first".into()),
+            );
         }
     }
+    let catalogs = script
+        .statements
+        .iter()
+        .any(|s| matches!(s.kind, StatementKind::CreateCatalog | StatementKind::Use));
     let written: Vec<&str> = script
         .statements
         .iter()
@@ -142,6 +223,38 @@ pub fn validate(script: &Script, values: &Substituted) -> Vec<Diagnostic> {
             v.table(stmt, table, written.contains(&table.name.as_str()));
         }
         for insert in stmt.inserts() {
+            let declared = created_before(script, &insert.target, stmt.index);
+            let later = created_after(script, &insert.target, stmt.index);
+            if let Some(created) = later.filter(|_| !declared) {
+                v.push(
+                    stmt,
+                    Severity::Error,
+                    "unknown-table",
+                    format!(
+                        "`{}` is created later (line {}); Flink runs statements in order",
+                        insert.target, created.line
+                    ),
+                    insert.target_span.clone(),
+                    None,
+                    Some("move the CREATE TABLE before the INSERT".into()),
+                );
+            } else if !declared && !catalogs {
+                v.push(
+                    stmt,
+                    Severity::Warning,
+                    "undeclared-table",
+                    format!(
+                        "`{}` is not created in this script, so nothing here checks what is written to it",
+                        insert.target
+                    ),
+                    insert.target_span.clone(),
+                    None,
+                    Some(format!(
+                        "add a CREATE TABLE {} (…) WITH (…) before the INSERT, unless the cluster's catalog has it",
+                        insert.target
+                    )),
+                );
+            }
             v.insert(stmt, insert);
         }
     }
@@ -153,7 +266,7 @@ struct Validator<'a> {
     script: &'a Script,
     values: &'a Substituted,
     catalog: &'static Catalog,
-    tables: HashMap<String, (&'a Statement, &'a CreateTable)>,
+    tables: Tables<'a>,
     out: Vec<Diagnostic>,
 }
 
@@ -230,9 +343,26 @@ impl<'a> Validator<'a> {
             );
             return;
         }
+        self.duplicate_options(stmt, table);
+        self.like(stmt, table);
         let options = self.effective_options(table, 0);
         let get = |key: &str| options.iter().find(|o| o.key == key).copied();
         let Some(connector_option) = get("connector") else {
+            if let Some(legacy) = get("connector.type") {
+                self.push(
+                    stmt,
+                    Severity::Warning,
+                    "legacy-connector",
+                    format!(
+                        "`{}` is declared with the legacy 'connector.type' options, which flinkit does not check; Flink runs them only through its old TableFactory stack",
+                        table.name
+                    ),
+                    legacy.key_span.clone(),
+                    Some("connector.type"),
+                    Some("declare the table with 'connector' = '…' and the connector's current options".into()),
+                );
+                return;
+            }
             if !table.options.is_empty() && table.like.is_none() {
                 self.push(
                     stmt,
@@ -257,14 +387,38 @@ impl<'a> Validator<'a> {
                     .map(|c| c.identifier.as_str()),
             )
             .map(|s| format!("'connector' = '{s}'"));
+            let unchecked = "its options went unchecked; to run it, put the connector's jar on the \
+                             cluster's classpath (Flink's lib/ folder)";
+            // A name close to a bundled one is most likely a typo; any other is a connector
+            // flinkit does not know, which Flink runs when its jar is there.
+            let (severity, message) = if suggestion.is_some() {
+                (
+                    Severity::Error,
+                    format!(
+                        "no connector named '{identifier}' is bundled with flinkit: {unchecked}"
+                    ),
+                )
+            } else {
+                (
+                    Severity::Warning,
+                    format!(
+                        "the '{identifier}' connector is not bundled with flinkit: {unchecked}"
+                    ),
+                )
+            };
+            let help = suggestion.unwrap_or_else(|| {
+                format!(
+                    "make sure the '{identifier}' connector's jar is on the cluster's classpath"
+                )
+            });
             self.push(
                 stmt,
-                Severity::Error,
+                severity,
                 "unknown-connector",
-                format!("no connector named '{identifier}' is bundled with flinkit"),
+                message,
                 connector_option.value_span.clone(),
                 Some("connector"),
-                suggestion,
+                Some(help),
             );
             return;
         };
@@ -313,7 +467,9 @@ impl<'a> Validator<'a> {
             {
                 continue;
             }
-            if self.format_option(stmt, option, value, options) {
+            if self.format_option(stmt, option, value, options)
+                || self.of_unknown_format(stmt, key, options)
+            {
                 continue;
             }
             if pulsar && key == "topic" {
@@ -375,6 +531,120 @@ impl<'a> Validator<'a> {
             );
         }
         legacy_topic
+    }
+
+    /// Whether `key` is an option of a format the table names but flinkit does not know
+    /// (`protobuf.message-class-name` with 'format' = 'protobuf'): the unknown format is reported
+    /// once, its options are left unchecked.
+    fn of_unknown_format(&self, stmt: &Statement, key: &str, options: &[&'a TableOption]) -> bool {
+        [
+            ("key.", "key.format"),
+            ("value.", "value.format"),
+            ("", "format"),
+        ]
+        .iter()
+        .any(|(prefix, format_key)| {
+            options
+                .iter()
+                .find(|o| o.key == *format_key)
+                .map(|o| self.value(stmt, o))
+                .filter(|format| self.catalog.format(format).is_none())
+                .is_some_and(|format| key.starts_with(&format!("{prefix}{format}.")))
+        })
+    }
+
+    /// Each key set twice in the WITH clause: an error at the second.
+    fn duplicate_options(&mut self, stmt: &Statement, table: &CreateTable) {
+        for (index, option) in table.options.iter().enumerate() {
+            if let Some(first) = table.options[..index].iter().find(|o| o.key == option.key) {
+                let line = self
+                    .script
+                    .source_of(stmt)
+                    .position(first.key_span.start)
+                    .line;
+                self.push(
+                    stmt,
+                    Severity::Error,
+                    "duplicate-option",
+                    format!(
+                        "'{}' is set twice (first at line {line}); one value would silently win",
+                        option.key
+                    ),
+                    option.key_span.clone(),
+                    Some(&option.key),
+                    Some("remove one of them".into()),
+                );
+            }
+        }
+    }
+
+    /// `LIKE` names a table created earlier in the script, and not in a cycle.
+    fn like(&mut self, stmt: &Statement, table: &CreateTable) {
+        let Some(like) = &table.like else {
+            return;
+        };
+        let span = like_span(stmt).unwrap_or_else(|| table.name_span.clone());
+        if created_before(self.script, &like.table, stmt.index) {
+            return;
+        }
+        let mut chain = vec![table.name.clone()];
+        let mut at = like.table.clone();
+        while let Some((_, t)) = self.tables.get(&at) {
+            if chain.contains(&at) {
+                chain.push(at);
+                self.push(
+                    stmt,
+                    Severity::Error,
+                    "like-cycle",
+                    format!("LIKE goes round in a circle: {}", chain.join(" → ")),
+                    span,
+                    None,
+                    Some("copy from a table that does not copy from this one".into()),
+                );
+                return;
+            }
+            chain.push(at);
+            match &t.like {
+                Some(next) => at = next.table.clone(),
+                None => break,
+            }
+        }
+        let catalogs = self
+            .script
+            .statements
+            .iter()
+            .any(|s| matches!(s.kind, StatementKind::CreateCatalog | StatementKind::Use));
+        let message = match created_after(self.script, &like.table, stmt.index) {
+            Some(p) => format!(
+                "`{}` is created later (line {}); Flink creates tables in order, so LIKE needs an earlier one",
+                like.table, p.line
+            ),
+            None if catalogs => return,
+            None => format!(
+                "LIKE copies `{}`, which this script does not create",
+                like.table
+            ),
+        };
+        let names = self.tables_before(stmt);
+        let suggestion =
+            nearest(&like.table, names.iter().map(String::as_str)).map(|s| format!("LIKE {s}"));
+        self.push(
+            stmt,
+            Severity::Error,
+            "unknown-table",
+            message,
+            span,
+            None,
+            suggestion,
+        );
+    }
+
+    /// The tables created before `stmt`.
+    fn tables_before(&self, stmt: &Statement) -> Vec<String> {
+        self.script.statements[..stmt.index]
+            .iter()
+            .filter_map(|s| s.create_table().map(|t| t.name.clone()))
+            .collect()
     }
 
     /// Checks an option that belongs to a format (`json.…`, `key.raw.…`); false if it is none.
@@ -860,18 +1130,10 @@ impl<'a> Validator<'a> {
                     );
                 }
                 Some(column) => {
-                    if let Some(ty) = column.data_type() {
-                        let normalized = ty.to_ascii_uppercase().replace(' ', "");
-                        let ok = [
-                            "TIMESTAMP(3)",
-                            "TIMESTAMP_LTZ(3)",
-                            "TIMESTAMP(3)WITHLOCALTIMEZONE",
-                        ]
-                        .iter()
-                        .any(|t| normalized.starts_with(t));
-                        if !ok {
-                            self.push(stmt, Severity::Error, "bad-watermark-type", format!("the watermark column `{}` is {ty}; a rowtime must be TIMESTAMP(3) or TIMESTAMP_LTZ(3)", wm.column), wm.span.clone(), None, Some("declare it TIMESTAMP(3) or TIMESTAMP_LTZ(3), or compute one: ts AS CAST(… AS TIMESTAMP(3))".into()));
-                        }
+                    if let Some(ty) = column.data_type()
+                        && !is_rowtime_type(ty)
+                    {
+                        self.push(stmt, Severity::Error, "bad-watermark-type", format!("the watermark column `{}` is {ty}; a rowtime must be TIMESTAMP(p) or TIMESTAMP_LTZ(p) with a precision p from 0 to 3", wm.column), wm.span.clone(), None, Some("declare it TIMESTAMP(3) or TIMESTAMP_LTZ(3), or compute one: ts AS CAST(… AS TIMESTAMP(3))".into()));
                     }
                 }
                 None => {}
@@ -879,6 +1141,22 @@ impl<'a> Validator<'a> {
         }
         let Some(connector) = connector else {
             return;
+        };
+        let format_metadata: Vec<String> = if forwards_format_metadata(connector) {
+            let options = self.effective_options(table, 0);
+            let format = ["value.format", "format"].iter().find_map(|key| {
+                options
+                    .iter()
+                    .find(|o| o.key == *key)
+                    .map(|o| self.value(stmt, o))
+            });
+            FORMAT_METADATA
+                .iter()
+                .filter(|(name, _)| Some(*name) == format)
+                .flat_map(|(_, keys)| keys.iter().map(|k| format!("value.{k}")))
+                .collect()
+        } else {
+            Vec::new()
         };
         for column in &table.columns {
             let ColumnKind::Metadata {
@@ -891,7 +1169,8 @@ impl<'a> Validator<'a> {
                 continue;
             };
             let name = key.as_deref().unwrap_or(&column.name);
-            let readable = connector.readable_metadata.contains_key(name);
+            let readable = connector.readable_metadata.contains_key(name)
+                || format_metadata.iter().any(|k| k == name);
             let writable = connector.writable_metadata.contains_key(name);
             if readable || writable {
                 if written && !is_virtual && !writable {
@@ -903,6 +1182,7 @@ impl<'a> Validator<'a> {
                 .readable_metadata
                 .keys()
                 .chain(connector.writable_metadata.keys())
+                .chain(format_metadata.iter())
                 .map(String::as_str)
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
@@ -976,7 +1256,7 @@ impl<'a> Validator<'a> {
     }
 
     fn insert(&mut self, stmt: &'a Statement, insert: &Insert) {
-        let Some(&(_, target)) = self.tables.get(&insert.target) else {
+        let Some((_, target)) = self.tables.get(&insert.target) else {
             return;
         };
         let writable: Vec<&str> = target
@@ -1006,7 +1286,16 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        let expected = insert.columns.as_ref().map_or(writable.len(), Vec::len);
+        let expected = insert.columns.as_ref().map_or_else(
+            || {
+                let fixed = writable
+                    .iter()
+                    .filter(|c| insert.static_partitions.iter().any(|p| p == *c))
+                    .count();
+                writable.len() - fixed
+            },
+            Vec::len,
+        );
         if let Some(arity) = insert.shape.arity
             && arity != expected
             && (insert.columns.is_some() || target.like.is_none())
@@ -1043,6 +1332,11 @@ impl<'a> Validator<'a> {
             Some("its GROUP BY aggregate updates rows as new input arrives".to_string())
         } else if insert.shape.outer_join {
             Some("its outer join retracts rows when a match arrives late".to_string())
+        } else if insert.shape.distinct {
+            Some(
+                "its SELECT DISTINCT is an aggregate that updates rows as new input arrives"
+                    .to_string(),
+            )
         } else {
             upsert_source.map(|s| format!("it reads the upsert table `{s}`, whose rows change"))
         };
@@ -1065,6 +1359,62 @@ impl<'a> Validator<'a> {
         let option = options.iter().find(|o| o.key == "connector")?;
         self.catalog.connector(self.value(stmt, option))
     }
+}
+
+/// Whether a `CREATE TABLE name` comes before statement `index`.
+fn created_before(script: &Script, name: &str, index: usize) -> bool {
+    script.statements[..index]
+        .iter()
+        .any(|s| s.create_table().is_some_and(|t| t.name == name))
+}
+
+/// The first `CREATE TABLE name` after statement `index`.
+fn created_after<'s>(script: &'s Script, name: &str, index: usize) -> Option<&'s Statement> {
+    script.statements[index + 1..]
+        .iter()
+        .find(|s| s.create_table().is_some_and(|t| t.name == name))
+}
+
+/// Whether a column type can be a rowtime: `TIMESTAMP(p)`, `TIMESTAMP_LTZ(p)` or
+/// `TIMESTAMP(p) WITH LOCAL TIME ZONE` with p from 0 to 3 (`DefaultSchemaResolver`), nullable or not.
+fn is_rowtime_type(ty: &str) -> bool {
+    let normalized = ty
+        .to_ascii_uppercase()
+        .split_whitespace()
+        .collect::<String>();
+    let normalized = normalized.strip_suffix("NOTNULL").unwrap_or(&normalized);
+    let normalized = normalized.strip_suffix("NULL").unwrap_or(normalized);
+    ["TIMESTAMP_LTZ(", "TIMESTAMP("].iter().any(|prefix| {
+        normalized
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once(')'))
+            .is_some_and(|(precision, rest)| {
+                matches!(precision, "0" | "1" | "2" | "3")
+                    && (rest.is_empty() || (*prefix == "TIMESTAMP(" && rest == "WITHLOCALTIMEZONE"))
+            })
+    })
+}
+
+/// The source range of the table name after `LIKE` in a CREATE TABLE statement.
+fn like_span(stmt: &Statement) -> Option<Range<usize>> {
+    let text = stmt.text.as_str();
+    let toks: Vec<_> = Lexer::new(text)
+        .filter_map(Result::ok)
+        .filter(|t| !t.kind.is_trivia())
+        .collect();
+    let at = toks.iter().rposition(|t| t.is_keyword(text, "LIKE"))?;
+    let first = toks.get(at + 1)?;
+    let mut end = first.end;
+    for t in &toks[at + 2..] {
+        if !matches!(
+            t.kind,
+            TokenKind::Dot | TokenKind::Word | TokenKind::QuotedIdent
+        ) {
+            break;
+        }
+        end = t.end;
+    }
+    Some(stmt.range.start + first.start..stmt.range.start + end)
 }
 
 /// The range that removes option `index` with its separating comma.

@@ -278,7 +278,11 @@ impl GatewayClient {
         if !keep_session || result.is_err() {
             let closed = self
                 .http
-                .call(Method::DELETE, &format!("/v1/sessions/{session}"), None::<&()>)
+                .call(
+                    Method::DELETE,
+                    &format!("/v1/sessions/{session}"),
+                    None::<&()>,
+                )
                 .await;
             if let Err(err) = closed {
                 tracing::debug!("closing session {session}: {err}");

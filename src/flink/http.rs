@@ -322,11 +322,22 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_listening_is_unreachable_and_fails_fast() {
-        let http = Http::new(Service::Rest, "http://127.0.0.1:9/", Duration::from_secs(30));
+        let http = Http::new(
+            Service::Rest,
+            "http://127.0.0.1:9/",
+            Duration::from_secs(30),
+        );
         let started = Instant::now();
         let err = http.get::<Value>("/overview").await.unwrap_err();
         assert!(err.is_unreachable(), "{err}");
-        assert_eq!(err.to_string(), "cannot reach Flink's REST API at http://127.0.0.1:9");
-        assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+        assert_eq!(
+            err.to_string(),
+            "cannot reach Flink's REST API at http://127.0.0.1:9"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

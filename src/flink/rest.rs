@@ -371,12 +371,10 @@ impl RestClient {
             tracing::debug!(id = file.id, "the runner jar is already on the cluster");
             return Ok(file.id);
         }
-        let bytes = tokio::fs::read(jar)
-            .await
-            .map_err(|source| RestError::Io {
-                path: jar.to_path_buf(),
-                source,
-            })?;
+        let bytes = tokio::fs::read(jar).await.map_err(|source| RestError::Io {
+            path: jar.to_path_buf(),
+            source,
+        })?;
         let uploaded: Uploaded = self
             .http
             .upload("/jars/upload", "jarfile", name, bytes)
@@ -488,13 +486,21 @@ impl RestClient {
     /// Cancels a job.
     pub async fn cancel(&self, id: &str) -> Result<(), RestError> {
         self.http
-            .call(Method::PATCH, &format!("/jobs/{id}?mode=cancel"), None::<&()>)
+            .call(
+                Method::PATCH,
+                &format!("/jobs/{id}?mode=cancel"),
+                None::<&()>,
+            )
             .await?;
         Ok(())
     }
 
     /// Stops a job with a savepoint in `directory`; waits for it and returns its path.
-    pub async fn stop_with_savepoint(&self, id: &str, directory: &str) -> Result<String, RestError> {
+    pub async fn stop_with_savepoint(
+        &self,
+        id: &str,
+        directory: &str,
+    ) -> Result<String, RestError> {
         let triggered: Triggered = self
             .http
             .send(

@@ -22,8 +22,11 @@ mod parse;
 mod query;
 pub mod source;
 pub mod split;
+mod tables;
 
 use std::ops::Range;
+
+pub use tables::{Redeclared, Tables};
 
 pub use model::{
     Column, ColumnKind, CreateTable, CreateView, Detail, Insert, Like, PrimaryKey, SetOption,

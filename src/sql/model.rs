@@ -301,6 +301,9 @@ pub struct Insert {
     pub overwrite: bool,
     /// The explicit column list, when written.
     pub columns: Option<Vec<String>>,
+    /// The static partition columns (`PARTITION (k = 'v', …)`): given values, not written by
+    /// the query.
+    pub static_partitions: Vec<String>,
     /// The distinct tables read, in first-appearance order (no CTE names, no table functions).
     pub sources: Vec<String>,
     /// Byte range of the whole INSERT (inside a statement set: of that INSERT alone).

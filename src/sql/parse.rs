@@ -84,9 +84,22 @@ pub(crate) fn parse_insert(c: &mut Cursor<'_>) -> Option<Insert> {
     let name_start = c.peek()?.start;
     let target = c.qualified_name()?;
     let target_span = name_start..c.toks[c.pos - 1].end;
+    let mut static_partitions = Vec::new();
     if c.is_kw("PARTITION") && c.peek_at(1).is_some_and(|t| t.kind == TokenKind::LParen) {
         c.bump();
-        c.pos = c.matching_paren_end();
+        let end = c.matching_paren_end();
+        c.bump();
+        while c.pos < end {
+            if let Some(name) = c.ident()
+                && c.is_kind(TokenKind::Eq)
+            {
+                static_partitions.push(name);
+            }
+            while c.pos < end && c.eat_kind(TokenKind::Comma).is_none() {
+                c.bump();
+            }
+        }
+        c.pos = end;
     }
     let mut columns = None;
     let query_follows = ["SELECT", "WITH", "VALUES"]
@@ -106,6 +119,7 @@ pub(crate) fn parse_insert(c: &mut Cursor<'_>) -> Option<Insert> {
         target_span,
         overwrite,
         columns,
+        static_partitions,
         sources: query_sources(c.src, query),
         span: start..end,
         shape: query_shape(c.src, query),

@@ -561,12 +561,14 @@ pub struct QueryShape {
     pub grouped: bool,
     /// It has an outer join that is neither temporal nor an interval join: its result updates.
     pub outer_join: bool,
+    /// It has a `SELECT DISTINCT` that is not over a window: its result updates.
+    pub distinct: bool,
 }
 
 impl QueryShape {
     /// Whether the query's result has updates or deletes (not only inserts).
     pub fn produces_updates(&self) -> bool {
-        self.grouped || self.outer_join
+        self.grouped || self.outer_join || self.distinct
     }
 }
 
@@ -577,7 +579,20 @@ pub(crate) fn query_shape(src: &str, toks: &[Token]) -> QueryShape {
         arity: arity(src, toks),
         ..QueryShape::default()
     };
+    let windowed_query = toks.iter().any(|t| {
+        [
+            "window_start",
+            "window_end",
+            "TUMBLE",
+            "HOP",
+            "SESSION",
+            "CUMULATE",
+        ]
+        .iter()
+        .any(|w| t.is_keyword(src, w))
+    });
     for i in 0..toks.len() {
+        shape.distinct |= kw(i, "SELECT") && kw(i + 1, "DISTINCT") && !windowed_query;
         if kw(i, "GROUP") && kw(i + 1, "BY") {
             let windowed = toks[i + 2..]
                 .iter()

@@ -36,9 +36,7 @@ fn request(method: &str, url: &str) -> Result<(u16, String), String> {
         "DELETE" => client.delete(url),
         _ => client.get(url),
     };
-    let response = request
-        .send()
-        .map_err(|e| format!("{method} {url}: {e}"))?;
+    let response = request.send().map_err(|e| format!("{method} {url}: {e}"))?;
     let status = response.status().as_u16();
     let body = response.text().unwrap_or_default();
     Ok((status, body))
