@@ -16,7 +16,8 @@ use flinkit::provision::Cache;
 use flinkit::sql::Script;
 use serde_json::json;
 
-const JOB: &str = "CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '10');
+const JOB: &str =
+    "CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '10');
 CREATE TABLE sink (id BIGINT) WITH ('connector' = 'blackhole');
 INSERT INTO sink SELECT id FROM gen;";
 
@@ -28,7 +29,10 @@ fn median(values: &mut [f64]) -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("FLINKIT_FLINK_URL").unwrap_or_else(|_| "http://localhost:8081".into());
-    let runs: usize = std::env::var("RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(7);
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(7);
     let rest = RestClient::new(&url, Duration::from_secs(30));
     if let Err(err) = rest.version().await {
         eprintln!("no cluster at {url} ({err}); `flinkit stack up --services flink` first");
@@ -55,9 +59,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(Duration::from_secs(6)).await;
 
         // Floor: the same run request, by hand, and the same live poll.
-        let spec = Prepared::new(&script, &Options::rest(&url).name(format!("bench-bare-{run}")))
-            .spec()?
-            .clone();
+        let spec = Prepared::new(
+            &script,
+            &Options::rest(&url).name(format!("bench-bare-{run}")),
+        )
+        .spec()?
+        .clone();
         let encoded = base64::engine::general_purpose::STANDARD
             .encode(serde_json::Value::from(spec.statements).to_string());
         let started = Instant::now();
@@ -94,6 +101,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (sl, sb) = (spread(&library), spread(&bare));
     let (ml, mb) = (median(&mut library), median(&mut bare));
-    println!("library median {ml:.3}s ({sl}), bare median {mb:.3}s ({sb}), ratio {:.2}", ml / mb);
+    println!(
+        "library median {ml:.3}s ({sl}), bare median {mb:.3}s ({sb}), ratio {:.2}",
+        ml / mb
+    );
     Ok(())
 }

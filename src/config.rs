@@ -150,6 +150,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail's closure returns figment's own error type"
+    )]
     fn files_and_variables_layer_over_the_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("XDG_CONFIG_HOME", jail.directory().join("user").display());

@@ -12,7 +12,6 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-
 use common::{flinkit_command as flinkit, json, unique};
 
 /// Processes whose command line mentions `needle` (the job name is on the JVM's).

@@ -23,7 +23,13 @@ INSERT INTO totals SELECT id, SUM(amount) FROM orders GROUP BY id;
 /// Runs `flinkit ARGS` on the script (stdin) and returns exit code, stdout and stderr.
 fn run(args: &[&str]) -> String {
     let mut all = args.to_vec();
-    all.extend(["--color", "never", "--var", "KAFKA=broker.internal:9093", "-"]);
+    all.extend([
+        "--color",
+        "never",
+        "--var",
+        "KAFKA=broker.internal:9093",
+        "-",
+    ]);
     let out = flinkit_stdin(&all, Some(SCRIPT));
     format!(
         "exit: {:?}\n--- stdout\n{}--- stderr\n{}",
@@ -71,7 +77,10 @@ fn dry_run_text() {
 
 #[test]
 fn dry_run_json() {
-    snapshot!("dry_run_json", run(&["launch", "--dry-run", "--format", "json"]));
+    snapshot!(
+        "dry_run_json",
+        run(&["launch", "--dry-run", "--format", "json"])
+    );
 }
 
 #[test]
