@@ -190,9 +190,23 @@ struct Submitted {
     operation_handle: String,
 }
 
+/// An operation's status, as the gateway's `…/status` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum OperationStatus {
+    Initialized,
+    Pending,
+    Running,
+    Finished,
+    Canceled,
+    Closed,
+    Error,
+    Timeout,
+}
+
 #[derive(Deserialize)]
 struct Status {
-    status: String,
+    status: OperationStatus,
 }
 
 #[derive(Deserialize)]
@@ -341,19 +355,24 @@ impl GatewayClient {
         let mut pause = Duration::from_millis(20);
         loop {
             let status: Status = self.http.get(&status_path).await?;
-            match status.status.as_str() {
-                "FINISHED" => return Ok(()),
-                "ERROR" | "CANCELED" | "CLOSED" | "TIMEOUT" => {
+            match status.status {
+                OperationStatus::Finished => return Ok(()),
+                OperationStatus::Error
+                | OperationStatus::Canceled
+                | OperationStatus::Closed
+                | OperationStatus::Timeout => {
                     let result_path =
                         format!("/v1/sessions/{session}/operations/{operation}/result/0");
                     let message = match self.http.get::<Value>(&result_path).await {
                         Err(HttpError::Status { message, .. }) => message,
                         Err(other) => other.to_string(),
-                        Ok(_) => format!("the operation ended {}", status.status),
+                        Ok(_) => format!("the operation ended {:?}", status.status),
                     };
                     return Err(GatewayError::Statement { statement, message });
                 }
-                _ => {}
+                OperationStatus::Initialized
+                | OperationStatus::Pending
+                | OperationStatus::Running => {}
             }
             if started.elapsed() > STATEMENT_TIMEOUT {
                 return Err(GatewayError::Timeout {
