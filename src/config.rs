@@ -13,6 +13,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::launch::Target;
 use crate::stack::Ports;
 
 /// The `[cluster]` section.
@@ -20,7 +21,7 @@ use crate::stack::Ports;
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
     /// `local`, `rest` or `gateway` (`FLINKIT_TARGET`).
-    pub target: Option<String>,
+    pub target: Option<Target>,
     /// The JobManager REST address (`FLINKIT_FLINK_URL`).
     pub flink_url: Option<String>,
     /// The SQL Gateway address (`FLINKIT_GATEWAY_URL`).
@@ -163,15 +164,15 @@ mod tests {
                 "[cluster]\ntarget = \"gateway\"\nflink_url = \"http://user:8081\"\n",
             )?;
             assert_eq!(
-                Settings::load(None).unwrap().cluster.target.as_deref(),
-                Some("gateway")
+                Settings::load(None).unwrap().cluster.target,
+                Some(Target::Gateway)
             );
             jail.create_file(
                 "flinkit.toml",
                 "[stack]\nflink_port = 18081\n\n[cluster]\ntarget = \"rest\"\n",
             )?;
             let settings = Settings::load(None).unwrap();
-            assert_eq!(settings.cluster.target.as_deref(), Some("rest"));
+            assert_eq!(settings.cluster.target, Some(Target::Rest));
             assert_eq!(
                 settings.cluster.flink_url.as_deref(),
                 Some("http://user:8081")
@@ -185,6 +186,13 @@ mod tests {
                 settings.cluster.flink_url.as_deref(),
                 Some("http://env:8081")
             );
+            jail.set_env("FLINKIT_TARGET", "yarn");
+            let err = Settings::load(None).unwrap_err();
+            assert!(
+                err.is_invalid_input() && err.to_string().contains("yarn"),
+                "{err}"
+            );
+            jail.set_env("FLINKIT_TARGET", "rest");
             jail.create_file("flinkit.toml", "[cluster]\nflink_ulr = \"x\"\n")?;
             let err = Settings::load(None).unwrap_err();
             assert!(err.is_invalid_input());

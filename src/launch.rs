@@ -53,7 +53,8 @@ use crate::sql::Script;
 use crate::vars::{self, Redactor, Substituted, Vars};
 
 /// Where a job runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Target {
     /// An embedded Flink MiniCluster in a child JVM on this machine.
     Local,

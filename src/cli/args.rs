@@ -108,17 +108,10 @@ impl ClusterArgs {
     /// Resolves the flags against the settings; `target` is the `--target` flag, if given.
     pub fn resolve(&self, target: Option<TargetArg>) -> anyhow::Result<Cluster> {
         let settings = Settings::load(None)?;
-        let target = match (target, settings.cluster.target.as_deref()) {
-            (Some(flag), _) => flag.into(),
-            (None, Some(name)) => TargetArg::from_str(name, true)
-                .map_err(|_| {
-                    InvalidInput(format!(
-                        "target {name:?} (FLINKIT_TARGET or flinkit.toml) is not local, rest or gateway"
-                    ))
-                })?
-                .into(),
-            (None, None) => Target::Local,
-        };
+        let target = target
+            .map(Target::from)
+            .or(settings.cluster.target)
+            .unwrap_or(Target::Local);
         // Flags were checked when parsed; addresses from the settings are checked here, before
         // anything connects.
         let checked = |url: String, what: &str| {
