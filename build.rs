@@ -1,10 +1,16 @@
 //! Build script: reads the pinned versions from `jars/pom.xml` (the one place they are set) and
 //! embeds the Maven sources under `jars/` so the binary can build its own runner jar anywhere.
+//! It also checks the few things the build and the demo take from the system, so that a new
+//! machine learns what to install in the first seconds of `cargo run`, not after minutes of
+//! compiling: a C compiler and make (fatal: librdkafka, ring, zstd and lz4 are C), Java 17 and
+//! Maven (a warning: only running Flink needs them).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 fn main() {
+    check_system();
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let jars = root.join("jars");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it"));
@@ -40,6 +46,53 @@ fn main() {
     }
     embedded.push_str("];\n");
     std::fs::write(out.join("jar_sources.rs"), embedded).expect("OUT_DIR is writable");
+}
+
+/// Fails with the install command when the C toolchain is missing; warns when Java or Maven is.
+fn check_system() {
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let cc = cc.split_whitespace().next().unwrap_or("cc");
+    let missing: Vec<&str> = [cc, "make"]
+        .into_iter()
+        .filter(|tool| !runs(tool, "--version"))
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "flinkit compiles C libraries (librdkafka, ring, zstd, lz4) and needs a C compiler \
+             and make, but {} could not be run. Install them, then build again:\n    \
+             apt-get install build-essential   (Fedora: dnf install gcc make; macOS: xcode-select --install)",
+            missing.join(" and ")
+        );
+        std::process::exit(1);
+    }
+    let java = std::env::var_os("JAVA_HOME")
+        .map(|home| PathBuf::from(home).join("bin/java"))
+        .unwrap_or_else(|| PathBuf::from("java"));
+    let mut needs = Vec::new();
+    if !runs(&java.to_string_lossy(), "-version") {
+        needs.push("openjdk-17-jdk-headless");
+    }
+    if !runs("mvn", "-v") {
+        needs.push("maven");
+    }
+    if !needs.is_empty() {
+        println!(
+            "cargo:warning=flinkit runs Flink with Java 17 and Maven; install them before \
+             `flinkit demo`: apt-get install {}",
+            needs.join(" ")
+        );
+    }
+}
+
+/// Whether `program arg` runs and succeeds.
+fn runs(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// `<name>value</name>` lines inside `<properties>`.
