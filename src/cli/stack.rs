@@ -172,6 +172,9 @@ pub fn start(
     timeout: Duration,
 ) -> anyhow::Result<Vec<ServiceStatus>> {
     let cache = Cache::from_env()?;
+    if !cache.runner_jar_cached() && stack.status(services).iter().any(|s| !s.healthy) {
+        eprintln!("flinkit: {}", first_run_note(services, &cache));
+    }
     let mut reporter = Reporter::new(true);
     let mut waiting: Vec<Service> = Vec::new();
     let mut on_event = |event: Event| match event {
@@ -215,6 +218,30 @@ pub fn start(
         }
     };
     Ok(statuses)
+}
+
+/// A first run's Maven downloads (MB) and its length (minutes) with Flink and Kafka, measured
+/// from empty caches (an empty `~/.m2` and flinkit cache).
+const KAFKA_FIRST_RUN: (u32, u32) = (460, 3);
+/// The same with Flink and Pulsar.
+const PULSAR_FIRST_RUN: (u32, u32) = (460, 3);
+
+/// What a first run does and how long it takes, said before it starts.
+fn first_run_note(services: &[Service], cache: &Cache) -> String {
+    let (brokers, (mb, minutes)) = match (
+        services.contains(&Service::Kafka),
+        services.contains(&Service::Pulsar),
+    ) {
+        (true, true) => (", Kafka and Pulsar", PULSAR_FIRST_RUN),
+        (false, true) => (" and Pulsar", PULSAR_FIRST_RUN),
+        (true, false) => (" and Kafka", KAFKA_FIRST_RUN),
+        (false, false) => ("", KAFKA_FIRST_RUN),
+    };
+    format!(
+        "first run: Maven builds the runner jar and fetches Flink{brokers} (about {mb} MB into \
+         ~/.m2; about {minutes} minutes), cached in {} so that later runs start in seconds",
+        cache.root().display()
+    )
 }
 
 fn waiting_message(services: &[Service]) -> String {
