@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Proves the README's set-up on a machine that has only Rust, a C/C++ compiler, make, Java 17 and
+# Proves the README's set-up on a machine that has only Rust, a C compiler, make, Java 17 and
 # Maven: in a private mount namespace it hides what the build once read from the system (curl's
 # and OpenSSL's headers and libraries, protoc and protobuf's headers, pkg-config, CMake), runs
 # `cargo install --path .` from scratch into target/fresh-build/, then runs the installed flinkit
-# from a directory outside the repository: `--version`, and `setup`, which builds the runner jar
-# and fetches the Flink runtime from the sources embedded in the binary, into a cache of its own.
+# from a directory outside the repository, with the repository's jars/, sql/ and compose/ hidden:
+# `--version`, and `setup`, which builds the runner jar and fetches the Flink runtime from the
+# sources embedded in the binary, into a cache of its own.
 #
 # A debug install (`--debug`): it compiles and links every C dependency and runs every build
-# script exactly as the release build does, in about half the time. Needs root or unprivileged
+# script exactly as the release build does, in less time. Needs root or unprivileged
 # user namespaces (for `unshare`). Hides nothing outside the namespace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +69,9 @@ start=$(date +%s)
 CARGO_TARGET_DIR=$out/target cargo install --locked --debug --quiet --path . --root "$out/root"
 echo "fresh-build: cargo install --debug --path . from scratch took $(( $(date +%s) - start ))s"
 
+# What the binary embeds (the Maven sources, the tutorials, the compose file) is hidden too: the
+# installed flinkit must not read the repository.
+for dir in jars sql compose; do mount --bind "$empty" "$repo/$dir"; done
 elsewhere=$(mktemp -d)
 cd "$elsewhere"
 "$out/root/bin/flinkit" --version
