@@ -60,8 +60,12 @@ for dir in "${path_dirs[@]}"; do
     fi
   done
 done
-[ ! -e /usr/include/curl/curl.h ] && [ ! -e /usr/include/openssl/ssl.h ] ||
-  { echo "fresh-build: curl's or OpenSSL's headers are still visible" >&2; exit 1; }
+for header in /usr/include/{,*-linux-gnu/}{curl/curl.h,openssl/ssl.h}; do
+  if [ -e "$header" ]; then
+    echo "fresh-build: $header is still visible" >&2
+    exit 1
+  fi
+done
 
 rm -rf "$out"
 mkdir -p "$out"
