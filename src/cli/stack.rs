@@ -220,26 +220,43 @@ pub fn start(
     Ok(statuses)
 }
 
-/// A first run's Maven downloads (MB) and its length (minutes) with Flink and Kafka, measured
-/// from empty caches (an empty `~/.m2` and flinkit cache).
-const KAFKA_FIRST_RUN: (u32, u32) = (460, 3);
-/// The same with Flink and Pulsar.
-const PULSAR_FIRST_RUN: (u32, u32) = (460, 3);
+/// What a first run downloads with Maven for the runner jar and the Flink cluster, in MB
+/// (measured from an empty `~/.m2`: 239.5 for the runner jar, 5.2 for the cluster).
+const FLINK_MB: u32 = 245;
+/// The same for the Kafka broker (measured: 69.9).
+const KAFKA_MB: u32 = 70;
+/// The same for Pulsar standalone (estimated from its 235 MB of jars and Kafka's ratio of
+/// download to jars).
+const PULSAR_MB: u32 = 300;
+/// Minutes per 100 MB of a first run, fastest and slowest measured (building and starting
+/// included): 3 minutes for Flink and Kafka on an idle machine at about 1.7 MB/s (issue 14), 12
+/// on a loaded one at 0.5 MB/s.
+const MINUTES_PER_100_MB: (u32, u32) = (1, 4);
 
 /// What a first run does and how long it takes, said before it starts.
 fn first_run_note(services: &[Service], cache: &Cache) -> String {
-    let (brokers, (mb, minutes)) = match (
-        services.contains(&Service::Kafka),
-        services.contains(&Service::Pulsar),
-    ) {
-        (true, true) => (", Kafka and Pulsar", PULSAR_FIRST_RUN),
-        (false, true) => (" and Pulsar", PULSAR_FIRST_RUN),
-        (true, false) => (" and Kafka", KAFKA_FIRST_RUN),
-        (false, false) => ("", KAFKA_FIRST_RUN),
+    let mut parts = vec!["Flink"];
+    let mut mb = FLINK_MB;
+    for (service, name, size) in [
+        (Service::Kafka, "Kafka", KAFKA_MB),
+        (Service::Pulsar, "Pulsar", PULSAR_MB),
+    ] {
+        if services.contains(&service) {
+            parts.push(name);
+            mb += size;
+        }
+    }
+    let fetched = match parts.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => parts.join(""),
     };
+    let minutes = |per_100: u32| (mb * per_100).div_ceil(100);
     format!(
-        "first run: Maven builds the runner jar and fetches Flink{brokers} (about {mb} MB into \
-         ~/.m2; about {minutes} minutes), cached in {} so that later runs start in seconds",
+        "first run: Maven builds the runner jar and fetches {fetched} — about {mb} MB from Maven \
+         Central, {} to {} minutes depending on the connection — into ~/.m2 and {}, so that \
+         later runs start in seconds",
+        minutes(MINUTES_PER_100_MB.0),
+        minutes(MINUTES_PER_100_MB.1),
         cache.root().display()
     )
 }
@@ -425,5 +442,28 @@ fn logs(
             output::print(&text)?;
         }
         std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_run_note_names_what_is_fetched_and_how_long_it_takes() {
+        let cache = Cache::at("/tmp/flinkit-cache");
+        let kafka = first_run_note(&[Service::Flink, Service::Kafka], &cache);
+        assert!(
+            kafka.contains(
+                "fetches Flink and Kafka — about 315 MB from Maven Central, 4 to 13 minutes"
+            ),
+            "{kafka}"
+        );
+        assert!(kafka.contains("/tmp/flinkit-cache"), "{kafka}");
+        let all = first_run_note(&Service::ALL, &cache);
+        assert!(
+            all.contains("fetches Flink, Kafka and Pulsar — about 615 MB"),
+            "{all}"
+        );
     }
 }
