@@ -1,10 +1,16 @@
 //! Build script: reads the pinned versions from `jars/pom.xml` (the one place they are set) and
 //! embeds the Maven sources under `jars/` so the binary can build its own runner jar anywhere.
+//! It also checks the few things the build and the demo take from the system, so that a new
+//! machine learns what to install in the first seconds of `cargo run`, not after minutes of
+//! compiling: make (fatal: librdkafka is built with it), Java 17 and Maven (a warning: only
+//! running Flink needs them).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 fn main() {
+    check_system();
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let jars = root.join("jars");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it"));
@@ -40,6 +46,47 @@ fn main() {
     }
     embedded.push_str("];\n");
     std::fs::write(out.join("jar_sources.rs"), embedded).expect("OUT_DIR is writable");
+}
+
+/// Fails with the install command when `make` is missing; warns when Java or Maven is. (A missing
+/// C compiler needs no check: Rust links with `cc`, so the first build script fails without it.)
+fn check_system() {
+    if !runs("make", "--version") {
+        eprintln!(
+            "flinkit compiles librdkafka with its configure script and make, but `make` could not \
+             be run. Install it, then build again:\n    \
+             apt-get install build-essential   (Fedora: dnf install make; macOS: xcode-select --install)"
+        );
+        std::process::exit(1);
+    }
+    let java = std::env::var_os("JAVA_HOME")
+        .map(|home| PathBuf::from(home).join("bin/java"))
+        .unwrap_or_else(|| PathBuf::from("java"));
+    let mut needs = Vec::new();
+    if !runs(&java.to_string_lossy(), "-version") {
+        needs.push("openjdk-17-jdk-headless");
+    }
+    if !runs("mvn", "-v") {
+        needs.push("maven");
+    }
+    if !needs.is_empty() {
+        println!(
+            "cargo:warning=flinkit runs Flink with Java 17 and Maven; install them before \
+             `flinkit demo`: apt-get install {}",
+            needs.join(" ")
+        );
+    }
+}
+
+/// Whether `program arg` runs and succeeds.
+fn runs(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// `<name>value</name>` lines inside `<properties>`.

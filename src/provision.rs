@@ -166,6 +166,14 @@ pub fn find_maven() -> Result<PathBuf, ProvisionError> {
 pub enum Progress {
     /// A step started; it may take long (Maven downloads).
     Started(String),
+    /// Maven has downloaded `bytes` for the running step in `elapsed` since it started: sent as
+    /// its downloads complete (at most about twice a second) and once more when Maven ends.
+    Downloaded {
+        /// The bytes downloaded so far.
+        bytes: u64,
+        /// Since the step started.
+        elapsed: Duration,
+    },
     /// A step finished after this long.
     Done(String, Duration),
     /// A step was already done: the cached result is used.
@@ -297,6 +305,8 @@ impl Cache {
         let log = dir.join("build.log");
         maven(
             "building the runner jar",
+            started,
+            progress,
             &[
                 "-f",
                 &src.join("pom.xml").display().to_string(),
@@ -315,6 +325,13 @@ impl Cache {
         write_manifest(&dir, &manifest, std::slice::from_ref(&jar))?;
         progress(Progress::Done(step, started.elapsed()));
         Ok(jar)
+    }
+
+    /// Whether the runner jar of these sources is cached (its presence only): when it is not,
+    /// this is a first run, and the runner jar is built and Flink fetched with Maven.
+    pub fn runner_jar_cached(&self) -> bool {
+        let dir = self.runner_dir();
+        check_manifest(&dir, &dir.join("flink-sql-runner.jar.sha256"), false).unwrap_or(false)
     }
 
     /// The SHA-256 of the runner jar, from its cache manifest (computed when it is not cached,
@@ -399,6 +416,8 @@ impl Cache {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
             maven(
                 &format!("fetching the {step}"),
+                started,
+                progress,
                 &[
                     "-f",
                     &src.join(pom).display().to_string(),
@@ -550,18 +569,52 @@ fn check_manifest(dir: &Path, manifest: &Path, verify: bool) -> Result<bool, Pro
     Ok(!text.is_empty())
 }
 
-/// Runs Maven in batch mode, its output going to `log`.
-fn maven(what: &str, args: &[&str], log: &Path) -> Result<(), ProvisionError> {
-    let out = File::create(log).map_err(io(log))?;
+/// Runs Maven in batch mode, its output going to `log`, reporting the bytes it downloads (from
+/// its "Downloaded from" lines) as [`Progress::Downloaded`] since `started`.
+fn maven(
+    what: &str,
+    started: Instant,
+    progress: &mut dyn FnMut(Progress),
+    args: &[&str],
+    log: &Path,
+) -> Result<(), ProvisionError> {
+    let mut out = File::create(log).map_err(io(log))?;
     let err = out.try_clone().map_err(io(log))?;
-    let status = Command::new("mvn")
-        .args(["-B", "-ntp"])
+    let mut child = Command::new("mvn")
+        .arg("-B")
         .args(args)
         .stdin(Stdio::null())
-        .stdout(out)
+        .stdout(Stdio::piped())
         .stderr(err)
-        .status()
+        .spawn()
         .map_err(|_| ProvisionError::MavenMissing)?;
+    let mut bytes = 0;
+    let mut reported = Instant::now();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).split(b'\n') {
+            let line = line.map_err(io(log))?;
+            out.write_all(&line)
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(io(log))?;
+            if let Some(n) = downloaded_bytes(&String::from_utf8_lossy(&line)) {
+                bytes += n;
+                if reported.elapsed() >= Duration::from_millis(500) {
+                    reported = Instant::now();
+                    progress(Progress::Downloaded {
+                        bytes,
+                        elapsed: started.elapsed(),
+                    });
+                }
+            }
+        }
+    }
+    let status = child.wait().map_err(io(log))?;
+    if bytes > 0 {
+        progress(Progress::Downloaded {
+            bytes,
+            elapsed: started.elapsed(),
+        });
+    }
     if status.success() {
         return Ok(());
     }
@@ -573,6 +626,26 @@ fn maven(what: &str, args: &[&str], log: &Path) -> Result<(), ProvisionError> {
         tail,
         log: log.to_path_buf(),
     })
+}
+
+/// The size of the file in a Maven "Downloaded from REPO: URL (6.5 MB at 3.2 MB/s)" line (Maven
+/// counts 1 kB as 1000 bytes).
+fn downloaded_bytes(line: &str) -> Option<u64> {
+    let line = line.trim_start_matches("[INFO] ");
+    if !line.starts_with("Downloaded from ") {
+        return None;
+    }
+    let size = line[line.rfind(" (")? + 2..].split(" at ").next()?;
+    let (number, unit) = size.split_once(' ')?;
+    let scale = match unit {
+        "B" => 1.0,
+        "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        _ => return None,
+    };
+    let number: f64 = number.parse().ok()?;
+    Some((number * scale).round() as u64)
 }
 
 /// The shaded jar Maven built: the largest `flink-sql-runner*.jar` that is not `original-…`.
@@ -633,6 +706,26 @@ mod tests {
         ));
         std::fs::remove_file(&file).unwrap();
         assert!(!check_manifest(dir.path(), &manifest, false).unwrap());
+    }
+
+    #[test]
+    fn maven_download_lines_give_their_sizes() {
+        let line = "Downloaded from central: https://repo.maven.apache.org/maven2/org/apache/kafka/\
+                    kafka-clients/4.1.0/kafka-clients-4.1.0.jar (6.5 MB at 3.2 MB/s)";
+        assert_eq!(downloaded_bytes(line), Some(6_500_000));
+        assert_eq!(
+            downloaded_bytes("[INFO] Downloaded from central: https://x/a.pom (2.1 kB at 45 kB/s)"),
+            Some(2_100)
+        );
+        assert_eq!(
+            downloaded_bytes("Downloaded from central: https://x/b.sha1 (40 B at 1.2 kB/s)"),
+            Some(40)
+        );
+        assert_eq!(
+            downloaded_bytes("Downloading from central: https://x/a.jar"),
+            None
+        );
+        assert_eq!(downloaded_bytes("[INFO] BUILD SUCCESS"), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Progress on stderr: a spinner per long step on a terminal, one plain line per step
-//! elsewhere (CI logs), nothing on stdout.
+//! Progress on stderr: a spinner per long step on a terminal (with the bytes Maven has
+//! downloaded so far and the rate), one plain line per step elsewhere (CI logs), nothing on
+//! stdout.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -12,6 +13,8 @@ pub struct Reporter {
     spinner: Option<ProgressBar>,
     terminal: bool,
     quiet: bool,
+    /// The running provisioning step's message and what Maven has downloaded for it so far.
+    step: Option<(String, Option<(u64, Duration)>)>,
 }
 
 impl Reporter {
@@ -21,6 +24,7 @@ impl Reporter {
             spinner: None,
             terminal: std::io::stderr().is_terminal(),
             quiet,
+            step: None,
         }
     }
 
@@ -64,9 +68,27 @@ impl Reporter {
     /// Handles a provisioning event.
     pub fn provision(&mut self, event: Progress) {
         match event {
-            Progress::Started(step) => self.start(&step),
+            Progress::Started(step) => {
+                self.start(&step);
+                self.step = Some((step, None));
+            }
+            Progress::Downloaded { bytes, elapsed } => {
+                if let Some((message, downloaded)) = &mut self.step {
+                    *downloaded = Some((bytes, elapsed));
+                    let line = format!("{message}: {}", transfer(bytes, elapsed));
+                    if let Some(spinner) = &self.spinner {
+                        spinner.set_message(line);
+                    }
+                }
+            }
             Progress::Done(step, took) => {
-                self.done(&format!("{step} ready in {}s", took.as_secs()))
+                let downloaded = match self.step.take() {
+                    Some((_, Some((bytes, elapsed)))) => {
+                        format!(", downloaded {}", transfer(bytes, elapsed))
+                    }
+                    _ => String::new(),
+                };
+                self.done(&format!("{step} ready in {}s{downloaded}", took.as_secs()))
             }
             Progress::Cached(step) if !self.quiet => self.done(&format!("{step} (cached)")),
             Progress::Cached(_) => {}
@@ -74,8 +96,29 @@ impl Reporter {
     }
 }
 
+/// `123.4 MB at 2.9 MB/s` (decimal units, as Maven counts).
+fn transfer(bytes: u64, elapsed: Duration) -> String {
+    let mb = bytes as f64 / 1e6;
+    let rate = mb / elapsed.as_secs_f64().max(0.001);
+    format!("{mb:.1} MB at {rate:.1} MB/s")
+}
+
 impl Drop for Reporter {
     fn drop(&mut self) {
         self.finish_spinner();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transfers_show_megabytes_and_the_rate() {
+        assert_eq!(
+            transfer(123_400_000, Duration::from_secs(40)),
+            "123.4 MB at 3.1 MB/s"
+        );
+        assert_eq!(transfer(0, Duration::ZERO), "0.0 MB at 0.0 MB/s");
     }
 }

@@ -174,6 +174,9 @@ pub fn start(
     timeout: Duration,
 ) -> anyhow::Result<Vec<ServiceStatus>> {
     let cache = Cache::from_env()?;
+    if !cache.runner_jar_cached() && stack.status(services).iter().any(|s| !s.healthy) {
+        eprintln!("flinkit: {}", first_run_note(services, &cache));
+    }
     let mut reporter = Reporter::new(true);
     let mut waiting: Vec<Service> = Vec::new();
     let mut on_event = |event: Event| match event {
@@ -217,6 +220,47 @@ pub fn start(
         }
     };
     Ok(statuses)
+}
+
+/// What a first run downloads with Maven for the runner jar and the Flink cluster, in MB
+/// (measured from an empty `~/.m2`: 239.5 for the runner jar, 5.2 for the cluster).
+const FLINK_MB: u32 = 245;
+/// The same for the Kafka broker (measured: 69.9).
+const KAFKA_MB: u32 = 70;
+/// The same for Pulsar standalone (estimated from its 235 MB of jars and Kafka's ratio of
+/// download to jars).
+const PULSAR_MB: u32 = 300;
+/// Minutes per 100 MB of a first run, fastest and slowest measured (building and starting
+/// included): 3 minutes for Flink and Kafka on an idle machine at about 1.7 MB/s (issue 14), 12
+/// on a loaded one at 0.5 MB/s.
+const MINUTES_PER_100_MB: (u32, u32) = (1, 4);
+
+/// What a first run does and how long it takes, said before it starts.
+fn first_run_note(services: &[Service], cache: &Cache) -> String {
+    let mut parts = vec!["Flink"];
+    let mut mb = FLINK_MB;
+    for (service, name, size) in [
+        (Service::Kafka, "Kafka", KAFKA_MB),
+        (Service::Pulsar, "Pulsar", PULSAR_MB),
+    ] {
+        if services.contains(&service) {
+            parts.push(name);
+            mb += size;
+        }
+    }
+    let fetched = match parts.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => parts.join(""),
+    };
+    let minutes = |per_100: u32| (mb * per_100).div_ceil(100);
+    format!(
+        "first run: Maven builds the runner jar and fetches {fetched} — about {mb} MB from Maven \
+         Central, {} to {} minutes depending on the connection — into ~/.m2 and {}, so that \
+         later runs start in seconds",
+        minutes(MINUTES_PER_100_MB.0),
+        minutes(MINUTES_PER_100_MB.1),
+        cache.root().display()
+    )
 }
 
 fn waiting_message(services: &[Service]) -> String {
@@ -400,5 +444,28 @@ fn logs(
             output::print(&text)?;
         }
         std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_run_note_names_what_is_fetched_and_how_long_it_takes() {
+        let cache = Cache::at("/tmp/flinkit-cache");
+        let kafka = first_run_note(&[Service::Flink, Service::Kafka], &cache);
+        assert!(
+            kafka.contains(
+                "fetches Flink and Kafka — about 315 MB from Maven Central, 4 to 13 minutes"
+            ),
+            "{kafka}"
+        );
+        assert!(kafka.contains("/tmp/flinkit-cache"), "{kafka}");
+        let all = first_run_note(&Service::ALL, &cache);
+        assert!(
+            all.contains("fetches Flink, Kafka and Pulsar — about 615 MB"),
+            "{all}"
+        );
     }
 }
