@@ -333,6 +333,9 @@ pub struct RestClient {
     http: Http,
 }
 
+/// How long the cached exception history may lag behind the live job state.
+const EXCEPTIONS_CATCH_UP: Duration = Duration::from_secs(5);
+
 /// How long a savepoint may take.
 const SAVEPOINT_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -470,17 +473,36 @@ impl RestClient {
         })
     }
 
-    /// The root cause of a job's failure, if it has one (without the Java stack).
+    /// The root cause of a job's failure, if it has one (without the Java stack). The
+    /// exception history is served from the execution graph cached for `web.refresh-interval`,
+    /// so for a job that the live overview already shows failing it is read again until the
+    /// failure appears there (at most 5 s).
     pub async fn root_cause(&self, id: &str) -> Result<Option<String>, RestError> {
-        let answer: Exceptions = self
-            .http
-            .get(&format!("/jobs/{id}/exceptions?maxExceptions=1"))
-            .await?;
-        let latest = answer
-            .history
-            .and_then(|h| h.entries.into_iter().next())
-            .and_then(|e| e.stacktrace);
-        Ok(latest.or(answer.root_exception).map(|t| error_text(&t)))
+        let started = Instant::now();
+        loop {
+            let answer: Exceptions = self
+                .http
+                .get(&format!("/jobs/{id}/exceptions?maxExceptions=1"))
+                .await?;
+            let latest = answer
+                .history
+                .and_then(|h| h.entries.into_iter().next())
+                .and_then(|e| e.stacktrace);
+            let cause = latest.or(answer.root_exception).map(|t| error_text(&t));
+            if cause.is_some() || started.elapsed() > EXCEPTIONS_CATCH_UP {
+                return Ok(cause);
+            }
+            let failing = self.summary(id).await?.is_some_and(|j| {
+                matches!(
+                    j.state,
+                    JobState::Failed | JobState::Failing | JobState::Restarting
+                )
+            });
+            if !failing {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// Cancels a job.
