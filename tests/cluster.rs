@@ -71,6 +71,23 @@ fn launch(file: &str, target: &str, name: &str, extra: &[&str]) -> Value {
     json(&out)
 }
 
+/// Cancels a job when dropped, so a test that fails leaves no job holding a task slot.
+struct CancelOnDrop(String);
+
+impl CancelOnDrop {
+    fn of(report: &Value) -> Self {
+        Self(report["job_id"].as_str().unwrap_or_default().to_string())
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.0.is_empty() && state_of(&self.0) == "RUNNING" {
+            cancel(&self.0);
+        }
+    }
+}
+
 fn state_of(id: &str) -> String {
     let out = flinkit(&["jobs", "status", id, "--format", "json"]);
     json(&out)["state"].as_str().unwrap_or_default().to_string()
@@ -93,7 +110,9 @@ fn the_same_script_runs_through_rest_and_the_gateway() {
     let dir = tempfile::tempdir().unwrap();
     let file = script(dir.path(), "stream.sql", STREAM);
     let via_rest = launch(&file, "rest", &unique("cluster-rest"), &[]);
+    let _rest = CancelOnDrop::of(&via_rest);
     let via_gateway = launch(&file, "gateway", &unique("cluster-gateway"), &[]);
+    let _gateway = CancelOnDrop::of(&via_gateway);
     for report in [&via_rest, &via_gateway] {
         assert_eq!(report["state"], "RUNNING", "{report}");
     }
@@ -139,12 +158,14 @@ fn stop_with_a_savepoint_then_replace_and_resume() {
     let file = script(dir.path(), "stream.sql", STREAM);
     let name = unique("cluster-replace");
     let first = launch(&file, "rest", &name, &[]);
+    let _first = CancelOnDrop::of(&first);
     let replaced = launch(
         &file,
         "rest",
         &name,
         &["--replace", "--savepoint-dir", &savepoints],
     );
+    let _replaced = CancelOnDrop::of(&replaced);
     let savepoint = replaced["restored_from"]
         .as_str()
         .expect("restored from a savepoint");
@@ -172,6 +193,7 @@ fn stop_with_a_savepoint_then_replace_and_resume() {
         &unique("cluster-resumed"),
         &["--from-savepoint", &stopped],
     );
+    let _resumed = CancelOnDrop::of(&resumed);
     assert_eq!(resumed["state"], "RUNNING");
     cancel(resumed["job_id"].as_str().unwrap());
 }
