@@ -3,26 +3,13 @@
 //! is bad), updates and tombstones through `--upsert`, envelopes, stdin, exit codes, and an
 //! unreachable broker. Outside CI, without the stack, the tests say so and stop.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::process::{Output, Stdio};
 
 use serde_json::{Value, json};
 
-fn flinkit(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flinkit"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        pipe.write_all(text.as_bytes()).unwrap();
-    }
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
+use common::{flinkit_stdin as flinkit, json, unique};
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -30,18 +17,6 @@ fn stdout(out: &Output) -> String {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
-}
-
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{name}-{nanos}")
 }
 
 /// Whether the broker answers (a produce to a scratch topic); in CI it must.
@@ -405,7 +380,7 @@ fn ctrl_c_flushes_and_reports_the_resume_point() {
     }
     let topic = unique("users");
     let ddl = users_ddl("kafka", &topic);
-    let child = Command::new(env!("CARGO_BIN_EXE_flinkit"))
+    let child = common::flinkit_command()
         .args([
             "produce",
             "--table",

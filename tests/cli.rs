@@ -1,37 +1,11 @@
 //! The `flinkit` binary as a user meets it: exit codes, located errors rendered with a caret,
 //! the order of mixed inputs, stdin, formats, completions, and the seed tutorials' SQL.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-use serde_json::Value;
+use std::process::Output;
 
-fn flinkit(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flinkit"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("flinkit runs");
-    let mut input = child.stdin.take().expect("stdin");
-    input
-        .write_all(stdin.unwrap_or_default().as_bytes())
-        .expect("stdin written");
-    drop(input);
-    child.wait_with_output().expect("flinkit finishes")
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
+use common::{flinkit_stdin as flinkit, json};
 
 #[test]
 fn inputs_keep_command_line_order_and_each_is_split_on_its_own() {
