@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::Output;
+use std::process::{Output, Stdio};
 
 use common::{flinkit_stdin as flinkit, json};
 
@@ -201,9 +201,8 @@ fn help_shows_examples_for_every_command() {
 
 #[test]
 fn a_closed_stdout_pipe_is_not_an_error() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flinkit"))
+    let mut child = common::flinkit_command()
         .args(["split", "-f", "sql"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
