@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 
 use common::{flinkit_stdin as flinkit, json};
 
@@ -274,7 +274,7 @@ fn fix_write_repairs_the_seed_tutorial_sql() {
 
 #[test]
 fn missing_java_is_a_clear_error_with_the_fix() {
-    let out = Command::new(env!("CARGO_BIN_EXE_flinkit"))
+    let out = common::flinkit_command()
         .args(["setup"])
         .env("PATH", "/nonexistent")
         .env_remove("JAVA_HOME")
