@@ -56,6 +56,9 @@ pub fn check(script: &Script, vars: &Vars) -> (Substituted, Vec<Diagnostic>) {
     (substituted, diagnostics)
 }
 
+/// Lines longer than this (bytes) are not drawn under a finding; its place is given instead.
+const MAX_SHOWN_LINE: usize = 1000;
+
 /// Prints diagnostics: rendered on stderr in text mode.
 pub fn render(
     ctx: &Context<'_>,
@@ -79,6 +82,28 @@ pub fn render(
         let mut notes = Vec::new();
         if let Some(suggestion) = &d.suggestion {
             notes.push(format!("help: {}", redactor.redact(suggestion)));
+        }
+        let source = &script.sources[d.source];
+        let at = source.position(d.span.start);
+        if source.line_range(at.line).len() > MAX_SHOWN_LINE {
+            // Drawing a very long line under each finding costs its length every time.
+            let label = if level == Level::Error {
+                "error"
+            } else {
+                "warning"
+            };
+            eprintln!(
+                "{label}[{}]: {}\n  --> {}:{}:{}",
+                d.code,
+                redactor.redact(&d.message),
+                source.name(),
+                at.line,
+                at.column
+            );
+            for note in &notes {
+                eprintln!("  = {note}");
+            }
+            continue;
         }
         let report = Report::new(level)
             .with_code(d.code)
