@@ -483,3 +483,27 @@ fn deep_and_long_scripts_do_not_overflow_the_stack() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("deeper than 100 levels"), "{stderr}");
 }
+
+#[test]
+fn findings_on_a_very_long_line_give_their_place_without_drawing_it() {
+    let tables: String = (0..1000)
+        .map(|i| {
+            format!("CREATE TABLE t{i} (a INT) WITH ('connector' = 'kafka', 'format' = 'json');")
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let out = flinkit(&["validate", "-"], Some(&tables));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("  --> <stdin>:1:14\n"),
+        "{}",
+        &stderr[..500]
+    );
+    assert!(stderr.len() < 1000 * 400, "{}", stderr.len());
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let out = flinkit(&["split", "-"], Some(&format!("{tables}SELECT 'x")));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("  --> <stdin>:1:"), "{stderr}");
+}

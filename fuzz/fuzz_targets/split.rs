@@ -1,5 +1,6 @@
 //! Fuzzes the lexer, splitter, statement parsers and lineage graph: any input must either split
-//! into statements whose text is their own byte range, or fail with an error located inside it.
+//! into statements whose text is their own byte range, or fail with an error located inside it;
+//! the graph's renderings must not panic.
 #![no_main]
 
 use flinkit::lineage::Graph;
@@ -16,11 +17,14 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(&text[stmt.range.clone()], stmt.text);
                 assert!(stmt.line >= 1 && stmt.column >= 1);
             }
-            let _ = Graph::build(&script);
+            if let Ok(graph) = Graph::build(&script) {
+                let _ = (graph.to_text(), graph.to_dot(), graph.to_mermaid());
+            }
         }
         Err(err) => {
             let syntax = err.syntax().expect("text input only fails on syntax");
             assert!(syntax.range.start < text.len());
+            assert!(syntax.line >= 1 && syntax.column >= 1);
         }
     }
 });

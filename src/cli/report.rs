@@ -101,8 +101,23 @@ fn fix(err: &anyhow::Error) -> Option<&'static str> {
     })
 }
 
+/// Lines longer than this (bytes) are not drawn under an error; its place is given instead.
+const MAX_SHOWN_LINE: usize = 1000;
+
 fn render_syntax(ctx: &Context<'_>, err: &SyntaxError) {
-    let masked = MaskedSource::secret_literals(&err.source_text);
+    let text = err.source_text.as_str();
+    let line_start = text[..err.range.start].rfind('\n').map_or(0, |at| at + 1);
+    let line_end = text[err.range.start..]
+        .find('\n')
+        .map_or(text.len(), |at| err.range.start + at);
+    if line_end - line_start > MAX_SHOWN_LINE {
+        eprintln!(
+            "error: {}\n  --> {}:{}:{}\n  = help: {}",
+            err.message, err.source_name, err.line, err.column, err.help
+        );
+        return;
+    }
+    let masked = MaskedSource::secret_literals(text);
     let file = SimpleFile::new(err.source_name.as_str(), masked.text.as_str());
     let diagnostic = Diagnostic::error()
         .with_message(&err.message)

@@ -42,6 +42,9 @@ pub fn check(script: &Script, vars: &Vars) -> (Substituted, Vec<Diagnostic>) {
     (substituted, diagnostics)
 }
 
+/// Lines longer than this (bytes) are not drawn under a finding; its place is given instead.
+const MAX_SHOWN_LINE: usize = 1000;
+
 /// Prints diagnostics: rendered on stderr in text mode, the source lines shown with their secret
 /// literals masked.
 pub fn render(
@@ -72,11 +75,33 @@ pub fn render(
         if let Some(suggestion) = &d.suggestion {
             notes.push(format!("help: {}", redactor.redact(suggestion)));
         }
-        let (id, source) = &masked[d.source];
+        let (id, masked_source) = &masked[d.source];
+        let source = &script.sources[d.source];
+        let at = source.position(d.span.start);
+        if source.line_range(at.line).len() > MAX_SHOWN_LINE {
+            // Drawing a very long line under each finding costs its length every time.
+            let label = if level == Level::Error {
+                "error"
+            } else {
+                "warning"
+            };
+            eprintln!(
+                "{label}[{}]: {}\n  --> {}:{}:{}",
+                d.code,
+                redactor.redact(&d.message),
+                source.name(),
+                at.line,
+                at.column
+            );
+            for note in &notes {
+                eprintln!("  = {note}");
+            }
+            continue;
+        }
         let report = Report::new(level)
             .with_code(d.code)
             .with_message(redactor.redact(&d.message))
-            .with_labels(vec![Label::primary(*id, source.range(&d.span))])
+            .with_labels(vec![Label::primary(*id, masked_source.range(&d.span))])
             .with_notes(notes);
         if term::emit_to_write_style(&mut stream, &config, &files, &report).is_err() {
             eprintln!("{}: {}", d.code, redactor.redact(&d.message));
