@@ -3,7 +3,8 @@
 //! values of options whose key looks secret are never printed — [`Redactor`] masks them in SQL
 //! text (by position) and in any other text (by value).
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 
 use sha2::{Digest, Sha256};
@@ -294,7 +295,8 @@ impl MaskedSource {
 /// Masks secrets in text.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
-    secrets: Vec<String>,
+    /// The secrets, longest first (a secret inside a longer one is masked after it), each once.
+    secrets: BTreeSet<(Reverse<usize>, String)>,
 }
 
 impl Redactor {
@@ -304,7 +306,7 @@ impl Redactor {
     /// position is known, in SQL text, only.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for secret in &self.secrets {
+        for (_, secret) in &self.secrets {
             out = mask_standalone(&out, secret);
         }
         out
@@ -316,9 +318,9 @@ impl Redactor {
     }
 
     fn add(&mut self, secret: &str) {
-        if secret.chars().count() >= 3 && !self.secrets.iter().any(|s| s == secret) {
-            self.secrets.push(secret.to_string());
-            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        if secret.chars().count() >= 3 {
+            self.secrets
+                .insert((Reverse(secret.len()), secret.to_string()));
         }
     }
 }
