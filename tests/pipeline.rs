@@ -1,5 +1,5 @@
-//! `flinkit pipeline` against the local stack's Flink and Kafka: a three-level folder (two
-//! datagen sources, an intermediate on Kafka, a fact) deployed, redeployed unchanged, evolved
+//! `flinkit pipeline` against the local stack's Flink: a three-level folder (two datagen
+//! sources, an intermediate in files, a fact) deployed, redeployed unchanged, evolved
 //! (a stateless change upgrades from a savepoint, a stateful one restarts) and undeployed. Every
 //! job a test starts is cancelled when it ends, also when it fails.
 
@@ -9,10 +9,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{flink_url, flinkit_command, json, unique};
+use flinkit::flink::JobState;
 use flinkit::flink::rest::RestClient;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use serde_json::Value;
 
 /// Cancels every live job whose name starts with `prefix` when dropped.
@@ -37,15 +35,15 @@ impl Drop for CancelJobs {
     }
 }
 
-/// A three-level folder: sources `a` and `b`, the intermediate `mid` (a Kafka topic), the fact
-/// `fact` (a count per key, so stateful).
+/// A three-level folder: sources `a` and `b`, the intermediate `mid` (files the fact watches),
+/// the fact `fact` (a count per key, so stateful).
 struct Folder {
     dir: tempfile::TempDir,
     suffix: String,
 }
 
 impl Folder {
-    fn new(topic: &str) -> Self {
+    fn new() -> Self {
         let suffix = unique("p").replace('-', "_");
         let folder = Self {
             dir: tempfile::tempdir().unwrap(),
@@ -61,13 +59,13 @@ impl Folder {
                 ),
             );
         }
+        let data = folder.dir.path().join("data").display().to_string();
         folder.write(
             &format!("intermediates/mid/ddl.mid_{s}.sql"),
             &format!(
-                "CREATE TABLE mid_{s} (k STRING) WITH ('connector' = 'kafka', 'topic' = '{topic}', \
-                 'properties.bootstrap.servers' = 'localhost:9092', \
-                 'properties.group.id' = '{topic}', 'scan.startup.mode' = 'earliest-offset', \
-                 'format' = 'json');"
+                "CREATE TABLE mid_{s} (k STRING) WITH ('connector' = 'filesystem', \
+                 'path' = 'file://{data}/${{ENV}}-mid', 'format' = 'json', \
+                 'source.monitor-interval' = '1s');"
             ),
         );
         folder.write(
@@ -133,25 +131,11 @@ fn actions(doc: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn create_topic(topic: &str) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", "localhost:9092")
-        .create()
-        .unwrap();
-    let new = NewTopic::new(topic, 1, TopicReplication::Fixed(1));
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    for result in futures::executor::block_on(admin.create_topics([&new], &options)).unwrap() {
-        result.unwrap();
-    }
-}
-
 #[test]
 fn a_pipeline_deploys_stays_evolves_and_undeploys() {
-    let topic = unique("pipeline-mid");
-    create_topic(&topic);
-    let folder = Folder::new(&topic);
-    let state = tempfile::tempdir().unwrap();
+    let folder = Folder::new();
     let env = format!("t{}", &folder.suffix[2..]);
+    let state = tempfile::tempdir().unwrap();
     let _guard = CancelJobs {
         prefix: format!("{env}."),
     };
@@ -249,7 +233,7 @@ fn a_pipeline_deploys_stays_evolves_and_undeploys() {
 
 #[test]
 fn bad_folders_and_unknown_tables_exit_2_before_anything_runs() {
-    let folder = Folder::new("unused-topic");
+    let folder = Folder::new();
     let state = tempfile::tempdir().unwrap();
     let out = pipeline(&folder, state.path(), "bad", &["deploy", "no_such_table"]);
     assert_eq!(

@@ -76,6 +76,17 @@ pub enum PipelineError {
         /// The folder's tables.
         known: Vec<String>,
     },
+    /// The job name of a table is also the value of a variable or of an option built from one
+    /// (all treated as secrets), so Flink would get it masked and redeploys could not find it.
+    #[error(
+        "the job name of {table} equals a variable's value or an option value built from one, \
+         which flinkit masks; rename that option's value (a topic `${{ENV}}-{table}` rather than \
+         `${{ENV}}.{table}`) or the table"
+    )]
+    MaskedName {
+        /// The table.
+        table: String,
+    },
     /// The folder has no INSERT, so there is nothing to deploy.
     #[error("the folder has no INSERT, so there is no job to deploy")]
     NoJobs,
@@ -138,6 +149,7 @@ impl PipelineError {
             | Self::TwoWriters { .. }
             | Self::NoDdl { .. }
             | Self::UnknownTable { .. }
+            | Self::MaskedName { .. }
             | Self::NoJobs => true,
             Self::Launch { source, .. } => source.is_invalid_input(),
             Self::Config(err) => err.is_invalid_input(),
@@ -151,6 +163,7 @@ impl PipelineError {
             Self::TwoWriters { table, .. }
             | Self::NoDdl { table, .. }
             | Self::UnknownTable { table, .. }
+            | Self::MaskedName { table }
             | Self::Launch { table, .. } => Some(table),
             _ => None,
         }

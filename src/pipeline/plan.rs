@@ -350,15 +350,20 @@ impl Project {
         let script = self.script_of(job);
         let name = cluster.job_name(&job.table);
         let prepared = Prepared::new(&script, &cluster.options(&name));
-        let mut hasher = Sha256::new();
-        for text in &prepared.substituted().texts {
-            hasher.update(text.as_bytes());
-            hasher.update([0]);
+        hash(&prepared)
+    }
+
+    /// The content hash of `job`, after checking that Flink would get its job name unmasked.
+    fn checked_hash(&self, job: &JobDef, cluster: &Cluster) -> Result<String, PipelineError> {
+        let script = self.script_of(job);
+        let name = cluster.job_name(&job.table);
+        let prepared = Prepared::new(&script, &cluster.options(&name));
+        if prepared.spec().is_ok_and(|spec| spec.name != name) {
+            return Err(PipelineError::MaskedName {
+                table: job.table.clone(),
+            });
         }
-        hasher.finalize()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        Ok(hash(&prepared))
     }
 
     /// What a deploy of `tables` (all jobs when empty; else these tables' jobs and those of
@@ -382,7 +387,7 @@ impl Project {
             if !(named || ancestor && running.is_none()) {
                 continue;
             }
-            let hash = self.hash(job, cluster);
+            let hash = self.checked_hash(job, cluster)?;
             let recorded = state::read(&root, cluster.key(), &name)?;
             let (mut action, mut reason) = match running {
                 None => (Action::Start, "no job of that name runs".to_string()),
@@ -496,6 +501,19 @@ pub struct Step {
     pub state: Option<JobState>,
     /// The content hash of its statements.
     pub hash: String,
+}
+
+/// The hash of a prepared job's statements, variables substituted.
+fn hash(prepared: &Prepared<'_>) -> String {
+    let mut hasher = Sha256::new();
+    for text in &prepared.substituted().texts {
+        hasher.update(text.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The jobs that have not ended, by name (the latest one of each name).
@@ -840,5 +858,20 @@ mod tests {
             p.hash(fact, &dev),
             changed.hash(changed.job("fact").unwrap(), &dev)
         );
+    }
+
+    #[test]
+    fn a_job_name_flinkit_would_mask_is_refused() {
+        let sql = "CREATE TABLE a (k STRING) WITH ('connector' = 'datagen');
+             CREATE TABLE mid (k STRING) WITH ('connector' = 'kafka', 'topic' = '${ENV}.mid',
+               'properties.bootstrap.servers' = 'localhost:9092', 'format' = 'json');
+             INSERT INTO mid SELECT k FROM a;";
+        let p = project(sql).unwrap();
+        let dev = Cluster::default().env("dev");
+        let err = p.checked_hash(p.job("mid").unwrap(), &dev).unwrap_err();
+        assert!(matches!(&err, PipelineError::MaskedName { table } if table == "mid"));
+        assert!(err.is_invalid_input());
+        let fine = project(&sql.replace("${ENV}.mid", "${ENV}-mid")).unwrap();
+        assert!(fine.checked_hash(fine.job("mid").unwrap(), &dev).is_ok());
     }
 }

@@ -6,7 +6,7 @@ CREATE TABLE revenue_by_customer (
   PRIMARY KEY (customer_id) NOT ENFORCED
 ) WITH (
   'connector' = 'upsert-kafka',
-  'topic' = '${ENV}.revenue_by_customer',
+  'topic' = '${ENV}-revenue_by_customer',
   'properties.bootstrap.servers' = 'localhost:9092',
   'key.format' = 'json',
   'value.format' = 'json'

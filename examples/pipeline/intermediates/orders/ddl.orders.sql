@@ -6,9 +6,9 @@ CREATE TABLE orders (
   channel STRING
 ) WITH (
   'connector' = 'kafka',
-  'topic' = '${ENV}.orders',
+  'topic' = '${ENV}-orders',
   'properties.bootstrap.servers' = 'localhost:9092',
-  'properties.group.id' = '${ENV}.orders',
+  'properties.group.id' = '${ENV}-orders',
   'scan.startup.mode' = 'earliest-offset',
   'format' = 'json'
 );
