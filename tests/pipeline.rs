@@ -229,6 +229,16 @@ fn a_pipeline_deploys_stays_evolves_and_undeploys() {
             .iter()
             .all(|t| t["job_id"].is_null())
     );
+    // No job of the pipeline failed on the way (an upgrade that could not restore would).
+    let failed: Vec<String> = common::block_on(async {
+        let rest = RestClient::new(&flink_url(), Duration::from_secs(10));
+        rest.jobs().await.unwrap()
+    })
+    .into_iter()
+    .filter(|j| j.name.starts_with(&format!("{env}.")) && j.state == JobState::Failed)
+    .map(|j| format!("{} {}", j.id, j.name))
+    .collect();
+    assert!(failed.is_empty(), "failed jobs: {failed:?}");
 }
 
 #[test]
