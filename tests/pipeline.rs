@@ -274,3 +274,34 @@ fn bad_folders_and_unknown_tables_exit_2_before_anything_runs() {
         "{message}"
     );
 }
+
+#[test]
+fn the_example_folder_plans_what_its_readmes_show() {
+    let out = flinkit_command()
+        .args([
+            "pipeline",
+            "deploy",
+            "-f",
+            "examples/pipeline",
+            "--env",
+            "dev",
+            "--dry-run",
+            "--flink-url",
+            &flink_url(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    for readme in ["README.md", "examples/pipeline/README.md"] {
+        let text = std::fs::read_to_string(common::root().join(readme)).unwrap();
+        assert!(
+            text.contains(&printed),
+            "{readme} does not show what the dry run prints:\n{printed}"
+        );
+    }
+}
