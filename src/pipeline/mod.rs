@@ -5,7 +5,7 @@
 //! `CREATE VIEW` statements of every table it reads or writes, wherever they live in the
 //! folder. Jobs are ordered parents first ([`crate::lineage`]).
 //!
-//! - [`plan`](plan::Project::plan) compares the folder with the cluster and says, per job, whether
+//! - [`Project::plan`] compares the folder with the cluster and says, per job, whether
 //!   it starts, stays, upgrades or restarts, and why.
 //! - [`deploy`] carries a plan out through [`crate::launch::launch`]: a changed stateless job is
 //!   stopped with a savepoint and resumed from it (`upgraded`); a changed stateful job (GROUP BY,
