@@ -11,6 +11,8 @@
 //! - [`launch`] launches a script as one job — locally, through a cluster's REST API or its SQL
 //!   Gateway — and returns a [`launch::Job`] to watch it, read its metrics, stop it with a
 //!   savepoint or cancel it. Async, on tokio.
+//! - [`pipeline`] deploys a folder of tables as many jobs, one per sink table, parents first:
+//!   idempotent, upgrading changed stateless jobs from a savepoint and restarting stateful ones.
 //! - [`flink`] holds the targets [`launch`] drives: the runner's job spec and events, the local
 //!   child JVM, and typed clients of the JobManager REST API and the SQL Gateway.
 //! - [`provision`] obtains and caches Java, the runner jar and Flink's runtime classpath.
@@ -32,6 +34,7 @@ pub mod demo;
 pub mod flink;
 pub mod launch;
 pub mod lineage;
+pub mod pipeline;
 pub mod provision;
 pub mod sql;
 pub mod stack;

@@ -9,6 +9,7 @@ mod graph;
 mod jobs;
 mod launch;
 mod output;
+mod pipeline;
 mod produce;
 mod progress;
 mod report;
@@ -119,6 +120,15 @@ pub enum Command {
   flinkit demo user-delete --broker pulsar --format json
   flinkit demo --down                            # and stop the services it started")]
     Demo(demo::DemoArgs),
+    /// Deploy a folder of tables as many jobs, one per sink table, parents first; show its
+    /// status; undeploy it.
+    #[command(after_help = "Examples:
+  flinkit pipeline deploy -f pipelines/ --env dev --dry-run   # the plan, nothing changed
+  flinkit pipeline deploy -f pipelines/ --env dev             # start, upgrade, restart jobs
+  flinkit pipeline deploy -f pipelines/ fact_orders            # one table and its ancestors
+  flinkit pipeline status -f pipelines/ --env dev --format json
+  flinkit pipeline undeploy -f pipelines/ --env dev")]
+    Pipeline(pipeline::PipelineArgs),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   flinkit completions bash > ~/.local/share/bash-completion/completions/flinkit
@@ -176,6 +186,7 @@ pub fn main() -> ExitCode {
         Command::Produce(args) => produce::run(&ctx, args),
         Command::Consume(args) => consume::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
+        Command::Pipeline(args) => pipeline::run(&ctx, args),
         Command::Completions(args) => completions::run(args),
     };
     match result {

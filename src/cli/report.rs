@@ -13,6 +13,7 @@ use flinkit::flink::gateway::GatewayError;
 use flinkit::flink::rest::RestError;
 use flinkit::launch::LaunchError;
 use flinkit::lineage::LineageError;
+use flinkit::pipeline::PipelineError;
 use flinkit::provision::ProvisionError;
 use flinkit::sql::{SqlError, SyntaxError};
 use flinkit::vars::MaskedSource;
@@ -35,6 +36,9 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
                 || cause
                     .downcast_ref::<LaunchError>()
                     .is_some_and(LaunchError::is_invalid_input)
+                || cause
+                    .downcast_ref::<PipelineError>()
+                    .is_some_and(PipelineError::is_invalid_input)
                 || cause
                     .downcast_ref::<ConfigError>()
                     .is_some_and(ConfigError::is_invalid_input)

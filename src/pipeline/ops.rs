@@ -1,0 +1,194 @@
+//! Carrying a plan out (`deploy`), showing the pipeline on the cluster (`status`) and stopping
+//! it children first (`undeploy`).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::PipelineError;
+use super::plan::{Action, Cluster, Project, live_jobs};
+use super::state::{self, Record};
+use crate::flink::JobState;
+use crate::launch::{LaunchError, launch};
+
+/// How long a launched job may take to have all its tasks running before deploy moves on.
+const RUNNING_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a cancelled job may take to end.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One job after `deploy` or `undeploy`: the contract's `jobs` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// The table the job writes.
+    pub table: String,
+    /// Flink's job id (`None` when nothing ran).
+    pub job_id: Option<String>,
+    /// The job name.
+    pub name: String,
+    /// `started`, `unchanged`, `upgraded`, `restarted` or `stopped`.
+    pub action: &'static str,
+    /// The job's state afterwards.
+    pub state: Option<JobState>,
+}
+
+/// What `deploy` did, parents first.
+pub type Deployed = Vec<Outcome>;
+
+/// Deploys `tables` of `project` (all when empty) on `cluster`: plans (see
+/// [`Project::plan`]), then starts, upgrades and restarts jobs in order through
+/// [`launch`], recording each job's content hash. A failure part-way is
+/// [`PipelineError::Launch`], which names what runs now and what is not deployed; deploying
+/// again finishes the job.
+pub async fn deploy(
+    project: &Project,
+    cluster: &Cluster,
+    tables: &[String],
+) -> Result<Deployed, PipelineError> {
+    let steps = project.plan(cluster, tables).await?;
+    let root = cluster.state_root()?;
+    let rest = cluster.rest_client();
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let job = project.job(&step.table).expect("a planned table has a job");
+        let mut action = step.action;
+        if action == Action::Stay {
+            outcomes.push(Outcome {
+                table: step.table.clone(),
+                job_id: step.job_id.clone(),
+                name: step.name.clone(),
+                action: action.done(),
+                state: step.state,
+            });
+            continue;
+        }
+        let failed = |outcomes: &[Outcome], source: LaunchError| PipelineError::Launch {
+            table: step.table.clone(),
+            deployed: outcomes.iter().map(|o| o.table.clone()).collect(),
+            pending: steps[i..].iter().map(|s| s.table.clone()).collect(),
+            source: Box::new(source),
+        };
+        // A savepoint needs a RUNNING job; one still waiting for slots restarts instead.
+        if action == Action::Upgrade && step.state != Some(JobState::Running) {
+            action = Action::Restart;
+        }
+        let mut options = cluster.options(&step.name);
+        match (action, &step.job_id) {
+            (Action::Restart, Some(id)) => {
+                tracing::info!(job = %id, table = %step.table, "cancelling for a fresh start");
+                let cancelled = async {
+                    rest.cancel(id).await?;
+                    rest.wait_ended(id, CANCEL_TIMEOUT).await
+                };
+                cancelled
+                    .await
+                    .map_err(|e| failed(&outcomes, LaunchError::from(e)))?;
+            }
+            // Operators a changed query no longer has (Flink SQL derives their ids from the
+            // plan) leave state behind that nothing reads: dropped, the rest restored.
+            (Action::Upgrade, _) => {
+                options = options
+                    .replace(cluster.savepoints())
+                    .allow_non_restored_state(true);
+            }
+            _ => {}
+        }
+        let script = project.script_of(job);
+        let launched = async {
+            let handle = launch(&script, &options).await?;
+            let state = handle.wait_running(RUNNING_TIMEOUT).await?;
+            Ok::<_, LaunchError>((handle.id().to_string(), state))
+        };
+        let (job_id, state) = launched.await.map_err(|e| failed(&outcomes, e))?;
+        state::write(
+            &root,
+            cluster.key(),
+            &step.name,
+            &Record {
+                job_id: job_id.clone(),
+                hash: step.hash.clone(),
+            },
+        )?;
+        outcomes.push(Outcome {
+            table: step.table.clone(),
+            job_id: Some(job_id),
+            name: step.name.clone(),
+            action: action.done(),
+            state: Some(state),
+        });
+    }
+    Ok(outcomes)
+}
+
+/// Cancels the jobs of `tables` and of the tables downstream of them (all jobs when `tables`
+/// is empty), children first, and forgets their hashes. Jobs that do not run are not listed.
+pub async fn undeploy(
+    project: &Project,
+    cluster: &Cluster,
+    tables: &[String],
+) -> Result<Vec<Outcome>, PipelineError> {
+    let jobs = project.downstream_jobs(tables)?;
+    let rest = cluster.rest_client();
+    let live = live_jobs(&rest).await?;
+    let root = cluster.state_root()?;
+    let mut outcomes = Vec::new();
+    for job in jobs {
+        let name = cluster.job_name(&job.table);
+        state::remove(&root, cluster.key(), &name)?;
+        let Some(running) = live.get(&name) else {
+            continue;
+        };
+        rest.cancel(&running.id).await?;
+        let state = rest.wait_ended(&running.id, CANCEL_TIMEOUT).await?;
+        outcomes.push(Outcome {
+            table: job.table.clone(),
+            job_id: Some(running.id.clone()),
+            name,
+            action: "stopped",
+            state: Some(state),
+        });
+    }
+    Ok(outcomes)
+}
+
+/// A table of the pipeline with its job on the cluster: the contract's `tables` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableStatus {
+    /// The table (or view).
+    pub name: String,
+    /// The id of the job that writes it, when one runs.
+    pub job_id: Option<String>,
+    /// That job's state (`None` for a table no job writes or whose job does not run).
+    pub state: Option<JobState>,
+    /// The tables it reads.
+    pub parents: Vec<String>,
+    /// The tables that read it.
+    pub children: Vec<String>,
+    /// The name of the job that writes it, when the folder has one.
+    #[serde(skip)]
+    pub job: Option<String>,
+}
+
+/// Every table of `project`, parents first, with its job on `cluster`.
+pub async fn status(
+    project: &Project,
+    cluster: &Cluster,
+) -> Result<Vec<TableStatus>, PipelineError> {
+    let live = live_jobs(&cluster.rest_client()).await?;
+    Ok(project
+        .graph()
+        .order
+        .iter()
+        .map(|table| {
+            let job = project.job(table).map(|j| cluster.job_name(&j.table));
+            let running = job.as_ref().and_then(|n| live.get(n));
+            TableStatus {
+                name: table.clone(),
+                job_id: running.map(|j| j.id.clone()),
+                state: running.map(|j| j.state),
+                parents: project.parents(table),
+                children: project.children(table),
+                job,
+            }
+        })
+        .collect())
+}
