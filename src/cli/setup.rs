@@ -60,7 +60,7 @@ pub fn run(ctx: &Context<'_>, args: &SetupArgs) -> anyhow::Result<()> {
         provisioned.java.path.display(),
         provisioned.runner_jar.display(),
         provisioned.class_archive.as_ref().map_or_else(
-            || "none (see `flinkit -v setup`)".to_string(),
+            || "none (`flinkit -vv setup` says why)".to_string(),
             |p| p.display().to_string()
         ),
         versions::flink(),
