@@ -9,6 +9,7 @@
 //! ```text
 //! runner/<sources-hash>/flink-sql-runner.jar   + .sha256
 //! flink-<version>-<pom-hash>/lib/*.jar         + lib.sha256 (one "sha256 size name" per jar)
+//! flink-<version>-<pom-hash>/cds/<key>.jsa     + .sha256: the class-data archive (about 100 MB)
 //! stack-<service>-<pom-hash>/lib/*.jar         the local stack's services (`jars/stack/*/pom.xml`)
 //! src/<sources-hash>/                          the extracted Maven project
 //! ```
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use crate::flink::archive;
 use crate::versions;
 
 /// Why provisioning failed.
@@ -103,6 +105,9 @@ pub struct Java {
     pub path: PathBuf,
     /// Its major version (17, 21, …).
     pub major: u32,
+    /// What `java -version` printed (vendor, version and build): the class-data archive is
+    /// keyed by it.
+    pub version: String,
 }
 
 /// Finds `$JAVA_HOME/bin/java`, else `java` on the `PATH`, and checks it is Java 17 or newer.
@@ -129,7 +134,11 @@ pub fn find_java() -> Result<Java, ProvisionError> {
             found: major,
         });
     }
-    Ok(Java { path, major })
+    Ok(Java {
+        path,
+        major,
+        version: text.trim().to_string(),
+    })
 }
 
 /// The major version in `java -version` output (`"17.0.15"` → 17, `"1.8.0_392"` → 8).
@@ -189,6 +198,9 @@ pub struct Provisioned {
     pub runner_jar: PathBuf,
     /// The Flink runtime jars for an embedded MiniCluster.
     pub classpath: Vec<PathBuf>,
+    /// The class-data-sharing archive of the runner and the runtime for this Java, when one
+    /// could be built ([`crate::flink::archive`]); the JVM starts faster with it.
+    pub class_archive: Option<PathBuf>,
 }
 
 impl Provisioned {
@@ -236,11 +248,26 @@ impl Cache {
         let java = find_java()?;
         let runner_jar = self.runner_jar(verify, progress)?;
         let classpath = self.local_classpath(verify, progress)?;
-        Ok(Provisioned {
+        let runner_sha256 = self.runner_jar_sha256(&runner_jar)?;
+        let mut provisioned = Provisioned {
             java,
             runner_jar,
             classpath,
-        })
+            class_archive: None,
+        };
+        let runtime = self.runtime_dir();
+        provisioned.class_archive = archive::ClassArchive::new(
+            &runtime.join("cds"),
+            &runner_sha256,
+            &runtime.join("lib.sha256"),
+            &provisioned.java.version,
+        )
+        .and_then(|archive| archive.prepare(&provisioned, verify, progress))
+        .unwrap_or_else(|err| {
+            tracing::debug!("running without a class-data archive: {err}");
+            None
+        });
+        Ok(provisioned)
     }
 
     /// Removes what `provision` would otherwise reuse, so the next call rebuilds it.

@@ -247,3 +247,117 @@ fn detach_leaves_the_job_running_and_says_how_to_find_it() {
     .unwrap();
     assert_no_jvm_left(&name);
 }
+
+/// A cache of its own at `dir` that shares `real`'s runner jar and Flink runtime (symlinked),
+/// but not its class-data archive.
+fn cache_sharing_the_runtime(real: &Path, dir: &Path) {
+    for entry in std::fs::read_dir(real).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name == "runner" {
+            for build in std::fs::read_dir(entry.path()).unwrap().flatten() {
+                let to = dir.join("runner").join(build.file_name());
+                std::fs::create_dir_all(&to).unwrap();
+                for file in std::fs::read_dir(build.path()).unwrap().flatten() {
+                    std::os::unix::fs::symlink(file.path(), to.join(file.file_name())).unwrap();
+                }
+            }
+        } else if name.starts_with("flink-") {
+            let to = dir.join(&name);
+            std::fs::create_dir_all(&to).unwrap();
+            for file in ["lib", "lib.sha256"] {
+                std::os::unix::fs::symlink(entry.path().join(file), to.join(file)).unwrap();
+            }
+        }
+    }
+}
+
+/// The quickstart's shape: a bounded job that prints two rows.
+fn print_job(dir: &Path) -> std::path::PathBuf {
+    let sql = dir.join("print.sql");
+    std::fs::write(
+        &sql,
+        "SET 'execution.runtime-mode' = 'batch';\n\
+         CREATE TEMPORARY VIEW v (k, n) AS VALUES ('a', 1), ('b', 2), ('a', 3);\n\
+         CREATE TABLE out_rows (k STRING, total INT) WITH ('connector' = 'print', 'print-identifier' = 'out');\n\
+         INSERT INTO out_rows SELECT k, SUM(n) FROM v GROUP BY k;\n",
+    )
+    .unwrap();
+    sql
+}
+
+fn assert_print_job_runs(cache: &Path, sql: &Path) {
+    let out = flinkit()
+        .env("FLINKIT_CACHE_DIR", cache)
+        .args(["launch", "-f"])
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("out> +I[a, 4]"), "{stdout}");
+    assert!(stdout.contains("out> +I[b, 2]"), "{stdout}");
+}
+
+/// The manifest's size and checksum of the archive, and the file's.
+fn archive_and_manifest(archive: &Path) -> (String, String) {
+    let manifest = std::fs::read_to_string(archive.with_extension("jsa.sha256")).unwrap();
+    let sha = flinkit::provision::sha256_file(archive).unwrap();
+    let size = std::fs::metadata(archive).unwrap().len();
+    (manifest.trim().to_string(), format!("{sha} {size}"))
+}
+
+#[test]
+fn a_damaged_class_data_archive_is_ignored_then_rebuilt() {
+    let setup = flinkit()
+        .args(["setup", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let real = json(&setup)["cache"].as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    cache_sharing_the_runtime(Path::new(&real), &cache);
+
+    let setup = flinkit()
+        .env("FLINKIT_CACHE_DIR", &cache)
+        .args(["setup", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let archive = std::path::PathBuf::from(
+        json(&setup)["class_archive"]
+            .as_str()
+            .expect("a class-data archive was built"),
+    );
+    assert!(archive.starts_with(&cache), "{}", archive.display());
+    let (manifest, actual) = archive_and_manifest(&archive);
+    assert_eq!(manifest, actual);
+
+    // Garbage of the right size: the JVM refuses it and runs without it.
+    let size = std::fs::metadata(&archive).unwrap().len() as usize;
+    let garbage = dir.path().join("garbage");
+    std::fs::write(&garbage, vec![0x5a; size]).unwrap();
+    std::fs::rename(&garbage, &archive).unwrap();
+    let sql = print_job(dir.path());
+    assert_print_job_runs(&cache, &sql);
+
+    // A truncated archive (which would crash a JVM that maps it) is rebuilt before the run.
+    let truncated = dir.path().join("truncated");
+    std::fs::write(&truncated, b"truncated").unwrap();
+    std::fs::rename(&truncated, &archive).unwrap();
+    assert_print_job_runs(&cache, &sql);
+    let (manifest, actual) = archive_and_manifest(&archive);
+    assert_eq!(manifest, actual, "rebuilt");
+}

@@ -43,6 +43,7 @@ pub fn run(ctx: &Context<'_>, args: &SetupArgs) -> anyhow::Result<()> {
             "cache": cache.root(),
             "java": {"path": provisioned.java.path, "version": provisioned.java.major},
             "runner_jar": provisioned.runner_jar,
+            "class_archive": provisioned.class_archive,
             "classpath_jars": provisioned.classpath.len(),
             "bytes": size,
             "verified": args.verify,
@@ -54,10 +55,14 @@ pub fn run(ctx: &Context<'_>, args: &SetupArgs) -> anyhow::Result<()> {
         }));
     }
     output::print(&format!(
-        "Java {} ({})\nrunner jar: {}\nFlink {} runtime: {} jars, {} MB in all\ncache: {}\n",
+        "Java {} ({})\nrunner jar: {}\nclass-data archive: {}\nFlink {} runtime: {} jars, {} MB in all\ncache: {}\n",
         provisioned.java.major,
         provisioned.java.path.display(),
         provisioned.runner_jar.display(),
+        provisioned.class_archive.as_ref().map_or_else(
+            || "none (`flinkit -vv setup` says why)".to_string(),
+            |p| p.display().to_string()
+        ),
         versions::flink(),
         provisioned.classpath.len(),
         size / 1_000_000,

@@ -67,18 +67,45 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LocalError + '_ {
 }
 
 /// `java <heap> <jvm_flags> <Flink's JDK 17 flags> -cp <runner>:<Flink runtime>
-/// dev.flinkit.runner.SqlRunner`, ready for the runner's own arguments.
+/// dev.flinkit.runner.SqlRunner`, ready for the runner's own arguments. With a class-data
+/// archive the JVM maps it (and runs without it if it cannot); the JVM's own warnings go to
+/// stderr, never among the job's output on stdout.
 pub fn runner_command(provisioned: &Provisioned, heap: &str, jvm_flags: &[&str]) -> Command {
     let mut cmd = Command::new(&provisioned.java.path);
     cmd.arg(format!("-Xmx{heap}"))
         .arg("-XX:+UseSerialGC")
-        .args(jvm_flags)
+        .args(["-Xlog:disable", "-Xlog:all=warning:stderr"]);
+    if let Some(archive) = &provisioned.class_archive {
+        cmd.arg("-Xshare:auto")
+            .arg(format!("-XX:SharedArchiveFile={}", archive.display()));
+    }
+    cmd.args(jvm_flags)
         .args(versions::jvm_options())
         .arg("-cp")
         .arg(provisioned.classpath_arg())
         .arg("dev.flinkit.runner.SqlRunner");
     cmd
 }
+
+/// The JIT settings for a job: C1 only (`-XX:TieredStopAtLevel=1`) for a batch job, whose
+/// bounded input makes it short, so that compiling costs less than it saves; the full tiered
+/// compiler (C2) for a streaming job, which runs for long and needs C2's code for its
+/// throughput. The runtime mode is the script's last `SET 'execution.runtime-mode'`, else the
+/// `conf` one, else Flink's default, streaming.
+pub fn jit_flags(spec: &JobSpec, conf: &[(String, String)]) -> &'static [&'static str] {
+    let conf_mode = conf
+        .iter()
+        .rev()
+        .find(|(key, _)| key == RUNTIME_MODE)
+        .map(|(_, value)| value.as_str());
+    match spec.runtime_mode.as_deref().or(conf_mode) {
+        Some(mode) if mode.eq_ignore_ascii_case("batch") => &["-XX:TieredStopAtLevel=1"],
+        _ => &[],
+    }
+}
+
+/// Flink's runtime mode option.
+pub const RUNTIME_MODE: &str = "execution.runtime-mode";
 
 /// The full `java …` command line for `spec`, without starting it.
 pub fn command(
@@ -87,7 +114,7 @@ pub fn command(
     statements_file: &Path,
     options: &LocalOptions,
 ) -> Command {
-    let mut cmd = runner_command(provisioned, &options.heap, &[]);
+    let mut cmd = runner_command(provisioned, &options.heap, jit_flags(spec, &options.conf));
     cmd.arg("--statements-file")
         .arg(statements_file)
         .arg("--job-name")
@@ -142,35 +169,33 @@ pub fn explain(
             )
         })
         .map_err(io(&file))?;
-    let out = runner_command(provisioned, "512m", &["-XX:TieredStopAtLevel=1"])
-        .arg("--explain")
-        .arg("--statements-file")
-        .arg(&file)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| LocalError::Spawn {
-            java: provisioned.java.path.clone(),
-            source,
+    let run = |provisioned: &Provisioned| {
+        runner_command(provisioned, "512m", &["-XX:TieredStopAtLevel=1"])
+            .arg("--explain")
+            .arg("--statements-file")
+            .arg(&file)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| LocalError::Spawn {
+                java: provisioned.java.path.clone(),
+                source,
+            })
+    };
+    let mut out = run(provisioned)?;
+    let mut explained = explained(&out);
+    if explained.is_none() && provisioned.class_archive.is_some() {
+        tracing::debug!(
+            status = %out.status,
+            "the planner check printed nothing with the class-data archive; retrying without it"
+        );
+        out = run(&Provisioned {
+            class_archive: None,
+            ..provisioned.clone()
         })?;
-    let _ = std::fs::remove_file(&file);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    for line in stdout.lines() {
-        match serde_json::from_str::<serde_json::Value>(line) {
-            Ok(event) if event["event"] == "plan" => {
-                return Ok(Explained::Plan(
-                    event["plan"].as_str().unwrap_or_default().to_string(),
-                ));
-            }
-            Ok(event) if event["event"] == "error" => {
-                return Ok(Explained::Rejected {
-                    statement: event["statement"].as_u64().map(|i| i as usize),
-                    message: event["message"].as_str().unwrap_or_default().to_string(),
-                });
-            }
-            _ => {}
-        }
+        explained = self::explained(&out);
     }
-    Ok(Explained::Rejected {
+    let _ = std::fs::remove_file(&file);
+    Ok(explained.unwrap_or_else(|| Explained::Rejected {
         statement: None,
         message: format!(
             "the runner printed no plan (exit {}): {}",
@@ -180,7 +205,24 @@ pub fn explain(
                 .last()
                 .unwrap_or_default()
         ),
-    })
+    }))
+}
+
+/// The plan or the rejection in an `--explain` run's output, if it printed one.
+fn explained(out: &std::process::Output) -> Option<Explained> {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout.lines().find_map(
+        |line| match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(event) if event["event"] == "plan" => Some(Explained::Plan(
+                event["plan"].as_str().unwrap_or_default().to_string(),
+            )),
+            Ok(event) if event["event"] == "error" => Some(Explained::Rejected {
+                statement: event["statement"].as_u64().map(|i| i as usize),
+                message: event["message"].as_str().unwrap_or_default().to_string(),
+            }),
+            _ => None,
+        },
+    )
 }
 
 /// How the runner's run has ended, as its events said.

@@ -4,6 +4,7 @@
 //! Gateway ([`gateway`]), both over one HTTP client ([`http`]). Programs launch through
 //! [`crate::launch`], which drives these.
 
+pub mod archive;
 pub mod gateway;
 pub mod http;
 pub mod local;
@@ -14,7 +15,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sql::{Script, Statement, StatementKind};
+use crate::sql::{Detail, Script, Statement, StatementKind};
 
 /// What the runner jar runs: the statements in order and the job's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,9 @@ pub struct JobSpec {
     pub statements: Vec<String>,
     /// The Flink job name.
     pub name: String,
+    /// The runtime mode the script sets last (`SET 'execution.runtime-mode' = 'batch'`), or
+    /// `None` when it sets none or resets it.
+    pub runtime_mode: Option<String>,
 }
 
 /// Why a script cannot become a job.
@@ -96,7 +100,24 @@ impl JobSpec {
         if targets.is_empty() {
             return Err(JobError::NoInsert);
         }
+        let mut runtime_mode = None;
+        for stmt in &script.statements {
+            match (&stmt.kind, &stmt.detail) {
+                (StatementKind::Set, Detail::Set(set))
+                    if set.key.as_deref() == Some(local::RUNTIME_MODE) =>
+                {
+                    runtime_mode.clone_from(&set.value);
+                }
+                (StatementKind::Reset, Detail::Set(set))
+                    if set.key.is_none() || set.key.as_deref() == Some(local::RUNTIME_MODE) =>
+                {
+                    runtime_mode = None;
+                }
+                _ => {}
+            }
+        }
         Ok(Self {
+            runtime_mode,
             statements: texts.to_vec(),
             name: name.map_or_else(
                 || format!("flinkit: {}", targets.join(", ")),
@@ -293,6 +314,38 @@ impl RunnerEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_jobs_run_on_c1_and_streaming_jobs_keep_c2() {
+        let spec = |sql: &str| {
+            let script = Script::parse_str(sql).unwrap();
+            let texts: Vec<String> = script.statements.iter().map(|s| s.text.clone()).collect();
+            JobSpec::from_script(&script, &texts, None).unwrap()
+        };
+        let insert = "INSERT INTO o SELECT 1";
+        let batch = spec(&format!("SET 'execution.runtime-mode' = 'BATCH'; {insert}"));
+        assert_eq!(batch.runtime_mode.as_deref(), Some("BATCH"));
+        assert_eq!(local::jit_flags(&batch, &[]), ["-XX:TieredStopAtLevel=1"]);
+        let streaming = spec(insert);
+        assert_eq!(streaming.runtime_mode, None);
+        assert!(local::jit_flags(&streaming, &[]).is_empty());
+        let conf = [("execution.runtime-mode".to_string(), "batch".to_string())];
+        assert_eq!(
+            local::jit_flags(&streaming, &conf),
+            ["-XX:TieredStopAtLevel=1"]
+        );
+        let reset = spec(&format!(
+            "SET 'execution.runtime-mode' = 'batch'; RESET 'execution.runtime-mode'; {insert}"
+        ));
+        assert_eq!(reset.runtime_mode, None);
+        let overridden = spec(&format!(
+            "SET 'execution.runtime-mode' = 'streaming'; {insert}"
+        ));
+        assert!(
+            local::jit_flags(&overridden, &conf).is_empty(),
+            "the script's SET wins"
+        );
+    }
 
     #[test]
     fn a_job_needs_an_insert_and_no_bare_select() {
