@@ -9,6 +9,17 @@ use std::collections::HashSet;
 use super::cursor::{ident_text, is_ident_token};
 use super::lexer::{Token, TokenKind};
 
+/// Words that make a query windowed (window TVFs and their columns): its DISTINCT and GROUP BY
+/// emit final rows, not updates.
+const WINDOW_WORDS: [&str; 6] = [
+    "window_start",
+    "window_end",
+    "TUMBLE",
+    "HOP",
+    "SESSION",
+    "CUMULATE",
+];
+
 /// Words after which `(` opens a group or subquery rather than a function call's arguments.
 const NOT_FUNCTIONS: &[&str] = &[
     "ALL",
@@ -579,18 +590,8 @@ pub(crate) fn query_shape(src: &str, toks: &[Token]) -> QueryShape {
         arity: arity(src, toks),
         ..QueryShape::default()
     };
-    let windowed_query = toks.iter().any(|t| {
-        [
-            "window_start",
-            "window_end",
-            "TUMBLE",
-            "HOP",
-            "SESSION",
-            "CUMULATE",
-        ]
-        .iter()
-        .any(|w| t.is_keyword(src, w))
-    });
+    let is_window = |t: &&Token| WINDOW_WORDS.iter().any(|w| t.is_keyword(src, w));
+    let windowed_query = toks.iter().any(|t| is_window(&t));
     for i in 0..toks.len() {
         shape.distinct |= kw(i, "SELECT") && kw(i + 1, "DISTINCT") && !windowed_query;
         if kw(i, "GROUP") && kw(i + 1, "BY") {
@@ -602,18 +603,7 @@ pub(crate) fn query_shape(src: &str, toks: &[Token]) -> QueryShape {
                         .any(|w| t.is_keyword(src, w))
                         && t.kind != TokenKind::Semicolon
                 })
-                .any(|t| {
-                    [
-                        "window_start",
-                        "window_end",
-                        "TUMBLE",
-                        "HOP",
-                        "SESSION",
-                        "CUMULATE",
-                    ]
-                    .iter()
-                    .any(|w| t.is_keyword(src, w))
-                });
+                .any(|t| is_window(&t));
             shape.grouped |= !windowed;
         }
         let outer = (kw(i, "LEFT") || kw(i, "RIGHT") || kw(i, "FULL"))
