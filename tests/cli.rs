@@ -209,11 +209,7 @@ fn a_closed_stdout_pipe_is_not_an_error() {
         .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
 }
 
 #[test]
@@ -439,19 +435,11 @@ fn deep_and_long_scripts_do_not_overflow_the_stack() {
         .map(|i| format!("INSERT INTO t{i} SELECT * FROM t{};\n", i - 1))
         .collect();
     let out = flinkit(&["graph", "-"], Some(&chain));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let from = (0..100_000).map(|i| format!("s{i}")).collect::<Vec<_>>();
     let sql = format!("INSERT INTO t SELECT 1 FROM {}", from.join(", "));
     let out = flinkit(&["split", "--format", "json", "-"], Some(&sql));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     assert_eq!(
         json(&out)["statements"][0]["sources"]
             .as_array()

@@ -63,11 +63,7 @@ fn launch(file: &str, target: &str, name: &str, extra: &[&str]) -> Value {
     ];
     args.extend(extra);
     let out = flinkit(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     json(&out)
 }
 
@@ -95,11 +91,7 @@ fn state_of(id: &str) -> String {
 
 fn cancel(id: &str) {
     let out = flinkit(&["jobs", "cancel", id, "--format", "json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
 }
 
 #[test]
@@ -181,11 +173,7 @@ fn stop_with_a_savepoint_then_replace_and_resume() {
         "--format",
         "json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let stopped = json(&out)["savepoint"].as_str().unwrap().to_string();
     let resumed = launch(
         &file,

@@ -111,11 +111,7 @@ fn a_bounded_job_runs_to_finished_and_writes_its_rows() {
         .arg(&sql)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let report = json(&out);
     assert_eq!(report["state"], "FINISHED");
     assert_eq!(report["target"], "local");
@@ -202,11 +198,7 @@ fn a_timeout_cancels_a_streaming_job_and_stops_the_jvm() {
         .arg(streaming_job(dir.path()))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let report = json(&out);
     assert_eq!(report["state"], "CANCELED");
     assert_eq!(report["name"], name.as_str());
@@ -230,11 +222,7 @@ fn detach_leaves_the_job_running_and_says_how_to_find_it() {
         .arg(streaming_job(dir.path()))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let report = json(&out);
     assert_eq!(report["state"], "RUNNING");
     let pid = report["pid"].as_u64().expect("pid") as i32;
@@ -292,11 +280,7 @@ fn assert_print_job_runs(cache: &Path, sql: &Path) {
         .arg(sql)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("out> +I[a, 4]"), "{stdout}");
     assert!(stdout.contains("out> +I[b, 2]"), "{stdout}");
@@ -316,11 +300,7 @@ fn a_damaged_class_data_archive_is_ignored_then_rebuilt() {
         .args(["setup", "--format", "json"])
         .output()
         .unwrap();
-    assert!(
-        setup.status.success(),
-        "{}",
-        String::from_utf8_lossy(&setup.stderr)
-    );
+    common::assert_success(&setup);
     let real = json(&setup)["cache"].as_str().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
@@ -331,11 +311,7 @@ fn a_damaged_class_data_archive_is_ignored_then_rebuilt() {
         .args(["setup", "--format", "json"])
         .output()
         .unwrap();
-    assert!(
-        setup.status.success(),
-        "{}",
-        String::from_utf8_lossy(&setup.stderr)
-    );
+    common::assert_success(&setup);
     let archive = std::path::PathBuf::from(
         json(&setup)["class_archive"]
             .as_str()

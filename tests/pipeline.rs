@@ -313,11 +313,7 @@ fn the_example_folder_plans_what_its_readmes_show() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let printed = String::from_utf8(out.stdout).unwrap();
     for readme in ["README.md", "examples/pipeline/README.md"] {
         let text = std::fs::read_to_string(common::root().join(readme)).unwrap();

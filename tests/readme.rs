@@ -80,11 +80,7 @@ fn the_embedded_quickstart_prints_what_the_readme_shows() {
     let args = command_after(&readme, "Without any stack");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = flinkit(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let sorted = |text: &str| {
         let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
         lines.sort();
