@@ -510,6 +510,9 @@ pub enum LaunchError {
     /// Java, Maven, the runner jar or Flink's runtime could not be provisioned.
     #[error(transparent)]
     Provision(#[from] ProvisionError),
+    /// No folder for the local run's files (`HOME` unset, no `FLINKIT_STATE_DIR`).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// Waiting for the local JVM failed.
     #[error("cannot wait for the local JVM")]
     Io(#[source] std::io::Error),
@@ -809,8 +812,7 @@ impl Context<'_> {
             id,
             name: spec.name.clone(),
             target: Target::Rest,
-            rest,
-            local: None,
+            runs: Runs::Cluster(rest),
             session: None,
             restored_from: replaced,
             locations: self.locations(),
@@ -851,8 +853,7 @@ impl Context<'_> {
             id,
             name: spec.name.clone(),
             target: Target::Gateway,
-            rest,
-            local: None,
+            runs: Runs::Cluster(rest),
             session: run.session,
             restored_from: replaced,
             locations: self.locations(),
@@ -893,13 +894,11 @@ impl Context<'_> {
         .map_err(|e| LaunchError::Io(std::io::Error::other(e)))??;
         let run_dir = match &options.run_dir {
             Some(dir) => dir.clone(),
-            None => crate::config::state_dir()
-                .map_err(|e| LaunchError::Option {
-                    option: "run_dir",
-                    message: e.to_string(),
-                })?
-                .join("runs")
-                .join(format!("{}-{}", unix_seconds(), std::process::id())),
+            None => crate::config::state_dir()?.join("runs").join(format!(
+                "{}-{}",
+                unix_seconds(),
+                std::process::id()
+            )),
         };
         let local_options = LocalOptions {
             heap: options.heap.clone(),
@@ -945,8 +944,7 @@ impl Context<'_> {
             id,
             name: spec.name.clone(),
             target: Target::Local,
-            rest: RestClient::new("http://localhost:0", Duration::from_secs(10)),
-            local: Some(process),
+            runs: Runs::Local(process),
             session: None,
             restored_from: None,
             locations: self.locations(),
@@ -979,8 +977,7 @@ pub struct Job {
     id: String,
     name: String,
     target: Target,
-    rest: RestClient,
-    local: Option<LocalJob>,
+    runs: Runs,
     session: Option<String>,
     restored_from: Option<String>,
     locations: Vec<StatementRef>,
@@ -988,7 +985,29 @@ pub struct Job {
     cancel_on_drop: bool,
 }
 
+/// Where a [`Job`] runs: a cluster, watched through its REST API, or a local child JVM (watched
+/// through its events, and through its MiniCluster's REST API once that is up).
+#[derive(Debug)]
+enum Runs {
+    Cluster(RestClient),
+    Local(LocalJob),
+}
+
 impl Job {
+    fn local(&self) -> Option<&LocalJob> {
+        match &self.runs {
+            Runs::Local(local) => Some(local),
+            Runs::Cluster(_) => None,
+        }
+    }
+
+    fn local_mut(&mut self) -> Option<&mut LocalJob> {
+        match &mut self.runs {
+            Runs::Local(local) => Some(local),
+            Runs::Cluster(_) => None,
+        }
+    }
+
     /// Flink's job id.
     pub fn id(&self) -> &str {
         &self.id
@@ -1006,9 +1025,9 @@ impl Job {
 
     /// The REST address through which the job is watched (a local job's MiniCluster web UI).
     pub fn flink_url(&self) -> Option<String> {
-        match &self.local {
-            Some(local) => local.status().web_ui,
-            None => Some(self.rest.url().to_string()),
+        match &self.runs {
+            Runs::Local(local) => local.status().web_ui,
+            Runs::Cluster(rest) => Some(rest.url().to_string()),
         }
     }
 
@@ -1024,17 +1043,17 @@ impl Job {
 
     /// The local JVM's process id (also its process group).
     pub fn pid(&self) -> Option<u32> {
-        self.local.as_ref().map(LocalJob::pid)
+        self.local().map(LocalJob::pid)
     }
 
     /// The local JVM's log file.
     pub fn log_file(&self) -> Option<PathBuf> {
-        self.local.as_ref().map(LocalJob::log_file)
+        self.local().map(LocalJob::log_file)
     }
 
     /// A detached local job's output file.
     pub fn output_file(&self) -> Option<PathBuf> {
-        self.local.as_ref().map(LocalJob::output_file)
+        self.local().map(LocalJob::output_file)
     }
 
     /// Cancel the job when this handle is dropped without [`Job::cancel`] or
@@ -1048,36 +1067,37 @@ impl Job {
     /// masked; `None` once its output has ended, and always for cluster jobs (whose output is in
     /// the TaskManagers' logs). Lines not read are kept up to 4096, then dropped.
     pub async fn next_output(&mut self) -> Option<String> {
-        let line = self.local.as_mut()?.next_output().await?;
+        let line = self.local_mut()?.next_output().await?;
         Some(self.redactor.redact(&line))
     }
 
     /// A REST client for the job's cluster (the local MiniCluster's once its web UI is up).
     fn rest(&self) -> Option<RestClient> {
-        match &self.local {
-            Some(local) => local
+        match &self.runs {
+            Runs::Local(local) => local
                 .status()
                 .web_ui
                 .map(|url| RestClient::new(&url, Duration::from_secs(10))),
-            None => Some(self.rest.clone()),
+            Runs::Cluster(rest) => Some(rest.clone()),
         }
     }
 
     /// The job's state now.
     pub async fn state(&self) -> Result<JobState, LaunchError> {
-        if let Some(local) = &self.local {
-            let status = local.status();
-            return Ok(match status.end {
-                Some(LocalEnd::Finished(state) | LocalEnd::Failed { state, .. }) => state,
-                Some(LocalEnd::Rejected { .. } | LocalEnd::Vanished) => JobState::Failed,
-                None => status.state.unwrap_or(JobState::Initializing),
-            });
+        match &self.runs {
+            Runs::Local(local) => {
+                let status = local.status();
+                Ok(match status.end {
+                    Some(LocalEnd::Finished(state) | LocalEnd::Failed { state, .. }) => state,
+                    Some(LocalEnd::Rejected { .. } | LocalEnd::Vanished) => JobState::Failed,
+                    None => status.state.unwrap_or(JobState::Initializing),
+                })
+            }
+            Runs::Cluster(rest) => Ok(rest
+                .summary(&self.id)
+                .await?
+                .map_or(JobState::Initializing, |j| j.state)),
         }
-        Ok(self
-            .rest
-            .summary(&self.id)
-            .await?
-            .map_or(JobState::Initializing, |j| j.state))
     }
 
     /// Waits until every task of the job runs, or the job has ended, at most `timeout`, and
@@ -1085,31 +1105,30 @@ impl Job {
     /// quick), or the state at the deadline (`CREATED` while tasks wait for slots). A job that
     /// failed is [`LaunchError::Failed`] with its root cause.
     pub async fn wait_running(&self, timeout: Duration) -> Result<JobState, LaunchError> {
-        if let Some(local) = &self.local {
-            let mut watch = local.watch();
-            let reached = tokio::time::timeout(
-                timeout,
-                watch.wait_for(|s| s.end.is_some() || s.state == Some(JobState::Running)),
-            )
-            .await;
-            if let Ok(Ok(status)) = &reached
-                && let Some(LocalEnd::Failed {
-                    state,
-                    statement,
-                    message,
-                }) = &status.end
-            {
-                return Err(self.failed(*state, *statement, message));
+        let rest = match &self.runs {
+            Runs::Cluster(rest) => rest,
+            Runs::Local(local) => {
+                let mut watch = local.watch();
+                let reached = tokio::time::timeout(
+                    timeout,
+                    watch.wait_for(|s| s.end.is_some() || s.state == Some(JobState::Running)),
+                )
+                .await;
+                if let Ok(Ok(status)) = &reached
+                    && let Some(LocalEnd::Failed {
+                        state,
+                        statement,
+                        message,
+                    }) = &status.end
+                {
+                    return Err(self.failed(*state, *statement, message));
+                }
+                return self.state().await;
             }
-            return self.state().await;
-        }
-        let state = self
-            .rest
-            .wait_running(&self.id, timeout)
-            .await
-            .map_err(LaunchError::from)?;
+        };
+        let state = rest.wait_running(&self.id, timeout).await?;
         if state == JobState::Failed {
-            return Err(self.cluster_failure(state).await);
+            return Err(self.cluster_failure(rest, state).await);
         }
         Ok(state)
     }
@@ -1122,28 +1141,31 @@ impl Job {
         timeout: Option<Duration>,
     ) -> Result<JobState, LaunchError> {
         let limit = timeout.unwrap_or(Duration::MAX);
-        if self.local.is_some() {
-            let mut watch = self.local.as_ref().map(LocalJob::watch).expect("local");
-            let end = match tokio::time::timeout(limit, watch.wait_for(|s| s.end.is_some())).await {
-                Ok(Ok(status)) => status.end.clone(),
-                Ok(Err(_)) => Some(LocalEnd::Vanished),
-                Err(_) => None,
-            };
-            return match end {
-                Some(LocalEnd::Finished(state)) => {
-                    self.reap().await;
-                    Ok(state)
-                }
-                Some(end) => Err(self.local_end(end, Some(self.id.clone())).await),
-                None => self.state().await,
-            };
-        }
-        let state = self
-            .rest
+        let rest = match &self.runs {
+            Runs::Cluster(rest) => rest.clone(),
+            Runs::Local(local) => {
+                let mut watch = local.watch();
+                let end =
+                    match tokio::time::timeout(limit, watch.wait_for(|s| s.end.is_some())).await {
+                        Ok(Ok(status)) => status.end.clone(),
+                        Ok(Err(_)) => Some(LocalEnd::Vanished),
+                        Err(_) => None,
+                    };
+                return match end {
+                    Some(LocalEnd::Finished(state)) => {
+                        self.reap().await;
+                        Ok(state)
+                    }
+                    Some(end) => Err(self.local_end(end, Some(self.id.clone())).await),
+                    None => self.state().await,
+                };
+            }
+        };
+        let state = rest
             .wait_ended(&self.id, limit.min(Duration::from_secs(u32::MAX as u64)))
             .await?;
         if state == JobState::Failed {
-            return Err(self.cluster_failure(state).await);
+            return Err(self.cluster_failure(&rest, state).await);
         }
         Ok(state)
     }
@@ -1159,9 +1181,7 @@ impl Job {
     /// The root cause of the job's latest failure, if it has one (masked, without the Java
     /// stack).
     pub async fn exceptions(&self) -> Result<Option<String>, LaunchError> {
-        if let Some(LocalEnd::Failed { message, .. }) =
-            self.local.as_ref().and_then(|l| l.status().end)
-        {
+        if let Some(LocalEnd::Failed { message, .. }) = self.local().and_then(|l| l.status().end) {
             return Ok(Some(self.redactor.redact(&message)));
         }
         let Some(rest) = self.rest() else {
@@ -1177,22 +1197,22 @@ impl Job {
     /// local job's JVM is asked to cancel and exit, and killed if it does not.
     pub async fn cancel(mut self) -> Result<JobState, LaunchError> {
         self.cancel_on_drop = false;
-        if let Some(local) = self.local.as_mut() {
-            let ended = local.status().end;
-            local
-                .terminate(Duration::from_secs(30))
-                .await
-                .map_err(LaunchError::Io)?;
-            return Ok(match ended {
-                Some(LocalEnd::Finished(state) | LocalEnd::Failed { state, .. }) => state,
-                _ => JobState::Canceled,
-            });
-        }
-        self.rest.cancel(&self.id).await?;
-        Ok(self
-            .rest
-            .wait_ended(&self.id, Duration::from_secs(30))
-            .await?)
+        let rest = match &mut self.runs {
+            Runs::Cluster(rest) => rest.clone(),
+            Runs::Local(local) => {
+                let ended = local.status().end;
+                local
+                    .terminate(Duration::from_secs(30))
+                    .await
+                    .map_err(LaunchError::Io)?;
+                return Ok(match ended {
+                    Some(LocalEnd::Finished(state) | LocalEnd::Failed { state, .. }) => state,
+                    _ => JobState::Canceled,
+                });
+            }
+        };
+        rest.cancel(&self.id).await?;
+        Ok(rest.wait_ended(&self.id, Duration::from_secs(30)).await?)
     }
 
     /// Stops the job with a savepoint in `directory` (a path the cluster can write, such as
@@ -1204,7 +1224,7 @@ impl Job {
             message: "the local job's web UI is not up yet".into(),
         })?;
         let savepoint = rest.stop_with_savepoint(&self.id, directory).await?;
-        if self.local.is_some() {
+        if self.local().is_some() {
             let _ = self.wait_finished(Some(Duration::from_secs(30))).await;
         }
         Ok(savepoint)
@@ -1241,10 +1261,13 @@ impl Job {
             },
             LocalEnd::Vanished => {
                 self.reap().await;
-                let local = self.local.as_ref().expect("a local job");
+                let (log, tail) = self
+                    .local()
+                    .map(|l| (l.log_file(), l.log_tail(20)))
+                    .unwrap_or_default();
                 LaunchError::Vanished {
-                    log: local.log_file(),
-                    tail: self.redactor.redact(&local.log_tail(20)),
+                    log,
+                    tail: self.redactor.redact(&tail),
                 }
             }
         }
@@ -1252,7 +1275,7 @@ impl Job {
 
     /// Waits for a local JVM whose run has ended to exit (killing it after 30 s).
     async fn reap(&mut self) {
-        if let Some(local) = self.local.as_mut()
+        if let Some(local) = self.local_mut()
             && let Err(err) = local.terminate(Duration::from_secs(30)).await
         {
             tracing::warn!(pid = local.pid(), "waiting for the local JVM: {err}");
@@ -1272,9 +1295,8 @@ impl Job {
         }
     }
 
-    async fn cluster_failure(&self, state: JobState) -> LaunchError {
-        let cause = self
-            .rest
+    async fn cluster_failure(&self, rest: &RestClient, state: JobState) -> LaunchError {
+        let cause = rest
             .root_cause(&self.id)
             .await
             .ok()
@@ -1289,11 +1311,14 @@ impl Drop for Job {
         if !self.cancel_on_drop {
             return;
         }
-        if let Some(local) = &self.local {
-            local.signal(nix::sys::signal::Signal::SIGTERM);
-            return;
-        }
-        let (rest, id) = (self.rest.clone(), self.id.clone());
+        let rest = match &self.runs {
+            Runs::Local(local) => {
+                local.signal(nix::sys::signal::Signal::SIGTERM);
+                return;
+            }
+            Runs::Cluster(rest) => rest.clone(),
+        };
+        let id = self.id.clone();
         let cancelled = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
