@@ -2,7 +2,8 @@
 //! (`$XDG_CONFIG_HOME/flinkit/config.toml`, else `~/.config/flinkit/config.toml`), then the
 //! project's `./flinkit.toml` (or the file given with `--config`), then `FLINKIT_*` environment
 //! variables; command-line flags win over all of them. The `[cluster]` section gives the default
-//! target and the Flink REST and SQL Gateway addresses, `[stack]` the local stack's ports.
+//! target and the Flink REST and SQL Gateway addresses, `[stack]` the local stack's ports,
+//! top-level `jars` the connector or user jars every script gets.
 //! Also where flinkit keeps its state and cache. Layering is figment's; the XDG folders are
 //! etcetera's.
 
@@ -38,6 +39,10 @@ pub struct Settings {
     /// The local stack's ports.
     #[serde(default)]
     pub stack: Ports,
+    /// Jars every script gets (`jars = ["lib/my-connector.jar", "GROUP:ARTIFACT:VERSION"]`),
+    /// before the `--jar` flags.
+    #[serde(default)]
+    pub jars: Vec<crate::connectors::resolve::JarSource>,
 }
 
 /// The environment variables that are settings, and the keys they set.

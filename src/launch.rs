@@ -42,6 +42,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::connectors::catalog::Catalog;
+use crate::connectors::resolve::{self, Artifact, JarSource};
 use crate::connectors::{self, Diagnostic, Severity};
 use crate::flink::gateway::{self, GatewayClient, GatewayError};
 use crate::flink::http::HttpError;
@@ -158,6 +160,7 @@ pub struct Options {
     web_port: Option<u16>,
     run_dir: Option<PathBuf>,
     cache: Option<Cache>,
+    jars: Vec<JarSource>,
     listener: Option<Listener>,
 }
 
@@ -178,6 +181,7 @@ impl fmt::Debug for Options {
             )
             .field("parallelism", &self.parallelism)
             .field("detach", &self.detach)
+            .field("jars", &self.jars)
             .finish_non_exhaustive()
     }
 }
@@ -207,6 +211,7 @@ impl Options {
             web_port: None,
             run_dir: None,
             cache: None,
+            jars: Vec::new(),
             listener: None,
         }
     }
@@ -342,6 +347,20 @@ impl Options {
         self
     }
 
+    /// Adds a jar to the job: a file, or a Maven artifact fetched into the cache (repeatable).
+    /// Its connectors and formats are checked offline like the bundled ones and it reaches
+    /// every target. Connectors in flinkit's curated table ([`resolve::PROVIDERS`]) need no
+    /// `jar`: they are fetched when a script names them.
+    pub fn jar(mut self, jar: JarSource) -> Self {
+        self.jars.push(jar);
+        self
+    }
+
+    /// The jars added with [`Options::jar`].
+    pub fn jars(&self) -> &[JarSource] {
+        &self.jars
+    }
+
     /// Calls `listener` with each step of the launch, for a progress display.
     pub fn on_event(mut self, listener: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.listener = Some(Arc::new(listener));
@@ -438,6 +457,199 @@ fn rejecter(target: Target) -> &'static str {
     }
 }
 
+/// Why the jars a script needs could not be had; nothing was started.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum JarsError {
+    /// A `--jar` path does not exist or is not a jar.
+    #[error("--jar {jar}: {message}")]
+    BadJar {
+        /// The jar as given.
+        jar: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A jar or artifact was built for another Flink line.
+    #[error(
+        "--jar {jar}: built for Flink {line}, but flinkit runs Flink {flink}; use its release for Flink {flink}"
+    )]
+    OtherFlinkLine {
+        /// The jar or artifact.
+        jar: String,
+        /// The Flink line it was built for.
+        line: String,
+        /// The Flink version in use.
+        flink: String,
+    },
+    /// A Maven artifact does not exist.
+    #[error("--jar {artifact}: Maven Central has no such artifact")]
+    NoArtifact {
+        /// The `G:A:V`.
+        artifact: String,
+    },
+    /// Factories in the added jars could not be loaded.
+    #[error(
+        "the added jars' factories could not be loaded (built for another Flink line?): {message}"
+    )]
+    Unloadable {
+        /// The first loading error.
+        message: String,
+    },
+    /// Two jars carry different versions of the same classes.
+    #[error(
+        "{} and {} both contain {} ({} class{} such as {}) in different versions; the JVM would load one and fail at run time with a ClassCastException or NoSuchMethodError: keep only one of them",
+        first.display(), second.display(), package, classes, if *classes == 1 { "" } else { "es" }, example
+    )]
+    Conflict {
+        /// The jar first on the classpath.
+        first: PathBuf,
+        /// The other jar.
+        second: PathBuf,
+        /// The package of the clashing classes.
+        package: String,
+        /// How many classes clash.
+        classes: usize,
+        /// One of them.
+        example: String,
+    },
+    /// Fetching or describing the jars failed (Maven, Java, the cache).
+    #[error(transparent)]
+    Provision(Arc<ProvisionError>),
+}
+
+impl JarsError {
+    /// Whether the jars given are at fault (the CLI exits 2), not the world.
+    pub fn is_invalid_input(&self) -> bool {
+        !matches!(self, Self::Provision(_))
+    }
+}
+
+impl From<ProvisionError> for JarsError {
+    fn from(err: ProvisionError) -> Self {
+        match err {
+            ProvisionError::NoArtifact { artifact } => Self::NoArtifact { artifact },
+            other => Self::Provision(Arc::new(other)),
+        }
+    }
+}
+
+/// The jars a script needs beyond the runner, and the catalog of what they provide.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    jars: Vec<PathBuf>,
+    catalog: Option<Catalog>,
+}
+
+impl Extras {
+    /// The jar files, in classpath order (empty when the script needs nothing extra).
+    pub fn jars(&self) -> &[PathBuf] {
+        &self.jars
+    }
+
+    /// The bundled catalog extended with the added jars' connectors and formats.
+    pub fn catalog(&self) -> &Catalog {
+        self.catalog.as_ref().unwrap_or_else(|| Catalog::builtin())
+    }
+
+    /// Finds what `script` needs beyond the runner (connectors, formats and catalog types from
+    /// [`resolve::PROVIDERS`], and `jars`), fetches it into `cache` once, and describes it with
+    /// the runner. Blocking: the first time it runs Maven and Java; later it reads the cache.
+    /// A script that needs nothing extra costs nothing here (no I/O at all).
+    pub fn resolve(
+        needs: &[resolve::Need],
+        jars: &[JarSource],
+        cache: &Cache,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Self, JarsError> {
+        let mut artifacts: Vec<Artifact> = needs
+            .iter()
+            .filter_map(|n| resolve::provider(n.kind, &n.identifier))
+            .flat_map(|p| p.artifacts())
+            .collect();
+        if artifacts.is_empty() && jars.is_empty() {
+            return Ok(Self::default());
+        }
+        let flink = crate::versions::flink();
+        let line = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
+        let mut files = Vec::new();
+        for jar in jars {
+            match jar {
+                JarSource::Maven(artifact) => {
+                    if let Some(built) = artifact.flink_line()
+                        && built != line(flink)
+                    {
+                        return Err(JarsError::OtherFlinkLine {
+                            jar: artifact.to_string(),
+                            line: built,
+                            flink: flink.to_string(),
+                        });
+                    }
+                    artifacts.push(artifact.clone());
+                }
+                JarSource::Path(path) => {
+                    let bad = |message: String| JarsError::BadJar {
+                        jar: path.display().to_string(),
+                        message,
+                    };
+                    if !path.is_file() {
+                        return Err(bad("no such file".into()));
+                    }
+                    crate::jars::check(path)
+                        .map_err(|_| bad("not a jar (not a zip archive)".into()))?;
+                    let declared = crate::jars::flink_artifact(path)
+                        .map_err(|e| bad(e.to_string()))?
+                        .and_then(|gav| gav.parse::<Artifact>().ok());
+                    if let Some(built) = declared.as_ref().and_then(Artifact::flink_line)
+                        && built != line(flink)
+                    {
+                        return Err(JarsError::OtherFlinkLine {
+                            jar: path.display().to_string(),
+                            line: built,
+                            flink: flink.to_string(),
+                        });
+                    }
+                    let absolute = std::fs::canonicalize(path).map_err(|e| bad(e.to_string()))?;
+                    files.push(absolute);
+                }
+            }
+        }
+        artifacts.sort();
+        artifacts.dedup();
+        let mut all = if artifacts.is_empty() {
+            Vec::new()
+        } else {
+            cache.artifact_jars(&artifacts, false, progress)?
+        };
+        all.extend(files);
+        let mut provisioned = cache.provision(false, progress)?;
+        provisioned.extra_jars = all.clone();
+        let described = cache.describe(&provisioned)?;
+        if let Some(first) = described.load_errors.first() {
+            return Err(JarsError::Unloadable {
+                message: first.clone(),
+            });
+        }
+        if let Some(c) = described.conflicts.iter().find(|c| all.contains(&c.second)) {
+            return Err(JarsError::Conflict {
+                first: c.first.clone(),
+                second: c.second.clone(),
+                package: c.package.clone(),
+                classes: c.classes,
+                example: c.example.clone(),
+            });
+        }
+        let extra: Catalog = serde_json::from_value(described.catalog).map_err(|err| {
+            JarsError::from(ProvisionError::Describe {
+                message: format!("unreadable catalog: {err}"),
+            })
+        })?;
+        Ok(Self {
+            jars: all,
+            catalog: Some(Catalog::builtin().extended(extra)),
+        })
+    }
+}
+
 /// Why a launch, or an operation on a [`Job`], failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -510,6 +722,9 @@ pub enum LaunchError {
     /// Java, Maven, the runner jar or Flink's runtime could not be provisioned.
     #[error(transparent)]
     Provision(#[from] ProvisionError),
+    /// The jars the script needs could not be had.
+    #[error(transparent)]
+    Jars(#[from] JarsError),
     /// No folder for the local run's files (`HOME` unset, no `FLINKIT_STATE_DIR`).
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
@@ -521,13 +736,16 @@ pub enum LaunchError {
 impl LaunchError {
     /// Whether the script or the options are at fault (the CLI exits 2), not the world.
     pub fn is_invalid_input(&self) -> bool {
-        matches!(
-            self,
-            Self::Invalid { .. }
-                | Self::NotAJob { .. }
-                | Self::Option { .. }
-                | Self::Rejected { .. }
-        )
+        match self {
+            Self::Jars(err) => err.is_invalid_input(),
+            _ => matches!(
+                self,
+                Self::Invalid { .. }
+                    | Self::NotAJob { .. }
+                    | Self::Option { .. }
+                    | Self::Rejected { .. }
+            ),
+        }
     }
 
     /// The statement a failure belongs to, when one is to blame.
@@ -564,6 +782,7 @@ impl LaunchError {
             Self::Rest(err) => err.help(),
             Self::Gateway(err) => err.help(),
             Self::Provision(err) => err.fix(),
+            Self::Jars(JarsError::Provision(err)) => err.fix(),
             _ => None,
         }
     }
@@ -574,16 +793,67 @@ impl LaunchError {
 pub struct Prepared<'s> {
     script: &'s Script,
     substituted: Substituted,
+    extras: Result<Extras, JarsError>,
     diagnostics: Vec<Diagnostic>,
     spec: Result<JobSpec, JobError>,
 }
 
 impl<'s> Prepared<'s> {
-    /// Substitutes the variables of `options`, validates the tables offline and builds the
-    /// job. Never fails: the findings and the job's shape are there to look at.
+    /// Substitutes the variables of `options`, resolves the jars the script needs beyond the
+    /// runner ([`Extras::resolve`]: blocking, Maven and Java the first time), validates the
+    /// tables offline against the bundled and added connectors, and builds the job. Never
+    /// fails: the findings, the jars' problem and the job's shape are there to look at.
     pub fn new(script: &'s Script, options: &Options) -> Self {
         let substituted = vars::substitute(script, &Vars::new(options.vars.iter().cloned()));
-        let diagnostics = connectors::validate(script, &substituted);
+        let needs = resolve::needs(script, &substituted, Catalog::builtin());
+        let extras = options
+            .cache_or_default()
+            .map_err(|_| JarsError::from(ProvisionError::NoCacheDir))
+            .and_then(|cache| {
+                Extras::resolve(&needs, &options.jars, &cache, &mut |p| {
+                    options.emit(Event::Provision(p))
+                })
+            });
+        Self::with_extras(script, options, substituted, extras)
+    }
+
+    /// [`Prepared::new`] for async callers: the jars are resolved on a blocking thread.
+    pub async fn prepare(script: &'s Script, options: &Options) -> Self {
+        let substituted = vars::substitute(script, &Vars::new(options.vars.iter().cloned()));
+        let needs = resolve::needs(script, &substituted, Catalog::builtin());
+        let extras = if needs.is_empty() && options.jars.is_empty() {
+            Ok(Extras::default())
+        } else {
+            let owned = options.clone();
+            tokio::task::spawn_blocking(move || {
+                let cache = owned
+                    .cache_or_default()
+                    .map_err(|_| JarsError::from(ProvisionError::NoCacheDir))?;
+                Extras::resolve(&needs, &owned.jars, &cache, &mut |p| {
+                    owned.emit(Event::Provision(p))
+                })
+            })
+            .await
+            .unwrap_or_else(|err| {
+                Err(JarsError::from(ProvisionError::Io {
+                    path: PathBuf::from("."),
+                    source: std::io::Error::other(err),
+                }))
+            })
+        };
+        Self::with_extras(script, options, substituted, extras)
+    }
+
+    fn with_extras(
+        script: &'s Script,
+        options: &Options,
+        substituted: Substituted,
+        extras: Result<Extras, JarsError>,
+    ) -> Self {
+        let catalog = extras
+            .as_ref()
+            .map_or_else(|_| Catalog::builtin(), Extras::catalog);
+        let diagnostics = connectors::validate_with(script, &substituted, catalog);
         let spec = JobSpec::from_script(script, &substituted.texts, options.name.as_deref()).map(
             |mut spec| {
                 spec.name = substituted.job_name(&spec.name, script);
@@ -593,9 +863,15 @@ impl<'s> Prepared<'s> {
         Self {
             script,
             substituted,
+            extras,
             diagnostics,
             spec,
         }
+    }
+
+    /// The jars the script needs beyond the runner, or why they could not be had.
+    pub fn extras(&self) -> Result<&Extras, &JarsError> {
+        self.extras.as_ref()
     }
 
     /// The script.
@@ -650,6 +926,10 @@ impl<'s> Prepared<'s> {
 
     /// Submits the job to `options`' target and returns its handle once Flink accepted it.
     pub async fn submit(&self, options: &Options) -> Result<Job, LaunchError> {
+        let extras = self
+            .extras
+            .as_ref()
+            .map_err(|e| LaunchError::Jars(e.clone()))?;
         if options.validate && self.has_errors() {
             return Err(LaunchError::Invalid {
                 diagnostics: self.masked_diagnostics(),
@@ -665,6 +945,7 @@ impl<'s> Prepared<'s> {
         let context = Context {
             script: self.script,
             redactor: self.redactor().clone(),
+            extra_jars: extras.jars.clone(),
         };
         match options.target {
             Target::Local => context.local(spec, options).await,
@@ -682,7 +963,10 @@ impl<'s> Prepared<'s> {
 /// [`Options::validate`] says not to), submits to the target and returns the job's handle once
 /// Flink accepted it. See the [module docs](self).
 pub async fn launch(script: &Script, options: &Options) -> Result<Job, LaunchError> {
-    Prepared::new(script, options).submit(options).await
+    Prepared::prepare(script, options)
+        .await
+        .submit(options)
+        .await
 }
 
 /// What a submission needs to turn Flink's answers into located, masked errors.
@@ -690,6 +974,7 @@ pub async fn launch(script: &Script, options: &Options) -> Result<Job, LaunchErr
 struct Context<'s> {
     script: &'s Script,
     redactor: Redactor,
+    extra_jars: Vec<PathBuf>,
 }
 
 impl Context<'_> {
@@ -704,11 +989,19 @@ impl Context<'_> {
         err.into()
     }
 
+    /// The job jar for a cluster: the runner jar, or, when the script needs extra jars, the
+    /// runner with them nested under `lib/` (built once per set; Flink extracts nested jars
+    /// onto the job's classpath and ships them with the job, so one upload per set suffices
+    /// and nothing has to be installed on the cluster).
     async fn provision_jar(&self, options: &Options) -> Result<(PathBuf, String), LaunchError> {
         let cache = options.cache_or_default()?;
         let listener = options.clone();
+        let extra = self.extra_jars.clone();
         tokio::task::spawn_blocking(move || {
             let jar = cache.runner_jar(false, &mut |p| listener.emit(Event::Provision(p)))?;
+            if !extra.is_empty() {
+                return cache.job_jar(&jar, &extra);
+            }
             let sha = cache.runner_jar_sha256(&jar)?;
             Ok::<_, ProvisionError>((jar, sha))
         })
@@ -840,7 +1133,12 @@ impl Context<'_> {
             restore.as_deref(),
             options.allow_non_restored_state || replaced.is_some(),
         );
-        let plan = gateway::plan(self.script, texts, &extra);
+        let mut plan = gateway::plan(self.script, texts, &extra);
+        plan.jars = self
+            .extra_jars
+            .iter()
+            .map(|j| j.display().to_string())
+            .collect();
         let run = client
             .run(&plan, options.keep_session, &spec.name)
             .await
@@ -887,11 +1185,12 @@ impl Context<'_> {
     async fn local(&self, spec: &JobSpec, options: &Options) -> Result<Job, LaunchError> {
         let cache = options.cache_or_default()?;
         let listener = options.clone();
-        let provisioned = tokio::task::spawn_blocking(move || {
+        let mut provisioned = tokio::task::spawn_blocking(move || {
             cache.provision(false, &mut |p| listener.emit(Event::Provision(p)))
         })
         .await
         .map_err(|e| LaunchError::Io(std::io::Error::other(e)))??;
+        provisioned.extra_jars = self.extra_jars.clone();
         let run_dir = match &options.run_dir {
             Some(dir) => dir.clone(),
             None => crate::config::state_dir()?.join("runs").join(format!(

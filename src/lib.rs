@@ -32,6 +32,7 @@ pub mod config;
 pub mod connectors;
 pub mod demo;
 pub mod flink;
+pub mod jars;
 pub mod launch;
 pub mod lineage;
 pub mod pipeline;

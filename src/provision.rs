@@ -12,6 +12,9 @@
 //! flink-<version>-<pom-hash>/cds/<key>.jsa     + .sha256: the class-data archive (about 100 MB)
 //! stack-<service>-<pom-hash>/lib/*.jar         the local stack's services (`jars/stack/*/pom.xml`)
 //! src/<sources-hash>/                          the extracted Maven project
+//! jars-<artifacts-hash>/lib/*.jar               + lib.sha256: connector jars and their dependencies
+//! described-<jars-hash>.json                    the factories and class conflicts of a set of jars
+//! job-<jars-hash>.jar                           the runner with the extra jars nested (for REST)
 //! ```
 
 use std::fs::File;
@@ -22,8 +25,51 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use crate::connectors::resolve::Artifact;
 use crate::flink::archive;
 use crate::versions;
+
+/// What the runner found in a set of extra jars ([`Cache::describe`]).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Described {
+    /// The `--describe-connectors` answer, with only the connectors and formats the runner
+    /// does not bundle.
+    pub catalog: serde_json::Value,
+    /// Factories that failed to load (a class missing, built for another Flink line).
+    pub load_errors: Vec<String>,
+    /// Classes the classpath carries twice in different versions.
+    pub conflicts: Vec<crate::jars::Conflict>,
+}
+
+/// A pom whose dependencies are `artifacts`, for `dependency:copy-dependencies`.
+fn artifacts_pom(artifacts: &[Artifact]) -> String {
+    let dependencies: String = artifacts
+        .iter()
+        .map(|a| {
+            format!(
+                "<dependency><groupId>{}</groupId><artifactId>{}</artifactId><version>{}</version></dependency>",
+                a.group, a.artifact, a.version
+            )
+        })
+        .collect();
+    format!(
+        "<project xmlns=\"http://maven.apache.org/POM/4.0.0\"><modelVersion>4.0.0</modelVersion>\
+         <groupId>dev.flinkit</groupId><artifactId>extra-jars</artifactId><version>1</version>\
+         <dependencies>{dependencies}</dependencies></project>\n"
+    )
+}
+
+/// Whether Maven's output says `coordinates` (`G:A:V`) does not exist.
+fn missing_artifact(tail: &str, coordinates: &str) -> bool {
+    let mut parts = coordinates.splitn(3, ':');
+    let (Some(g), Some(a), Some(v)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    tail.lines().any(|l| {
+        (l.contains("Could not find artifact") || l.contains("could not be resolved"))
+            && l.contains(&format!("{g}:{a}:jar:{v}"))
+    })
+}
 
 /// Why provisioning failed.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +110,21 @@ pub enum ProvisionError {
     Corrupt {
         /// The damaged file.
         path: PathBuf,
+    },
+    /// A Maven artifact does not exist.
+    #[error("Maven Central has no artifact {artifact}")]
+    NoArtifact {
+        /// The `G:A:V` asked for.
+        artifact: String,
+    },
+    /// A jar could not be read, or the combined job jar written.
+    #[error(transparent)]
+    Jar(#[from] crate::jars::JarError),
+    /// The runner could not describe the factories of the extra jars.
+    #[error("the factories of the extra jars could not be described: {message}")]
+    Describe {
+        /// The runner's error (the last lines of its output).
+        message: String,
     },
     /// A file operation failed.
     #[error("{}", path.display())]
@@ -201,13 +262,17 @@ pub struct Provisioned {
     /// The class-data-sharing archive of the runner and the runtime for this Java, when one
     /// could be built ([`crate::flink::archive`]); the JVM starts faster with it.
     pub class_archive: Option<PathBuf>,
+    /// Connector jars and user jars, after the runtime (none unless a script needs them).
+    pub extra_jars: Vec<PathBuf>,
 }
 
 impl Provisioned {
-    /// The `-cp` value: the runner jar, then the Flink runtime.
+    /// The `-cp` value: the runner jar, then the Flink runtime, then the extra jars (last, so
+    /// that the class-data archive of the first two still applies).
     pub fn classpath_arg(&self) -> String {
         std::iter::once(&self.runner_jar)
             .chain(&self.classpath)
+            .chain(&self.extra_jars)
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(":")
@@ -254,6 +319,7 @@ impl Cache {
             runner_jar,
             classpath,
             class_archive: None,
+            extra_jars: Vec::new(),
         };
         let runtime = self.runtime_dir();
         provisioned.class_archive = archive::ClassArchive::new(
@@ -409,6 +475,215 @@ impl Cache {
         let hash = poms_hash(|p| p == pom);
         let dir = self.root.join(format!("stack-{name}-{}", &hash[..12]));
         self.resolve_classpath(&dir, &pom, title, verify, progress)
+    }
+
+    /// The jars of Maven `artifacts` and their runtime dependencies (Flink's own modules left
+    /// out: the runner and the cluster have them), fetched with Maven into
+    /// `jars-<hash of the sorted coordinates>/lib/` once, Maven checking each download against
+    /// Central's checksums, and listed with their SHA-256 in `lib.sha256` (checked on every
+    /// later use: sizes always, hashes with `verify`).
+    pub fn artifact_jars(
+        &self,
+        artifacts: &[Artifact],
+        verify: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<PathBuf>, ProvisionError> {
+        let mut coordinates: Vec<String> = artifacts.iter().map(Artifact::to_string).collect();
+        coordinates.sort();
+        coordinates.dedup();
+        let mut hasher = Sha256::new();
+        for c in &coordinates {
+            hasher.update(c.as_bytes());
+            hasher.update(b"\n");
+        }
+        let dir = self
+            .root
+            .join(format!("jars-{}", &hex(&hasher.finalize())[..16]));
+        let manifest = dir.join("lib.sha256");
+        let step = coordinates.join(", ");
+        if check_manifest(&dir, &manifest, verify)? {
+            progress(Progress::Cached(step));
+            return read_manifest(&dir, &manifest);
+        }
+        let _lock = self.lock()?;
+        if !check_manifest(&dir, &manifest, verify)? {
+            progress(Progress::Started(format!(
+                "fetching {step} from Maven Central (first time only)"
+            )));
+            let started = Instant::now();
+            find_maven()?;
+            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+            let pom = dir.join("pom.xml");
+            std::fs::write(&pom, artifacts_pom(artifacts)).map_err(io(&pom))?;
+            let tmp = dir.join("lib.tmp");
+            if tmp.exists() {
+                std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+            }
+            let log = dir.join("fetch.log");
+            let fetched = maven(
+                &format!("fetching {step}"),
+                started,
+                progress,
+                &[
+                    "-C",
+                    "-f",
+                    &pom.display().to_string(),
+                    "dependency:copy-dependencies",
+                    &format!("-DoutputDirectory={}", tmp.display()),
+                    "-DincludeScope=runtime",
+                    "-DexcludeGroupIds=org.apache.flink",
+                    "-DexcludeTransitive=false",
+                ],
+                &log,
+            );
+            if let Err(ProvisionError::Maven { tail, .. }) = &fetched
+                && let Some(missing) = coordinates.iter().find(|c| missing_artifact(tail, c))
+            {
+                return Err(ProvisionError::NoArtifact {
+                    artifact: missing.clone(),
+                });
+            }
+            fetched?;
+            // Flink's own connector and format modules are what was asked for: copy them too
+            // (only the transitive Flink modules are left to the runner and the cluster).
+            let flink: Vec<&Artifact> = artifacts
+                .iter()
+                .filter(|a| a.group == "org.apache.flink")
+                .collect();
+            if !flink.is_empty() {
+                maven(
+                    &format!("fetching {step}"),
+                    started,
+                    progress,
+                    &[
+                        "-C",
+                        "-f",
+                        &pom.display().to_string(),
+                        "dependency:copy-dependencies",
+                        &format!("-DoutputDirectory={}", tmp.display()),
+                        "-DincludeScope=runtime",
+                        "-DexcludeTransitive=true",
+                        "-DincludeGroupIds=org.apache.flink",
+                    ],
+                    &log,
+                )?;
+            }
+            let lib = dir.join("lib");
+            if lib.exists() {
+                std::fs::remove_dir_all(&lib).map_err(io(&lib))?;
+            }
+            std::fs::rename(&tmp, &lib).map_err(io(&lib))?;
+            let mut jars: Vec<PathBuf> = std::fs::read_dir(&lib)
+                .map_err(io(&lib))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "jar"))
+                .collect();
+            jars.sort();
+            write_manifest(&dir, &manifest, &jars)?;
+            progress(Progress::Done(step, started.elapsed()));
+        } else {
+            progress(Progress::Cached(step));
+        }
+        read_manifest(&dir, &manifest)
+    }
+
+    /// What the runner's `--describe-connectors` says about the factories `provisioned` can load
+    /// beyond the bundled ones (its [`Provisioned::extra_jars`]), and the classes its classpath
+    /// carries twice in different versions: computed once per set of jars (keyed by their
+    /// SHA-256s and the runner's) and kept as `described-<hash>.json`.
+    pub fn describe(&self, provisioned: &Provisioned) -> Result<Described, ProvisionError> {
+        let mut hasher = Sha256::new();
+        hasher.update(self.runner_jar_sha256(&provisioned.runner_jar)?.as_bytes());
+        for jar in &provisioned.extra_jars {
+            hasher.update(sha256_file(jar)?.as_bytes());
+        }
+        let path = self
+            .root
+            .join(format!("described-{}.json", &hex(&hasher.finalize())[..16]));
+        if let Ok(text) = std::fs::read_to_string(&path)
+            && let Ok(described) = serde_json::from_str::<Described>(&text)
+        {
+            return Ok(described);
+        }
+        let out =
+            crate::flink::local::runner_command(provisioned, "512m", &["-XX:TieredStopAtLevel=1"])
+                .arg("--describe-connectors")
+                .stdin(Stdio::null())
+                .output()
+                .map_err(io(&provisioned.java.path))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail = || {
+            let lines: Vec<&str> = stderr.lines().collect();
+            lines[lines.len().saturating_sub(5)..].join("\n")
+        };
+        if !out.status.success() {
+            return Err(ProvisionError::Describe { message: tail() });
+        }
+        let mut catalog: serde_json::Value =
+            serde_json::from_slice(&out.stdout).map_err(|err| ProvisionError::Describe {
+                message: format!("unreadable answer ({err}); {}", tail()),
+            })?;
+        let builtin = crate::connectors::catalog::Catalog::builtin();
+        let load_errors: Vec<String> = catalog
+            .get("load_errors")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        for (key, bundled) in [("connectors", true), ("formats", false)] {
+            if let Some(list) = catalog.get_mut(key).and_then(|v| v.as_array_mut()) {
+                list.retain(|entry| {
+                    let id = entry["identifier"].as_str().unwrap_or_default();
+                    if bundled {
+                        builtin.connector(id).is_none()
+                    } else {
+                        builtin.format(id).is_none()
+                    }
+                });
+            }
+        }
+        let mut classpath = vec![provisioned.runner_jar.clone()];
+        classpath.extend(provisioned.classpath.iter().cloned());
+        classpath.extend(provisioned.extra_jars.iter().cloned());
+        let described = Described {
+            catalog,
+            load_errors,
+            conflicts: crate::jars::conflicts(&classpath)?,
+        };
+        let tmp = path.with_extension("tmp");
+        let text = serde_json::to_string(&described).map_err(|e| io(&tmp)(e.into()))?;
+        std::fs::write(&tmp, text).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        Ok(described)
+    }
+
+    /// The job jar for a cluster when a job needs extra jars: the runner jar with them nested
+    /// under `lib/` ([`crate::jars::combine`]), built once per set (`job-<hash>.jar`), and its
+    /// SHA-256 (what [`crate::flink::rest::RestClient::ensure_jar`] uploads it by).
+    pub fn job_jar(
+        &self,
+        runner_jar: &Path,
+        extra_jars: &[PathBuf],
+    ) -> Result<(PathBuf, String), ProvisionError> {
+        let mut hasher = Sha256::new();
+        hasher.update(self.runner_jar_sha256(runner_jar)?.as_bytes());
+        for jar in extra_jars {
+            hasher.update(sha256_file(jar)?.as_bytes());
+            hasher.update(jar.file_name().unwrap_or_default().as_encoded_bytes());
+        }
+        let jar = self
+            .root
+            .join(format!("job-{}.jar", &hex(&hasher.finalize())[..16]));
+        let manifest = jar.with_extension("jar.sha256");
+        if let Ok(text) = std::fs::read_to_string(&manifest)
+            && let Some(sha) = text.split_whitespace().next()
+            && jar.is_file()
+        {
+            return Ok((jar, sha.to_string()));
+        }
+        let _lock = self.lock()?;
+        crate::jars::combine(runner_jar, extra_jars, &jar)?;
+        let sha = sha256_file(&jar)?;
+        std::fs::write(&manifest, format!("{sha}\n")).map_err(io(&manifest))?;
+        Ok((jar, sha))
     }
 
     /// The dependencies of an embedded pom, copied by Maven into `dir/lib` (once), listed in

@@ -166,3 +166,21 @@ pub fn key_value(text: &str) -> Result<(String, String), String> {
         .filter(|(k, _)| !k.is_empty())
         .ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))
 }
+
+/// `--jar`: jars a script gets beyond the runner and the connectors flinkit fetches itself.
+#[derive(Args, Debug, Clone, Default)]
+pub struct JarArgs {
+    /// A jar to add: a file, or a Maven artifact fetched into the cache (repeatable; after
+    /// `jars` in flinkit.toml). Its connectors and formats are checked like the bundled ones.
+    #[arg(long = "jar", value_name = "PATH|G:A:V", value_parser = super::values::jar)]
+    pub jars: Vec<flinkit::connectors::resolve::JarSource>,
+}
+
+impl JarArgs {
+    /// The settings' `jars`, then the flags'.
+    pub fn resolve(&self) -> anyhow::Result<Vec<flinkit::connectors::resolve::JarSource>> {
+        let mut jars = flinkit::config::Settings::load(None)?.jars;
+        jars.extend(self.jars.iter().cloned());
+        Ok(jars)
+    }
+}

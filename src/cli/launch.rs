@@ -17,7 +17,7 @@ use flinkit::sql::Script;
 use serde::Serialize;
 use serde_json::json;
 
-use super::args::{ClusterArgs, SqlArgs, TargetArg, VarArgs, key_value};
+use super::args::{ClusterArgs, JarArgs, SqlArgs, TargetArg, VarArgs, key_value};
 use super::progress::Reporter;
 use super::{Context, Format, InvalidInput, output, validate};
 
@@ -74,6 +74,8 @@ pub struct LaunchArgs {
     pub savepoint_dir: Option<String>,
     #[command(flatten)]
     pub vars: VarArgs,
+    #[command(flatten)]
+    pub jars: JarArgs,
     /// Check and show what would run (statements, tables, order, findings, the SQL with secrets
     /// masked) without starting anything.
     #[arg(long)]
@@ -114,6 +116,9 @@ impl LaunchArgs {
         if let (true, Some(dir)) = (self.replace, &self.savepoint_dir) {
             options = options.replace(dir.clone());
         }
+        for jar in self.jars.resolve()? {
+            options = options.jar(jar);
+        }
         Ok(options)
     }
 }
@@ -141,10 +146,19 @@ struct Report {
 
 /// Runs `flinkit launch`.
 pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
-    let options = args.options()?;
     let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
+    let reporter = Arc::new(Mutex::new(Reporter::new(true)));
+    let listener = reporter.clone();
+    let options = args.options()?.on_event(move |event| {
+        if let Ok(mut reporter) = listener.lock() {
+            progress(&mut reporter, event);
+        }
+    });
     let prepared = Prepared::new(&script, &options);
     let redactor = prepared.redactor().clone();
+    if let Err(err) = prepared.extras() {
+        return Err(LaunchError::Jars(err.clone()).into());
+    }
     if args.dry_run {
         return dry_run(ctx, &prepared);
     }
@@ -163,13 +177,6 @@ pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .context("cannot install the Ctrl-C handler")?;
-    let reporter = Arc::new(Mutex::new(Reporter::new(true)));
-    let listener = reporter.clone();
-    let options = options.on_event(move |event| {
-        if let Ok(mut reporter) = listener.lock() {
-            progress(&mut reporter, event);
-        }
-    });
     let started = Instant::now();
     let report = super::block_on(async {
         let job = prepared.submit(&options).await?;

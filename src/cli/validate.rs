@@ -10,11 +10,12 @@ use codespan_reporting::diagnostic::{Diagnostic as Report, Label, Severity as Le
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor::StandardStream};
 use flinkit::connectors::{self, Diagnostic, Severity, apply_edits};
+use flinkit::launch::{Event, LaunchError, Options, Prepared};
 use flinkit::sql::{Origin, Script};
-use flinkit::vars::{self, Substituted, Vars};
+use flinkit::vars::{self, Substituted};
 use serde_json::json;
 
-use super::args::{SqlArgs, VarArgs};
+use super::args::{JarArgs, SqlArgs, VarArgs};
 use super::{Context, Format, InvalidInput, output};
 
 /// Flags of `flinkit validate`.
@@ -24,6 +25,8 @@ pub struct ValidateArgs {
     pub sql: SqlArgs,
     #[command(flatten)]
     pub vars: VarArgs,
+    #[command(flatten)]
+    pub jars: JarArgs,
     /// Print the automatic repairs (legacy Pulsar options, metadata keys) as a diff.
     #[arg(long)]
     pub fix: bool,
@@ -35,11 +38,39 @@ pub struct ValidateArgs {
     pub deep: bool,
 }
 
-/// Substitutes variables and validates.
-pub fn check(script: &Script, vars: &Vars) -> (Substituted, Vec<Diagnostic>) {
-    let substituted = vars::substitute(script, vars);
-    let diagnostics = connectors::validate(script, &substituted);
-    (substituted, diagnostics)
+/// Substitutes variables, fetches and describes the jars the script needs beyond the runner
+/// (connectors flinkit knows, `--jar`s), and validates against the bundled and added
+/// connectors; returns the added jars too.
+pub fn check(
+    script: &Script,
+    vars: &VarArgs,
+    jars: &JarArgs,
+) -> anyhow::Result<(Substituted, Vec<Diagnostic>, Vec<std::path::PathBuf>)> {
+    let reporter = std::sync::Arc::new(std::sync::Mutex::new(super::progress::Reporter::new(true)));
+    let listener = reporter.clone();
+    let mut options = Options::local().on_event(move |event| {
+        if let (Event::Provision(p), Ok(mut reporter)) = (event, listener.lock()) {
+            reporter.provision(p.clone());
+        }
+    });
+    for (key, value) in &vars.vars {
+        options = options.var(key.clone(), value.clone());
+    }
+    for jar in jars.resolve()? {
+        options = options.jar(jar);
+    }
+    let prepared = Prepared::new(script, &options);
+    drop(reporter);
+    let extras = prepared
+        .extras()
+        .map_err(|err| LaunchError::Jars(err.clone()))?
+        .jars()
+        .to_vec();
+    Ok((
+        prepared.substituted().clone(),
+        prepared.diagnostics().to_vec(),
+        extras,
+    ))
 }
 
 /// Lines longer than this (bytes) are not drawn under a finding; its place is given instead.
@@ -126,10 +157,15 @@ pub fn to_json(redactor: &vars::Redactor, diagnostics: &[Diagnostic]) -> serde_j
 }
 
 /// Compiles the script with Flink's planner through the runner (`--explain`).
-fn deep(script: &Script, substituted: &Substituted) -> anyhow::Result<Vec<Diagnostic>> {
+fn deep(
+    script: &Script,
+    substituted: &Substituted,
+    extra_jars: Vec<std::path::PathBuf>,
+) -> anyhow::Result<Vec<Diagnostic>> {
     let cache = flinkit::provision::Cache::from_env()?;
     let mut reporter = super::progress::Reporter::new(true);
-    let provisioned = cache.provision(false, &mut |p| reporter.provision(p))?;
+    let mut provisioned = cache.provision(false, &mut |p| reporter.provision(p))?;
+    provisioned.extra_jars = extra_jars;
     reporter.start("compiling the script with Flink's planner");
     let scratch = flinkit::config::state_dir()?.join("explain");
     let explained = flinkit::flink::local::explain(&provisioned, &substituted.texts, &scratch)?;
@@ -168,10 +204,10 @@ fn repaired(script: &Script, diagnostics: &[Diagnostic]) -> BTreeMap<usize, Stri
 /// Runs `flinkit validate`.
 pub fn run(ctx: &Context<'_>, args: &ValidateArgs) -> anyhow::Result<()> {
     let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
-    let (substituted, mut diagnostics) = check(&script, &args.vars.vars());
+    let (substituted, mut diagnostics, extra_jars) = check(&script, &args.vars, &args.jars)?;
     let redactor = &substituted.redactor;
     if args.deep && !diagnostics.iter().any(|d| d.severity == Severity::Error) {
-        diagnostics.extend(deep(&script, &substituted)?);
+        diagnostics.extend(deep(&script, &substituted, extra_jars)?);
     }
     let errors = diagnostics
         .iter()

@@ -167,3 +167,9 @@ mod tests {
         assert!(traffic_pattern("nonsense").is_err());
     }
 }
+
+/// `--jar`: a jar file's path or `GROUP:ARTIFACT:VERSION`.
+pub fn jar(text: &str) -> Result<flinkit::connectors::resolve::JarSource, String> {
+    text.parse()
+        .map_err(|e: flinkit::connectors::resolve::BadJarSource| e.to_string())
+}

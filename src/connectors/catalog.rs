@@ -164,6 +164,23 @@ impl Catalog {
         })
     }
 
+    /// This catalog with `extra`'s connectors and formats added (those whose identifiers it
+    /// lacks): the bundled catalog extended by the factories of added jars.
+    pub fn extended(&self, extra: Catalog) -> Catalog {
+        let mut out = self.clone();
+        for connector in extra.connectors {
+            if out.connector(&connector.identifier).is_none() {
+                out.connectors.push(connector);
+            }
+        }
+        for format in extra.formats {
+            if out.format(&format.identifier).is_none() {
+                out.formats.push(format);
+            }
+        }
+        out
+    }
+
     /// The connector named `identifier`.
     pub fn connector(&self, identifier: &str) -> Option<&Connector> {
         self.connectors.iter().find(|c| c.identifier == identifier)

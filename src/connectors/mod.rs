@@ -5,6 +5,7 @@
 //! located [`Diagnostic`] with a suggestion.
 
 pub mod catalog;
+pub mod resolve;
 
 use std::ops::Range;
 
@@ -151,13 +152,19 @@ fn forwards_format_metadata(connector: &Connector) -> bool {
     matches!(connector.identifier.as_str(), "kafka" | "upsert-kafka")
 }
 
-/// Validates every table and INSERT of `script`; `values` gives option values after variable
-/// substitution. Findings come in statement order.
+/// Validates every table and INSERT of `script` against the bundled connectors; `values` gives
+/// option values after variable substitution. Findings come in statement order.
 pub fn validate(script: &Script, values: &Substituted) -> Vec<Diagnostic> {
+    validate_with(script, values, Catalog::builtin())
+}
+
+/// [`validate`] against `catalog`: the bundled connectors extended with those of added jars
+/// ([`Catalog::extended`]).
+pub fn validate_with(script: &Script, values: &Substituted, catalog: &Catalog) -> Vec<Diagnostic> {
     let mut v = Validator {
         script,
         values,
-        catalog: Catalog::builtin(),
+        catalog,
         tables: script.tables(),
         out: Vec::new(),
     };
@@ -265,7 +272,7 @@ pub fn validate(script: &Script, values: &Substituted) -> Vec<Diagnostic> {
 struct Validator<'a> {
     script: &'a Script,
     values: &'a Substituted,
-    catalog: &'static Catalog,
+    catalog: &'a Catalog,
     tables: Tables<'a>,
     out: Vec<Diagnostic>,
 }
@@ -387,28 +394,16 @@ impl<'a> Validator<'a> {
                     .map(|c| c.identifier.as_str()),
             )
             .map(|s| format!("'connector' = '{s}'"));
-            let unchecked = "its options went unchecked; to run it, put the connector's jar on the \
-                             cluster's classpath (Flink's lib/ folder)";
             // A name close to a bundled one is most likely a typo; any other is a connector
-            // flinkit does not know, which Flink runs when its jar is there.
-            let (severity, message) = if suggestion.is_some() {
-                (
-                    Severity::Error,
-                    format!(
-                        "no connector named '{identifier}' is bundled with flinkit: {unchecked}"
-                    ),
-                )
-            } else {
-                (
-                    Severity::Warning,
-                    format!(
-                        "the '{identifier}' connector is not bundled with flinkit: {unchecked}"
-                    ),
-                )
-            };
+            // that neither the runner nor an added jar provides: its options went unchecked
+            // and Flink would refuse the table.
+            let message = format!(
+                "no connector named '{identifier}' is bundled with flinkit or provided by an added jar: its options went unchecked"
+            );
+            let severity = Severity::Error;
             let help = suggestion.unwrap_or_else(|| {
                 format!(
-                    "make sure the '{identifier}' connector's jar is on the cluster's classpath"
+                    "add the jar that provides '{identifier}': --jar PATH.jar or --jar GROUP:ARTIFACT:VERSION (or `jars = [...]` in flinkit.toml)"
                 )
             });
             self.push(
@@ -433,7 +428,7 @@ impl<'a> Validator<'a> {
         &mut self,
         stmt: &'a Statement,
         table: &'a CreateTable,
-        connector: &'static Connector,
+        connector: &'a Connector,
         options: &[&'a TableOption],
     ) -> bool {
         let mut legacy_topic = false;
@@ -1354,7 +1349,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn connector_of(&self, stmt: &Statement, table: &'a CreateTable) -> Option<&'static Connector> {
+    fn connector_of(&self, stmt: &Statement, table: &'a CreateTable) -> Option<&'a Connector> {
         let options = self.effective_options(table, 0);
         let option = options.iter().find(|o| o.key == "connector")?;
         self.catalog.connector(self.value(stmt, option))

@@ -36,6 +36,14 @@ pub enum GatewayError {
         /// The limit.
         seconds: u64,
     },
+    /// The gateway could not add a jar to the session (`ADD JAR`).
+    #[error("the SQL Gateway could not add the jar {jar}: {message}")]
+    AddJar {
+        /// The jar's path, as the gateway reads it.
+        jar: String,
+        /// The gateway's root cause.
+        message: String,
+    },
     /// The gateway ran the script's INSERTs but named no job.
     #[error("the SQL Gateway ran the script but reported no job id")]
     NoJob,
@@ -85,6 +93,9 @@ pub struct GatewayPlan {
     pub properties: Vec<(String, String)>,
     /// Everything else, in order; the INSERTs last, as one statement set.
     pub statements: Vec<GatewayStatement>,
+    /// Jars added to the session (`ADD JAR`) before the statements: connector and user jars,
+    /// as paths the gateway can read (the gateway ships them with the job).
+    pub jars: Vec<String>,
 }
 
 /// Plans `script` for the gateway; `texts` are the statements with variables substituted.
@@ -314,33 +325,52 @@ impl GatewayClient {
         session: &str,
         plan: &GatewayPlan,
     ) -> Result<Option<String>, GatewayError> {
-        let mut job_id = None;
-        for stmt in &plan.statements {
-            let path = format!("/v1/sessions/{session}/statements");
-            let submitted: Submitted = self
-                .http
-                .send(Method::POST, &path, Some(&json!({"statement": stmt.sql})))
+        for jar in &plan.jars {
+            let sql = format!("ADD JAR '{}'", jar.replace('\'', "''"));
+            self.execute(session, &sql, 0)
                 .await
                 .map_err(|err| match err {
-                    HttpError::Status { message, .. } => GatewayError::Statement {
-                        statement: stmt.statement,
+                    GatewayError::Statement { message, .. } => GatewayError::AddJar {
+                        jar: jar.clone(),
                         message,
                     },
-                    other => other.into(),
+                    other => other,
                 })?;
-            let operation = submitted.operation_handle;
-            self.wait(session, &operation, stmt.statement).await?;
-            let result_path = format!("/v1/sessions/{session}/operations/{operation}/result/0");
-            let fetched: Fetched = self.http.get(&result_path).await?;
-            if let Some(id) = fetched.job_id() {
+        }
+        let mut job_id = None;
+        for stmt in &plan.statements {
+            if let Some(id) = self.execute(session, &stmt.sql, stmt.statement).await? {
                 job_id = Some(id);
-            }
-            let close = format!("/v1/sessions/{session}/operations/{operation}/close");
-            if let Err(err) = self.http.call(Method::DELETE, &close, None::<&()>).await {
-                tracing::debug!("closing operation {operation}: {err}");
             }
         }
         Ok(job_id)
+    }
+
+    /// Runs one statement to its end; returns the job id it started, if any.
+    async fn execute(
+        &self,
+        session: &str,
+        sql: &str,
+        statement: usize,
+    ) -> Result<Option<String>, GatewayError> {
+        let path = format!("/v1/sessions/{session}/statements");
+        let submitted: Submitted = self
+            .http
+            .send(Method::POST, &path, Some(&json!({ "statement": sql })))
+            .await
+            .map_err(|err| match err {
+                HttpError::Status { message, .. } => GatewayError::Statement { statement, message },
+                other => other.into(),
+            })?;
+        let operation = submitted.operation_handle;
+        self.wait(session, &operation, statement).await?;
+        let result_path = format!("/v1/sessions/{session}/operations/{operation}/result/0");
+        let fetched: Fetched = self.http.get(&result_path).await?;
+        let close = format!("/v1/sessions/{session}/operations/{operation}/close");
+        if let Err(err) = self.http.call(Method::DELETE, &close, None::<&()>).await {
+            tracing::debug!("closing operation {operation}: {err}");
+        }
+        Ok(fetched.job_id())
     }
 
     /// Polls an operation with backoff until it finishes; a failure is blamed on `statement`.

@@ -29,8 +29,8 @@ use std::ops::Range;
 pub use tables::{Redeclared, Tables};
 
 pub use model::{
-    Column, ColumnKind, CreateTable, CreateView, Detail, Insert, Like, PrimaryKey, SetOption,
-    StatementKind, SyntaxProblem, TableOption, Watermark,
+    Column, ColumnKind, CreateCatalog, CreateTable, CreateView, Detail, Insert, Like, PrimaryKey,
+    SetOption, StatementKind, SyntaxProblem, TableOption, Watermark,
 };
 pub use query::QueryShape;
 pub use source::{Input, InputError, Origin, Position, SourceFile};
@@ -66,6 +66,7 @@ impl Statement {
             Detail::CreateTable(t) => Some(&t.name),
             Detail::CreateView(v) => Some(&v.name),
             Detail::Named(name) => Some(name),
+            Detail::CreateCatalog(catalog) => Some(&catalog.name),
             _ => None,
         }
     }

@@ -81,14 +81,32 @@ pub enum Detail {
     CreateTable(Box<CreateTable>),
     /// A `CREATE VIEW`.
     CreateView(CreateView),
-    /// The name of a created function, catalog or database.
+    /// The name of a created function or database.
     Named(String),
+    /// A `CREATE CATALOG`.
+    CreateCatalog(CreateCatalog),
     /// An `INSERT`.
     Insert(Insert),
     /// The INSERTs of a statement set, in order.
     StatementSet(Vec<Insert>),
     /// `SET 'key' = 'value'` (both absent for a bare `SET`) or `RESET ['key']`.
     Set(SetOption),
+}
+
+/// A parsed `CREATE CATALOG name WITH (…)`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CreateCatalog {
+    /// The catalog's name.
+    pub name: String,
+    /// The `WITH (…)` options in order (`'type'` names the catalog's factory).
+    pub options: Vec<TableOption>,
+}
+
+impl CreateCatalog {
+    /// The `'type'` option's value and its option, when given.
+    pub fn kind(&self) -> Option<&TableOption> {
+        self.options.iter().find(|o| o.key == "type")
+    }
 }
 
 /// A `SET`/`RESET` key and value.

@@ -5,8 +5,8 @@
 use super::cursor::{Cursor, is_ident_token};
 use super::lexer::{Token, TokenKind};
 use super::model::{
-    Column, ColumnKind, CreateTable, CreateView, Detail, Insert, Like, PrimaryKey, SetOption,
-    StatementKind, SyntaxProblem, TableOption, Watermark,
+    Column, ColumnKind, CreateCatalog, CreateTable, CreateView, Detail, Insert, Like, PrimaryKey,
+    SetOption, StatementKind, SyntaxProblem, TableOption, Watermark,
 };
 use super::query::{query_shape, query_sources};
 
@@ -197,6 +197,14 @@ fn parse_create(c: &mut Cursor<'_>) -> (StatementKind, Detail) {
                 temporary,
                 sources,
             })
+        }
+        StatementKind::CreateCatalog => {
+            let options = if c.eat_kw("WITH") {
+                table_options(c).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            Detail::CreateCatalog(CreateCatalog { name, options })
         }
         _ => Detail::Named(name),
     };
