@@ -168,15 +168,36 @@ pub fn combine(base: &Path, nested: &[PathBuf], out: &Path) -> Result<(), JarErr
     let zip_err = |err: zip::result::ZipError| write_err(std::io::Error::other(err));
     let mut archive = open(base)?;
     let tmp = out.with_extension("jar.tmp");
-    let file = File::create(&tmp).map_err(write_err)?;
-    let mut writer = zip::ZipWriter::new(std::io::BufWriter::new(file));
-    for i in 0..archive.len() {
-        let entry = archive.by_index_raw(i).map_err(zip_err)?;
-        writer.raw_copy_file(entry).map_err(zip_err)?;
+    let written = (|| {
+        let file = File::create(&tmp).map_err(write_err)?;
+        let mut writer = zip::ZipWriter::new(std::io::BufWriter::new(file));
+        let mut has_lib = false;
+        for i in 0..archive.len() {
+            let entry = archive.by_index_raw(i).map_err(zip_err)?;
+            has_lib |= entry.name().is_ok_and(|n| n == "lib/");
+            writer.raw_copy_file(entry).map_err(zip_err)?;
+        }
+        if !has_lib {
+            writer
+                .add_directory("lib/", SimpleFileOptions::default())
+                .map_err(zip_err)?;
+        }
+        nest(&mut writer, nested)?;
+        writer.finish().map_err(zip_err)?;
+        Ok(())
+    })();
+    if let Err(err) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err);
     }
-    writer
-        .add_directory("lib/", SimpleFileOptions::default())
-        .map_err(zip_err)?;
+    std::fs::rename(&tmp, out).map_err(write_err)
+}
+
+/// Stores each of `nested` as `lib/<file name>`.
+fn nest<W: std::io::Write + std::io::Seek>(
+    writer: &mut zip::ZipWriter<W>,
+    nested: &[PathBuf],
+) -> Result<(), JarError> {
     for jar in nested {
         let name = jar.file_name().unwrap_or_default().to_string_lossy();
         writer
@@ -184,15 +205,20 @@ pub fn combine(base: &Path, nested: &[PathBuf], out: &Path) -> Result<(), JarErr
                 format!("lib/{name}"),
                 SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored),
             )
-            .map_err(zip_err)?;
+            .map_err(|err| JarError::Write {
+                path: jar.clone(),
+                source: std::io::Error::other(err),
+            })?;
         let mut input = File::open(jar).map_err(|source| JarError::Open {
             path: jar.clone(),
             source,
         })?;
-        std::io::copy(&mut input, &mut writer).map_err(write_err)?;
+        std::io::copy(&mut input, writer).map_err(|source| JarError::Write {
+            path: jar.clone(),
+            source,
+        })?;
     }
-    writer.finish().map_err(zip_err)?;
-    std::fs::rename(&tmp, out).map_err(write_err)
+    Ok(())
 }
 
 #[cfg(test)]
