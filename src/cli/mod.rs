@@ -92,11 +92,12 @@ pub enum Command {
   flinkit setup --verify    # check every cached jar's SHA-256
   flinkit setup --force     # rebuild from scratch")]
     Setup(setup::SetupArgs),
-    /// Run a local Flink cluster, SQL Gateway, Kafka and Pulsar: up, down, status, logs.
+    /// Run a local Flink cluster, SQL Gateway, Kafka, Pulsar and PostgreSQL: up, down, status, logs.
     #[command(after_help = "Examples:
-  flinkit stack up                          # all four services; returns when healthy
+  flinkit stack up                          # all five services; returns when healthy
   flinkit stack up --services kafka,flink   # some of them
   flinkit stack status --format json        # {\"services\":[{\"name\",\"healthy\",\"endpoint\"}]}
+  flinkit stack up --services postgres       # jdbc:postgresql://localhost:5432/flinkit, user flinkit
   flinkit stack logs pulsar -n 100
   flinkit stack down --purge                # stop and delete the data")]
     Stack(stack::StackArgs),
