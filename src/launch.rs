@@ -725,6 +725,9 @@ pub enum LaunchError {
     /// The jars the script needs could not be had.
     #[error(transparent)]
     Jars(#[from] JarsError),
+    /// A database the script's `jdbc` tables name does not answer or lacks a table.
+    #[error(transparent)]
+    Database(#[from] connectors::database::DatabaseError),
     /// No folder for the local run's files (`HOME` unset, no `FLINKIT_STATE_DIR`).
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
@@ -738,6 +741,7 @@ impl LaunchError {
     pub fn is_invalid_input(&self) -> bool {
         match self {
             Self::Jars(err) => err.is_invalid_input(),
+            Self::Database(err) => err.is_invalid_input(),
             _ => matches!(
                 self,
                 Self::Invalid { .. }
@@ -941,6 +945,9 @@ impl<'s> Prepared<'s> {
                 option: "replace",
                 message: "a local job has no running predecessor to replace; use the rest or gateway target".into(),
             });
+        }
+        if !extras.jars.is_empty() {
+            connectors::database::check(self.script, &self.substituted).await?;
         }
         let context = Context {
             script: self.script,

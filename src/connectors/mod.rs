@@ -5,6 +5,7 @@
 //! located [`Diagnostic`] with a suggestion.
 
 pub mod catalog;
+pub mod database;
 pub mod resolve;
 
 use std::ops::Range;
