@@ -173,12 +173,17 @@ impl Provider {
 /// The curated table for Flink 1.20: Apache's releases built for 1.20 where there is one (JDBC
 /// 3.3.0-1.20, Flink CDC 3.5.0, Flink's own format modules 1.20.x), else the newest release
 /// (OpenSearch's newest, 1.2.0, was built for 1.19). A test checks each entry parses.
+///
+/// JDBC is its `core` module and the PostgreSQL dialect, not the `flink-connector-jdbc` bundle:
+/// the 3.3.0 bundle registers two catalog factories named `jdbc` (the old package's and the new
+/// one's), so Flink refuses every `CREATE CATALOG … ('type' = 'jdbc')` with it.
 pub const PROVIDERS: &[Provider] = &[
     Provider {
         kind: Kind::Connector,
         identifiers: &["jdbc"],
         artifacts: &[
-            "org.apache.flink:flink-connector-jdbc:3.3.0-1.20",
+            "org.apache.flink:flink-connector-jdbc-core:3.3.0-1.20",
+            "org.apache.flink:flink-connector-jdbc-postgres:3.3.0-1.20",
             "org.postgresql:postgresql:42.7.8",
         ],
     },
@@ -186,7 +191,8 @@ pub const PROVIDERS: &[Provider] = &[
         kind: Kind::Catalog,
         identifiers: &["jdbc"],
         artifacts: &[
-            "org.apache.flink:flink-connector-jdbc:3.3.0-1.20",
+            "org.apache.flink:flink-connector-jdbc-core:3.3.0-1.20",
+            "org.apache.flink:flink-connector-jdbc-postgres:3.3.0-1.20",
             "org.postgresql:postgresql:42.7.8",
         ],
     },
