@@ -551,103 +551,165 @@ impl Extras {
         self.catalog.as_ref().unwrap_or_else(|| Catalog::builtin())
     }
 
-    /// Finds what `script` needs beyond the runner (connectors, formats and catalog types from
-    /// [`resolve::PROVIDERS`], and `jars`), fetches it into `cache` once, and describes it with
-    /// the runner. Blocking: the first time it runs Maven and Java; later it reads the cache.
-    /// A script that needs nothing extra costs nothing here (no I/O at all).
+    /// Finds what `script` needs beyond the runner, fetches it into `cache` once, and describes
+    /// it with the runner: first the user's `jars` (files, or Maven artifacts); then, for each
+    /// connector, format or catalog type they do not provide, the artifacts of
+    /// [`resolve::PROVIDERS`] (so a user's jar wins over the table). Blocking: the first time
+    /// it runs Maven and Java; later it reads the cache. A script that needs nothing extra
+    /// costs nothing here (no I/O at all).
     pub fn resolve(
         needs: &[resolve::Need],
         jars: &[JarSource],
         cache: &Cache,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Self, JarsError> {
-        let mut artifacts: Vec<Artifact> = needs
-            .iter()
-            .filter_map(|n| resolve::provider(n.kind, &n.identifier))
-            .flat_map(|p| p.artifacts())
-            .collect();
-        if artifacts.is_empty() && jars.is_empty() {
+        let curated = |needs: &[&resolve::Need]| -> Vec<Artifact> {
+            needs
+                .iter()
+                .filter_map(|n| resolve::provider(n.kind, &n.identifier))
+                .flat_map(|p| p.artifacts())
+                .collect()
+        };
+        let all_needs: Vec<&resolve::Need> = needs.iter().collect();
+        if curated(&all_needs).is_empty() && jars.is_empty() {
             return Ok(Self::default());
         }
-        let flink = crate::versions::flink();
-        let line = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
-        let mut files = Vec::new();
-        for jar in jars {
-            match jar {
-                JarSource::Maven(artifact) => {
-                    if let Some(built) = artifact.flink_line()
-                        && built != line(flink)
-                    {
-                        return Err(JarsError::OtherFlinkLine {
-                            jar: artifact.to_string(),
-                            line: built,
-                            flink: flink.to_string(),
-                        });
-                    }
-                    artifacts.push(artifact.clone());
+        let (artifacts, files) = user_jars(jars)?;
+        let user = fetch(cache, &artifacts, progress)?
+            .into_iter()
+            .chain(files)
+            .collect::<Vec<_>>();
+        let mut extras = Self::default();
+        if !user.is_empty() {
+            extras = describe(cache, dedup(user), progress)?;
+        }
+        let catalog = extras.catalog().clone();
+        let left: Vec<&resolve::Need> = needs
+            .iter()
+            .filter(|n| match n.kind {
+                resolve::Kind::Connector => catalog.connector(&n.identifier).is_none(),
+                resolve::Kind::Format => catalog.format(&n.identifier).is_none(),
+                // A jar that provides the connector provides its catalog (JDBC's does).
+                resolve::Kind::Catalog => catalog.connector(&n.identifier).is_none(),
+            })
+            .collect();
+        let more = curated(&left);
+        if more.is_empty() {
+            return Ok(extras);
+        }
+        let mut all = fetch(cache, &more, progress)?;
+        all.extend(extras.jars);
+        describe(cache, dedup(all), progress)
+    }
+}
+
+/// The user's jars: Maven artifacts to fetch, and files checked to be jars built for this
+/// Flink line (as absolute paths).
+fn user_jars(jars: &[JarSource]) -> Result<(Vec<Artifact>, Vec<PathBuf>), JarsError> {
+    let flink = crate::versions::flink();
+    let line = flink.split('.').take(2).collect::<Vec<_>>().join(".");
+    let other_line = |jar: String, built: String| JarsError::OtherFlinkLine {
+        jar,
+        line: built,
+        flink: flink.to_string(),
+    };
+    let mut artifacts = Vec::new();
+    let mut files = Vec::new();
+    for jar in jars {
+        match jar {
+            JarSource::Maven(artifact) => {
+                if let Some(built) = artifact.flink_line().filter(|b| *b != line) {
+                    return Err(other_line(artifact.to_string(), built));
                 }
-                JarSource::Path(path) => {
-                    let bad = |message: String| JarsError::BadJar {
-                        jar: path.display().to_string(),
-                        message,
-                    };
-                    if !path.is_file() {
-                        return Err(bad("no such file".into()));
-                    }
-                    crate::jars::check(path)
-                        .map_err(|_| bad("not a jar (not a zip archive)".into()))?;
-                    let declared = crate::jars::flink_artifact(path)
-                        .map_err(|e| bad(e.to_string()))?
-                        .and_then(|gav| gav.parse::<Artifact>().ok());
-                    if let Some(built) = declared.as_ref().and_then(Artifact::flink_line)
-                        && built != line(flink)
-                    {
-                        return Err(JarsError::OtherFlinkLine {
-                            jar: path.display().to_string(),
-                            line: built,
-                            flink: flink.to_string(),
-                        });
-                    }
-                    let absolute = std::fs::canonicalize(path).map_err(|e| bad(e.to_string()))?;
-                    files.push(absolute);
+                artifacts.push(artifact.clone());
+            }
+            JarSource::Path(path) => {
+                let bad = |message: String| JarsError::BadJar {
+                    jar: path.display().to_string(),
+                    message,
+                };
+                if !path.is_file() {
+                    return Err(bad("no such file".into()));
                 }
+                crate::jars::check(path)
+                    .map_err(|_| bad("not a jar (not a zip archive)".into()))?;
+                let declared = crate::jars::flink_artifact(path)
+                    .map_err(|e| bad(e.to_string()))?
+                    .and_then(|gav| gav.parse::<Artifact>().ok());
+                if let Some(built) = declared
+                    .as_ref()
+                    .and_then(Artifact::flink_line)
+                    .filter(|b| *b != line)
+                {
+                    return Err(other_line(path.display().to_string(), built));
+                }
+                files.push(std::fs::canonicalize(path).map_err(|e| bad(e.to_string()))?);
             }
         }
-        artifacts.sort();
-        artifacts.dedup();
-        let mut all = if artifacts.is_empty() {
-            Vec::new()
-        } else {
-            cache.artifact_jars(&artifacts, false, progress)?
-        };
-        all.extend(files);
-        let mut provisioned = cache.provision(false, progress)?;
-        provisioned.extra_jars = all.clone();
-        let described = cache.describe(&provisioned)?;
-        if let Some(first) = described.load_errors.first() {
-            return Err(JarsError::Unloadable {
-                message: first.clone(),
-            });
-        }
-        if let Some(c) = described.conflicts.iter().find(|c| all.contains(&c.second)) {
-            return Err(JarsError::Conflict {
-                first: c.first.clone(),
-                second: c.second.clone(),
-                package: c.package.clone(),
-                classes: c.classes,
-                example: c.example.clone(),
-            });
-        }
-        let extra: Catalog = serde_json::from_value(described.catalog).map_err(|err| {
-            JarsError::from(ProvisionError::Describe {
-                message: format!("unreadable catalog: {err}"),
-            })
-        })?;
-        Ok(Self {
-            jars: all,
-            catalog: Some(Catalog::builtin().extended(extra)),
-        })
     }
+    Ok((artifacts, files))
+}
+
+/// The jars of `artifacts` (none without any).
+fn fetch(
+    cache: &Cache,
+    artifacts: &[Artifact],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<PathBuf>, JarsError> {
+    if artifacts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut artifacts = artifacts.to_vec();
+    artifacts.sort();
+    artifacts.dedup();
+    Ok(cache.artifact_jars(&artifacts, false, progress)?)
+}
+
+/// `jars` without a second jar of the same file name (the same artifact reached twice).
+fn dedup(jars: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut seen = std::collections::HashSet::new();
+    jars.into_iter()
+        .filter(|j| seen.insert(j.file_name().map(|n| n.to_os_string())))
+        .collect()
+}
+
+/// Describes `jars` with the runner: the catalog they extend the bundled one with, refused
+/// when a factory cannot be loaded or two jars carry different copies of a class.
+fn describe(
+    cache: &Cache,
+    jars: Vec<PathBuf>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Extras, JarsError> {
+    let mut provisioned = cache.provision(false, progress)?;
+    provisioned.extra_jars = jars.clone();
+    let described = cache.describe(&provisioned)?;
+    if let Some(first) = described.load_errors.first() {
+        return Err(JarsError::Unloadable {
+            message: first.clone(),
+        });
+    }
+    if let Some(c) = described
+        .conflicts
+        .iter()
+        .find(|c| jars.contains(&c.second))
+    {
+        return Err(JarsError::Conflict {
+            first: c.first.clone(),
+            second: c.second.clone(),
+            package: c.package.clone(),
+            classes: c.classes,
+            example: c.example.clone(),
+        });
+    }
+    let extra: Catalog = serde_json::from_value(described.catalog).map_err(|err| {
+        JarsError::from(ProvisionError::Describe {
+            message: format!("unreadable catalog: {err}"),
+        })
+    })?;
+    Ok(Extras {
+        jars,
+        catalog: Some(Catalog::builtin().extended(extra)),
+    })
 }
 
 /// Why a launch, or an operation on a [`Job`], failed.

@@ -66,7 +66,7 @@ fn missing_artifact(tail: &str, coordinates: &str) -> bool {
         return false;
     };
     tail.lines().any(|l| {
-        (l.contains("Could not find artifact") || l.contains("could not be resolved"))
+        (l.contains("Could not find artifact") || l.contains("was not found in"))
             && l.contains(&format!("{g}:{a}:jar:{v}"))
     })
 }

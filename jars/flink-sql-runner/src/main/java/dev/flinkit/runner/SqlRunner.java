@@ -246,6 +246,7 @@ public final class SqlRunner {
 
     private StreamTableEnvironment createTableEnvironment(StreamExecutionEnvironment env, Configuration configuration)
             throws RunnerException {
+        registerJdbcDrivers(classLoader);
         try {
             EnvironmentSettings settings = EnvironmentSettings.newInstance()
                     .withConfiguration(configuration)
@@ -325,6 +326,28 @@ public final class SqlRunner {
      * Plans and submits the job. Planning errors are SQL errors; Flink wraps a failed submission
      * in a {@link TableException} with a fixed message, which makes it a runtime error.
      */
+    /**
+     * Loads the JDBC drivers the job's jars carry, so that each registers itself with
+     * {@link java.sql.DriverManager}: on a cluster the jars are on the job's class loader, which
+     * {@code DriverManager}'s own discovery (the system class loader's) never sees, and a JDBC
+     * catalog asks {@code DriverManager} for its connection ("No suitable driver found").
+     */
+    private static void registerJdbcDrivers(ClassLoader loader) {
+        java.util.Iterator<java.sql.Driver> drivers =
+                java.util.ServiceLoader.load(java.sql.Driver.class, loader).iterator();
+        while (true) {
+            try {
+                if (!drivers.hasNext()) {
+                    return;
+                }
+                drivers.next();
+            } catch (java.util.ServiceConfigurationError | LinkageError e) {
+                // A driver that cannot load is one the script does not use; Flink reports the
+                // one it needs when it connects.
+            }
+        }
+    }
+
     private static JobClient submit(StatementSet statementSet, Integer blamed) throws RunnerException {
         TableResult result;
         try {
