@@ -58,18 +58,17 @@ pub fn check(path: &Path) -> Result<(), JarError> {
     open(path).map(|_| ())
 }
 
-/// The `org.apache.flink` Maven coordinates a jar declares in its
-/// `META-INF/maven/org.apache.flink/*/pom.properties`, as `G:A:V` (the first found).
-pub fn flink_artifact(path: &Path) -> Result<Option<String>, JarError> {
+/// The Maven artifacts a jar declares (`META-INF/maven/<group>/<artifact>/pom.properties`), as
+/// `G:A:V`: the jar's own, and those a shaded jar bundles.
+pub fn declared_artifacts(path: &Path) -> Result<Vec<String>, JarError> {
     let mut archive = open(path)?;
     let names: Vec<String> = archive
         .file_names()
         .filter_map(Result::ok)
-        .filter(|n| {
-            n.starts_with("META-INF/maven/org.apache.flink/") && n.ends_with("/pom.properties")
-        })
+        .filter(|n| n.starts_with("META-INF/maven/") && n.ends_with("/pom.properties"))
         .map(|n| n.into_owned())
         .collect();
+    let mut out = Vec::new();
     for name in names {
         let mut text = String::new();
         if let Ok(mut entry) = archive.by_name(&name)
@@ -81,13 +80,32 @@ pub fn flink_artifact(path: &Path) -> Result<Option<String>, JarError> {
                     .map(str::trim)
             };
             if let (Some(g), Some(a), Some(v)) = (get("groupId"), get("artifactId"), get("version"))
-                && !a.ends_with("-parent")
             {
-                return Ok(Some(format!("{g}:{a}:{v}")));
+                out.push(format!("{g}:{a}:{v}"));
             }
         }
     }
-    Ok(None)
+    Ok(out)
+}
+
+/// The `org.apache.flink` artifact a jar declares itself to be (`G:A:V`), if any: the first
+/// `org.apache.flink` entry of [`declared_artifacts`] that is not a parent pom.
+pub fn flink_artifact(path: &Path) -> Result<Option<String>, JarError> {
+    Ok(declared_artifacts(path)?.into_iter().find(|gav| {
+        gav.starts_with("org.apache.flink:")
+            && !gav.split(':').nth(1).is_some_and(|a| a.ends_with("-parent"))
+    }))
+}
+
+/// The classes a jar carries (`org/acme/Thing.class`), outside `META-INF/`.
+pub fn classes(path: &Path) -> Result<std::collections::HashSet<String>, JarError> {
+    let archive = open(path)?;
+    Ok(archive
+        .file_names()
+        .filter_map(Result::ok)
+        .filter(|n| n.ends_with(".class") && !n.starts_with("META-INF/"))
+        .map(|n| n.into_owned())
+        .collect())
 }
 
 /// A class that two jars carry in different versions.

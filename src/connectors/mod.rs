@@ -843,15 +843,22 @@ impl<'a> Validator<'a> {
                     value,
                     self.catalog.formats.iter().map(|f| f.identifier.as_str()),
                 )
-                .map(|s| format!("'{s}'"));
+                .map(|s| format!("'{s}'"))
+                .unwrap_or_else(|| {
+                    format!(
+                        "add the jar that provides '{value}': --jar PATH.jar or --jar GROUP:ARTIFACT:VERSION"
+                    )
+                });
                 self.push(
                     stmt,
                     Severity::Error,
                     "unknown-format",
-                    format!("no format named '{value}' is bundled with flinkit"),
+                    format!(
+                        "no format named '{value}' is bundled with flinkit or provided by an added jar: its options went unchecked"
+                    ),
                     option.value_span.clone(),
                     Some(format_key),
-                    suggestion,
+                    Some(suggestion),
                 );
                 continue;
             };

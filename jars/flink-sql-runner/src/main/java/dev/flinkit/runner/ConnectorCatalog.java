@@ -113,8 +113,9 @@ final class ConnectorCatalog {
 
         Map<String, List<Factory>> formatsById = new TreeMap<>();
         factories.stream()
-                .filter(factory -> factory instanceof DeserializationFormatFactory
-                        || factory instanceof SerializationFormatFactory)
+                // Every format factory: row formats (Kafka's, Pulsar's) and the filesystem's bulk
+                // formats (parquet, orc), which implement neither of the row interfaces.
+                .filter(factory -> factory instanceof FormatFactory)
                 .forEach(factory -> formatsById
                         .computeIfAbsent(factory.factoryIdentifier(), id -> new ArrayList<>())
                         .add(factory));
