@@ -87,6 +87,7 @@ pub fn run(ctx: &Context<'_>, args: &ConsumeArgs) -> anyhow::Result<()> {
     let mut consumer = bridge::consumer(
         &target.endpoint,
         &target.topics,
+        target.table.as_ref(),
         &options,
         args.topic.connect_timeout,
     )
@@ -222,6 +223,9 @@ fn record_json(table: Option<&TableSpec>, record: &InRecord) -> Value {
         }
         Position::Pulsar { message_id } => {
             out.insert("message_id".into(), json!(message_id));
+        }
+        Position::Row { row } => {
+            out.insert("row".into(), json!(row));
         }
     }
     if !problems.is_empty() {

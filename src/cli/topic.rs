@@ -171,9 +171,14 @@ impl Target {
     /// `kafka localhost:9092 topic users`, for messages.
     pub fn describe(&self) -> String {
         format!(
-            "{} {} topic {}",
+            "{} {} {} {}",
             self.endpoint.broker,
-            self.endpoint.address,
+            self.endpoint.shown(),
+            if self.endpoint.broker == Broker::Jdbc {
+                "table"
+            } else {
+                "topic"
+            },
             self.topics.join(",")
         )
     }
