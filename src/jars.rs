@@ -93,7 +93,10 @@ pub fn declared_artifacts(path: &Path) -> Result<Vec<String>, JarError> {
 pub fn flink_artifact(path: &Path) -> Result<Option<String>, JarError> {
     Ok(declared_artifacts(path)?.into_iter().find(|gav| {
         gav.starts_with("org.apache.flink:")
-            && !gav.split(':').nth(1).is_some_and(|a| a.ends_with("-parent"))
+            && !gav
+                .split(':')
+                .nth(1)
+                .is_some_and(|a| a.ends_with("-parent"))
     }))
 }
 

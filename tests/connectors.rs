@@ -304,7 +304,8 @@ impl Drop for JobGuard {
     fn drop(&mut self) {
         let client = RestClient::new(&flink_url(), Duration::from_secs(30));
         if block_on(client.cancel(&self.0)).is_ok() {
-            block_on(client.wait_ended(&self.0, Duration::from_secs(30)));
+            let ended = block_on(client.wait_ended(&self.0, Duration::from_secs(30)));
+            eprintln!("job {}: {ended:?}", self.0);
         }
     }
 }
@@ -365,6 +366,31 @@ fn tutorial_user_count_with_a_postgresql_sink_over_rest() {
         &format!("SELECT accountid, usercount FROM {table} ORDER BY 1"),
         "100|2\n101|2",
     );
+    // flinkit's own bridge reads the same table, as Flink's JSON rows.
+    let view = flinkit(&[
+        "consume",
+        "--table",
+        "user_count_by_account",
+        "-f",
+        file,
+        "--upsert",
+        "--format",
+        "json",
+    ]);
+    assert_success(&view);
+    let mut rows: Vec<(String, i64)> = json(&view)["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["accountId"].as_str().unwrap().to_string(),
+                r["userCount"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(rows, [("100".into(), 2), ("101".into(), 2)]);
 }
 
 #[test]

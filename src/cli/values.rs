@@ -109,6 +109,12 @@ pub fn traffic_pattern(text: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// `--jar`: a jar file's path or `GROUP:ARTIFACT:VERSION`.
+pub fn jar(text: &str) -> Result<flinkit::connectors::resolve::JarSource, String> {
+    text.parse()
+        .map_err(|e: flinkit::connectors::resolve::BadJarSource| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,10 +172,4 @@ mod tests {
         assert!(rate("100/s").is_ok());
         assert!(traffic_pattern("nonsense").is_err());
     }
-}
-
-/// `--jar`: a jar file's path or `GROUP:ARTIFACT:VERSION`.
-pub fn jar(text: &str) -> Result<flinkit::connectors::resolve::JarSource, String> {
-    text.parse()
-        .map_err(|e: flinkit::connectors::resolve::BadJarSource| e.to_string())
 }
