@@ -30,7 +30,7 @@ psql_url=${postgres#jdbc:postgresql://}
 psql -X -q -h "${psql_url%%:*}" -p "$(echo "$psql_url" | sed 's/.*:\([0-9]*\)\/.*/\1/')" -U flinkit -d flinkit \
   -c "CREATE TABLE IF NOT EXISTS bench_counts (id BIGINT PRIMARY KEY, n BIGINT)"
 
-source_table="CREATE TABLE gen (id BIGINT, n BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '10', 'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '100000000');"
+source_table="CREATE TABLE gen (id BIGINT, n BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '10', 'fields.id.min' = '1', 'fields.id.max' = '1000');"
 cat > "$work/jdbc.sql" <<SQL
 $source_table
 CREATE TABLE sink (id BIGINT, n BIGINT, PRIMARY KEY (id) NOT ENFORCED) WITH ('connector' = 'jdbc',

@@ -597,7 +597,7 @@ impl Extras {
         if more.is_empty() {
             return Ok(extras);
         }
-        let mut all = without_bundled(cache, fetch(cache, &more, progress)?, &more, progress)?;
+        let mut all = fetch(cache, &more, progress)?;
         all.extend(extras.jars);
         describe(cache, dedup(all), progress)
     }
@@ -665,38 +665,6 @@ fn fetch(
     Ok(cache.artifact_jars(&artifacts, false, progress)?)
 }
 
-/// `jars` (fetched for `wanted`) without the libraries the runner jar already bundles, which
-/// the artifacts' dependencies bring again in other versions (snappy, commons-*): a dependency
-/// jar that shares classes with the runner is left out and the runner's copy serves, as with
-/// Flink's own `provided` dependencies (the runner is first on the classpath, so its classes
-/// would win anyway, and keeping the rest of the other copy would mix two versions). The
-/// artifacts asked for always stay.
-fn without_bundled(
-    cache: &Cache,
-    jars: Vec<PathBuf>,
-    wanted: &[Artifact],
-    progress: &mut dyn FnMut(Progress),
-) -> Result<Vec<PathBuf>, JarsError> {
-    let runner = cache.runner_jar(false, progress)?;
-    let bundled = crate::jars::classes(&runner).map_err(ProvisionError::from)?;
-    let asked = |jar: &std::path::Path| {
-        let name = jar.file_name().unwrap_or_default().to_string_lossy();
-        wanted
-            .iter()
-            .any(|a| name == format!("{}-{}.jar", a.artifact, a.version))
-    };
-    let mut kept = Vec::new();
-    for jar in jars {
-        let classes = crate::jars::classes(&jar).map_err(ProvisionError::from)?;
-        if !asked(&jar) && classes.iter().any(|c| bundled.contains(c)) {
-            tracing::debug!(jar = %jar.display(), "left out: the runner bundles this library");
-        } else {
-            kept.push(jar);
-        }
-    }
-    Ok(kept)
-}
-
 /// `jars` without a second jar of the same file name (the same artifact reached twice).
 fn dedup(jars: Vec<PathBuf>) -> Vec<PathBuf> {
     let mut seen = std::collections::HashSet::new();
@@ -712,9 +680,7 @@ fn describe(
     jars: Vec<PathBuf>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Extras, JarsError> {
-    let mut provisioned = cache.provision(false, progress)?;
-    provisioned.extra_jars = jars.clone();
-    let described = cache.describe(&provisioned)?;
+    let described = cache.describe(&jars, progress)?;
     if let Some(first) = described.load_errors.first() {
         return Err(JarsError::Unloadable {
             message: first.clone(),

@@ -568,6 +568,7 @@ impl Cache {
                     &log,
                 )?;
             }
+            self.leave_out_bundled(&tmp, artifacts, progress)?;
             let lib = dir.join("lib");
             if lib.exists() {
                 std::fs::remove_dir_all(&lib).map_err(io(&lib))?;
@@ -587,14 +588,50 @@ impl Cache {
         read_manifest(&dir, &manifest)
     }
 
-    /// What the runner's `--describe-connectors` says about the factories `provisioned` can load
-    /// beyond the bundled ones (its [`Provisioned::extra_jars`]), and the classes its classpath
-    /// carries twice in different versions: computed once per set of jars (keyed by their
-    /// SHA-256s and the runner's) and kept as `described-<hash>.json`.
-    pub fn describe(&self, provisioned: &Provisioned) -> Result<Described, ProvisionError> {
+    /// Removes from `lib` the dependency jars that share classes with the runner jar: libraries
+    /// the runner bundles (snappy, commons-*), which the artifacts' dependencies bring again in
+    /// other versions. The runner's copy serves them, as Flink's own `provided` dependencies do
+    /// (the runner is first on the classpath, so its classes win anyway, and keeping the rest of
+    /// the other copy would mix two versions). The artifacts asked for always stay.
+    fn leave_out_bundled(
+        &self,
+        lib: &Path,
+        wanted: &[Artifact],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(), ProvisionError> {
+        let runner = self.runner_jar(false, progress)?;
+        let bundled = crate::jars::classes(&runner)?;
+        for entry in std::fs::read_dir(lib).map_err(io(lib))? {
+            let jar = entry.map_err(io(lib))?.path();
+            let name = jar.file_name().unwrap_or_default().to_string_lossy();
+            let asked = wanted
+                .iter()
+                .any(|a| name == format!("{}-{}.jar", a.artifact, a.version));
+            if !asked
+                && crate::jars::classes(&jar)?
+                    .iter()
+                    .any(|c| bundled.contains(c))
+            {
+                tracing::debug!(jar = %jar.display(), "left out: the runner bundles this library");
+                std::fs::remove_file(&jar).map_err(io(&jar))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What the runner's `--describe-connectors` says about the factories `extra_jars` add to
+    /// the bundled ones, and the classes the classpath (runner, Flink, `extra_jars`) carries
+    /// twice in different versions: computed once per set of jars (keyed by their SHA-256s and
+    /// the runner's) and kept as `described-<hash>.json`; Java runs only the first time.
+    pub fn describe(
+        &self,
+        extra_jars: &[PathBuf],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Described, ProvisionError> {
+        let runner = self.runner_jar(false, progress)?;
         let mut hasher = Sha256::new();
-        hasher.update(self.runner_jar_sha256(&provisioned.runner_jar)?.as_bytes());
-        for jar in &provisioned.extra_jars {
+        hasher.update(self.runner_jar_sha256(&runner)?.as_bytes());
+        for jar in extra_jars {
             hasher.update(sha256_file(jar)?.as_bytes());
         }
         let path = self
@@ -605,6 +642,9 @@ impl Cache {
         {
             return Ok(described);
         }
+        let mut provisioned = self.provision(false, progress)?;
+        provisioned.extra_jars = extra_jars.to_vec();
+        let provisioned = &provisioned;
         let out =
             crate::flink::local::runner_command(provisioned, "512m", &["-XX:TieredStopAtLevel=1"])
                 .arg("--describe-connectors")
