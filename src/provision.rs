@@ -622,7 +622,8 @@ impl Cache {
     /// What the runner's `--describe-connectors` says about the factories `extra_jars` add to
     /// the bundled ones, and the classes the classpath (runner, Flink, `extra_jars`) carries
     /// twice in different versions: computed once per set of jars (keyed by their SHA-256s and
-    /// the runner's) and kept as `described-<hash>.json`; Java runs only the first time.
+    /// the runner's, and their paths) and kept as `described-<hash>.json`; Java runs only the
+    /// first time.
     pub fn describe(
         &self,
         extra_jars: &[PathBuf],
@@ -632,6 +633,8 @@ impl Cache {
         let mut hasher = Sha256::new();
         hasher.update(self.runner_jar_sha256(&runner)?.as_bytes());
         for jar in extra_jars {
+            // The path too: the conflicts name the jars by their paths.
+            hasher.update(jar.as_os_str().as_encoded_bytes());
             hasher.update(sha256_file(jar)?.as_bytes());
         }
         let path = self
