@@ -31,6 +31,12 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Connectors and formats the runner does not bundle (`jdbc`, the CDC connectors, `protobuf`,
+//! …) are fetched from Maven Central the first time a script names them, and [`Options::jar`]
+//! adds any other jar; both are checked offline like the bundled connectors ([`Extras`]) and
+//! reach every target: the local classpath, one combined job jar per set over REST, `ADD JAR`
+//! on the SQL Gateway.
+//!
 //! A [`Job`] handle does not own its job: dropping it leaves the job running (on a cluster, and
 //! locally the child JVM), unless [`Job::cancel_on_drop`] was asked for. Errors are
 //! [`LaunchError`]s: [`LaunchError::is_invalid_input`] tells the script's fault from the world's,
