@@ -17,6 +17,28 @@ use serde::{Deserialize, Serialize};
 
 use crate::sql::{Detail, Script, Statement, StatementKind};
 
+/// The job configuration that restores a job from `savepoint`, skipping the state no operator
+/// of the new job reads when `allow_non_restored`, under Flink 1.20's keys. Not the deprecated
+/// `execution.savepoint.*` ones: the SQL Gateway fills each session with the current keys'
+/// defaults (`execution.state-recovery.ignore-unclaimed-state: false`), and a current key wins
+/// over its deprecated one, so a deprecated key set by a session is silently overridden.
+pub fn restore_conf(savepoint: &str, allow_non_restored: bool) -> Vec<(String, String)> {
+    vec![
+        ("execution.state-recovery.path".into(), savepoint.into()),
+        (
+            "execution.state-recovery.ignore-unclaimed-state".into(),
+            allow_non_restored.to_string(),
+        ),
+    ]
+}
+
+/// Whether Flink's `message` refuses a savepoint because the new job lacks operators whose
+/// state it holds (`Cannot map checkpoint/savepoint state … --allowNonRestoredState`).
+pub fn refuses_unmapped_state(message: &str) -> bool {
+    message.contains("allowNonRestoredState")
+        || message.contains("Cannot map checkpoint/savepoint state")
+}
+
 /// What the runner jar runs: the statements in order and the job's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobSpec {
