@@ -1,6 +1,7 @@
 //! `flinkit pipeline deploy|status|undeploy`: a folder of tables as many jobs, one library call
 //! each ([`flinkit::pipeline`]), rendered as text tables or the contract's JSON.
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -69,6 +70,12 @@ pub struct DeployArgs {
     /// Each job's parallelism (default: the cluster's).
     #[arg(long, value_name = "N", value_parser = super::values::parallelism)]
     pub parallelism: Option<u32>,
+    /// A changed stateful job resumes from a savepoint, keeping its state, instead of
+    /// restarting with fresh state. If Flink refuses the savepoint (the query's stateful
+    /// operators changed), deploy stops there, says so and keeps the savepoint for the next
+    /// --keep-state deploy.
+    #[arg(long)]
+    pub keep_state: bool,
 }
 
 /// Where a pipeline's jobs run.
@@ -109,7 +116,8 @@ pub fn run(ctx: &Context<'_>, args: &PipelineArgs) -> anyhow::Result<()> {
             let project = Project::load(&common.dir)?;
             let mut cluster = common
                 .cluster()?
-                .savepoint_dir(deploy.savepoint_dir.clone());
+                .savepoint_dir(deploy.savepoint_dir.clone())
+                .keep_state(deploy.keep_state);
             if let Some(p) = deploy.parallelism {
                 cluster = cluster.parallelism(p);
             }
@@ -190,32 +198,99 @@ fn print_status(ctx: &Context<'_>, tables: &[TableStatus]) -> anyhow::Result<()>
     if ctx.format == Format::Json {
         return output::print_json(&json!({ "tables": tables }));
     }
-    let rows: Vec<[String; 5]> = tables
+    output::print(&status_tree(tables))
+}
+
+/// The tables as a tree from the roots (tables nothing feeds) down to their children; a table
+/// with several parents is shown in full under the first and as `(↑ shown above)` after.
+fn status_tree(tables: &[TableStatus]) -> String {
+    let by_name: HashMap<&str, &TableStatus> =
+        tables.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut shown: HashSet<&str> = HashSet::new();
+    let mut text = String::new();
+    for root in tables.iter().filter(|t| t.parents.is_empty()) {
+        branch(root, &by_name, &mut shown, "", None, &mut text);
+    }
+    text
+}
+
+/// One table's line under `prefix` (`last`: whether it is its parent's last child; `None` for
+/// a root), then its children.
+fn branch<'t>(
+    table: &'t TableStatus,
+    by_name: &HashMap<&str, &'t TableStatus>,
+    shown: &mut HashSet<&'t str>,
+    prefix: &str,
+    last: Option<bool>,
+    text: &mut String,
+) {
+    let (elbow, indent) = match last {
+        None => ("", ""),
+        Some(true) => ("└─ ", "   "),
+        Some(false) => ("├─ ", "│  "),
+    };
+    let first = shown.insert(table.name.as_str());
+    let detail = if first {
+        describe(table)
+    } else {
+        "(↑ shown above)".to_string()
+    };
+    text.push_str(&format!("{prefix}{elbow}{}  {detail}\n", table.name));
+    if !first {
+        return;
+    }
+    let inner = format!("{prefix}{indent}");
+    let children: Vec<&TableStatus> = table
+        .children
         .iter()
-        .map(|t| {
-            let state = match (&t.job, t.state) {
-                (None, _) => "(no job)".to_string(),
-                (Some(_), None) => "not running".to_string(),
-                (Some(_), Some(state)) => state.to_string(),
-            };
-            let parents = if t.parents.is_empty() {
-                "-".to_string()
-            } else {
-                format!("← {}", t.parents.join(", "))
-            };
-            [
-                t.name.clone(),
-                or_dash(t.job.clone()),
-                state,
-                or_dash(t.job_id.clone()),
-                parents,
-            ]
-        })
+        .filter_map(|c| by_name.get(c.as_str()).copied())
         .collect();
-    output::print(&table(
-        ["TABLE", "JOB", "STATE", "JOB ID", "PARENTS"],
-        &rows,
-    ))
+    for (i, child) in children.iter().enumerate() {
+        branch(
+            child,
+            by_name,
+            shown,
+            &inner,
+            Some(i + 1 == children.len()),
+            text,
+        );
+    }
+}
+
+/// A table's job, state, records and last checkpoint, in one line.
+fn describe(table: &TableStatus) -> String {
+    let Some(job) = &table.job else {
+        return "(no job: a source or a view)".to_string();
+    };
+    let (Some(id), Some(state)) = (&table.job_id, table.state) else {
+        return format!("{job}  not running");
+    };
+    let mut line = format!("{job}  {state}  {id}");
+    if let (Some(i), Some(o)) = (table.records_in, table.records_out) {
+        line.push_str(&format!("  in {i}  out {o}"));
+    }
+    match &table.last_checkpoint {
+        Some(c) => line.push_str(&format!("  checkpoint {} at {}", c.id, clock(c.time))),
+        None => line.push_str("  no checkpoint"),
+    }
+    if let Some(r) = &table.restored_from {
+        let kind = if r.is_savepoint {
+            "savepoint"
+        } else {
+            "checkpoint"
+        };
+        line.push_str(&format!(
+            "  (resumed from {kind} {})",
+            or_dash(r.path.clone())
+        ));
+    }
+    line
+}
+
+/// Milliseconds since the epoch as an RFC 3339 time in seconds (UTC).
+fn clock(millis: i64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis.max(0) as u64);
+    humantime::format_rfc3339_seconds(time).to_string()
 }
 
 /// Left-aligned columns, two spaces apart.

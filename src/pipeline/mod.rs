@@ -103,6 +103,27 @@ pub enum PipelineError {
         #[source]
         source: Box<LaunchError>,
     },
+    /// With `--keep-state`, Flink refused to resume a changed job from its savepoint (the new
+    /// query's operators do not match the state's); the old job was stopped with that
+    /// savepoint, which a later `--keep-state` deploy resumes from.
+    #[error(
+        "Flink refused to resume {table} from its savepoint {savepoint}, so its state was not \
+         kept; {}",
+        Progress(.deployed, .pending)
+    )]
+    StateRefused {
+        /// The table whose job could not resume.
+        table: String,
+        /// The savepoint the old job was stopped with.
+        savepoint: String,
+        /// The tables whose jobs run now.
+        deployed: Vec<String>,
+        /// The tables not deployed (the refused one first).
+        pending: Vec<String>,
+        /// Flink's refusal.
+        #[source]
+        source: Box<LaunchError>,
+    },
     /// The JobManager REST API failed.
     #[error(transparent)]
     Rest(#[from] RestError),
@@ -152,6 +173,7 @@ impl PipelineError {
             | Self::MaskedName { .. }
             | Self::NoJobs => true,
             Self::Launch { source, .. } => source.is_invalid_input(),
+            Self::StateRefused { .. } => true,
             Self::Config(err) => err.is_invalid_input(),
             Self::Rest(_) | Self::State { .. } => false,
         }
@@ -164,7 +186,8 @@ impl PipelineError {
             | Self::NoDdl { table, .. }
             | Self::UnknownTable { table, .. }
             | Self::MaskedName { table }
-            | Self::Launch { table, .. } => Some(table),
+            | Self::Launch { table, .. }
+            | Self::StateRefused { table, .. } => Some(table),
             _ => None,
         }
     }
@@ -174,7 +197,36 @@ impl PipelineError {
         match self {
             Self::TwoWriters { second, .. } => Some(second),
             Self::NoDdl { statement, .. } => Some(statement),
-            Self::Launch { source, .. } => source.statement(),
+            Self::Launch { source, .. } | Self::StateRefused { source, .. } => source.statement(),
+            _ => None,
+        }
+    }
+
+    /// For a deploy that stopped part-way: the tables whose jobs run now and those not
+    /// deployed (the failed one first).
+    pub fn progress(&self) -> Option<(&[String], &[String])> {
+        match self {
+            Self::Launch {
+                deployed, pending, ..
+            }
+            | Self::StateRefused {
+                deployed, pending, ..
+            } => Some((deployed, pending)),
+            _ => None,
+        }
+    }
+
+    /// How to fix it, when there is a known way.
+    pub fn help(&self) -> Option<&'static str> {
+        match self {
+            Self::StateRefused { .. } => Some(
+                "deploy without --keep-state to restart the job with fresh state (it reads its \
+                 sources from the start), or change the query so that its stateful operators \
+                 stay the same (same grouping keys, aggregates and joins; a filter's or an \
+                 expression's constant may change) and deploy with --keep-state again: it \
+                 resumes from that savepoint",
+            ),
+            Self::Launch { source, .. } => source.help(),
             _ => None,
         }
     }
