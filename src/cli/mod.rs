@@ -39,7 +39,7 @@ pub struct Cli {
     /// More logging on stderr (-v info, -vv debug, -vvv trace); FLINKIT_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
-    /// Output format: text for people, json for scripts (graph also takes dot and mermaid).
+    /// Output format: text for people, json for scripts (graph also takes dot and mermaid; pipeline report mermaid and html).
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
     pub format: Format,
     /// When to color text output.
@@ -121,13 +121,14 @@ pub enum Command {
   flinkit demo --down                            # and stop the services it started")]
     Demo(demo::DemoArgs),
     /// Deploy a folder of tables as many jobs, one per sink table, parents first; show its
-    /// status; undeploy it.
+    /// status; undeploy it; report a table's lineage.
     #[command(after_help = "Examples:
   flinkit pipeline deploy -f pipelines/ --env dev --dry-run   # the plan, nothing changed
   flinkit pipeline deploy -f pipelines/ --env dev             # start, upgrade, restart jobs
   flinkit pipeline deploy -f pipelines/ fact_orders            # one table and its ancestors
   flinkit pipeline status -f pipelines/ --env dev --format json
-  flinkit pipeline undeploy -f pipelines/ --env dev")]
+  flinkit pipeline undeploy -f pipelines/ --env dev
+  flinkit pipeline report fact_orders -f pipelines/ --format html > fact_orders.html")]
     Pipeline(pipeline::PipelineArgs),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
@@ -200,6 +201,11 @@ impl Command {
     fn formats(&self) -> &'static [Format] {
         match self {
             Self::Graph(_) => &[Format::Text, Format::Json, Format::Dot, Format::Mermaid],
+            Self::Pipeline(args)
+                if matches!(args.command, pipeline::PipelineCommand::Report(_)) =>
+            {
+                &[Format::Text, Format::Json, Format::Mermaid, Format::Html]
+            }
             Self::Completions(_) => &[Format::Text],
             _ => &[Format::Text, Format::Json],
         }

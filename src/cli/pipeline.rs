@@ -1,12 +1,14 @@
-//! `flinkit pipeline deploy|status|undeploy`: a folder of tables as many jobs, one library call
-//! each ([`flinkit::pipeline`]), rendered as text tables or the contract's JSON.
+//! `flinkit pipeline deploy|status|undeploy|report`: a folder of tables as many jobs, one
+//! library call each ([`flinkit::pipeline`]), rendered as text (tables, a tree) or the
+//! contract's JSON; `report` also as Mermaid or an HTML page.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use flinkit::launch::Target;
-use flinkit::pipeline::{self, Cluster, Outcome, Project, Step, TableStatus};
+use flinkit::pipeline::{self, Cluster, Outcome, Project, Relation, Report, Step, TableStatus};
+use flinkit::sql::{Input, Script};
 use serde_json::json;
 
 use super::args::{ClusterArgs, TargetArg, VarArgs};
@@ -29,6 +31,21 @@ pub enum PipelineCommand {
     Status(CommonArgs),
     /// Cancel the folder's jobs (or those of TABLEs and their descendants), children first.
     Undeploy(CommonArgs),
+    /// A table's ancestors and descendants, from the SQL alone (no cluster): --format html is
+    /// one self-contained page with the graph drawn, json the nodes and edges, mermaid a
+    /// flowchart, text the layers.
+    Report(ReportArgs),
+}
+
+/// Flags of `flinkit pipeline report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The table whose lineage to report.
+    #[arg(value_name = "TABLE")]
+    pub table: String,
+    /// The pipeline's folder (searched recursively for .sql files).
+    #[arg(short = 'f', long = "file", value_name = "DIR", required = true)]
+    pub dir: PathBuf,
 }
 
 /// Flags every pipeline command takes.
@@ -60,7 +77,8 @@ pub struct DeployArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Print the plan (what starts, stays, upgrades or restarts, in order, and why) and change
-    /// nothing.
+    /// nothing. With --format json: {"dry_run":true,"plan":[{"table","name","action":
+    /// "start|stay|upgrade|restart","reason","job_id","state","hash"}]}, parents first.
     #[arg(long)]
     pub dry_run: bool,
     /// Where an upgrade's savepoint goes (a directory the cluster can write).
@@ -134,6 +152,16 @@ pub fn run(ctx: &Context<'_>, args: &PipelineArgs) -> anyhow::Result<()> {
             let tables = super::block_on(pipeline::status(&project, &cluster))??;
             print_status(ctx, &tables)
         }
+        PipelineCommand::Report(args) => {
+            let script = Script::from_inputs(&[Input::Path(args.dir.clone())])?;
+            let report = Report::build(&script, &args.table)?;
+            match ctx.format {
+                Format::Json => output::print_json(&report),
+                Format::Mermaid => output::print(&report.to_mermaid()),
+                Format::Html => output::print(&report.to_html()),
+                _ => output::print(&report_text(&report)),
+            }
+        }
         PipelineCommand::Undeploy(common) => {
             let project = Project::load(&common.dir)?;
             let cluster = common.cluster()?;
@@ -141,6 +169,30 @@ pub fn run(ctx: &Context<'_>, args: &PipelineArgs) -> anyhow::Result<()> {
             print_jobs(ctx, &jobs)
         }
     }
+}
+
+/// The report's layers, one line each, the table marked with `*` and each node's relation.
+fn report_text(report: &Report) -> String {
+    let mut text = String::new();
+    let layers = report.nodes.iter().map(|n| n.layer + 1).max().unwrap_or(0);
+    for layer in 0..layers {
+        let names: Vec<String> = report
+            .nodes
+            .iter()
+            .filter(|n| n.layer == layer)
+            .map(|n| match n.relation {
+                Relation::Table => format!("*{}*", n.name),
+                _ => n.name.clone(),
+            })
+            .collect();
+        text.push_str(&format!("{layer}  {}\n", names.join(", ")));
+    }
+    text.push_str(&format!(
+        "ancestors: {}\ndescendants: {}\n",
+        or_dash(Some(report.ancestors.join(", ")).filter(|s| !s.is_empty())),
+        or_dash(Some(report.descendants.join(", ")).filter(|s| !s.is_empty()))
+    ));
+    text
 }
 
 fn or_dash(value: Option<String>) -> String {

@@ -13,6 +13,8 @@
 //!   state (`restarted`), and so are the stateful children of a job that restarts.
 //! - [`status`] shows each table with its job, its state, its parents and children.
 //! - [`undeploy`] cancels jobs, children first.
+//! - [`Report`] is a table's lineage (ancestors and descendants) as JSON, Mermaid or an HTML
+//!   page, from the SQL alone: it works on folders that cannot be deployed.
 //!
 //! Jobs are named `ENV.TABLE` (`dev.fact_orders`), `flinkit.TABLE` without an environment; the
 //! environment is also the `${ENV}` variable. Each job's content hash (of its statements after
@@ -25,6 +27,7 @@
 
 mod ops;
 mod plan;
+mod report;
 mod state;
 
 use std::fmt;
@@ -36,6 +39,7 @@ use crate::sql::SqlError;
 
 pub use ops::{Deployed, Outcome, TableStatus, deploy, status, undeploy};
 pub use plan::{Action, Cluster, JobDef, Project, Step};
+pub use report::{Place, Relation, Report, ReportEdge, ReportNode};
 
 /// Why a pipeline could not be planned, deployed, shown or undeployed.
 #[derive(Debug, thiserror::Error)]
