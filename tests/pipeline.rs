@@ -307,6 +307,8 @@ fn the_example_folder_plans_what_its_readmes_show() {
             "examples/pipeline",
             "--env",
             "dev",
+            "--var",
+            "KAFKA=localhost:9092",
             "--dry-run",
             "--flink-url",
             &flink_url(),
