@@ -1,7 +1,7 @@
 //! Carrying a plan out (`deploy`), showing the pipeline on the cluster (`status`) and stopping
 //! it children first (`undeploy`).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -10,7 +10,7 @@ use super::plan::{Action, Cluster, Project, live_jobs};
 use super::state::{self, Record};
 use crate::flink::JobState;
 use crate::flink::rest::Checkpoint;
-use crate::launch::{LaunchError, launch};
+use crate::launch::{Job, LaunchError, launch};
 
 /// How long a launched job may take to have all its tasks running before deploy moves on.
 const RUNNING_TIMEOUT: Duration = Duration::from_secs(90);
@@ -118,8 +118,8 @@ pub async fn deploy(
         let script = project.script_of(job);
         let launched = async {
             let handle = launch(&script, &options).await?;
-            let state = handle.wait_running(RUNNING_TIMEOUT).await?;
-            Ok::<_, LaunchError>((handle.id().to_string(), state))
+            let id = handle.id().to_string();
+            Ok::<_, LaunchError>((id, wait_started(handle).await?))
         };
         let (job_id, state) = match (launched.await, kept_savepoint) {
             (Ok(done), _) => done,
@@ -171,6 +171,42 @@ pub async fn deploy(
         });
     }
     Ok(outcomes)
+}
+
+/// Waits (at most [`RUNNING_TIMEOUT`]) until every task of a launched job runs. A job that
+/// fails or starts restarting on the way — a sink that refuses its records, state it cannot
+/// restore — is cancelled (Flink would retry it forever under a checkpointing job's restart
+/// strategy) and is the failure, with its root cause.
+async fn wait_started(job: Job) -> Result<JobState, LaunchError> {
+    let started = Instant::now();
+    loop {
+        let state = job.wait_running(Duration::from_secs(1)).await?;
+        let failure = match state {
+            JobState::Failing | JobState::Restarting => Some(
+                job.exceptions()
+                    .await?
+                    .unwrap_or_else(|| "no exception recorded".into()),
+            ),
+            // Between two restarts a job is CREATED or RUNNING again: its exceptions tell.
+            JobState::Created | JobState::Initializing | JobState::Reconciling => {
+                job.exceptions().await?
+            }
+            other => return Ok(other),
+        };
+        if let Some(message) = failure {
+            let job_id = job.id().to_string();
+            job.cancel().await?;
+            return Err(LaunchError::Failed {
+                job_id,
+                state,
+                statement: None,
+                message,
+            });
+        }
+        if started.elapsed() >= RUNNING_TIMEOUT {
+            return Ok(state);
+        }
+    }
 }
 
 /// Cancels the jobs of `tables` and of the tables downstream of them (all jobs when `tables`
