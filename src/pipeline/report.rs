@@ -232,11 +232,11 @@ impl Report {
                     escape(&format!("{}:{}", p.file, p.line))
                 })
             };
-            let _ = write!(
+            let _ = writeln!(
                 rows,
                 "<tr class=\"{relation}\"><td><b>{name}</b></td><td>{relation}</td><td>{role}</td>\
                  <td>{connector}</td><td>{state}</td><td><code>{ddl}</code></td>\
-                 <td><code>{dml}</code></td></tr>\n",
+                 <td><code>{dml}</code></td></tr>",
                 relation = relation_name(node.relation),
                 name = escape(&node.name),
                 role = role_name(node.role),
@@ -252,9 +252,9 @@ impl Report {
         }
         let mut sql = String::new();
         for node in self.nodes.iter().filter(|n| !n.sql.is_empty()) {
-            let _ = write!(
+            let _ = writeln!(
                 sql,
-                "<details{open}><summary>{name}</summary><pre>{text}</pre></details>\n",
+                "<details{open}><summary>{name}</summary><pre>{text}</pre></details>",
                 open = if node.relation == Relation::Table {
                     " open"
                 } else {
