@@ -10,8 +10,11 @@
 //! - [`deploy`] carries a plan out through [`crate::launch::launch`]: a changed stateless job is
 //!   stopped with a savepoint and resumed from it (`upgraded`); a changed stateful job (GROUP BY,
 //!   JOIN, DISTINCT, OVER, MATCH_RECOGNIZE, deduplication) is cancelled and started with fresh
-//!   state (`restarted`), and so are the stateful children of a job that restarts.
-//! - [`status`] shows each table with its job, its state, its parents and children.
+//!   state (`restarted`), and so are the stateful children of a job that restarts — unless
+//!   [`Cluster::keep_state`] asks to resume it from a savepoint, which Flink may refuse
+//!   ([`PipelineError::StateRefused`]). A job that fails while it starts is cancelled.
+//! - [`status`] shows each table with its job, its state, the records it read and wrote, its
+//!   last checkpoint, its parents and children.
 //! - [`undeploy`] cancels jobs, children first.
 //! - [`Report`] is a table's lineage (ancestors and descendants) as JSON, Mermaid or an HTML
 //!   page, from the SQL alone: it works on folders that cannot be deployed.
