@@ -27,7 +27,10 @@ pub enum PipelineCommand {
     /// Deploy the folder's jobs parents first: start new ones, leave unchanged ones alone,
     /// upgrade changed stateless ones from a savepoint, restart changed stateful ones fresh.
     Deploy(DeployArgs),
-    /// Each table of the folder with its job, state, parents and children.
+    /// Each table of the folder with its job, state, records in and out, last checkpoint,
+    /// parents and children: a tree from the sources down (--format json: {"tables":[{"name",
+    /// "job_id","state","parents","children","job","records_in","records_out",
+    /// "last_checkpoint","restored_from"}]}).
     Status(CommonArgs),
     /// Cancel the folder's jobs (or those of TABLEs and their descendants), children first.
     Undeploy(CommonArgs),
@@ -78,7 +81,8 @@ pub struct DeployArgs {
     pub common: CommonArgs,
     /// Print the plan (what starts, stays, upgrades or restarts, in order, and why) and change
     /// nothing. With --format json: {"dry_run":true,"plan":[{"table","name","action":
-    /// "start|stay|upgrade|restart","reason","job_id","state","hash"}]}, parents first.
+    /// "start|stay|upgrade|restart","reason","job_id","state","hash"}]}, parents first ("savepoint"
+    /// too when --keep-state resumes a job from the savepoint a refused upgrade left).
     #[arg(long)]
     pub dry_run: bool,
     /// Where an upgrade's savepoint goes (a directory the cluster can write).
