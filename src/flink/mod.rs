@@ -338,6 +338,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn restore_settings_use_the_keys_the_gateway_honours() {
+        assert_eq!(
+            restore_conf("file:/sp/savepoint-1", true),
+            [
+                (
+                    "execution.state-recovery.path".to_string(),
+                    "file:/sp/savepoint-1".to_string()
+                ),
+                (
+                    "execution.state-recovery.ignore-unclaimed-state".to_string(),
+                    "true".to_string()
+                ),
+            ]
+        );
+        assert!(refuses_unmapped_state(
+            "Failed to rollback to checkpoint/savepoint file:/sp. Cannot map checkpoint/savepoint \
+             state for operator 4bf7 to the new program, because the operator is not available in \
+             the new program. If you want to allow to skip this, you can set the \
+             --allowNonRestoredState option on the CLI."
+        ));
+        assert!(!refuses_unmapped_state("Column 'x' not found in any table"));
+    }
+
+    #[test]
     fn batch_jobs_run_on_c1_and_streaming_jobs_keep_c2() {
         let spec = |sql: &str| {
             let script = Script::parse_str(sql).unwrap();

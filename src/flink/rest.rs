@@ -806,6 +806,42 @@ mod tests {
     }
 
     #[test]
+    fn sink_operators_are_told_from_their_metric_names() {
+        for sink in [
+            "Sink__fact[7]",
+            "enriched_orders[113]__Writer",
+            "end__Writer",
+            "StreamingFileWriter",
+        ] {
+            assert!(is_sink(sink), "{sink}");
+        }
+        for other in ["Source__orders[104]", "Calc[107]", "SinkMaterializer[113]"] {
+            assert!(!is_sink(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn checkpoints_deserialize_with_and_without_a_completed_one() {
+        let answer: CheckpointsAnswer = serde_json::from_str(
+            r#"{"counts":{"restored":1,"total":3,"in_progress":0,"completed":3,"failed":0},
+            "latest":{"completed":{"id":3,"latest_ack_timestamp":1700,"is_savepoint":false,
+            "external_path":"file:/cp/chk-3"},"savepoint":null,"failed":null,
+            "restored":{"id":1,"restore_timestamp":1500,"is_savepoint":true,
+            "external_path":"file:/sp/savepoint-1"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(answer.counts.completed, 3);
+        let latest = answer.latest.unwrap();
+        assert_eq!(latest.completed.unwrap().id, 3);
+        assert!(latest.restored.unwrap().is_savepoint);
+        let none: CheckpointsAnswer = serde_json::from_str(
+            r#"{"counts":{"completed":0},"latest":{"completed":null,"restored":null}}"#,
+        )
+        .unwrap();
+        assert!(none.latest.unwrap().completed.is_none());
+    }
+
+    #[test]
     fn answers_deserialize_into_typed_structs() {
         let jobs: Jobs = serde_json::from_str(
             r#"{"jobs":[{"jid":"ab","name":"n","state":"RUNNING","start-time":5,"end-time":-1,
