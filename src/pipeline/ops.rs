@@ -38,8 +38,10 @@ pub type Deployed = Vec<Outcome>;
 /// Deploys `tables` of `project` (all when empty) on `cluster`: plans (see
 /// [`Project::plan`]), then starts, upgrades and restarts jobs in order through
 /// [`launch`], recording each job's content hash. A failure part-way is
-/// [`PipelineError::Launch`], which names what runs now and what is not deployed; deploying
-/// again finishes the job.
+/// [`PipelineError::Launch`] (or, for a job `--keep-state` could not resume,
+/// [`PipelineError::StateRefused`]), which names what runs now and what is not deployed;
+/// deploying again finishes the job. A job that fails or restarts before all its tasks run is
+/// cancelled and is the failure.
 pub async fn deploy(
     project: &Project,
     cluster: &Cluster,
