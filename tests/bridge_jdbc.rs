@@ -288,6 +288,16 @@ fn a_missing_table_and_a_silent_database_fail_at_runtime_without_the_password() 
         "{err}"
     );
     assert!(!err.contains(PASSWORD), "{err}");
+
+    // TLS asked of a server without it (the stack's): refused, not sent in the clear.
+    let tls = ddl(
+        &format!("{}?sslmode=require", url()),
+        "users",
+        FLINK_COLUMNS,
+    );
+    let out = run(&tls, &["consume"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("TLS"), "{}", stderr(&out));
 }
 
 #[test]

@@ -19,6 +19,11 @@
 //!   as JSON, `TIMESTAMP` as `yyyy-MM-dd HH:mm:ss[.fff]`, `TIMESTAMP_LTZ` in UTC with a `Z`,
 //!   `BYTES` as base64.
 //!
+//! TLS is rustls (no OpenSSL): `sslmode=require`, `verify-ca` or `verify-full` (or `ssl=true`)
+//! in the URL encrypts and verifies the server's certificate and host name against the Mozilla
+//! roots, or against the PEM certificates of `sslrootcert=PATH` — stricter than libpq's
+//! `require`, which does not verify. `disable`, `allow` and `prefer` connect without TLS.
+//!
 //! Identifiers are written as Flink's PostgreSQL dialect writes them — unquoted, so
 //! PostgreSQL folds them to lower case — unless they are not plain identifiers, which are
 //! quoted. `table-name` may name a schema (`inventory.items`). Sessions use UTC.
@@ -34,9 +39,12 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use serde_json::{Map, Value};
 use tokio::runtime::Runtime;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::types::Type;
-use tokio_postgres::{Client, Config, NoTls, RowStream, Statement};
+use tokio_postgres::{Client, Config, NoTls, RowStream, Socket, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::input::InputError;
 use super::table::TableSpec;
@@ -64,8 +72,17 @@ pub fn shown_url(url: &str) -> String {
     format!("{base}?{}", params.join("&"))
 }
 
+/// How a connection is secured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tls {
+    /// Plain TCP.
+    Off,
+    /// TLS, the server verified against the Mozilla roots, or these PEM files' certificates.
+    Verified { roots: Option<String> },
+}
+
 /// The connection settings of a JDBC URL and the endpoint's `username`/`password`.
-fn config(endpoint: &Endpoint, timeout: Duration) -> Result<Config, BridgeError> {
+fn config(endpoint: &Endpoint, timeout: Duration) -> Result<(Config, Tls), BridgeError> {
     let url = &endpoint.address;
     let setting = |message: String| BridgeError::Setting {
         key: "url".into(),
@@ -81,6 +98,8 @@ fn config(endpoint: &Endpoint, timeout: Duration) -> Result<Config, BridgeError>
     let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
     let (hosts, database) = location.split_once('/').unwrap_or((location, ""));
     let mut config = Config::new();
+    let mut tls = Tls::Off;
+    let mut roots = None;
     for host in hosts.split(',').filter(|h| !h.is_empty()) {
         let (name, port) = match host.rsplit_once(':') {
             Some((name, port)) if !name.ends_with(']') || host.starts_with('[') => {
@@ -119,13 +138,19 @@ fn config(endpoint: &Endpoint, timeout: Duration) -> Result<Config, BridgeError>
             "currentSchema" => {
                 config.options(format!("-c search_path={value}"));
             }
-            "sslmode" if matches!(value, "disable" | "allow" | "prefer") => {}
-            "sslmode" => {
+            "sslmode" if matches!(value, "disable" | "allow" | "prefer") => tls = Tls::Off,
+            "sslmode" if matches!(value, "require" | "verify-ca" | "verify-full") => {
+                tls = Tls::Verified { roots: None };
+            }
+            "ssl" if value == "true" => tls = Tls::Verified { roots: None },
+            "ssl" if value == "false" => tls = Tls::Off,
+            "sslmode" | "ssl" => {
                 return Err(setting(format!(
-                    "sslmode={value}: the bridge talks to PostgreSQL without TLS (disable, allow \
-                     or prefer)"
+                    "{key}={value}: expected sslmode=disable|allow|prefer|require|verify-ca|\
+                     verify-full, or ssl=true|false"
                 )));
             }
+            "sslrootcert" => roots = Some(value.to_string()),
             other => tracing::debug!(
                 parameter = other,
                 "JDBC URL parameter not used by the bridge"
@@ -149,7 +174,59 @@ fn config(endpoint: &Endpoint, timeout: Duration) -> Result<Config, BridgeError>
         }
     }
     config.connect_timeout(timeout);
-    Ok(config)
+    if let Tls::Verified { .. } = tls {
+        config.ssl_mode(SslMode::Require);
+        tls = Tls::Verified { roots };
+    }
+    Ok((config, tls))
+}
+
+/// A rustls connector (ring) trusting `roots` (PEM files), else the Mozilla roots.
+fn connector(roots: Option<&str>) -> Result<MakeRustlsConnect, BridgeError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let setting = |message: String| BridgeError::Setting {
+        key: "sslrootcert".into(),
+        message,
+    };
+    let mut store = rustls::RootCertStore::empty();
+    match roots {
+        None => store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Some(path) => {
+            let certificates = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| setting(format!("{path}: {e}")))?;
+            let (added, _) = store.add_parsable_certificates(certificates);
+            if added == 0 {
+                return Err(setting(format!("{path} holds no usable certificate")));
+            }
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| BridgeError::client_caused(Broker::Jdbc, "setting up TLS", e))?
+    .with_root_certificates(store)
+    .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// Connects with `tls`, the connection driven by a task of the runtime.
+async fn connect<T>(config: &Config, tls: T) -> Result<Client, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    let (client, connection) = config.connect(tls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "PostgreSQL connection ended");
+        }
+    });
+    Ok(client)
 }
 
 /// A connected session (UTC, ISO dates) and the runtime driving it.
@@ -161,7 +238,7 @@ struct Session {
 
 impl Session {
     fn open(endpoint: &Endpoint, timeout: Duration) -> Result<Self, BridgeError> {
-        let config = config(endpoint, timeout)?;
+        let (config, tls) = config(endpoint, timeout)?;
         let url = shown_url(&endpoint.address);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -173,8 +250,15 @@ impl Session {
             timeout,
             detail,
         };
-        let connected =
-            runtime.block_on(async { tokio::time::timeout(timeout, config.connect(NoTls)).await });
+        let connected = match tls {
+            Tls::Off => runtime
+                .block_on(async { tokio::time::timeout(timeout, connect(&config, NoTls)).await }),
+            Tls::Verified { roots } => {
+                let tls = connector(roots.as_deref())?;
+                runtime
+                    .block_on(async { tokio::time::timeout(timeout, connect(&config, tls)).await })
+            }
+        };
         let client = match connected {
             Err(_) => return Err(unreachable("no answer".into())),
             Ok(Err(e)) if e.as_db_error().is_none() => {
@@ -190,14 +274,7 @@ impl Session {
                     e,
                 ));
             }
-            Ok(Ok((client, connection))) => {
-                runtime.spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(error = %e, "PostgreSQL connection ended");
-                    }
-                });
-                client
-            }
+            Ok(Ok(client)) => client,
         };
         let session = Self {
             runtime,
@@ -806,11 +883,12 @@ mod tests {
 
     #[test]
     fn urls_become_connection_settings() {
-        let parsed = config(
+        let (parsed, tls) = config(
             &endpoint("jdbc:postgresql://db.example:6432/shop?currentSchema=s&password=x"),
             Duration::from_secs(1),
         )
         .unwrap();
+        assert_eq!(tls, Tls::Off);
         assert_eq!(parsed.get_dbname(), Some("shop"));
         assert_eq!(parsed.get_ports(), [6432]);
         assert_eq!(parsed.get_user(), Some("u"), "the username option wins");
@@ -820,16 +898,29 @@ mod tests {
         let err = config(&endpoint("jdbc:mysql://h/db"), Duration::from_secs(1)).unwrap_err();
         assert!(err.is_invalid_input(), "{err}");
         assert!(err.to_string().contains("jdbc:postgresql://"), "{err}");
+        let (secured, tls) = config(
+            &endpoint("jdbc:postgresql://h/db?sslmode=verify-full&sslrootcert=/ca.pem"),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert_eq!(secured.get_ssl_mode(), SslMode::Require);
+        assert_eq!(
+            tls,
+            Tls::Verified {
+                roots: Some("/ca.pem".into())
+            }
+        );
         let err = config(
-            &endpoint("jdbc:postgresql://h/db?sslmode=require&password=hidden"),
+            &endpoint("jdbc:postgresql://h/db?sslmode=sometimes&password=hidden"),
             Duration::from_secs(1),
         )
         .unwrap_err();
+        assert!(err.is_invalid_input(), "{err}");
         assert!(!err.to_string().contains("hidden"), "{err}");
     }
 
     fn config_of(url: &str) -> Config {
-        config(&endpoint(url), Duration::from_secs(1)).unwrap()
+        config(&endpoint(url), Duration::from_secs(1)).unwrap().0
     }
 
     #[test]
