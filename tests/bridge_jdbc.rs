@@ -222,6 +222,17 @@ fn a_row_the_database_refuses_rolls_the_whole_file_back() {
     assert!(err.contains("nothing was written"), "{err}");
     assert_eq!(psql_ok(&format!("SELECT count(*) FROM {}", table.0)), "0");
 
+    // Rows go out 256 at a time: a refusal after the first batch still takes it back.
+    let mut file: String = (1..=300)
+        .map(|i| format!("{{\"uid\":\"u{i}\",\"accountId\":{i}}}\n"))
+        .collect();
+    file.push_str("{\"uid\":\"far-too-long\",\"accountId\":301}\n");
+    file.push_str("{\"uid\":\"u302\",\"accountId\":302}\n");
+    let out = run(&sql, &["produce", "--file", "-"], Some(&file));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 301"), "{}", stderr(&out));
+    assert_eq!(psql_ok(&format!("SELECT count(*) FROM {}", table.0)), "0");
+
     // A record that does not fit the table's own types is refused before anything is sent.
     let out = run(
         &sql,

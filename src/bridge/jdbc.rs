@@ -7,7 +7,7 @@
 //! topics' own; this module only turns records into statements and rows into records.
 //!
 //! - **Writing** ([`JdbcProducer`]) runs every record of a run in **one transaction**,
-//!   committed by [`Producer::flush`]: a row the database refuses (a data exception or an
+//!   committed by [`Producer::flush`], its statements sent 256 at a time (pipelined): a row the database refuses (a data exception or an
 //!   integrity violation: too long, out of range, NOT NULL, a foreign key) fails the run with
 //!   its line and rolls everything back, so nothing is half-written. With a primary key a row
 //!   is an upsert (`INSERT … ON CONFLICT (key) DO UPDATE`), and a tombstone a `DELETE` by key;
@@ -42,7 +42,7 @@ use tokio::runtime::Runtime;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, RowStream, Socket, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -415,11 +415,16 @@ pub struct JdbcProducer {
     columns: Vec<(String, Type)>,
     statements: HashMap<Write, Statement>,
     in_transaction: bool,
-    /// Records executed in the open transaction, acknowledged when it commits.
+    /// Statements queued to be sent together, with their records' numbers.
+    batch: Vec<(u64, Statement, Vec<Option<String>>)>,
+    /// Records sent in the open transaction, acknowledged when it commits.
     pending: Vec<u64>,
-    /// The line whose row the database refused: the transaction is rolled back.
-    refused: Option<u64>,
+    /// Why the open transaction is rolled back (a refused row, a failed write).
+    aborted: Option<String>,
 }
+
+/// How many statements are sent together (pipelined) before their answers are awaited.
+const PIPELINE: usize = 256;
 
 impl JdbcProducer {
     /// Connects to the endpoint's database and checks that `table` (its `table-name`) exists.
@@ -432,8 +437,9 @@ impl JdbcProducer {
             columns,
             statements: HashMap::new(),
             in_transaction: false,
+            batch: Vec::new(),
             pending: Vec::new(),
-            refused: None,
+            aborted: None,
         })
     }
 
@@ -562,6 +568,57 @@ fn refuses_row(error: &tokio_postgres::Error) -> bool {
         .is_some_and(|code| matches!(&code.code()[..2], "22" | "23"))
 }
 
+impl JdbcProducer {
+    /// Runs the queued statements pipelined (sent together, answered in order). The first row
+    /// the database refuses aborts the transaction: its line is the error.
+    fn execute_batch(&mut self) -> Result<(), BridgeError> {
+        let batch = std::mem::take(&mut self.batch);
+        let client = &self.session.client;
+        let results = self
+            .session
+            .runtime
+            .block_on(futures::future::join_all(batch.iter().map(
+                |(_, statement, params)| async move {
+                    let params: Vec<&(dyn ToSql + Sync)> =
+                        params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+                    client.execute(statement, &params).await
+                },
+            )));
+        self.pending.extend(batch.iter().map(|(seq, _, _)| *seq));
+        let Some((seq, error)) = batch
+            .iter()
+            .zip(results)
+            .find_map(|((seq, _, _), result)| result.err().map(|e| (*seq, e)))
+        else {
+            return Ok(());
+        };
+        if !refuses_row(&error) {
+            self.aborted = Some(format!("line {seq} could not be written"));
+            return Err(BridgeError::client_caused(
+                Broker::Jdbc,
+                format!("writing to table `{}` at {}", self.table, self.session.url),
+                error,
+            ));
+        }
+        self.aborted = Some(format!("line {seq} was refused"));
+        let db = error.as_db_error();
+        let detail = db
+            .and_then(|d| d.detail())
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        Err(InputError {
+            line: seq,
+            message: format!(
+                "table `{}` refuses the row: {}{detail}; the transaction is rolled back, nothing \
+                 was written",
+                self.table,
+                db.map_or_else(|| error.to_string(), |d| d.message().to_string())
+            ),
+        }
+        .into())
+    }
+}
+
 impl Producer for JdbcProducer {
     fn send(
         &mut self,
@@ -576,44 +633,18 @@ impl Producer for JdbcProducer {
             )?;
             self.in_transaction = true;
         }
-        let (statement, params) = self.plan(&record)?;
-        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-            .iter()
-            .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
-        match self
-            .session
-            .runtime
-            .block_on(self.session.client.execute(&statement, &params))
-        {
-            Ok(_) => {
-                self.pending.push(seq);
+        let sent = self.plan(&record).and_then(|(statement, params)| {
+            self.batch.push((seq, statement, params));
+            if self.batch.len() >= PIPELINE {
+                self.execute_batch()
+            } else {
                 Ok(())
             }
-            Err(e) if refuses_row(&e) => {
-                self.refused = Some(seq);
-                let db = e.as_db_error();
-                let detail = db
-                    .and_then(|d| d.detail())
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default();
-                Err(InputError {
-                    line: seq,
-                    message: format!(
-                        "table `{}` refuses the row: {}{detail}; the transaction is rolled \
-                         back, nothing was written",
-                        self.table,
-                        db.map_or_else(|| e.to_string(), |d| d.message().to_string())
-                    ),
-                }
-                .into())
-            }
-            Err(e) => Err(BridgeError::client_caused(
-                Broker::Jdbc,
-                format!("writing to table `{}` at {}", self.table, self.session.url),
-                e,
-            )),
+        });
+        if sent.is_err() && self.aborted.is_none() {
+            self.aborted = Some(format!("line {seq} could not be written"));
         }
+        sent
     }
 
     fn poll(&mut self, _timeout: Duration, _acks: &mut dyn FnMut(Ack)) {}
@@ -622,9 +653,14 @@ impl Producer for JdbcProducer {
         if !self.in_transaction {
             return Ok(());
         }
+        let written = if self.aborted.is_none() {
+            self.execute_batch()
+        } else {
+            Ok(())
+        };
         self.in_transaction = false;
         let pending = std::mem::take(&mut self.pending);
-        let end = match self.refused {
+        let end = match self.aborted {
             Some(_) => "ROLLBACK",
             None => "COMMIT",
         };
@@ -632,9 +668,9 @@ impl Producer for JdbcProducer {
             self.session.client.batch_execute(end),
             "ending the transaction",
         );
-        let failure = match (&ended, self.refused) {
+        let failure = match (&ended, self.aborted.take()) {
             (Ok(()), None) => None,
-            (Ok(()), Some(line)) => Some(format!("rolled back: line {line} was refused")),
+            (Ok(()), Some(why)) => Some(format!("rolled back: {why}")),
             (Err(e), _) => Some(format!("not committed: {}", e.with_causes())),
         };
         for seq in pending {
@@ -644,7 +680,7 @@ impl Producer for JdbcProducer {
             };
             acks(Ack { seq, result });
         }
-        ended
+        written.and(ended)
     }
 
     fn topic(&self) -> &str {
