@@ -261,12 +261,16 @@ impl Session {
         };
         let client = match connected {
             Err(_) => return Err(unreachable("no answer".into())),
-            Ok(Err(e)) if e.as_db_error().is_none() => {
+            // Nothing listens, or the network failed: the database is down.
+            Ok(Err(e))
+                if std::error::Error::source(&e).is_some_and(|c| c.is::<std::io::Error>()) =>
+            {
                 let cause = std::error::Error::source(&e)
                     .map(|c| format!(": {c}"))
                     .unwrap_or_default();
                 return Err(unreachable(format!("{e}{cause}")));
             }
+            // It answered and refused: a login, a database, TLS.
             Ok(Err(e)) => {
                 return Err(BridgeError::client_caused(
                     Broker::Jdbc,
