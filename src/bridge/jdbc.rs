@@ -11,7 +11,10 @@
 //!   integrity violation: too long, out of range, NOT NULL, a foreign key) fails the run with
 //!   its line and rolls everything back, so nothing is half-written. With a primary key a row
 //!   is an upsert (`INSERT … ON CONFLICT (key) DO UPDATE`), and a tombstone a `DELETE` by key;
-//!   without one, a plain `INSERT` (Flink's append mode). Values travel as text cast to the
+//!   without one, a plain `INSERT` (Flink's append mode). A caller that waits for
+//!   acknowledgements between records ([`Producer::poll`] with a timeout: a paced `--rate`
+//!   run's pauses, the async [`client`](super::client)'s idle moments) commits what it sent so
+//!   far, so a delivery is a commit. Values travel as text cast to the
 //!   database column's own type, so PostgreSQL's input rules decide (`DECIMAL` keeps every
 //!   digit; `BYTES`, base64 in JSON, is decoded into `bytea`).
 //! - **Reading** ([`JdbcConsumer`]) runs one `SELECT` of the table's columns (ordered by the
@@ -651,7 +654,17 @@ impl Producer for JdbcProducer {
         sent
     }
 
-    fn poll(&mut self, _timeout: Duration, _acks: &mut dyn FnMut(Ack)) {}
+    /// A caller that waits for acknowledgements (a pause between paced records, the async
+    /// client's idle producer) gets them: the open transaction commits. A caller that only
+    /// looks (`Duration::ZERO`, a progress display) changes nothing.
+    fn poll(&mut self, timeout: Duration, acks: &mut dyn FnMut(Ack)) {
+        if !timeout.is_zero()
+            && self.in_transaction
+            && let Err(error) = self.flush(timeout, acks)
+        {
+            tracing::debug!(error = %error.with_causes(), "a commit while waiting failed");
+        }
+    }
 
     fn flush(&mut self, _timeout: Duration, acks: &mut dyn FnMut(Ack)) -> Result<(), BridgeError> {
         if !self.in_transaction {
