@@ -176,11 +176,16 @@ impl Tutorial {
         Ok(tutorial)
     }
 
-    /// The tutorial's SQL for `broker`, as in `sql/<name>/<broker>.sql`.
-    pub fn sql(&self, broker: Broker) -> &'static str {
+    /// The tutorial's SQL for `broker`, as in `sql/<name>/<broker>.sql`: the tutorials' topics
+    /// are on Kafka or Pulsar.
+    pub fn sql(&self, broker: Broker) -> Result<&'static str, DemoError> {
         match broker {
-            Broker::Kafka => self.kafka,
-            Broker::Pulsar => self.pulsar,
+            Broker::Kafka => Ok(self.kafka),
+            Broker::Pulsar => Ok(self.pulsar),
+            Broker::Jdbc => Err(DemoError::Manifest {
+                tutorial: self.name.to_string(),
+                message: "its topics are on Kafka or Pulsar, not in a database".into(),
+            }),
         }
     }
 
@@ -444,7 +449,7 @@ pub async fn run(
     events: &mut dyn FnMut(DemoEvent<'_>),
 ) -> Result<DemoReport, DemoError> {
     let sql = rewrite(
-        tutorial.sql(options.broker),
+        tutorial.sql(options.broker)?,
         &Rewrite {
             topic_suffix: options.topic_suffix.clone(),
             kafka: Some(options.kafka.clone()),
@@ -676,7 +681,7 @@ mod tests {
         );
         for tutorial in &all {
             for broker in [Broker::Kafka, Broker::Pulsar] {
-                let script = Script::parse_str(tutorial.sql(broker)).unwrap();
+                let script = Script::parse_str(tutorial.sql(broker).unwrap()).unwrap();
                 let sink = table(&script, &tutorial.sink).unwrap();
                 assert_eq!(sink.endpoint.broker, broker);
                 for feed in tutorial.steps.iter().flat_map(|s| &s.produce) {

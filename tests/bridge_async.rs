@@ -37,6 +37,7 @@ fn endpoint(broker: Broker) -> Endpoint {
                 .unwrap_or_else(|_| "pulsar://localhost:6650".into()),
             ..Endpoint::local_pulsar()
         },
+        Broker::Jdbc => unreachable!("these tests run on topics"),
     }
 }
 
@@ -286,6 +287,7 @@ fn users(broker: Broker) -> TableSpec {
             "'connector' = 'upsert-pulsar', 'topics' = 'persistent://public/default/{topic}', \
              'service-url' = '{address}'"
         ),
+        Broker::Jdbc => unreachable!("these tests run on topics"),
     };
     let sql = format!(
         "CREATE TABLE users (uid STRING, accountId STRING, id INT, \

@@ -154,9 +154,9 @@ fn values(records: &[InRecord]) -> Vec<String> {
 }
 
 fn offset(record: &InRecord) -> i64 {
-    match record.position {
-        Position::Kafka { offset, .. } => offset,
-        Position::Pulsar { .. } => panic!("a Pulsar position from Kafka"),
+    match &record.position {
+        Position::Kafka { offset, .. } => *offset,
+        other => panic!("a Kafka record at {other:?}"),
     }
 }
 

@@ -65,6 +65,7 @@ fn stack_ready(broker: Option<Broker>) -> bool {
     services.extend(broker.map(|b| match b {
         Broker::Kafka => Service::Kafka,
         Broker::Pulsar => Service::Pulsar,
+        Broker::Jdbc => Service::Postgres,
     }));
     if broker.is_none() {
         services.extend([Service::Kafka, Service::Pulsar]);
@@ -175,7 +176,7 @@ fn tutorial(name: &str, broker: Broker, target: &str) {
     let tutorial = Tutorial::named(name).unwrap();
     let suffix = format!("-e2e-{}", demo::run_id());
     let sql = demo::rewrite(
-        tutorial.sql(broker),
+        tutorial.sql(broker).unwrap(),
         &Rewrite {
             topic_suffix: suffix.clone(),
             ..Rewrite::default()

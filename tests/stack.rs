@@ -2,6 +2,8 @@
 //! a killed service repaired by `up`, and `down` leaving no process and no port open. One test
 //! runs the whole lifecycle so the stack starts once per run; it uses a private state directory
 //! and its own ports (so it never touches a user's stack) and always stops what it started.
+//! PostgreSQL, which needs no JVM, also has a lifecycle of its own: initialised, read by `psql`,
+//! killed with `kill -9` and repaired with its data, stopped, purged.
 //!
 //! Also: the Docker Compose file agrees with the process runtime (services, ports, versions).
 
@@ -26,6 +28,13 @@ const TEST_PORTS: Ports = Ports {
     flink_port: 18081,
     flink_rpc_port: 16123,
     gateway_port: 18083,
+    postgres_port: 15432,
+};
+
+/// Ports of the PostgreSQL-only test (which runs beside the whole stack's).
+const POSTGRES_ONLY: Ports = Ports {
+    postgres_port: 15433,
+    ..TEST_PORTS
 };
 
 fn flinkit(dir: &Path, args: &[&str]) -> Output {
@@ -80,7 +89,7 @@ fn assert_ok(output: &Output, what: &str) {
 
 fn all_healthy(doc: &Value) {
     let services = services(doc);
-    assert_eq!(services.len(), 4, "{doc}");
+    assert_eq!(services.len(), 5, "{doc}");
     for (name, healthy, pids) in services {
         assert!(healthy, "{name} is healthy: {doc}");
         assert!(!pids.is_empty(), "{name} has recorded pids: {doc}");
@@ -117,12 +126,7 @@ impl Drop for Down<'_> {
 fn the_process_stack_comes_up_repairs_itself_and_goes_down() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let config = toml::to_string(&toml::Table::from_iter([(
-        "stack".to_string(),
-        toml::Value::try_from(TEST_PORTS).unwrap(),
-    )]))
-    .unwrap();
-    std::fs::write(root.join("flinkit.toml"), config).unwrap();
+    write_config(root, TEST_PORTS);
     for port in TEST_PORTS_LIST {
         assert!(!port_open(port), "port {port} is free before the test");
     }
@@ -180,7 +184,8 @@ fn the_process_stack_comes_up_repairs_itself_and_goes_down() {
             "http://localhost:18081",
             "http://localhost:18083",
             "localhost:19092",
-            "pulsar://localhost:16650"
+            "pulsar://localhost:16650",
+            "jdbc:postgresql://localhost:15432/flinkit"
         ]
     );
 
@@ -190,7 +195,7 @@ fn the_process_stack_comes_up_repairs_itself_and_goes_down() {
     let noop = started.elapsed();
     eprintln!("stack up again: {:.1}s", noop.as_secs_f64());
     assert!(noop < Duration::from_secs(15), "a no-op, took {noop:?}");
-    for name in ["flink", "gateway", "kafka", "pulsar"] {
+    for name in ["flink", "gateway", "kafka", "pulsar", "postgres"] {
         assert_eq!(
             pids_of(&json(&again), name),
             pids_of(&first, name),
@@ -267,7 +272,7 @@ fn the_process_stack_comes_up_repairs_itself_and_goes_down() {
     );
 }
 
-const TEST_PORTS_LIST: [u16; 7] = [
+const TEST_PORTS_LIST: [u16; 8] = [
     TEST_PORTS.kafka_port,
     TEST_PORTS.kafka_controller_port,
     TEST_PORTS.pulsar_port,
@@ -275,7 +280,143 @@ const TEST_PORTS_LIST: [u16; 7] = [
     TEST_PORTS.flink_port,
     TEST_PORTS.flink_rpc_port,
     TEST_PORTS.gateway_port,
+    TEST_PORTS.postgres_port,
 ];
+
+fn write_config(root: &Path, ports: Ports) {
+    let config = toml::to_string(&toml::Table::from_iter([(
+        "stack".to_string(),
+        toml::Value::try_from(ports).unwrap(),
+    )]))
+    .unwrap();
+    std::fs::write(root.join("flinkit.toml"), config).unwrap();
+}
+
+/// `psql` (PostgreSQL's own client) as the stack's user: `-c SQL`, unaligned, tuples only.
+fn psql(port: u16, sql: &str) -> Output {
+    Command::new("psql")
+        .args(["-h", "localhost", "-p", &port.to_string()])
+        .args([
+            "-U",
+            "flinkit",
+            "-d",
+            "flinkit",
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ])
+        .args(["-c", sql])
+        .env_remove("PGPASSWORD")
+        .output()
+        .expect("psql runs (apt-get install postgresql-client)")
+}
+
+#[test]
+fn postgres_comes_up_keeps_its_data_through_a_crash_and_is_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write_config(root, POSTGRES_ONLY);
+    let port = POSTGRES_ONLY.postgres_port;
+    assert!(!port_open(port), "port {port} is free before the test");
+    let _down = Down(root);
+    let only = ["--services", "postgres", "--format", "json"];
+
+    let started = Instant::now();
+    let up = flinkit(root, &[&["stack", "up"][..], &only].concat());
+    assert_ok(&up, "stack up --services postgres");
+    eprintln!(
+        "postgres up from nothing (initdb included): {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    let first = json(&up);
+    let status = &first["services"][0];
+    assert_eq!(status["name"], "postgres", "{first}");
+    assert_eq!(status["healthy"], true, "{first}");
+    assert_eq!(
+        status["endpoint"],
+        format!("jdbc:postgresql://localhost:{port}/flinkit")
+    );
+    let pid = pids_of(&first, "postgres");
+    assert_eq!(pid.len(), 1, "one recorded server process: {first}");
+    let data = root.join("state/stack/postgres/data");
+    assert!(
+        data.join("PG_VERSION").is_file(),
+        "initialised under the state directory"
+    );
+
+    // A client this project did not write: the user is trusted, the database exists.
+    let who = psql(port, "SELECT current_user || ' ' || current_database()");
+    assert_ok(&who, "psql");
+    assert_eq!(
+        String::from_utf8_lossy(&who.stdout).trim(),
+        "flinkit flinkit"
+    );
+    assert_ok(
+        &psql(
+            port,
+            "CREATE TABLE kept (id INT PRIMARY KEY); INSERT INTO kept VALUES (7)",
+        ),
+        "psql create",
+    );
+
+    let logs = flinkit(root, &["stack", "logs", "postgres", "-n", "20"]);
+    assert_ok(&logs, "stack logs postgres");
+    let log = String::from_utf8_lossy(&logs.stdout);
+    assert!(
+        log.contains("database system is ready to accept connections"),
+        "{log}"
+    );
+
+    // A crash: the server is killed without a shutdown, its pid files stay behind.
+    Command::new("kill")
+        .args(["-KILL", &pid[0].to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(pid[0]) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        data.join("postmaster.pid").exists(),
+        "a stale postmaster.pid"
+    );
+    let broken = flinkit(root, &[&["stack", "status"][..], &only].concat());
+    assert_eq!(
+        broken.status.code(),
+        Some(1),
+        "status fails when it is down"
+    );
+    let repaired = flinkit(root, &[&["stack", "up"][..], &only].concat());
+    assert_ok(&repaired, "stack up (repair)");
+    let new_pid = pids_of(&json(&repaired), "postgres");
+    assert_eq!(new_pid.len(), 1);
+    assert_ne!(new_pid, pid, "a new server");
+    let kept = psql(port, "SELECT id FROM kept");
+    assert_ok(&kept, "psql after the crash");
+    assert_eq!(
+        String::from_utf8_lossy(&kept.stdout).trim(),
+        "7",
+        "the data survived"
+    );
+
+    let started = Instant::now();
+    let down = flinkit(root, &["stack", "down", "--services", "postgres"]);
+    assert_ok(&down, "stack down");
+    eprintln!("postgres down: {:.1}s", started.elapsed().as_secs_f64());
+    assert!(!alive(new_pid[0]), "the server is gone");
+    assert!(!port_open(port), "port {port} is closed");
+    assert!(data.join("PG_VERSION").is_file(), "down keeps the data");
+    assert!(!data.join("postmaster.pid").exists(), "a clean shutdown");
+
+    let purge = flinkit(
+        root,
+        &["stack", "down", "--services", "postgres", "--purge"],
+    );
+    assert_ok(&purge, "stack down --purge");
+    assert!(!data.exists(), "--purge deletes the data");
+}
 
 fn compose() -> serde_yaml_ng::Value {
     serde_yaml_ng::from_str(COMPOSE_FILE).expect("the compose file is YAML")
@@ -348,6 +489,12 @@ fn the_compose_file_pins_the_same_versions() {
             versions::property("pulsar.version").unwrap()
         )
     );
+    let server = flinkit::stack::postgres::Server::find().expect("PostgreSQL is installed");
+    assert_eq!(
+        image("postgres"),
+        format!("postgres:{}", server.major_version().unwrap()),
+        "the image is the major version the process runtime runs"
+    );
 }
 
 #[test]
@@ -404,6 +551,17 @@ fn the_compose_file_uses_the_same_ports_and_settings() {
     );
     let command = setting(&pulsar["command"]);
     assert!(command.contains("--no-functions-worker") && command.contains("--no-stream-storage"));
+    let postgres = &doc["services"]["postgres"];
+    assert_eq!(
+        setting(&postgres["environment"]["POSTGRES_USER"]),
+        "flinkit"
+    );
+    assert_eq!(setting(&postgres["environment"]["POSTGRES_DB"]), "flinkit");
+    assert_eq!(
+        setting(&postgres["environment"]["POSTGRES_HOST_AUTH_METHOD"]),
+        "trust"
+    );
+    assert!(setting(&postgres["command"]).contains("listen_addresses=localhost"));
     let properties = setting(&doc["services"]["taskmanager"]["environment"]["FLINK_PROPERTIES"]);
     assert!(
         properties.contains("taskmanager.numberOfTaskSlots: 4"),

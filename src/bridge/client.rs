@@ -448,7 +448,7 @@ impl RecordStream {
         let topics = topics.to_vec();
         let options = options.clone();
         spawn("flinkit-consumer", move || {
-            match super::consumer(&endpoint, &topics, &options, timeout) {
+            match super::consumer(&endpoint, &topics, None, &options, timeout) {
                 Ok(consumer) => {
                     if opened.send(Ok(())).is_ok() {
                         read(consumer, receiver, sender);

@@ -1,7 +1,9 @@
-//! The Kafka and Pulsar bridge: producing records into the topics behind tables and reading
-//! them back, with upsert semantics (keys, tombstones, the latest value per key).
+//! The Kafka, Pulsar and JDBC bridge: producing records into the topics (or database tables)
+//! behind tables and reading them back, with upsert semantics (keys, tombstones, the latest
+//! value per key).
 //!
-//! The transports ([`kafka`], [`pulsar`]) move bytes: a [`Producer`] sends [`OutRecord`]s and
+//! The transports ([`kafka`], [`pulsar`], and [`jdbc`] for PostgreSQL tables, whose records
+//! are rows in JSON) move bytes: a [`Producer`] sends [`OutRecord`]s and
 //! reports each one's acknowledgement, a [`Consumer`] yields [`InRecord`]s. Everything that
 //! knows about tables lives beside them: [`table`] derives topic, endpoint, key fields and
 //! formats from a `CREATE TABLE`, [`types`] checks JSON values against Flink types, [`codec`]
@@ -16,6 +18,7 @@ pub mod client;
 pub mod codec;
 pub mod generate;
 pub mod input;
+pub mod jdbc;
 pub mod kafka;
 pub mod produce;
 pub mod pulsar;
@@ -33,6 +36,8 @@ pub enum Broker {
     Kafka,
     /// Apache Pulsar (through the `pulsar` crate).
     Pulsar,
+    /// A PostgreSQL database behind a `jdbc` table (through `tokio-postgres`).
+    Jdbc,
 }
 
 impl Broker {
@@ -41,6 +46,7 @@ impl Broker {
         match self {
             Self::Kafka => "kafka",
             Self::Pulsar => "pulsar",
+            Self::Jdbc => "jdbc",
         }
     }
 }
@@ -56,10 +62,13 @@ impl fmt::Display for Broker {
 pub struct Endpoint {
     /// Which broker.
     pub broker: Broker,
-    /// Kafka bootstrap servers (`host:port,…`) or a Pulsar service URL (`pulsar://host:port`).
+    /// Kafka bootstrap servers (`host:port,…`), a Pulsar service URL (`pulsar://host:port`) or
+    /// a JDBC URL (`jdbc:postgresql://host:port/database`, which may hold a password: show it
+    /// with [`Endpoint::shown`]).
     pub address: String,
     /// Client settings: librdkafka properties for Kafka; for Pulsar the keys listed in
-    /// [`pulsar::SETTINGS`]. Values may be secrets: never print them.
+    /// [`pulsar::SETTINGS`]; for JDBC [`jdbc::SETTINGS`]. Values may be secrets: never print
+    /// them.
     pub settings: Vec<(String, String)>,
 }
 
@@ -79,6 +88,14 @@ impl Endpoint {
             broker: Broker::Pulsar,
             address: "pulsar://localhost:6650".into(),
             settings: Vec::new(),
+        }
+    }
+
+    /// The address to show: a JDBC URL's `password=` masked.
+    pub fn shown(&self) -> String {
+        match self.broker {
+            Broker::Jdbc => jdbc::shown_url(&self.address),
+            _ => self.address.clone(),
         }
     }
 
@@ -117,6 +134,11 @@ pub enum Position {
     Pulsar {
         /// The message id.
         message_id: String,
+    },
+    /// A database table's row, counted from 1 in the order read (by primary key).
+    Row {
+        /// The row's number.
+        row: u64,
     },
 }
 
@@ -218,8 +240,8 @@ pub trait Consumer {
     fn commit(&mut self) -> Result<(), BridgeError>;
 }
 
-/// Opens a producer for `topic` at `endpoint`, checking that the broker answers within
-/// `timeout`.
+/// Opens a producer for `topic` (a JDBC table's `table-name`) at `endpoint`, checking that the
+/// broker answers within `timeout` (and that the database has the table).
 pub fn producer(
     endpoint: &Endpoint,
     topic: &str,
@@ -232,14 +254,17 @@ pub fn producer(
         Broker::Pulsar => Ok(Box::new(pulsar::PulsarProducer::new(
             endpoint, topic, timeout,
         )?)),
+        Broker::Jdbc => Ok(Box::new(jdbc::JdbcProducer::new(endpoint, topic, timeout)?)),
     }
 }
 
 /// Opens a consumer of `topics` at `endpoint`, checking that the broker answers within
-/// `timeout`.
+/// `timeout`. A database table (a JDBC endpoint, one topic: its `table-name`) is read through
+/// `table`, whose columns its rows become.
 pub fn consumer(
     endpoint: &Endpoint,
     topics: &[String],
+    table: Option<&table::TableSpec>,
     options: &ConsumeOptions,
     timeout: Duration,
 ) -> Result<Box<dyn Consumer>, BridgeError> {
@@ -250,6 +275,21 @@ pub fn consumer(
         Broker::Pulsar => Ok(Box::new(pulsar::PulsarConsumer::new(
             endpoint, topics, options, timeout,
         )?)),
+        Broker::Jdbc => {
+            let [name] = topics else {
+                return Err(BridgeError::Setting {
+                    key: "table-name".into(),
+                    message: format!("one database table is read at a time, not {}", topics.len()),
+                });
+            };
+            Ok(Box::new(jdbc::JdbcConsumer::new(
+                endpoint,
+                jdbc::needs_table(table)?,
+                name,
+                options,
+                timeout,
+            )?))
+        }
     }
 }
 

@@ -1,5 +1,8 @@
 //! What a `CREATE TABLE` tells the bridge: the broker and endpoint, the topic(s), the physical
 //! columns and their types, which columns form the message key, and the key and value formats.
+//! A `jdbc` table's "topic" is its `table-name`, its endpoint its `url` (with `username` and
+//! `password`), its key the primary key, and its records are rows in JSON (see
+//! [`super::jdbc`]).
 
 use serde_json::{Map, Value};
 
@@ -208,14 +211,16 @@ impl TableSpec {
             "upsert-kafka" => (Broker::Kafka, true),
             "pulsar" => (Broker::Pulsar, false),
             "upsert-pulsar" => (Broker::Pulsar, true),
+            "jdbc" => (Broker::Jdbc, false),
             other => {
                 return Err(unsupported(format!(
                     "its connector is '{other}'; the bridge feeds and reads kafka, upsert-kafka, \
-                     pulsar and upsert-pulsar tables"
+                     pulsar, upsert-pulsar and jdbc tables"
                 )));
             }
         };
         let (address, topics, settings) = match broker {
+            Broker::Jdbc => return Self::jdbc(name, columns, primary_key, options),
             Broker::Kafka => {
                 let address = option("properties.bootstrap.servers").ok_or_else(|| {
                     unsupported("it has no 'properties.bootstrap.servers' option".into())
@@ -333,6 +338,66 @@ impl TableSpec {
             key_prefix,
             value_format,
             value_fields,
+        })
+    }
+
+    /// A `jdbc` table: rows in JSON, keyed by the primary key (an upsert table when it has
+    /// one, as Flink's JDBC sink upserts then).
+    fn jdbc(
+        name: &str,
+        columns: Vec<Field>,
+        primary_key: Option<Vec<String>>,
+        options: &[(String, String)],
+    ) -> Result<Self, TableError> {
+        let option = |key: &str| {
+            options
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let unsupported = |message: String| TableError::Unsupported {
+            table: name.into(),
+            message,
+        };
+        let url = option("url").ok_or_else(|| unsupported("it has no 'url' option".into()))?;
+        let table_name = option("table-name")
+            .ok_or_else(|| unsupported("it has no 'table-name' option".into()))?;
+        for column in &columns {
+            if !column.data_type.is_scalar() {
+                return Err(unsupported(format!(
+                    "column `{}` is {}: the bridge writes and reads scalar columns of databases",
+                    column.name, column.data_type
+                )));
+            }
+        }
+        let key_fields = primary_key.unwrap_or_default();
+        for key in &key_fields {
+            if !columns.iter().any(|c| &c.name == key) {
+                return Err(unsupported(format!(
+                    "key column `{key}` is not a physical column"
+                )));
+            }
+        }
+        let settings = super::jdbc::SETTINGS
+            .iter()
+            .filter_map(|key| option(key).map(|v| (key.to_string(), v.to_string())))
+            .collect();
+        Ok(Self {
+            name: name.into(),
+            endpoint: Endpoint {
+                broker: Broker::Jdbc,
+                address: url.to_string(),
+                settings,
+            },
+            topics: vec![table_name.to_string()],
+            upsert: !key_fields.is_empty(),
+            key_format: (!key_fields.is_empty()).then_some(Format::Json),
+            key_prefix: String::new(),
+            value_format: Format::Json,
+            value_fields: columns.iter().map(|c| c.name.clone()).collect(),
+            key_fields,
+            columns,
         })
     }
 

@@ -429,6 +429,7 @@ fn position(record: &InRecord) -> String {
             format!("{} partition {partition} offset {offset}", record.topic)
         }
         super::Position::Pulsar { message_id } => format!("{} message {message_id}", record.topic),
+        super::Position::Row { row } => format!("{} row {row}", record.topic),
     }
 }
 

@@ -1,4 +1,5 @@
-//! `flinkit consume`: reads a Kafka or Pulsar topic and prints each record as a JSON line
+//! `flinkit consume`: reads a Kafka or Pulsar topic (or a jdbc table's rows) and prints each
+//! record as a JSON line
 //! (decoded per the table's formats with --table), or with `--upsert` the materialized table:
 //! the latest row per key, tombstones removing keys.
 
@@ -87,6 +88,7 @@ pub fn run(ctx: &Context<'_>, args: &ConsumeArgs) -> anyhow::Result<()> {
     let mut consumer = bridge::consumer(
         &target.endpoint,
         &target.topics,
+        target.table.as_ref(),
         &options,
         args.topic.connect_timeout,
     )
@@ -222,6 +224,9 @@ fn record_json(table: Option<&TableSpec>, record: &InRecord) -> Value {
         }
         Position::Pulsar { message_id } => {
             out.insert("message_id".into(), json!(message_id));
+        }
+        Position::Row { row } => {
+            out.insert("row".into(), json!(row));
         }
     }
     if !problems.is_empty() {

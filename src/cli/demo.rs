@@ -45,18 +45,12 @@ pub struct DemoArgs {
 /// Runs `flinkit demo`.
 pub fn run(ctx: &Context<'_>, args: &DemoArgs) -> anyhow::Result<()> {
     let tutorial = Tutorial::named(&args.name).map_err(|e| InvalidInput(e.to_string()))?;
-    let broker = match args.broker {
-        BrokerArg::Kafka => Broker::Kafka,
-        BrokerArg::Pulsar => Broker::Pulsar,
+    let (broker, service) = match args.broker {
+        BrokerArg::Kafka => (Broker::Kafka, Service::Kafka),
+        BrokerArg::Pulsar => (Broker::Pulsar, Service::Pulsar),
     };
     let stack = Stack::from_env(None)?;
-    let needed = [
-        Service::Flink,
-        match broker {
-            Broker::Kafka => Service::Kafka,
-            Broker::Pulsar => Service::Pulsar,
-        },
-    ];
+    let needed = [Service::Flink, service];
     let missing: Vec<Service> = stack
         .status(&needed)
         .into_iter()

@@ -92,26 +92,31 @@ pub enum Command {
   flinkit setup --verify    # check every cached jar's SHA-256
   flinkit setup --force     # rebuild from scratch")]
     Setup(setup::SetupArgs),
-    /// Run a local Flink cluster, SQL Gateway, Kafka and Pulsar: up, down, status, logs.
+    /// Run a local Flink cluster, SQL Gateway, Kafka, Pulsar and PostgreSQL: up, down, status, logs.
     #[command(after_help = "Examples:
-  flinkit stack up                          # all four services; returns when healthy
+  flinkit stack up                          # all five services; returns when healthy
   flinkit stack up --services kafka,flink   # some of them
   flinkit stack status --format json        # {\"services\":[{\"name\",\"healthy\",\"endpoint\"}]}
+  flinkit stack up --services postgres       # jdbc:postgresql://localhost:5432/flinkit, user flinkit
   flinkit stack logs pulsar -n 100
   flinkit stack down --purge                # stop and delete the data")]
     Stack(stack::StackArgs),
-    /// Send records to a Kafka or Pulsar topic: flags, JSON lines, or generated from a table.
+    /// Send records to a Kafka or Pulsar topic, or a jdbc table's PostgreSQL table: flags, JSON
+    /// lines, or generated from a table.
     #[command(after_help = "Examples:
   flinkit produce kafka users --key 100-1 --value '{\"uid\":\"100-1\",\"accountId\":\"100\"}'
   flinkit produce --table users -f sql/user-count/kafka.sql --file users.jsonl
   flinkit produce --table users -f sql/user-count/kafka.sql --tombstone 100-1
-  flinkit produce pulsar events --file - --envelope < events.jsonl")]
+  flinkit produce pulsar events --file - --envelope < events.jsonl
+  flinkit produce --table users -f users-jdbc.sql --file users.jsonl   # 'connector' = 'jdbc': one transaction")]
     Produce(Box<produce::ProduceArgs>),
-    /// Read a Kafka or Pulsar topic as JSON lines, or as a materialized upsert table.
+    /// Read a Kafka or Pulsar topic (or a jdbc table's rows) as JSON lines, or as a materialized
+    /// upsert table.
     #[command(after_help = "Examples:
   flinkit consume kafka users --count 10
   flinkit consume --table user_count_by_account -f sql/user-count/kafka.sql --upsert
-  flinkit consume pulsar events --from 10m --follow")]
+  flinkit consume pulsar events --from 10m --follow
+  flinkit consume --table users -f users-jdbc.sql --upsert             # a PostgreSQL table as it is")]
     Consume(Box<consume::ConsumeArgs>),
     /// Show a tutorial's job working: stack, records, job, result table, all in one command.
     #[command(after_help = "Examples:

@@ -1,4 +1,5 @@
-//! `flinkit stack up|down|status|logs`: the local Flink, SQL Gateway, Kafka and Pulsar.
+//! `flinkit stack up|down|status|logs`: the local Flink, SQL Gateway, Kafka, Pulsar and
+//! PostgreSQL.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -34,7 +35,7 @@ pub enum RuntimeArg {
 /// Flags every stack subcommand shares.
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// Services, comma-separated: flink, gateway, kafka, pulsar (default: all).
+    /// Services, comma-separated: flink, gateway, kafka, pulsar, postgres (default: all).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub services: Vec<String>,
     /// How to run the stack.
@@ -60,7 +61,7 @@ pub enum StackCommand {
     Down {
         #[command(flatten)]
         common: Common,
-        /// Also delete their data (topics, checkpoints, metadata).
+        /// Also delete their data (topics, checkpoints, metadata, databases).
         #[arg(long)]
         purge: bool,
     },
@@ -71,7 +72,7 @@ pub enum StackCommand {
     },
     /// Print the end of a service's log.
     Logs {
-        /// flink, gateway, kafka or pulsar.
+        /// flink, gateway, kafka, pulsar or postgres.
         service: String,
         #[command(flatten)]
         common: Common,
@@ -174,7 +175,8 @@ pub fn start(
     timeout: Duration,
 ) -> anyhow::Result<Vec<ServiceStatus>> {
     let cache = Cache::from_env()?;
-    if !cache.runner_jar_cached() && stack.status(services).iter().any(|s| !s.healthy) {
+    let jvms = services.iter().any(|&s| s != Service::Postgres);
+    if jvms && !cache.runner_jar_cached() && stack.status(services).iter().any(|s| !s.healthy) {
         eprintln!("flinkit: {}", first_run_note(services, &cache));
     }
     let mut reporter = Reporter::new(true);

@@ -34,6 +34,7 @@ pub fn compose_services(service: Service) -> &'static [&'static str] {
         Service::Gateway => &["sql-gateway"],
         Service::Kafka => &["kafka"],
         Service::Pulsar => &["pulsar"],
+        Service::Postgres => &["postgres"],
     }
 }
 
@@ -47,6 +48,7 @@ pub fn compose_env(ports: &Ports) -> Vec<(&'static str, String)> {
         ("FLINKIT_FLINK_PORT", ports.flink_port),
         ("FLINKIT_FLINK_RPC_PORT", ports.flink_rpc_port),
         ("FLINKIT_GATEWAY_PORT", ports.gateway_port),
+        ("FLINKIT_POSTGRES_PORT", ports.postgres_port),
     ]
     .into_iter()
     .map(|(name, port)| (name, port.to_string()))

@@ -4,6 +4,8 @@
 //! - Pulsar: `GET /admin/v2/clusters` answers, and a topic can be created (and is deleted again).
 //! - Flink: `GET /overview` shows at least one TaskManager.
 //! - SQL Gateway: `GET /v1/info` answers.
+//! - PostgreSQL: `SELECT 1` runs in the database `flinkit` as the user `flinkit`, without a
+//!   password.
 
 use std::time::Duration;
 
@@ -22,6 +24,7 @@ pub(crate) fn check(service: Service, ports: &Ports) -> Result<(), String> {
         Service::Pulsar => pulsar(&ports.pulsar_admin()),
         Service::Flink => flink(&ports.endpoint(Service::Flink)),
         Service::Gateway => gateway(&ports.endpoint(Service::Gateway)),
+        Service::Postgres => postgres(ports.postgres_port),
     }
 }
 
@@ -104,6 +107,31 @@ fn gateway(url: &str) -> Result<(), String> {
     }
 }
 
+fn postgres(port: u16) -> Result<(), String> {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host("localhost")
+        .port(port)
+        .user(super::postgres::DATABASE)
+        .dbname(super::postgres::DATABASE)
+        .connect_timeout(CHECK_TIMEOUT);
+    let answer = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("PostgreSQL check: {e}"))?
+        .block_on(async {
+            let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+            let connection = tokio::spawn(connection);
+            let answer = client.simple_query("SELECT 1").await;
+            drop(client);
+            let _ = connection.await;
+            answer
+        });
+    answer
+        .map(drop)
+        .map_err(|e| format!("PostgreSQL at localhost:{port}: {e}"))
+}
+
 /// 16 random hex digits (from the kernel; the time as a fallback).
 pub(crate) fn random_hex() -> String {
     let mut bytes = [0u8; 8];
@@ -130,6 +158,7 @@ mod tests {
             pulsar_http_port: 1,
             flink_port: 1,
             gateway_port: 1,
+            postgres_port: 1,
             ..Ports::default()
         };
         for service in Service::ALL {

@@ -1,12 +1,14 @@
 //! The local stack: a Flink session cluster (JobManager and one TaskManager), the SQL Gateway,
-//! a Kafka broker and a Pulsar standalone broker on this machine, for tutorials, tests and
-//! scripts.
+//! a Kafka broker, a Pulsar standalone broker and a PostgreSQL server on this machine, for
+//! tutorials, tests and scripts.
 //!
 //! Two runtimes bring it up: [`process`] runs the Apache releases as plain JVM processes from
-//! Maven Central artifacts (no Docker needed), [`docker`] drives `docker compose` with the
-//! official images. Both serve the same endpoints, and [`Stack::status`] checks them the same
-//! way: Kafka answers a metadata request, Pulsar's admin API lists its clusters and creates a
-//! topic, Flink's `/overview` shows a TaskManager, the Gateway's `/v1/info` answers.
+//! Maven Central artifacts and the PostgreSQL server of this machine's packages ([`postgres`]),
+//! no Docker needed; [`docker`] drives `docker compose` with the official images. Both serve
+//! the same endpoints, and [`Stack::status`] checks them the same way: Kafka answers a metadata
+//! request, Pulsar's admin API lists its clusters and creates a topic, Flink's `/overview` shows
+//! a TaskManager, the Gateway's `/v1/info` answers, PostgreSQL runs a query in the database
+//! `flinkit` as the user `flinkit`.
 //!
 //! ```no_run
 //! use flinkit::stack::{Service, Stack};
@@ -20,6 +22,7 @@
 pub mod diagnose;
 pub mod docker;
 mod health;
+pub mod postgres;
 pub mod process;
 
 use std::fmt;
@@ -43,11 +46,19 @@ pub enum Service {
     Kafka,
     /// A Pulsar standalone broker.
     Pulsar,
+    /// A PostgreSQL server with the database `flinkit`, user `flinkit` trusted on loopback.
+    Postgres,
 }
 
 impl Service {
     /// Every service, in start order.
-    pub const ALL: [Service; 4] = [Self::Flink, Self::Gateway, Self::Kafka, Self::Pulsar];
+    pub const ALL: [Service; 5] = [
+        Self::Flink,
+        Self::Gateway,
+        Self::Kafka,
+        Self::Pulsar,
+        Self::Postgres,
+    ];
 
     /// The name used on the command line and in JSON.
     pub fn name(self) -> &'static str {
@@ -56,6 +67,7 @@ impl Service {
             Self::Gateway => "gateway",
             Self::Kafka => "kafka",
             Self::Pulsar => "pulsar",
+            Self::Postgres => "postgres",
         }
     }
 
@@ -66,6 +78,7 @@ impl Service {
             Self::Gateway => "SQL Gateway",
             Self::Kafka => "Kafka",
             Self::Pulsar => "Pulsar",
+            Self::Postgres => "PostgreSQL",
         }
     }
 }
@@ -105,6 +118,8 @@ pub struct Ports {
     pub flink_rpc_port: u16,
     /// The SQL Gateway's REST API.
     pub gateway_port: u16,
+    /// PostgreSQL's client port.
+    pub postgres_port: u16,
 }
 
 impl Default for Ports {
@@ -117,6 +132,7 @@ impl Default for Ports {
             flink_port: 8081,
             flink_rpc_port: 6123,
             gateway_port: 8083,
+            postgres_port: 5432,
         }
     }
 }
@@ -130,16 +146,18 @@ impl Ports {
             Service::Gateway => vec![self.gateway_port],
             Service::Kafka => vec![self.kafka_port, self.kafka_controller_port],
             Service::Pulsar => vec![self.pulsar_port, self.pulsar_http_port],
+            Service::Postgres => vec![self.postgres_port],
         }
     }
 
-    /// Where clients reach a service.
+    /// Where clients reach a service (PostgreSQL: the JDBC URL a table's `url` takes).
     pub fn endpoint(&self, service: Service) -> String {
         match service {
             Service::Flink => format!("http://localhost:{}", self.flink_port),
             Service::Gateway => format!("http://localhost:{}", self.gateway_port),
             Service::Kafka => format!("localhost:{}", self.kafka_port),
             Service::Pulsar => format!("pulsar://localhost:{}", self.pulsar_port),
+            Service::Postgres => postgres::jdbc_url(self),
         }
     }
 
@@ -162,9 +180,22 @@ pub enum StackError {
     /// The settings (`flinkit.toml`) could not be read.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    /// A service name that is not one of flink, gateway, kafka, pulsar.
-    #[error("unknown service `{0}` (expected flink, gateway, kafka or pulsar)")]
+    /// A service name that is not one of flink, gateway, kafka, pulsar, postgres.
+    #[error("unknown service `{0}` (expected flink, gateway, kafka, pulsar or postgres)")]
     UnknownService(String),
+    /// The PostgreSQL server programs are not installed.
+    #[error(
+        "the PostgreSQL server is not installed (no initdb and postgres in {}/*/bin or on PATH): \
+         apt-get install postgresql",
+        postgres::DEBIAN_ROOT
+    )]
+    NoPostgres,
+    /// flinkit runs as root and there is no `postgres` user to run PostgreSQL as.
+    #[error(
+        "PostgreSQL refuses to run as root, and there is no `postgres` user to run it as \
+         (the postgresql package creates one; or: useradd --system postgres)"
+    )]
+    NoPostgresUser,
     /// Another process listens on a port a service needs.
     #[error("{service} cannot start: port {port} is taken by {holder}")]
     PortTaken {
@@ -418,5 +449,9 @@ mod tests {
         assert_eq!(ports.endpoint(Service::Kafka), "localhost:9092");
         assert_eq!(ports.endpoint(Service::Pulsar), "pulsar://localhost:6650");
         assert_eq!(ports.pulsar_admin(), "http://localhost:8080");
+        assert_eq!(
+            ports.endpoint(Service::Postgres),
+            "jdbc:postgresql://localhost:5432/flinkit"
+        );
     }
 }

@@ -1,9 +1,11 @@
-//! The process runtime: the stack's services as JVM processes on this machine, from Maven
-//! Central artifacts cached by [`crate::provision`], no Docker needed.
+//! The process runtime: the stack's services as processes on this machine — JVMs from Maven
+//! Central artifacts cached by [`crate::provision`], and the PostgreSQL server of this
+//! machine's packages ([`super::postgres`]) — no Docker needed.
 //!
-//! Five processes make the four services: `kafka` (one KRaft node, broker and controller),
+//! Six processes make the five services: `kafka` (one KRaft node, broker and controller),
 //! `pulsar` (`PulsarStandaloneStarter`: broker and bookie, RocksDB metadata), `jobmanager` and
-//! `taskmanager` (the Flink session cluster) and `gateway` (the SQL Gateway). The runner jar,
+//! `taskmanager` (the Flink session cluster), `gateway` (the SQL Gateway) and `postgres` (the
+//! PostgreSQL server, whose own worker processes it starts itself). The runner jar,
 //! which bundles the Kafka and Pulsar connectors and formats, is on the classpath of the Flink
 //! processes and the Gateway, so SQL Gateway sessions and jars submitted over REST can use them.
 //!
@@ -17,7 +19,8 @@
 //! ```
 //!
 //! Processes are started in their own process group and left running when flinkit exits;
-//! [`down`] stops the recorded ones (SIGTERM to the group, then SIGKILL), never by name.
+//! [`down`] stops the recorded ones (SIGTERM to a JVM's group, SIGINT — a fast shutdown — to
+//! PostgreSQL's server, then SIGKILL to the group), never by name.
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -28,11 +31,12 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
+use super::postgres::Server;
 use super::{Event, Ports, Service, ServiceStatus, Stack, StackError, diagnose, health, io};
 use crate::provision::{Cache, find_java};
 use crate::versions;
 
-/// One JVM of the stack.
+/// One process of the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Unit {
     Kafka,
@@ -40,6 +44,7 @@ enum Unit {
     JobManager,
     TaskManager,
     Gateway,
+    Postgres,
 }
 
 impl Unit {
@@ -50,6 +55,17 @@ impl Unit {
             Self::JobManager => "jobmanager",
             Self::TaskManager => "taskmanager",
             Self::Gateway => "gateway",
+            Self::Postgres => "postgres",
+        }
+    }
+
+    /// What asks it to stop: SIGTERM for a JVM's group; SIGINT for PostgreSQL's server alone,
+    /// its fast shutdown (SIGTERM would wait for every client to leave, and its workers stop
+    /// when the server tells them).
+    fn stop_signal(self) -> (Signal, bool) {
+        match self {
+            Self::Postgres => (Signal::SIGINT, false),
+            _ => (Signal::SIGTERM, true),
         }
     }
 
@@ -59,6 +75,7 @@ impl Unit {
             Service::Gateway => &[Self::Gateway],
             Service::Kafka => &[Self::Kafka],
             Service::Pulsar => &[Self::Pulsar],
+            Service::Postgres => &[Self::Postgres],
         }
     }
 
@@ -70,6 +87,7 @@ impl Unit {
             Self::JobManager => vec![ports.flink_port, ports.flink_rpc_port],
             Self::TaskManager => Vec::new(),
             Self::Gateway => vec![ports.gateway_port],
+            Self::Postgres => vec![ports.postgres_port],
         }
     }
 }
@@ -158,12 +176,26 @@ fn join(paths: &[PathBuf]) -> String {
 }
 
 /// A JVM to start.
-struct Launch {
+struct Jvm {
     main_class: &'static str,
     jvm: Vec<String>,
     args: Vec<String>,
     classpath: String,
     env: Vec<(&'static str, String)>,
+}
+
+impl Jvm {
+    fn command(self, java: &Path) -> Command {
+        let mut command = Command::new(java);
+        command
+            .args(&self.jvm)
+            .arg("-cp")
+            .arg(&self.classpath)
+            .arg(self.main_class)
+            .args(&self.args)
+            .envs(self.env);
+        command
+    }
 }
 
 /// Brings up `services`, leaving healthy ones alone and restarting dead processes, and returns
@@ -214,18 +246,17 @@ pub fn up(
     } else {
         provision(cache, &to_start, &mut |p| progress(Event::Provision(p)))?
     };
-    let java = find_java()?;
+    let mut tools = Tools::default();
     progress(Event::Starting(pending.iter().map(|(s, _)| *s).collect()));
     let started = Instant::now();
-    // Kafka last: its storage is formatted (a short JVM run) while the others start.
-    let (kafka, others): (Vec<Unit>, Vec<Unit>) =
-        to_start.iter().partition(|&&unit| unit == Unit::Kafka);
-    for unit in others.into_iter().chain(kafka) {
-        if unit == Unit::Kafka {
-            format_kafka_storage(stack, &java.path, &classpaths)?;
-        }
-        let launch = prepare(stack, unit, &classpaths)?;
-        let child = spawn(stack, unit, &java.path, launch)?;
+    // PostgreSQL and Kafka last: their storage is initialised (short runs of initdb, a JVM)
+    // while the others start.
+    let (last, others): (Vec<Unit>, Vec<Unit>) = to_start
+        .iter()
+        .partition(|&&unit| matches!(unit, Unit::Kafka | Unit::Postgres));
+    for unit in others.into_iter().chain(last) {
+        let command = prepare(stack, unit, &classpaths, &mut tools)?;
+        let child = spawn(stack, unit, command)?;
         children.push((unit, child));
     }
     let mut waiting: Vec<Service> = pending.iter().map(|(s, _)| *s).collect();
@@ -284,6 +315,7 @@ fn service_of(unit: Unit) -> Service {
         Unit::Pulsar => Service::Pulsar,
         Unit::JobManager | Unit::TaskManager => Service::Flink,
         Unit::Gateway => Service::Gateway,
+        Unit::Postgres => Service::Postgres,
     }
 }
 
@@ -605,8 +637,84 @@ fn write_flink_config(stack: &Stack, unit: Unit) -> Result<PathBuf, StackError> 
     Ok(conf)
 }
 
-/// Writes a unit's configuration and says how to start it.
-fn prepare(stack: &Stack, unit: Unit, classpaths: &Classpaths) -> Result<Launch, StackError> {
+/// The programs units run, found when the first unit needs them.
+#[derive(Default)]
+struct Tools {
+    java: Option<PathBuf>,
+    postgres: Option<Server>,
+}
+
+impl Tools {
+    fn java(&mut self) -> Result<&Path, StackError> {
+        let java = match self.java.take() {
+            Some(java) => java,
+            None => find_java()?.path,
+        };
+        Ok(self.java.insert(java))
+    }
+
+    fn postgres(&mut self) -> Result<&Server, StackError> {
+        let server = match self.postgres.take() {
+            Some(server) => server,
+            None => Server::find()?,
+        };
+        Ok(self.postgres.insert(server))
+    }
+}
+
+/// Writes a unit's configuration (and formats its storage the first time) and says how to
+/// start it.
+fn prepare(
+    stack: &Stack,
+    unit: Unit,
+    classpaths: &Classpaths,
+    tools: &mut Tools,
+) -> Result<Command, StackError> {
+    if unit == Unit::Postgres {
+        return prepare_postgres(stack, tools.postgres()?);
+    }
+    let java = tools.java()?;
+    if unit == Unit::Kafka {
+        format_kafka_storage(stack, java, classpaths)?;
+    }
+    Ok(prepare_jvm(stack, unit, classpaths)?.command(java))
+}
+
+/// Initialises PostgreSQL's data the first time and says how to start its server.
+fn prepare_postgres(stack: &Stack, server: &Server) -> Result<Command, StackError> {
+    let dir = stack.unit_dir(Unit::Postgres);
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let data = dir.join("data");
+    server.initialise(&data, &dir.join("initdb.log"))?;
+    remove_stale_lock(&data)?;
+    server.server(&data, stack.ports().postgres_port)
+}
+
+/// Removes the `postmaster.pid` a server killed without a shutdown leaves behind, when the
+/// process it names is gone, a zombie, or another program (its pid reused). PostgreSQL checks
+/// only that the pid answers a signal, so it refuses to start over an unreaped or reused pid.
+/// A live process working in this data directory is a server that still runs: its lock stays,
+/// and PostgreSQL says so.
+fn remove_stale_lock(data: &Path) -> Result<(), StackError> {
+    let lock = data.join("postmaster.pid");
+    let Ok(text) = std::fs::read_to_string(&lock) else {
+        return Ok(());
+    };
+    let pid: Option<u32> = text.lines().next().and_then(|l| l.trim().parse().ok());
+    let serving = pid.is_some_and(|pid| {
+        start_time(pid).is_some()
+            && std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .is_ok_and(|cwd| std::fs::canonicalize(data).is_ok_and(|data| cwd == data))
+    });
+    if serving {
+        return Ok(());
+    }
+    tracing::debug!(?pid, "removing PostgreSQL's stale postmaster.pid");
+    std::fs::remove_file(&lock).map_err(io(&lock))
+}
+
+/// Writes a JVM unit's configuration and says how to start it.
+fn prepare_jvm(stack: &Stack, unit: Unit, classpaths: &Classpaths) -> Result<Jvm, StackError> {
     let dir = stack.unit_dir(unit);
     let log4j = format!(
         "-Dlog4j2.configurationFile={}",
@@ -638,7 +746,7 @@ fn prepare(stack: &Stack, unit: Unit, classpaths: &Classpaths) -> Result<Launch,
                 "-XX:+ExitOnOutOfMemoryError",
             ]);
             jvm.extend([log4j, tmp]);
-            Launch {
+            Jvm {
                 main_class: "kafka.Kafka",
                 jvm,
                 args: vec![config.display().to_string()],
@@ -668,7 +776,7 @@ fn prepare(stack: &Stack, unit: Unit, classpaths: &Classpaths) -> Result<Launch,
                 "--add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED",
             ]);
             jvm.extend([log4j, tmp]);
-            Launch {
+            Jvm {
                 main_class: "org.apache.pulsar.PulsarStandaloneStarter",
                 jvm,
                 args: vec![
@@ -685,7 +793,7 @@ fn prepare(stack: &Stack, unit: Unit, classpaths: &Classpaths) -> Result<Launch,
                 env: Vec::new(),
             }
         }
-        Unit::JobManager | Unit::TaskManager | Unit::Gateway => {
+        _ => {
             let conf = write_flink_config(stack, unit)?;
             let mut jvm = match unit {
                 Unit::JobManager => strings(&[
@@ -718,7 +826,7 @@ fn prepare(stack: &Stack, unit: Unit, classpaths: &Classpaths) -> Result<Launch,
                 ),
                 _ => ("org.apache.flink.table.gateway.SqlGateway", Vec::new()),
             };
-            Launch {
+            Jvm {
                 main_class,
                 jvm,
                 args,
@@ -730,7 +838,7 @@ fn prepare(stack: &Stack, unit: Unit, classpaths: &Classpaths) -> Result<Launch,
 }
 
 /// Starts a unit in its own process group, its output going to its log, and records its pid.
-fn spawn(stack: &Stack, unit: Unit, java: &Path, launch: Launch) -> Result<Child, StackError> {
+fn spawn(stack: &Stack, unit: Unit, mut command: Command) -> Result<Child, StackError> {
     let dir = stack.unit_dir(unit);
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     let log = stack.log_path(unit);
@@ -740,14 +848,7 @@ fn spawn(stack: &Stack, unit: Unit, java: &Path, launch: Launch) -> Result<Child
     }
     let out = File::create(&log).map_err(io(&log))?;
     let err = out.try_clone().map_err(io(&log))?;
-    let mut command = Command::new(java);
     command
-        .args(&launch.jvm)
-        .arg("-cp")
-        .arg(&launch.classpath)
-        .arg(launch.main_class)
-        .args(&launch.args)
-        .envs(launch.env)
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(out)
@@ -755,7 +856,11 @@ fn spawn(stack: &Stack, unit: Unit, java: &Path, launch: Launch) -> Result<Child
         .process_group(0);
     tracing::debug!(unit = unit.name(), ?command, "starting");
     let child = command.spawn().map_err(|source| StackError::Spawn {
-        what: format!("{} ({})", java.display(), unit.name()),
+        what: format!(
+            "{} ({})",
+            command.get_program().to_string_lossy(),
+            unit.name()
+        ),
         source,
     })?;
     stack.record_pid(unit, child.id())?;
@@ -820,14 +925,19 @@ fn unhealthy(
     }
 }
 
-/// Stops units (all at once): SIGTERM to each process group, then SIGKILL after the grace
-/// period. Returns how long each took.
+/// Stops units (all at once): each one's stop signal, then SIGKILL to its group after the
+/// grace period. Returns how long each took.
 fn stop_units(stack: &Stack, units: &[Unit]) -> Vec<(Unit, Duration)> {
     let started = Instant::now();
     let mut running: Vec<(Unit, u32)> = Vec::new();
     for &unit in units {
         if let Some(pid) = stack.live_pid(unit) {
-            signal(pid, Signal::SIGTERM);
+            let (stop, group) = unit.stop_signal();
+            if group {
+                signal(pid, stop);
+            } else {
+                let _ = kill(Pid::from_raw(pid as i32), stop);
+            }
             running.push((unit, pid));
         }
         let _ = std::fs::remove_file(stack.unit_dir(unit).join("pid"));
