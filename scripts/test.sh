@@ -29,10 +29,11 @@ cargo run --locked --quiet -- stack up --runtime process
 step "cargo test (tests/stack.rs runs its own stack on other ports)"
 cargo test --locked
 
-step "library examples (examples/*.rs) against the stack: launch on each target, the bridge, a pipeline test"
+step "library examples (examples/*.rs) against the stack: launch on each target, the bridge, a pipeline test, a pipeline's lifecycle"
 cargo build --locked --quiet --examples
 for example in "split_validate sql/favorite-color-cheese/pulsar.sql" "launch local" "launch rest" \
-  "launch gateway" "produce_consume" "produce_consume pulsar" "pipeline_test rest" "pipeline_test gateway"; do
+  "launch gateway" "produce_consume" "produce_consume pulsar" "pipeline_test rest" "pipeline_test gateway" \
+  "pipeline_deploy rest" "pipeline_deploy gateway"; do
   set -- $example
   printf -- '--- cargo run --example %s\n' "$*"
   "target/debug/examples/$1" "${@:2}"

@@ -162,6 +162,9 @@ mod tests {
     )]
     fn files_and_variables_layer_over_the_defaults() {
         figment::Jail::expect_with(|jail| {
+            // The variables of the shell running the tests (a FLINKIT_FLINK_URL pointing at a
+            // stack, say) must not leak into what this test layers.
+            jail.clear_env();
             jail.set_env("XDG_CONFIG_HOME", jail.directory().join("user").display());
             std::fs::create_dir_all(jail.directory().join("user/flinkit")).unwrap();
             jail.create_file(

@@ -393,11 +393,7 @@ impl Options {
             conf.push(("parallelism.default".into(), p.to_string()));
         }
         if let Some(savepoint) = restore {
-            conf.push(("execution.savepoint.path".into(), savepoint.into()));
-            conf.push((
-                "execution.savepoint.ignore-unclaimed-state".into(),
-                allow_non_restored.to_string(),
-            ));
+            conf.extend(crate::flink::restore_conf(savepoint, allow_non_restored));
         }
         conf
     }
@@ -1202,20 +1198,31 @@ impl Context<'_> {
         let rest = RestClient::new(&options.flink_url, Duration::from_secs(10));
         let replaced = self.stop_for_replace(&rest, &spec.name, options).await?;
         let restore = replaced.clone().or_else(|| options.from_savepoint.clone());
-        let extra = options.job_conf(
-            restore.as_deref(),
-            options.allow_non_restored_state || replaced.is_some(),
-        );
-        let mut plan = gateway::plan(self.script, texts, &extra);
-        plan.jars = self
+        let client = &client;
+        let jars: Vec<String> = self
             .extra_jars
             .iter()
             .map(|j| j.display().to_string())
             .collect();
-        let run = client
-            .run(&plan, options.keep_session, &spec.name)
-            .await
-            .map_err(|e| self.gateway_error(e))?;
+        let jars = &jars;
+        let run_with = |allow_non_restored: bool| {
+            let extra = options.job_conf(restore.as_deref(), allow_non_restored);
+            let mut plan = gateway::plan(self.script, texts, &extra);
+            plan.jars = jars.clone();
+            async move { client.run(&plan, options.keep_session, &spec.name).await }
+        };
+        let mut ran = run_with(options.allow_non_restored_state).await;
+        // As through REST: a replaced job's state that no operator of the new script reads is
+        // dropped only once Flink said it cannot be mapped.
+        if replaced.is_some()
+            && !options.allow_non_restored_state
+            && let Err(GatewayError::Statement { message, .. }) = &ran
+            && crate::flink::refuses_unmapped_state(message)
+        {
+            options.emit(Event::DroppingUnmappedState);
+            ran = run_with(true).await;
+        }
+        let run = ran.map_err(|e| self.gateway_error(e))?;
         let id = run
             .job_id
             .ok_or_else(|| LaunchError::Gateway(GatewayError::NoJob))?;

@@ -3,8 +3,9 @@
 //! own client — on the other side: it reads what flinkit wrote and flinkit reads what it
 //! inserted. Also the bad input: a row the database refuses (exit 2, located, nothing
 //! written), a table missing in the database and a URL that does not answer (exit 1, the
-//! password never shown). Outside CI, without the stack's PostgreSQL, the tests say so and
-//! stop.
+//! password never shown), TLS asked of a server without it; and the library on its own (the
+//! async producer resolving each send at its commit, a consumer). Outside CI, without the
+//! stack's PostgreSQL, the tests say so and stop.
 
 mod common;
 
@@ -222,6 +223,17 @@ fn a_row_the_database_refuses_rolls_the_whole_file_back() {
     assert!(err.contains("nothing was written"), "{err}");
     assert_eq!(psql_ok(&format!("SELECT count(*) FROM {}", table.0)), "0");
 
+    // Rows go out 256 at a time: a refusal after the first batch still takes it back.
+    let mut file: String = (1..=300)
+        .map(|i| format!("{{\"uid\":\"u{i}\",\"accountId\":{i}}}\n"))
+        .collect();
+    file.push_str("{\"uid\":\"far-too-long\",\"accountId\":301}\n");
+    file.push_str("{\"uid\":\"u302\",\"accountId\":302}\n");
+    let out = run(&sql, &["produce", "--file", "-"], Some(&file));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 301"), "{}", stderr(&out));
+    assert_eq!(psql_ok(&format!("SELECT count(*) FROM {}", table.0)), "0");
+
     // A record that does not fit the table's own types is refused before anything is sent.
     let out = run(
         &sql,
@@ -288,6 +300,16 @@ fn a_missing_table_and_a_silent_database_fail_at_runtime_without_the_password() 
         "{err}"
     );
     assert!(!err.contains(PASSWORD), "{err}");
+
+    // TLS asked of a server without it (the stack's): refused, not sent in the clear.
+    let tls = ddl(
+        &format!("{}?sslmode=require", url()),
+        "users",
+        FLINK_COLUMNS,
+    );
+    let out = run(&tls, &["consume"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("TLS"), "{}", stderr(&out));
 }
 
 #[test]
@@ -309,5 +331,69 @@ fn a_table_without_a_primary_key_is_appended_to() {
         Some(2),
         "a delete needs a key: {}",
         stderr(&out)
+    );
+}
+
+/// The library without the CLI: a table's spec from its SQL, the async producer (each awaited
+/// send resolves once its row is committed, so `psql` sees it at once), and a consumer.
+#[test]
+fn the_library_commits_each_awaited_row_and_reads_them_back() {
+    use flinkit::bridge::client::TableProducer;
+    use flinkit::bridge::table::TableSpec;
+    use flinkit::bridge::{ConsumeOptions, Next};
+    use flinkit::sql::Script;
+    use flinkit::vars::{Vars, substitute};
+    use std::time::Duration;
+
+    if !up() {
+        return;
+    }
+    let table = Table::create("uid TEXT PRIMARY KEY, n INT");
+    let sql = ddl(
+        &url(),
+        &table.0,
+        "uid STRING, n INT, PRIMARY KEY (uid) NOT ENFORCED",
+    );
+    let script = Script::parse_str(&sql).unwrap();
+    let values = substitute(
+        &script,
+        &Vars::new([("PG_PASSWORD".to_string(), PASSWORD.to_string())]),
+    );
+    let spec = TableSpec::from_script(&script, &values, "users").unwrap();
+    let count = format!("SELECT count(*) FROM {}", table.0);
+    common::block_on(async {
+        let producer = TableProducer::open(&spec, Duration::from_secs(10))
+            .await
+            .unwrap();
+        for i in 1..=3 {
+            let record = producer
+                .encode_row(json!({"uid": format!("u{i}"), "n": i}))
+                .unwrap();
+            producer.producer().send(record).await.unwrap();
+            assert_eq!(psql_ok(&count), i.to_string(), "row {i} is committed");
+        }
+    });
+    let mut consumer = flinkit::bridge::consumer(
+        &spec.endpoint,
+        &spec.topics,
+        Some(&spec),
+        &ConsumeOptions::default(),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let mut rows = Vec::new();
+    while let Next::Record(record) = consumer.next(Duration::from_secs(10)).unwrap() {
+        let row = spec
+            .decode_row(record.key.as_deref(), record.value.as_deref().unwrap())
+            .unwrap();
+        rows.push(Value::Object(row));
+    }
+    assert_eq!(
+        rows,
+        [
+            json!({"uid": "u1", "n": 1}),
+            json!({"uid": "u2", "n": 2}),
+            json!({"uid": "u3", "n": 3})
+        ]
     );
 }

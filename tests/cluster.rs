@@ -186,6 +186,84 @@ fn stop_with_a_savepoint_then_replace_and_resume() {
     cancel(resumed["job_id"].as_str().unwrap());
 }
 
+/// Regression: through the SQL Gateway, `--allow-non-restored-state` was ignored (it was sent
+/// under the deprecated `execution.savepoint.ignore-unclaimed-state`, which the session's
+/// default of `execution.state-recovery.ignore-unclaimed-state` overrides).
+#[test]
+fn a_savepoint_with_state_the_new_script_lacks_restores_with_allow_non_restored_state_on_both_targets()
+ {
+    if !cluster_up() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let savepoints = format!("file://{}", dir.path().join("savepoints").display());
+    let counting = script(
+        dir.path(),
+        "count.sql",
+        "CREATE TABLE gen (k INT) WITH ('connector' = 'datagen', 'rows-per-second' = '20', \
+         'fields.k.min' = '1', 'fields.k.max' = '5');\n\
+         CREATE TABLE counts (k INT, n BIGINT) WITH ('connector' = 'blackhole');\n\
+         INSERT INTO counts SELECT k, COUNT(*) FROM gen GROUP BY k;\n",
+    );
+    let first = launch(&counting, "rest", &unique("cluster-unmapped"), &[]);
+    let _first = CancelOnDrop::of(&first);
+    let out = flinkit(&[
+        "jobs",
+        "stop",
+        first["job_id"].as_str().unwrap(),
+        "--savepoint-dir",
+        &savepoints,
+        "--format",
+        "json",
+    ]);
+    common::assert_success(&out);
+    let savepoint = json(&out)["savepoint"].as_str().unwrap().to_string();
+    let plain = script(dir.path(), "stream.sql", STREAM);
+    for target in ["rest", "gateway"] {
+        let name = unique(&format!("cluster-unmapped-{target}"));
+        let refused = flinkit(&[
+            "launch",
+            "--target",
+            target,
+            "--job-name",
+            &name,
+            "--from-savepoint",
+            &savepoint,
+            "-f",
+            &plain,
+        ]);
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{target}: {err}");
+        assert!(err.contains("allowNonRestoredState"), "{target}: {err}");
+        let resumed = launch(
+            &plain,
+            target,
+            &name,
+            &["--from-savepoint", &savepoint, "--allow-non-restored-state"],
+        );
+        let _resumed = CancelOnDrop::of(&resumed);
+        assert_eq!(resumed["state"], "RUNNING", "{target}: {resumed}");
+        let id = resumed["job_id"].as_str().unwrap();
+        let restored = common::block_on(async {
+            flinkit::flink::rest::RestClient::new(&flink_url(), Duration::from_secs(10))
+                .checkpoints(id)
+                .await
+                .unwrap()
+                .restored
+        });
+        let restored = restored.unwrap_or_else(|| panic!("{target}: not restored"));
+        assert!(restored.is_savepoint, "{target}: {restored:?}");
+        assert!(
+            restored
+                .path
+                .as_deref()
+                .is_some_and(|p| savepoint.ends_with(p.trim_start_matches("file:"))),
+            "{target}: restored {restored:?}, savepoint {savepoint}"
+        );
+        cancel(id);
+    }
+}
+
 #[test]
 fn a_runtime_failure_reports_its_exception() {
     if !cluster_up() {

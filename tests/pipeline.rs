@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{flink_url, flinkit_command, json, unique};
 use flinkit::flink::JobState;
@@ -34,6 +34,10 @@ impl Drop for CancelJobs {
         .join();
     }
 }
+
+/// A checkpoint a second: the file sink of `mid` commits its files on checkpoints, and only
+/// then does the fact read them.
+const CHECKPOINTS: &str = "SET 'execution.checkpointing.interval' = '1 s';\n";
 
 /// A three-level folder: sources `a` and `b`, the intermediate `mid` (files the fact watches),
 /// the fact `fact` (a count per key, so stateful).
@@ -65,12 +69,15 @@ impl Folder {
             &format!(
                 "CREATE TABLE mid_{s} (k STRING) WITH ('connector' = 'filesystem', \
                  'path' = 'file://{data}/${{ENV}}-mid', 'format' = 'json', \
-                 'source.monitor-interval' = '1s');"
+                 'source.monitor-interval' = '1s', 'sink.rolling-policy.rollover-interval' = '1s', \
+                 'sink.rolling-policy.check-interval' = '1s');"
             ),
         );
         folder.write(
             &format!("intermediates/mid/dml.mid_{s}.sql"),
-            &format!("INSERT INTO mid_{s} SELECT k FROM a_{s} UNION ALL SELECT k FROM b_{s};"),
+            &format!(
+                "{CHECKPOINTS}INSERT INTO mid_{s} SELECT k FROM a_{s} UNION ALL SELECT k FROM b_{s};"
+            ),
         );
         folder.write(
             &format!("facts/fact/ddl.fact_{s}.sql"),
@@ -80,7 +87,10 @@ impl Folder {
         );
         folder.write(
             &format!("facts/fact/dml.fact_{s}.sql"),
-            &format!("INSERT INTO fact_{s} SELECT k, COUNT(*) FROM mid_{s} GROUP BY k;"),
+            &format!(
+                "SET 'execution.checkpointing.interval' = '1 s';\n\
+                 INSERT INTO fact_{s} SELECT k, COUNT(*) FROM mid_{s} GROUP BY k;"
+            ),
         );
         folder
     }
@@ -194,43 +204,160 @@ fn lifecycle(target: &str) {
     assert_eq!(again["jobs"][0]["job_id"], first["jobs"][0]["job_id"]);
 
     // A stateless change: the intermediate resumes from a savepoint; its stateful child stays.
-    // Only through REST: a gateway job refuses the savepoint's unmapped state although the
-    // session sets `execution.savepoint.ignore-unclaimed-state`.
-    let mut mid_id = first["jobs"][0]["job_id"].clone();
-    if target == "rest" {
-        folder.write(
-            &format!("intermediates/mid/dml.mid_{}.sql", folder.suffix),
-            &format!(
-                "INSERT INTO {mid} SELECT UPPER(k) FROM {a} UNION ALL SELECT k FROM {b};",
-                a = folder.table("a"),
-                b = folder.table("b")
-            ),
-        );
-        let upgraded = run(&["deploy", "--parallelism", "1"]);
-        assert_eq!(actions(&upgraded), pair("upgraded", "unchanged"));
-        assert_ne!(upgraded["jobs"][0]["job_id"], mid_id);
-        mid_id = upgraded["jobs"][0]["job_id"].clone();
-    }
+    folder.write(
+        &format!("intermediates/mid/dml.mid_{}.sql", folder.suffix),
+        &format!(
+            "{CHECKPOINTS}INSERT INTO {mid} SELECT UPPER(k) FROM {a} UNION ALL SELECT k FROM {b};",
+            a = folder.table("a"),
+            b = folder.table("b")
+        ),
+    );
+    let upgraded = run(&["deploy", "--parallelism", "1"]);
+    assert_eq!(actions(&upgraded), pair("upgraded", "unchanged"));
+    let mid_id = upgraded["jobs"][0]["job_id"].clone();
+    assert_ne!(mid_id, first["jobs"][0]["job_id"]);
 
     // A stateful change: the fact restarts with fresh state.
-    folder.write(
-        &format!("facts/fact/dml.fact_{}.sql", folder.suffix),
-        &format!("INSERT INTO {fact} SELECT k, COUNT(*) + 0 FROM {mid} GROUP BY k;"),
-    );
+    let fact_dml = format!("facts/fact/dml.fact_{}.sql", folder.suffix);
+    let fact_sql = |select: &str| {
+        format!(
+            "SET 'execution.checkpointing.interval' = '1 s';\n\
+             INSERT INTO {fact} SELECT k, {select} FROM {mid} WHERE k <> 'x' GROUP BY k;"
+        )
+    };
+    folder.write(&fact_dml, &fact_sql("COUNT(*)"));
     let restarted = run(&["deploy", "--parallelism", "1"]);
     assert_eq!(actions(&restarted), pair("unchanged", "restarted"));
 
-    let status = run(&["status"]);
+    // Status: the upgraded job resumed from its savepoint; records flow; the fact checkpoints.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let status = run(&["status"]);
+        let row = |name: &str| {
+            status["tables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["name"] == name)
+                .unwrap()
+                .clone()
+        };
+        let flowing = row(&mid)["records_out"].as_u64().unwrap_or(0) > 0
+            && row(&fact)["records_in"].as_u64().unwrap_or(0) > 0;
+        if flowing && row(&fact)["last_checkpoint"]["id"].as_u64().is_some() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no records or checkpoint: {status}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    };
     let tables = status["tables"].as_array().unwrap();
     let row = |name: &str| tables.iter().find(|t| t["name"] == name).unwrap().clone();
     assert_eq!(row(&mid)["state"], "RUNNING", "{status}");
     assert_eq!(row(&mid)["job_id"], mid_id);
+    assert_eq!(row(&mid)["job"], format!("{env}.{mid}"));
+    assert_eq!(row(&mid)["restored_from"]["is_savepoint"], true, "{status}");
+    assert_eq!(row(&fact)["restored_from"], Value::Null, "{status}");
     assert_eq!(
         row(&mid)["parents"],
         serde_json::json!([folder.table("a"), folder.table("b")])
     );
     assert_eq!(row(&mid)["children"], serde_json::json!([fact.clone()]));
     assert_eq!(row(&folder.table("a"))["job_id"], Value::Null);
+    let tree = flinkit_command()
+        .args(["pipeline", "status", "-f"])
+        .arg(folder.dir.path())
+        .args(["--env", &env, "--flink-url", &flink_url()])
+        .env("FLINKIT_STATE_DIR", state.path())
+        .output()
+        .unwrap();
+    let tree = String::from_utf8(tree.stdout).unwrap();
+    assert!(
+        tree.contains(&format!("└─ {mid}  {env}.{mid}  RUNNING"))
+            && tree.contains(&format!("   └─ {fact}  {env}.{fact}  RUNNING"))
+            && tree.contains(&format!("└─ {mid}  (↑ shown above)")),
+        "{tree}"
+    );
+
+    // --keep-state: a change Flink can map (a filter's constant) resumes the stateful fact from
+    // a savepoint, its state kept.
+    folder.write(&fact_dml, &fact_sql("COUNT(*)").replace("'x'", "'y'"));
+    let kept = run(&["deploy", "--parallelism", "1", "--keep-state"]);
+    assert_eq!(actions(&kept), pair("unchanged", "upgraded"));
+    let kept_status = run(&["status"]);
+    let fact_row = kept_status["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == fact.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        fact_row["restored_from"]["is_savepoint"], true,
+        "{kept_status}"
+    );
+
+    // A change Flink cannot map (another aggregate): refused, said so, nothing restarted
+    // silently; the savepoint is kept for the next --keep-state deploy.
+    folder.write(&fact_dml, &fact_sql("COUNT(*) + SUM(CHAR_LENGTH(k))"));
+    let refused = pipeline(
+        &folder,
+        state.path(),
+        &env,
+        &[
+            "deploy",
+            "--parallelism",
+            "1",
+            "--keep-state",
+            "--target",
+            target,
+        ],
+    );
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let error = json(&refused)["error"].clone();
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "Flink refused to resume {fact} from its savepoint"
+        )),
+        "{error}"
+    );
+    assert!(
+        error["help"]
+            .as_str()
+            .unwrap()
+            .contains("without --keep-state"),
+        "{error}"
+    );
+    assert_eq!(
+        error["running"],
+        serde_json::json!([mid.clone()]),
+        "{error}"
+    );
+    assert_eq!(
+        error["not_deployed"],
+        serde_json::json!([fact.clone()]),
+        "{error}"
+    );
+    let plan = run(&["deploy", "--dry-run", "--keep-state"]);
+    assert_eq!(plan["plan"][1]["action"], "upgrade", "{plan}");
+    assert!(
+        plan["plan"][1]["savepoint"]
+            .as_str()
+            .unwrap()
+            .contains("savepoint-"),
+        "{plan}"
+    );
+    // Without the flag, the fact starts with fresh state.
+    let fresh = run(&["deploy", "--parallelism", "1"]);
+    assert_eq!(actions(&fresh), pair("unchanged", "started"));
 
     let stopped = run(&["undeploy"]);
     assert_eq!(
@@ -307,6 +434,8 @@ fn the_example_folder_plans_what_its_readmes_show() {
             "examples/pipeline",
             "--env",
             "dev",
+            "--var",
+            "KAFKA=localhost:9092",
             "--dry-run",
             "--flink-url",
             &flink_url(),
@@ -322,4 +451,176 @@ fn the_example_folder_plans_what_its_readmes_show() {
             "{readme} does not show what the dry run prints:\n{printed}"
         );
     }
+}
+
+#[test]
+fn a_deploy_that_fails_half_way_says_what_runs_and_a_second_one_finishes() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let folder = Folder::new();
+    let env = format!("h{}", &folder.suffix[2..]);
+    let state = tempfile::tempdir().unwrap();
+    let _guard = CancelJobs {
+        prefix: format!("{env}."),
+    };
+    let (mid, fact) = (folder.table("mid"), folder.table("fact"));
+    let fact_dml = format!("facts/fact/dml.fact_{}.sql", folder.suffix);
+    let deploy = || {
+        pipeline(
+            &folder,
+            state.path(),
+            &env,
+            &["deploy", "--parallelism", "1"],
+        )
+    };
+    let refused = |out: &std::process::Output, needle: &str| {
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let error = json(out)["error"].clone();
+        assert!(
+            error["message"].as_str().unwrap().contains(needle),
+            "{error}"
+        );
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("running now: {mid}; not deployed: {fact}")),
+            "{error}"
+        );
+        assert_eq!(
+            error["running"],
+            serde_json::json!([mid.clone()]),
+            "{error}"
+        );
+        assert_eq!(
+            error["not_deployed"],
+            serde_json::json!([fact.clone()]),
+            "{error}"
+        );
+    };
+
+    // The fact's SQL fails planning: the intermediate runs, the fact is not deployed.
+    folder.write(
+        &fact_dml,
+        &format!("INSERT INTO {fact} SELECT k, COUNT(no_such_column) FROM {mid} GROUP BY k;"),
+    );
+    refused(&deploy(), "no_such_column");
+
+    // Fixed: the second deploy leaves the intermediate alone and finishes the fact.
+    folder.write(
+        &fact_dml,
+        &format!("INSERT INTO {fact} SELECT k, COUNT(*) FROM {mid} GROUP BY k;"),
+    );
+    let out = deploy();
+    common::assert_success(&out);
+    let done = json(&out);
+    assert_eq!(
+        actions(&done),
+        vec![
+            (mid.clone(), "unchanged".to_string()),
+            (fact.clone(), "started".to_string())
+        ]
+    );
+    assert_eq!(done["jobs"][1]["state"], "RUNNING", "{done}");
+    common::assert_success(&pipeline(&folder, state.path(), &env, &["undeploy"]));
+}
+
+#[test]
+fn a_confluent_folder_gets_its_report_though_it_cannot_be_deployed() {
+    let dir = "tests/fixtures/pipeline/confluent";
+    let report = |format: &str| {
+        let out = common::flinkit(&[
+            "pipeline",
+            "report",
+            "int_enriched_orders",
+            "-f",
+            dir,
+            "--format",
+            format,
+        ]);
+        common::assert_success(&out);
+        out
+    };
+    let doc = json(&report("json"));
+    assert_eq!(doc["table"], "int_enriched_orders");
+    assert_eq!(
+        doc["ancestors"],
+        serde_json::json!(["customers_raw", "src_customers", "orders_raw", "src_orders"])
+    );
+    assert_eq!(
+        doc["descendants"],
+        serde_json::json!(["fct_big_orders", "fct_revenue_by_country"])
+    );
+    let layers: Vec<(String, u64)> = doc["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap().to_string(),
+                n["layer"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(layers.len(), 7);
+    assert!(
+        layers.contains(&("int_enriched_orders".into(), 2)),
+        "{layers:?}"
+    );
+    assert!(
+        layers.contains(&("fct_revenue_by_country".into(), 3)),
+        "{layers:?}"
+    );
+    let table = doc["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "int_enriched_orders")
+        .unwrap()
+        .clone();
+    assert_eq!(table["connector"], Value::Null);
+    assert_eq!(table["stateful"], "JOIN");
+    assert!(
+        table["dml"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("dml.int_enriched_orders.sql")
+    );
+    assert_eq!(doc["edges"].as_array().unwrap().len(), 6);
+
+    let html = String::from_utf8(report("html").stdout).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<svg"));
+    for node in layers.iter().map(|(n, _)| n) {
+        assert!(html.contains(&format!("<title>{node}</title>")), "{node}");
+    }
+    for fetch in ["src=", "href=", "@import", "url(http", "<script", "<link"] {
+        assert!(!html.contains(fetch), "the page fetches something: {fetch}");
+    }
+    let mermaid = String::from_utf8(report("mermaid").stdout).unwrap();
+    assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
+    assert_eq!(mermaid.matches(" --> ").count(), 6, "{mermaid}");
+
+    // Deploying it is refused, with the table to blame, before any cluster is asked.
+    let out = common::flinkit(&[
+        "pipeline",
+        "deploy",
+        "-f",
+        dir,
+        "--dry-run",
+        "--format",
+        "json",
+        "--flink-url",
+        "http://localhost:1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let message = json(&out)["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("has no CREATE TABLE anywhere in the folder"),
+        "{message}"
+    );
 }

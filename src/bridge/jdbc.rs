@@ -7,17 +7,25 @@
 //! topics' own; this module only turns records into statements and rows into records.
 //!
 //! - **Writing** ([`JdbcProducer`]) runs every record of a run in **one transaction**,
-//!   committed by [`Producer::flush`]: a row the database refuses (a data exception or an
+//!   committed by [`Producer::flush`], its statements sent 256 at a time (pipelined): a row the database refuses (a data exception or an
 //!   integrity violation: too long, out of range, NOT NULL, a foreign key) fails the run with
 //!   its line and rolls everything back, so nothing is half-written. With a primary key a row
 //!   is an upsert (`INSERT … ON CONFLICT (key) DO UPDATE`), and a tombstone a `DELETE` by key;
-//!   without one, a plain `INSERT` (Flink's append mode). Values travel as text cast to the
+//!   without one, a plain `INSERT` (Flink's append mode). A caller that waits for
+//!   acknowledgements between records ([`Producer::poll`] with a timeout: a paced `--rate`
+//!   run's pauses, the async [`client`](super::client)'s idle moments) commits what it sent so
+//!   far, so a delivery is a commit. Values travel as text cast to the
 //!   database column's own type, so PostgreSQL's input rules decide (`DECIMAL` keeps every
 //!   digit; `BYTES`, base64 in JSON, is decoded into `bytea`).
 //! - **Reading** ([`JdbcConsumer`]) runs one `SELECT` of the table's columns (ordered by the
 //!   primary key) and turns each row into the JSON Flink's formats use: numbers and booleans
 //!   as JSON, `TIMESTAMP` as `yyyy-MM-dd HH:mm:ss[.fff]`, `TIMESTAMP_LTZ` in UTC with a `Z`,
 //!   `BYTES` as base64.
+//!
+//! TLS is rustls (no OpenSSL): `sslmode=require`, `verify-ca` or `verify-full` (or `ssl=true`)
+//! in the URL encrypts and verifies the server's certificate and host name against the Mozilla
+//! roots, or against the PEM certificates of `sslrootcert=PATH` — stricter than libpq's
+//! `require`, which does not verify. `disable`, `allow` and `prefer` connect without TLS.
 //!
 //! Identifiers are written as Flink's PostgreSQL dialect writes them — unquoted, so
 //! PostgreSQL folds them to lower case — unless they are not plain identifiers, which are
@@ -34,9 +42,12 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use serde_json::{Map, Value};
 use tokio::runtime::Runtime;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::Type;
-use tokio_postgres::{Client, Config, NoTls, RowStream, Statement};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Config, NoTls, RowStream, Socket, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::input::InputError;
 use super::table::TableSpec;
@@ -64,8 +75,17 @@ pub fn shown_url(url: &str) -> String {
     format!("{base}?{}", params.join("&"))
 }
 
+/// How a connection is secured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tls {
+    /// Plain TCP.
+    Off,
+    /// TLS, the server verified against the Mozilla roots, or these PEM files' certificates.
+    Verified { roots: Option<String> },
+}
+
 /// The connection settings of a JDBC URL and the endpoint's `username`/`password`.
-fn config(endpoint: &Endpoint, timeout: Duration) -> Result<Config, BridgeError> {
+fn config(endpoint: &Endpoint, timeout: Duration) -> Result<(Config, Tls), BridgeError> {
     let url = &endpoint.address;
     let setting = |message: String| BridgeError::Setting {
         key: "url".into(),
@@ -81,6 +101,8 @@ fn config(endpoint: &Endpoint, timeout: Duration) -> Result<Config, BridgeError>
     let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
     let (hosts, database) = location.split_once('/').unwrap_or((location, ""));
     let mut config = Config::new();
+    let mut tls = Tls::Off;
+    let mut roots = None;
     for host in hosts.split(',').filter(|h| !h.is_empty()) {
         let (name, port) = match host.rsplit_once(':') {
             Some((name, port)) if !name.ends_with(']') || host.starts_with('[') => {
@@ -119,13 +141,19 @@ fn config(endpoint: &Endpoint, timeout: Duration) -> Result<Config, BridgeError>
             "currentSchema" => {
                 config.options(format!("-c search_path={value}"));
             }
-            "sslmode" if matches!(value, "disable" | "allow" | "prefer") => {}
-            "sslmode" => {
+            "sslmode" if matches!(value, "disable" | "allow" | "prefer") => tls = Tls::Off,
+            "sslmode" if matches!(value, "require" | "verify-ca" | "verify-full") => {
+                tls = Tls::Verified { roots: None };
+            }
+            "ssl" if value == "true" => tls = Tls::Verified { roots: None },
+            "ssl" if value == "false" => tls = Tls::Off,
+            "sslmode" | "ssl" => {
                 return Err(setting(format!(
-                    "sslmode={value}: the bridge talks to PostgreSQL without TLS (disable, allow \
-                     or prefer)"
+                    "{key}={value}: expected sslmode=disable|allow|prefer|require|verify-ca|\
+                     verify-full, or ssl=true|false"
                 )));
             }
+            "sslrootcert" => roots = Some(value.to_string()),
             other => tracing::debug!(
                 parameter = other,
                 "JDBC URL parameter not used by the bridge"
@@ -149,7 +177,59 @@ fn config(endpoint: &Endpoint, timeout: Duration) -> Result<Config, BridgeError>
         }
     }
     config.connect_timeout(timeout);
-    Ok(config)
+    if let Tls::Verified { .. } = tls {
+        config.ssl_mode(SslMode::Require);
+        tls = Tls::Verified { roots };
+    }
+    Ok((config, tls))
+}
+
+/// A rustls connector (ring) trusting `roots` (PEM files), else the Mozilla roots.
+fn connector(roots: Option<&str>) -> Result<MakeRustlsConnect, BridgeError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let setting = |message: String| BridgeError::Setting {
+        key: "sslrootcert".into(),
+        message,
+    };
+    let mut store = rustls::RootCertStore::empty();
+    match roots {
+        None => store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Some(path) => {
+            let certificates = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| setting(format!("{path}: {e}")))?;
+            let (added, _) = store.add_parsable_certificates(certificates);
+            if added == 0 {
+                return Err(setting(format!("{path} holds no usable certificate")));
+            }
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| BridgeError::client_caused(Broker::Jdbc, "setting up TLS", e))?
+    .with_root_certificates(store)
+    .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// Connects with `tls`, the connection driven by a task of the runtime.
+async fn connect<T>(config: &Config, tls: T) -> Result<Client, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    let (client, connection) = config.connect(tls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "PostgreSQL connection ended");
+        }
+    });
+    Ok(client)
 }
 
 /// A connected session (UTC, ISO dates) and the runtime driving it.
@@ -161,7 +241,7 @@ struct Session {
 
 impl Session {
     fn open(endpoint: &Endpoint, timeout: Duration) -> Result<Self, BridgeError> {
-        let config = config(endpoint, timeout)?;
+        let (config, tls) = config(endpoint, timeout)?;
         let url = shown_url(&endpoint.address);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -173,16 +253,27 @@ impl Session {
             timeout,
             detail,
         };
-        let connected =
-            runtime.block_on(async { tokio::time::timeout(timeout, config.connect(NoTls)).await });
+        let connected = match tls {
+            Tls::Off => runtime
+                .block_on(async { tokio::time::timeout(timeout, connect(&config, NoTls)).await }),
+            Tls::Verified { roots } => {
+                let tls = connector(roots.as_deref())?;
+                runtime
+                    .block_on(async { tokio::time::timeout(timeout, connect(&config, tls)).await })
+            }
+        };
         let client = match connected {
             Err(_) => return Err(unreachable("no answer".into())),
-            Ok(Err(e)) if e.as_db_error().is_none() => {
+            // Nothing listens, or the network failed: the database is down.
+            Ok(Err(e))
+                if std::error::Error::source(&e).is_some_and(|c| c.is::<std::io::Error>()) =>
+            {
                 let cause = std::error::Error::source(&e)
                     .map(|c| format!(": {c}"))
                     .unwrap_or_default();
                 return Err(unreachable(format!("{e}{cause}")));
             }
+            // It answered and refused: a login, a database, TLS.
             Ok(Err(e)) => {
                 return Err(BridgeError::client_caused(
                     Broker::Jdbc,
@@ -190,14 +281,7 @@ impl Session {
                     e,
                 ));
             }
-            Ok(Ok((client, connection))) => {
-                runtime.spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(error = %e, "PostgreSQL connection ended");
-                    }
-                });
-                client
-            }
+            Ok(Ok(client)) => client,
         };
         let session = Self {
             runtime,
@@ -338,11 +422,16 @@ pub struct JdbcProducer {
     columns: Vec<(String, Type)>,
     statements: HashMap<Write, Statement>,
     in_transaction: bool,
-    /// Records executed in the open transaction, acknowledged when it commits.
+    /// Statements queued to be sent together, with their records' numbers.
+    batch: Vec<(u64, Statement, Vec<Option<String>>)>,
+    /// Records sent in the open transaction, acknowledged when it commits.
     pending: Vec<u64>,
-    /// The line whose row the database refused: the transaction is rolled back.
-    refused: Option<u64>,
+    /// Why the open transaction is rolled back (a refused row, a failed write).
+    aborted: Option<String>,
 }
+
+/// How many statements are sent together (pipelined) before their answers are awaited.
+const PIPELINE: usize = 256;
 
 impl JdbcProducer {
     /// Connects to the endpoint's database and checks that `table` (its `table-name`) exists.
@@ -355,8 +444,9 @@ impl JdbcProducer {
             columns,
             statements: HashMap::new(),
             in_transaction: false,
+            batch: Vec::new(),
             pending: Vec::new(),
-            refused: None,
+            aborted: None,
         })
     }
 
@@ -485,6 +575,57 @@ fn refuses_row(error: &tokio_postgres::Error) -> bool {
         .is_some_and(|code| matches!(&code.code()[..2], "22" | "23"))
 }
 
+impl JdbcProducer {
+    /// Runs the queued statements pipelined (sent together, answered in order). The first row
+    /// the database refuses aborts the transaction: its line is the error.
+    fn execute_batch(&mut self) -> Result<(), BridgeError> {
+        let batch = std::mem::take(&mut self.batch);
+        let client = &self.session.client;
+        let results = self
+            .session
+            .runtime
+            .block_on(futures::future::join_all(batch.iter().map(
+                |(_, statement, params)| async move {
+                    let params: Vec<&(dyn ToSql + Sync)> =
+                        params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+                    client.execute(statement, &params).await
+                },
+            )));
+        self.pending.extend(batch.iter().map(|(seq, _, _)| *seq));
+        let Some((seq, error)) = batch
+            .iter()
+            .zip(results)
+            .find_map(|((seq, _, _), result)| result.err().map(|e| (*seq, e)))
+        else {
+            return Ok(());
+        };
+        if !refuses_row(&error) {
+            self.aborted = Some(format!("line {seq} could not be written"));
+            return Err(BridgeError::client_caused(
+                Broker::Jdbc,
+                format!("writing to table `{}` at {}", self.table, self.session.url),
+                error,
+            ));
+        }
+        self.aborted = Some(format!("line {seq} was refused"));
+        let db = error.as_db_error();
+        let detail = db
+            .and_then(|d| d.detail())
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        Err(InputError {
+            line: seq,
+            message: format!(
+                "table `{}` refuses the row: {}{detail}; the transaction is rolled back, nothing \
+                 was written",
+                self.table,
+                db.map_or_else(|| error.to_string(), |d| d.message().to_string())
+            ),
+        }
+        .into())
+    }
+}
+
 impl Producer for JdbcProducer {
     fn send(
         &mut self,
@@ -499,55 +640,44 @@ impl Producer for JdbcProducer {
             )?;
             self.in_transaction = true;
         }
-        let (statement, params) = self.plan(&record)?;
-        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-            .iter()
-            .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
-        match self
-            .session
-            .runtime
-            .block_on(self.session.client.execute(&statement, &params))
-        {
-            Ok(_) => {
-                self.pending.push(seq);
+        let sent = self.plan(&record).and_then(|(statement, params)| {
+            self.batch.push((seq, statement, params));
+            if self.batch.len() >= PIPELINE {
+                self.execute_batch()
+            } else {
                 Ok(())
             }
-            Err(e) if refuses_row(&e) => {
-                self.refused = Some(seq);
-                let db = e.as_db_error();
-                let detail = db
-                    .and_then(|d| d.detail())
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default();
-                Err(InputError {
-                    line: seq,
-                    message: format!(
-                        "table `{}` refuses the row: {}{detail}; the transaction is rolled \
-                         back, nothing was written",
-                        self.table,
-                        db.map_or_else(|| e.to_string(), |d| d.message().to_string())
-                    ),
-                }
-                .into())
-            }
-            Err(e) => Err(BridgeError::client_caused(
-                Broker::Jdbc,
-                format!("writing to table `{}` at {}", self.table, self.session.url),
-                e,
-            )),
+        });
+        if sent.is_err() && self.aborted.is_none() {
+            self.aborted = Some(format!("line {seq} could not be written"));
         }
+        sent
     }
 
-    fn poll(&mut self, _timeout: Duration, _acks: &mut dyn FnMut(Ack)) {}
+    /// A caller that waits for acknowledgements (a pause between paced records, the async
+    /// client's idle producer) gets them: the open transaction commits. A caller that only
+    /// looks (`Duration::ZERO`, a progress display) changes nothing.
+    fn poll(&mut self, timeout: Duration, acks: &mut dyn FnMut(Ack)) {
+        if !timeout.is_zero()
+            && self.in_transaction
+            && let Err(error) = self.flush(timeout, acks)
+        {
+            tracing::debug!(error = %error.with_causes(), "a commit while waiting failed");
+        }
+    }
 
     fn flush(&mut self, _timeout: Duration, acks: &mut dyn FnMut(Ack)) -> Result<(), BridgeError> {
         if !self.in_transaction {
             return Ok(());
         }
+        let written = if self.aborted.is_none() {
+            self.execute_batch()
+        } else {
+            Ok(())
+        };
         self.in_transaction = false;
         let pending = std::mem::take(&mut self.pending);
-        let end = match self.refused {
+        let end = match self.aborted {
             Some(_) => "ROLLBACK",
             None => "COMMIT",
         };
@@ -555,9 +685,9 @@ impl Producer for JdbcProducer {
             self.session.client.batch_execute(end),
             "ending the transaction",
         );
-        let failure = match (&ended, self.refused) {
+        let failure = match (&ended, self.aborted.take()) {
             (Ok(()), None) => None,
-            (Ok(()), Some(line)) => Some(format!("rolled back: line {line} was refused")),
+            (Ok(()), Some(why)) => Some(format!("rolled back: {why}")),
             (Err(e), _) => Some(format!("not committed: {}", e.with_causes())),
         };
         for seq in pending {
@@ -567,7 +697,7 @@ impl Producer for JdbcProducer {
             };
             acks(Ack { seq, result });
         }
-        ended
+        written.and(ended)
     }
 
     fn topic(&self) -> &str {
@@ -806,11 +936,12 @@ mod tests {
 
     #[test]
     fn urls_become_connection_settings() {
-        let parsed = config(
+        let (parsed, tls) = config(
             &endpoint("jdbc:postgresql://db.example:6432/shop?currentSchema=s&password=x"),
             Duration::from_secs(1),
         )
         .unwrap();
+        assert_eq!(tls, Tls::Off);
         assert_eq!(parsed.get_dbname(), Some("shop"));
         assert_eq!(parsed.get_ports(), [6432]);
         assert_eq!(parsed.get_user(), Some("u"), "the username option wins");
@@ -820,16 +951,29 @@ mod tests {
         let err = config(&endpoint("jdbc:mysql://h/db"), Duration::from_secs(1)).unwrap_err();
         assert!(err.is_invalid_input(), "{err}");
         assert!(err.to_string().contains("jdbc:postgresql://"), "{err}");
+        let (secured, tls) = config(
+            &endpoint("jdbc:postgresql://h/db?sslmode=verify-full&sslrootcert=/ca.pem"),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert_eq!(secured.get_ssl_mode(), SslMode::Require);
+        assert_eq!(
+            tls,
+            Tls::Verified {
+                roots: Some("/ca.pem".into())
+            }
+        );
         let err = config(
-            &endpoint("jdbc:postgresql://h/db?sslmode=require&password=hidden"),
+            &endpoint("jdbc:postgresql://h/db?sslmode=sometimes&password=hidden"),
             Duration::from_secs(1),
         )
         .unwrap_err();
+        assert!(err.is_invalid_input(), "{err}");
         assert!(!err.to_string().contains("hidden"), "{err}");
     }
 
     fn config_of(url: &str) -> Config {
-        config(&endpoint(url), Duration::from_secs(1)).unwrap()
+        config(&endpoint(url), Duration::from_secs(1)).unwrap().0
     }
 
     #[test]

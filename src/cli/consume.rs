@@ -1,4 +1,5 @@
-//! `flinkit consume`: reads a Kafka or Pulsar topic and prints each record as a JSON line
+//! `flinkit consume`: reads a Kafka or Pulsar topic (or a jdbc table's rows) and prints each
+//! record as a JSON line
 //! (decoded per the table's formats with --table), or with `--upsert` the materialized table:
 //! the latest row per key, tombstones removing keys.
 

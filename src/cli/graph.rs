@@ -33,7 +33,8 @@ pub fn run(ctx: &Context<'_>, args: &GraphArgs) -> anyhow::Result<()> {
     };
     match ctx.format {
         Format::Json => output::print_json(&graph.to_json()),
-        Format::Text => output::print(&graph.to_text()),
+        // `require_format` refuses html for graph before it runs.
+        Format::Text | Format::Html => output::print(&graph.to_text()),
         Format::Dot => output::print(&graph.to_dot()),
         Format::Mermaid => output::print(&graph.to_mermaid()),
     }

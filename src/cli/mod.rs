@@ -39,7 +39,7 @@ pub struct Cli {
     /// More logging on stderr (-v info, -vv debug, -vvv trace); FLINKIT_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
-    /// Output format: text for people, json for scripts (graph also takes dot and mermaid).
+    /// Output format: text for people, json for scripts (graph also takes dot and mermaid; pipeline report mermaid and html).
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
     pub format: Format,
     /// When to color text output.
@@ -101,18 +101,22 @@ pub enum Command {
   flinkit stack logs pulsar -n 100
   flinkit stack down --purge                # stop and delete the data")]
     Stack(stack::StackArgs),
-    /// Send records to a Kafka or Pulsar topic: flags, JSON lines, or generated from a table.
+    /// Send records to a Kafka or Pulsar topic, or a jdbc table's PostgreSQL table: flags, JSON
+    /// lines, or generated from a table.
     #[command(after_help = "Examples:
   flinkit produce kafka users --key 100-1 --value '{\"uid\":\"100-1\",\"accountId\":\"100\"}'
   flinkit produce --table users -f sql/user-count/kafka.sql --file users.jsonl
   flinkit produce --table users -f sql/user-count/kafka.sql --tombstone 100-1
-  flinkit produce pulsar events --file - --envelope < events.jsonl")]
+  flinkit produce pulsar events --file - --envelope < events.jsonl
+  flinkit produce --table users -f users-jdbc.sql --file users.jsonl   # 'connector' = 'jdbc': one transaction")]
     Produce(Box<produce::ProduceArgs>),
-    /// Read a Kafka or Pulsar topic as JSON lines, or as a materialized upsert table.
+    /// Read a Kafka or Pulsar topic (or a jdbc table's rows) as JSON lines, or as a materialized
+    /// upsert table.
     #[command(after_help = "Examples:
   flinkit consume kafka users --count 10
   flinkit consume --table user_count_by_account -f sql/user-count/kafka.sql --upsert
-  flinkit consume pulsar events --from 10m --follow")]
+  flinkit consume pulsar events --from 10m --follow
+  flinkit consume --table users -f users-jdbc.sql --upsert             # a PostgreSQL table as it is")]
     Consume(Box<consume::ConsumeArgs>),
     /// Show a tutorial's job working: stack, records, job, result table, all in one command.
     #[command(after_help = "Examples:
@@ -122,13 +126,14 @@ pub enum Command {
   flinkit demo --down                            # and stop the services it started")]
     Demo(demo::DemoArgs),
     /// Deploy a folder of tables as many jobs, one per sink table, parents first; show its
-    /// status; undeploy it.
+    /// status; undeploy it; report a table's lineage.
     #[command(after_help = "Examples:
   flinkit pipeline deploy -f pipelines/ --env dev --dry-run   # the plan, nothing changed
   flinkit pipeline deploy -f pipelines/ --env dev             # start, upgrade, restart jobs
   flinkit pipeline deploy -f pipelines/ fact_orders            # one table and its ancestors
   flinkit pipeline status -f pipelines/ --env dev --format json
-  flinkit pipeline undeploy -f pipelines/ --env dev")]
+  flinkit pipeline undeploy -f pipelines/ --env dev
+  flinkit pipeline report fact_orders -f pipelines/ --format html > fact_orders.html")]
     Pipeline(pipeline::PipelineArgs),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
@@ -201,6 +206,11 @@ impl Command {
     fn formats(&self) -> &'static [Format] {
         match self {
             Self::Graph(_) => &[Format::Text, Format::Json, Format::Dot, Format::Mermaid],
+            Self::Pipeline(args)
+                if matches!(args.command, pipeline::PipelineCommand::Report(_)) =>
+            {
+                &[Format::Text, Format::Json, Format::Mermaid, Format::Html]
+            }
             Self::Completions(_) => &[Format::Text],
             _ => &[Format::Text, Format::Json],
         }

@@ -14,8 +14,10 @@ pub enum Format {
     Json,
     /// Graphviz (graph only).
     Dot,
-    /// Mermaid flowchart (graph only).
+    /// Mermaid flowchart (graph and pipeline report only).
     Mermaid,
+    /// One self-contained HTML page (pipeline report only).
+    Html,
 }
 
 /// When to use colors.

@@ -1,11 +1,14 @@
-//! `flinkit pipeline deploy|status|undeploy`: a folder of tables as many jobs, one library call
-//! each ([`flinkit::pipeline`]), rendered as text tables or the contract's JSON.
+//! `flinkit pipeline deploy|status|undeploy|report`: a folder of tables as many jobs, one
+//! library call each ([`flinkit::pipeline`]), rendered as text (tables, a tree) or the
+//! contract's JSON; `report` also as Mermaid or an HTML page.
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use flinkit::launch::Target;
-use flinkit::pipeline::{self, Cluster, Outcome, Project, Step, TableStatus};
+use flinkit::pipeline::{self, Cluster, Outcome, Project, Relation, Report, Step, TableStatus};
+use flinkit::sql::{Input, Script};
 use serde_json::json;
 
 use super::args::{ClusterArgs, TargetArg, VarArgs};
@@ -24,10 +27,28 @@ pub enum PipelineCommand {
     /// Deploy the folder's jobs parents first: start new ones, leave unchanged ones alone,
     /// upgrade changed stateless ones from a savepoint, restart changed stateful ones fresh.
     Deploy(DeployArgs),
-    /// Each table of the folder with its job, state, parents and children.
+    /// Each table of the folder with its job, state, records in and out, last checkpoint,
+    /// parents and children: a tree from the sources down (--format json: {"tables":[{"name",
+    /// "job_id","state","parents","children","job","records_in","records_out",
+    /// "last_checkpoint","restored_from"}]}).
     Status(CommonArgs),
     /// Cancel the folder's jobs (or those of TABLEs and their descendants), children first.
     Undeploy(CommonArgs),
+    /// A table's ancestors and descendants, from the SQL alone (no cluster): --format html is
+    /// one self-contained page with the graph drawn, json the nodes and edges, mermaid a
+    /// flowchart, text the layers.
+    Report(ReportArgs),
+}
+
+/// Flags of `flinkit pipeline report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The table whose lineage to report.
+    #[arg(value_name = "TABLE")]
+    pub table: String,
+    /// The pipeline's folder (searched recursively for .sql files).
+    #[arg(short = 'f', long = "file", value_name = "DIR", required = true)]
+    pub dir: PathBuf,
 }
 
 /// Flags every pipeline command takes.
@@ -59,7 +80,9 @@ pub struct DeployArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Print the plan (what starts, stays, upgrades or restarts, in order, and why) and change
-    /// nothing.
+    /// nothing. With --format json: {"dry_run":true,"plan":[{"table","name","action":
+    /// "start|stay|upgrade|restart","reason","job_id","state","hash"}]}, parents first ("savepoint"
+    /// too when --keep-state resumes a job from the savepoint a refused upgrade left).
     #[arg(long)]
     pub dry_run: bool,
     /// Where an upgrade's savepoint goes (a directory the cluster can write).
@@ -69,6 +92,12 @@ pub struct DeployArgs {
     /// Each job's parallelism (default: the cluster's).
     #[arg(long, value_name = "N", value_parser = super::values::parallelism)]
     pub parallelism: Option<u32>,
+    /// A changed stateful job resumes from a savepoint, keeping its state, instead of
+    /// restarting with fresh state. If Flink refuses the savepoint (the query's stateful
+    /// operators changed), deploy stops there, says so and keeps the savepoint for the next
+    /// --keep-state deploy.
+    #[arg(long)]
+    pub keep_state: bool,
 }
 
 /// Where a pipeline's jobs run.
@@ -109,7 +138,8 @@ pub fn run(ctx: &Context<'_>, args: &PipelineArgs) -> anyhow::Result<()> {
             let project = Project::load(&common.dir)?;
             let mut cluster = common
                 .cluster()?
-                .savepoint_dir(deploy.savepoint_dir.clone());
+                .savepoint_dir(deploy.savepoint_dir.clone())
+                .keep_state(deploy.keep_state);
             if let Some(p) = deploy.parallelism {
                 cluster = cluster.parallelism(p);
             }
@@ -126,6 +156,16 @@ pub fn run(ctx: &Context<'_>, args: &PipelineArgs) -> anyhow::Result<()> {
             let tables = super::block_on(pipeline::status(&project, &cluster))??;
             print_status(ctx, &tables)
         }
+        PipelineCommand::Report(args) => {
+            let script = Script::from_inputs(&[Input::Path(args.dir.clone())])?;
+            let report = Report::build(&script, &args.table)?;
+            match ctx.format {
+                Format::Json => output::print_json(&report),
+                Format::Mermaid => output::print(&report.to_mermaid()),
+                Format::Html => output::print(&report.to_html()),
+                _ => output::print(&report_text(&report)),
+            }
+        }
         PipelineCommand::Undeploy(common) => {
             let project = Project::load(&common.dir)?;
             let cluster = common.cluster()?;
@@ -133,6 +173,30 @@ pub fn run(ctx: &Context<'_>, args: &PipelineArgs) -> anyhow::Result<()> {
             print_jobs(ctx, &jobs)
         }
     }
+}
+
+/// The report's layers, one line each, the table marked with `*` and each node's relation.
+fn report_text(report: &Report) -> String {
+    let mut text = String::new();
+    let layers = report.nodes.iter().map(|n| n.layer + 1).max().unwrap_or(0);
+    for layer in 0..layers {
+        let names: Vec<String> = report
+            .nodes
+            .iter()
+            .filter(|n| n.layer == layer)
+            .map(|n| match n.relation {
+                Relation::Table => format!("*{}*", n.name),
+                _ => n.name.clone(),
+            })
+            .collect();
+        text.push_str(&format!("{layer}  {}\n", names.join(", ")));
+    }
+    text.push_str(&format!(
+        "ancestors: {}\ndescendants: {}\n",
+        or_dash(Some(report.ancestors.join(", ")).filter(|s| !s.is_empty())),
+        or_dash(Some(report.descendants.join(", ")).filter(|s| !s.is_empty()))
+    ));
+    text
 }
 
 fn or_dash(value: Option<String>) -> String {
@@ -190,32 +254,99 @@ fn print_status(ctx: &Context<'_>, tables: &[TableStatus]) -> anyhow::Result<()>
     if ctx.format == Format::Json {
         return output::print_json(&json!({ "tables": tables }));
     }
-    let rows: Vec<[String; 5]> = tables
+    output::print(&status_tree(tables))
+}
+
+/// The tables as a tree from the roots (tables nothing feeds) down to their children; a table
+/// with several parents is shown in full under the first and as `(↑ shown above)` after.
+fn status_tree(tables: &[TableStatus]) -> String {
+    let by_name: HashMap<&str, &TableStatus> =
+        tables.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut shown: HashSet<&str> = HashSet::new();
+    let mut text = String::new();
+    for root in tables.iter().filter(|t| t.parents.is_empty()) {
+        branch(root, &by_name, &mut shown, "", None, &mut text);
+    }
+    text
+}
+
+/// One table's line under `prefix` (`last`: whether it is its parent's last child; `None` for
+/// a root), then its children.
+fn branch<'t>(
+    table: &'t TableStatus,
+    by_name: &HashMap<&str, &'t TableStatus>,
+    shown: &mut HashSet<&'t str>,
+    prefix: &str,
+    last: Option<bool>,
+    text: &mut String,
+) {
+    let (elbow, indent) = match last {
+        None => ("", ""),
+        Some(true) => ("└─ ", "   "),
+        Some(false) => ("├─ ", "│  "),
+    };
+    let first = shown.insert(table.name.as_str());
+    let detail = if first {
+        describe(table)
+    } else {
+        "(↑ shown above)".to_string()
+    };
+    text.push_str(&format!("{prefix}{elbow}{}  {detail}\n", table.name));
+    if !first {
+        return;
+    }
+    let inner = format!("{prefix}{indent}");
+    let children: Vec<&TableStatus> = table
+        .children
         .iter()
-        .map(|t| {
-            let state = match (&t.job, t.state) {
-                (None, _) => "(no job)".to_string(),
-                (Some(_), None) => "not running".to_string(),
-                (Some(_), Some(state)) => state.to_string(),
-            };
-            let parents = if t.parents.is_empty() {
-                "-".to_string()
-            } else {
-                format!("← {}", t.parents.join(", "))
-            };
-            [
-                t.name.clone(),
-                or_dash(t.job.clone()),
-                state,
-                or_dash(t.job_id.clone()),
-                parents,
-            ]
-        })
+        .filter_map(|c| by_name.get(c.as_str()).copied())
         .collect();
-    output::print(&table(
-        ["TABLE", "JOB", "STATE", "JOB ID", "PARENTS"],
-        &rows,
-    ))
+    for (i, child) in children.iter().enumerate() {
+        branch(
+            child,
+            by_name,
+            shown,
+            &inner,
+            Some(i + 1 == children.len()),
+            text,
+        );
+    }
+}
+
+/// A table's job, state, records and last checkpoint, in one line.
+fn describe(table: &TableStatus) -> String {
+    let Some(job) = &table.job else {
+        return "(no job: a source or a view)".to_string();
+    };
+    let (Some(id), Some(state)) = (&table.job_id, table.state) else {
+        return format!("{job}  not running");
+    };
+    let mut line = format!("{job}  {state}  {id}");
+    if let (Some(i), Some(o)) = (table.records_in, table.records_out) {
+        line.push_str(&format!("  in {i}  out {o}"));
+    }
+    match &table.last_checkpoint {
+        Some(c) => line.push_str(&format!("  checkpoint {} at {}", c.id, clock(c.time))),
+        None => line.push_str("  no checkpoint"),
+    }
+    if let Some(r) = &table.restored_from {
+        let kind = if r.is_savepoint {
+            "savepoint"
+        } else {
+            "checkpoint"
+        };
+        line.push_str(&format!(
+            "  (resumed from {kind} {})",
+            or_dash(r.path.clone())
+        ));
+    }
+    line
+}
+
+/// Milliseconds since the epoch as an RFC 3339 time in seconds (UTC).
+fn clock(millis: i64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis.max(0) as u64);
+    humantime::format_rfc3339_seconds(time).to_string()
 }
 
 /// Left-aligned columns, two spaces apart.

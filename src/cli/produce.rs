@@ -1,5 +1,6 @@
-//! `flinkit produce`: sends records to a Kafka or Pulsar topic — from flags, from JSON lines
-//! (checked first, then sent), or generated from the table's schema — and exits non-zero unless
+//! `flinkit produce`: sends records to a Kafka or Pulsar topic (or a jdbc table's PostgreSQL
+//! table) — from flags, from JSON lines (checked first, then sent), or generated from the
+//! table's schema — and exits non-zero unless
 //! every record was acknowledged.
 
 use std::io::{BufRead, IsTerminal, Seek, Write};

@@ -76,6 +76,14 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
             if let Some(fix) = fix(err) {
                 error["help"] = json!(fix);
             }
+            if let Some((running, pending)) = err
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<PipelineError>())
+                .and_then(PipelineError::progress)
+            {
+                error["running"] = json!(running);
+                error["not_deployed"] = json!(pending);
+            }
             let _ = output::print_json(&json!({ "error": error }));
         }
         (None, false) => {
@@ -96,6 +104,8 @@ fn fix(err: &anyhow::Error) -> Option<&'static str> {
         } else if let Some(err) = cause.downcast_ref::<RestError>() {
             err.help()
         } else if let Some(err) = cause.downcast_ref::<GatewayError>() {
+            err.help()
+        } else if let Some(err) = cause.downcast_ref::<PipelineError>() {
             err.help()
         } else {
             cause

@@ -1,5 +1,6 @@
 //! What `produce` and `consume` share: naming the topic (`kafka|pulsar TOPIC`, or `--table NAME`
-//! with the table's SQL), the endpoint and its client settings.
+//! with the table's SQL — a jdbc table's is its database table), the endpoint and its client
+//! settings.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,10 +29,11 @@ pub struct TopicArgs {
     /// `kafka` or `pulsar` (not needed with --table).
     #[arg(value_enum, value_name = "BROKER", required_unless_present = "table")]
     pub broker: Option<BrokerArg>,
-    /// The topic (with --table: overrides the table's topic).
+    /// The topic (with --table: overrides the table's topic, or a jdbc table's 'table-name').
     #[arg(value_name = "TOPIC")]
     pub topics: Vec<String>,
-    /// Take topic, endpoint, key and formats from this table's CREATE TABLE (needs -f or --sql).
+    /// Take topic, endpoint, key and formats from this table's CREATE TABLE (needs -f or --sql);
+    /// a 'connector' = 'jdbc' table's rows go to (and come from) its PostgreSQL table.
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
     /// With --table: the SQL file or folder holding the CREATE TABLE (repeatable).
@@ -47,12 +49,14 @@ pub struct TopicArgs {
     pub sql: Vec<String>,
     #[command(flatten)]
     pub vars: VarArgs,
-    /// Broker address: Kafka bootstrap servers or a Pulsar service URL (default: the table's,
-    /// else $FLINKIT_KAFKA_URL / $FLINKIT_PULSAR_URL, else the local stack's).
+    /// Broker address: Kafka bootstrap servers, a Pulsar service URL or a jdbc table's JDBC URL
+    /// (default: the table's, else $FLINKIT_KAFKA_URL / $FLINKIT_PULSAR_URL, else the local
+    /// stack's).
     #[arg(long, value_name = "ADDRESS", value_parser = super::values::endpoint)]
     pub endpoint: Option<String>,
     /// A client setting: any librdkafka property for Kafka (`-X compression.type=lz4`); for
-    /// Pulsar batch.size, batch.bytes, batch.delay.ms, compression, max.pending, auth.token.
+    /// Pulsar batch.size, batch.bytes, batch.delay.ms, compression, max.pending, auth.token; for
+    /// a jdbc table username, password.
     #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = super::args::key_value)]
     pub settings: Vec<(String, String)>,
     /// How long to wait for the broker to answer at the start.

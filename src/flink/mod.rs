@@ -17,6 +17,28 @@ use serde::{Deserialize, Serialize};
 
 use crate::sql::{Detail, Script, Statement, StatementKind};
 
+/// The job configuration that restores a job from `savepoint`, skipping the state no operator
+/// of the new job reads when `allow_non_restored`, under Flink 1.20's keys. Not the deprecated
+/// `execution.savepoint.*` ones: the SQL Gateway fills each session with the current keys'
+/// defaults (`execution.state-recovery.ignore-unclaimed-state: false`), and a current key wins
+/// over its deprecated one, so a deprecated key set by a session is silently overridden.
+pub fn restore_conf(savepoint: &str, allow_non_restored: bool) -> Vec<(String, String)> {
+    vec![
+        ("execution.state-recovery.path".into(), savepoint.into()),
+        (
+            "execution.state-recovery.ignore-unclaimed-state".into(),
+            allow_non_restored.to_string(),
+        ),
+    ]
+}
+
+/// Whether Flink's `message` refuses a savepoint because the new job lacks operators whose
+/// state it holds (`Cannot map checkpoint/savepoint state … --allowNonRestoredState`).
+pub fn refuses_unmapped_state(message: &str) -> bool {
+    message.contains("allowNonRestoredState")
+        || message.contains("Cannot map checkpoint/savepoint state")
+}
+
 /// What the runner jar runs: the statements in order and the job's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobSpec {
@@ -314,6 +336,30 @@ impl RunnerEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restore_settings_use_the_keys_the_gateway_honours() {
+        assert_eq!(
+            restore_conf("file:/sp/savepoint-1", true),
+            [
+                (
+                    "execution.state-recovery.path".to_string(),
+                    "file:/sp/savepoint-1".to_string()
+                ),
+                (
+                    "execution.state-recovery.ignore-unclaimed-state".to_string(),
+                    "true".to_string()
+                ),
+            ]
+        );
+        assert!(refuses_unmapped_state(
+            "Failed to rollback to checkpoint/savepoint file:/sp. Cannot map checkpoint/savepoint \
+             state for operator 4bf7 to the new program, because the operator is not available in \
+             the new program. If you want to allow to skip this, you can set the \
+             --allowNonRestoredState option on the CLI."
+        ));
+        assert!(!refuses_unmapped_state("Column 'x' not found in any table"));
+    }
 
     #[test]
     fn batch_jobs_run_on_c1_and_streaming_jobs_keep_c2() {

@@ -3,6 +3,7 @@
 //! job's life afterwards (state, metrics, exceptions, list, cancel, stop with a savepoint). Every
 //! answer is deserialized into a typed struct; the HTTP layer is [`super::http`].
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -140,6 +141,42 @@ pub struct JobDetails {
     pub vertices: Vec<Vertex>,
 }
 
+/// What a job read and wrote so far, summed over subtasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct JobIo {
+    /// Records its sources emitted (the `numRecordsOut` of its `Source: …` operators).
+    pub records_in: u64,
+    /// Records its sinks received: the `numRecordsIn` of the sink operators (`Sink: …`,
+    /// `…Writer`) of the vertices no other vertex reads, else those vertices' own
+    /// `numRecordsIn`.
+    pub records_out: u64,
+}
+
+/// A checkpoint or savepoint of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checkpoint {
+    /// Its id.
+    pub id: u64,
+    /// When it completed (or, for the one restored, when the job restored it), milliseconds
+    /// since the epoch.
+    pub time: i64,
+    /// Whether it is a savepoint.
+    pub is_savepoint: bool,
+    /// Where it is stored, when it is retained.
+    pub path: Option<String>,
+}
+
+/// A job's checkpoints: how many completed, the latest one, and the one it started from.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Checkpoints {
+    /// Checkpoints completed since the job started.
+    pub completed: u64,
+    /// The latest completed checkpoint.
+    pub latest: Option<Checkpoint>,
+    /// The checkpoint or savepoint the job restored its state from.
+    pub restored: Option<Checkpoint>,
+}
+
 /// How to run the runner jar.
 #[derive(Debug, Clone, Default)]
 pub struct RunRequest {
@@ -192,10 +229,7 @@ impl Refusal {
 
     /// Whether Flink refused a savepoint because the new script lacks some of its operators.
     pub fn is_unmapped_state(&self) -> bool {
-        self.message.contains("allowNonRestoredState")
-            || self
-                .message
-                .contains("Cannot map checkpoint/savepoint state")
+        super::refuses_unmapped_state(&self.message)
     }
 }
 
@@ -263,6 +297,66 @@ struct JobAnswer {
     start_time: i64,
     #[serde(default)]
     vertices: Vec<VertexAnswer>,
+    plan: Option<PlanAnswer>,
+}
+
+#[derive(Deserialize)]
+struct PlanAnswer {
+    #[serde(default)]
+    nodes: Vec<PlanNode>,
+}
+
+#[derive(Deserialize)]
+struct PlanNode {
+    #[serde(default)]
+    inputs: Vec<PlanInput>,
+}
+
+#[derive(Deserialize)]
+struct PlanInput {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct MetricName {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct CheckpointsAnswer {
+    #[serde(default)]
+    counts: CheckpointCounts,
+    latest: Option<LatestCheckpoints>,
+}
+
+#[derive(Deserialize, Default)]
+struct CheckpointCounts {
+    #[serde(default)]
+    completed: u64,
+}
+
+#[derive(Deserialize)]
+struct LatestCheckpoints {
+    completed: Option<CompletedCheckpoint>,
+    restored: Option<RestoredCheckpoint>,
+}
+
+#[derive(Deserialize)]
+struct CompletedCheckpoint {
+    id: u64,
+    latest_ack_timestamp: i64,
+    #[serde(default)]
+    is_savepoint: bool,
+    external_path: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RestoredCheckpoint {
+    id: u64,
+    restore_timestamp: i64,
+    #[serde(default)]
+    is_savepoint: bool,
+    external_path: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -473,6 +567,87 @@ impl RestClient {
         })
     }
 
+    /// The records a job's sources emitted and its sinks received (see [`JobIo`]).
+    pub async fn io(&self, id: &str) -> Result<JobIo, RestError> {
+        let answer: JobAnswer = self.http.get(&format!("/jobs/{id}")).await?;
+        let read: HashSet<String> = answer
+            .plan
+            .map(|p| p.nodes)
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|n| n.inputs)
+            .map(|i| i.id)
+            .collect();
+        let mut io = JobIo::default();
+        for vertex in &answer.vertices {
+            let base = format!("/jobs/{id}/vertices/{}/subtasks/metrics", vertex.id);
+            let names: Vec<MetricName> = self.http.get(&base).await?;
+            let sink_vertex = !read.contains(&vertex.id);
+            let wanted: Vec<&str> = names
+                .iter()
+                .map(|m| m.id.as_str())
+                .filter(|n| {
+                    let (operator, metric) = n.rsplit_once('.').unwrap_or(("", n));
+                    (metric == "numRecordsOut" && operator.starts_with("Source__"))
+                        || (sink_vertex && metric == "numRecordsIn" && is_sink(operator))
+                })
+                .collect();
+            let mut query = wanted.join(",");
+            if sink_vertex {
+                query = if query.is_empty() {
+                    "numRecordsIn".into()
+                } else {
+                    format!("{query},numRecordsIn")
+                };
+            }
+            if query.is_empty() {
+                continue;
+            }
+            let metrics: Vec<Metric> = self
+                .http
+                .get(&format!("{base}?get={query}&agg=sum"))
+                .await?;
+            let mut sinks: Option<u64> = None;
+            let mut task_in = 0;
+            for m in &metrics {
+                let n = m.sum.map_or(0, |n| n as u64);
+                match m.id.rsplit_once('.') {
+                    Some((_, "numRecordsOut")) => io.records_in += n,
+                    Some(_) => sinks = Some(sinks.unwrap_or(0).max(n)),
+                    None => task_in = n,
+                }
+            }
+            if sink_vertex {
+                io.records_out += sinks.unwrap_or(task_in);
+            }
+        }
+        Ok(io)
+    }
+
+    /// A job's checkpoints (none completed for a job without checkpointing).
+    pub async fn checkpoints(&self, id: &str) -> Result<Checkpoints, RestError> {
+        let answer: CheckpointsAnswer = self.http.get(&format!("/jobs/{id}/checkpoints")).await?;
+        let latest = answer.latest;
+        Ok(Checkpoints {
+            completed: answer.counts.completed,
+            latest: latest
+                .as_ref()
+                .and_then(|l| l.completed.as_ref())
+                .map(|c| Checkpoint {
+                    id: c.id,
+                    time: c.latest_ack_timestamp,
+                    is_savepoint: c.is_savepoint,
+                    path: c.external_path.clone(),
+                }),
+            restored: latest.and_then(|l| l.restored).map(|r| Checkpoint {
+                id: r.id,
+                time: r.restore_timestamp,
+                is_savepoint: r.is_savepoint,
+                path: r.external_path,
+            }),
+        })
+    }
+
     /// The root cause of a job's failure, if it has one (without the Java stack). The
     /// exception history is served from the execution graph cached for `web.refresh-interval`,
     /// so for a job that the live overview already shows failing it is read again until the
@@ -602,6 +777,12 @@ impl RestClient {
     }
 }
 
+/// Whether an operator's metric name is a sink's: `Sink__t[5]`, `t[5]__Writer`, `end__Writer`,
+/// `StreamingFileWriter` (the file sink's writer, ahead of its committer).
+fn is_sink(operator: &str) -> bool {
+    operator.starts_with("Sink__") || operator.ends_with("Writer")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,6 +803,42 @@ mod tests {
             })
         );
         assert_eq!(err.http_status(), Some(500));
+    }
+
+    #[test]
+    fn sink_operators_are_told_from_their_metric_names() {
+        for sink in [
+            "Sink__fact[7]",
+            "enriched_orders[113]__Writer",
+            "end__Writer",
+            "StreamingFileWriter",
+        ] {
+            assert!(is_sink(sink), "{sink}");
+        }
+        for other in ["Source__orders[104]", "Calc[107]", "SinkMaterializer[113]"] {
+            assert!(!is_sink(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn checkpoints_deserialize_with_and_without_a_completed_one() {
+        let answer: CheckpointsAnswer = serde_json::from_str(
+            r#"{"counts":{"restored":1,"total":3,"in_progress":0,"completed":3,"failed":0},
+            "latest":{"completed":{"id":3,"latest_ack_timestamp":1700,"is_savepoint":false,
+            "external_path":"file:/cp/chk-3"},"savepoint":null,"failed":null,
+            "restored":{"id":1,"restore_timestamp":1500,"is_savepoint":true,
+            "external_path":"file:/sp/savepoint-1"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(answer.counts.completed, 3);
+        let latest = answer.latest.unwrap();
+        assert_eq!(latest.completed.unwrap().id, 3);
+        assert!(latest.restored.unwrap().is_savepoint);
+        let none: CheckpointsAnswer = serde_json::from_str(
+            r#"{"counts":{"completed":0},"latest":{"completed":null,"restored":null}}"#,
+        )
+        .unwrap();
+        assert!(none.latest.unwrap().completed.is_none());
     }
 
     #[test]

@@ -10,9 +10,14 @@
 //! - [`deploy`] carries a plan out through [`crate::launch::launch`]: a changed stateless job is
 //!   stopped with a savepoint and resumed from it (`upgraded`); a changed stateful job (GROUP BY,
 //!   JOIN, DISTINCT, OVER, MATCH_RECOGNIZE, deduplication) is cancelled and started with fresh
-//!   state (`restarted`), and so are the stateful children of a job that restarts.
-//! - [`status`] shows each table with its job, its state, its parents and children.
+//!   state (`restarted`), and so are the stateful children of a job that restarts — unless
+//!   [`Cluster::keep_state`] asks to resume it from a savepoint, which Flink may refuse
+//!   ([`PipelineError::StateRefused`]). A job that fails while it starts is cancelled.
+//! - [`status`] shows each table with its job, its state, the records it read and wrote, its
+//!   last checkpoint, its parents and children.
 //! - [`undeploy`] cancels jobs, children first.
+//! - [`Report`] is a table's lineage (ancestors and descendants) as JSON, Mermaid or an HTML
+//!   page, from the SQL alone: it works on folders that cannot be deployed.
 //!
 //! Jobs are named `ENV.TABLE` (`dev.fact_orders`), `flinkit.TABLE` without an environment; the
 //! environment is also the `${ENV}` variable. Each job's content hash (of its statements after
@@ -25,6 +30,7 @@
 
 mod ops;
 mod plan;
+mod report;
 mod state;
 
 use std::fmt;
@@ -36,6 +42,7 @@ use crate::sql::SqlError;
 
 pub use ops::{Deployed, Outcome, TableStatus, deploy, status, undeploy};
 pub use plan::{Action, Cluster, JobDef, Project, Step};
+pub use report::{Place, Relation, Report, ReportEdge, ReportNode};
 
 /// Why a pipeline could not be planned, deployed, shown or undeployed.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +110,27 @@ pub enum PipelineError {
         #[source]
         source: Box<LaunchError>,
     },
+    /// With `--keep-state`, Flink refused to resume a changed job from its savepoint (the new
+    /// query's operators do not match the state's); the old job was stopped with that
+    /// savepoint, which a later `--keep-state` deploy resumes from.
+    #[error(
+        "Flink refused to resume {table} from its savepoint {savepoint}, so its state was not \
+         kept; {}",
+        Progress(.deployed, .pending)
+    )]
+    StateRefused {
+        /// The table whose job could not resume.
+        table: String,
+        /// The savepoint the old job was stopped with.
+        savepoint: String,
+        /// The tables whose jobs run now.
+        deployed: Vec<String>,
+        /// The tables not deployed (the refused one first).
+        pending: Vec<String>,
+        /// Flink's refusal.
+        #[source]
+        source: Box<LaunchError>,
+    },
     /// The JobManager REST API failed.
     #[error(transparent)]
     Rest(#[from] RestError),
@@ -152,6 +180,7 @@ impl PipelineError {
             | Self::MaskedName { .. }
             | Self::NoJobs => true,
             Self::Launch { source, .. } => source.is_invalid_input(),
+            Self::StateRefused { .. } => true,
             Self::Config(err) => err.is_invalid_input(),
             Self::Rest(_) | Self::State { .. } => false,
         }
@@ -164,7 +193,8 @@ impl PipelineError {
             | Self::NoDdl { table, .. }
             | Self::UnknownTable { table, .. }
             | Self::MaskedName { table }
-            | Self::Launch { table, .. } => Some(table),
+            | Self::Launch { table, .. }
+            | Self::StateRefused { table, .. } => Some(table),
             _ => None,
         }
     }
@@ -174,7 +204,36 @@ impl PipelineError {
         match self {
             Self::TwoWriters { second, .. } => Some(second),
             Self::NoDdl { statement, .. } => Some(statement),
-            Self::Launch { source, .. } => source.statement(),
+            Self::Launch { source, .. } | Self::StateRefused { source, .. } => source.statement(),
+            _ => None,
+        }
+    }
+
+    /// For a deploy that stopped part-way: the tables whose jobs run now and those not
+    /// deployed (the failed one first).
+    pub fn progress(&self) -> Option<(&[String], &[String])> {
+        match self {
+            Self::Launch {
+                deployed, pending, ..
+            }
+            | Self::StateRefused {
+                deployed, pending, ..
+            } => Some((deployed, pending)),
+            _ => None,
+        }
+    }
+
+    /// How to fix it, when there is a known way.
+    pub fn help(&self) -> Option<&'static str> {
+        match self {
+            Self::StateRefused { .. } => Some(
+                "deploy without --keep-state to restart the job with fresh state (it reads its \
+                 sources from the start), or change the query so that its stateful operators \
+                 stay the same (same grouping keys, aggregates and joins; a filter's or an \
+                 expression's constant may change) and deploy with --keep-state again: it \
+                 resumes from that savepoint",
+            ),
+            Self::Launch { source, .. } => source.help(),
             _ => None,
         }
     }

@@ -1,7 +1,7 @@
 //! Carrying a plan out (`deploy`), showing the pipeline on the cluster (`status`) and stopping
 //! it children first (`undeploy`).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -9,7 +9,8 @@ use super::PipelineError;
 use super::plan::{Action, Cluster, Project, live_jobs};
 use super::state::{self, Record};
 use crate::flink::JobState;
-use crate::launch::{LaunchError, launch};
+use crate::flink::rest::Checkpoint;
+use crate::launch::{Job, LaunchError, launch};
 
 /// How long a launched job may take to have all its tasks running before deploy moves on.
 const RUNNING_TIMEOUT: Duration = Duration::from_secs(90);
@@ -37,8 +38,10 @@ pub type Deployed = Vec<Outcome>;
 /// Deploys `tables` of `project` (all when empty) on `cluster`: plans (see
 /// [`Project::plan`]), then starts, upgrades and restarts jobs in order through
 /// [`launch`], recording each job's content hash. A failure part-way is
-/// [`PipelineError::Launch`], which names what runs now and what is not deployed; deploying
-/// again finishes the job.
+/// [`PipelineError::Launch`] (or, for a job `--keep-state` could not resume,
+/// [`PipelineError::StateRefused`]), which names what runs now and what is not deployed;
+/// deploying again finishes the job. A job that fails or restarts before all its tasks run is
+/// cancelled and is the failure.
 pub async fn deploy(
     project: &Project,
     cluster: &Cluster,
@@ -67,11 +70,17 @@ pub async fn deploy(
             pending: steps[i..].iter().map(|s| s.table.clone()).collect(),
             source: Box::new(source),
         };
-        // A savepoint needs a RUNNING job; one still waiting for slots restarts instead.
-        if action == Action::Upgrade && step.state != Some(JobState::Running) {
+        // A savepoint needs a RUNNING job; one still waiting for slots restarts instead (with
+        // --keep-state too: it has no state to keep yet).
+        if action == Action::Upgrade
+            && step.job_id.is_some()
+            && step.state != Some(JobState::Running)
+        {
             action = Action::Restart;
         }
+        let keep = action == Action::Upgrade && job.stateful.is_some();
         let mut options = cluster.options(&step.name);
+        let mut kept_savepoint = None;
         match (action, &step.job_id) {
             (Action::Restart, Some(id)) => {
                 tracing::info!(job = %id, table = %step.table, "cancelling for a fresh start");
@@ -82,6 +91,22 @@ pub async fn deploy(
                 cancelled
                     .await
                     .map_err(|e| failed(&outcomes, LaunchError::from(e)))?;
+            }
+            // --keep-state: the state must come back whole, so no operator's state may be
+            // dropped; the savepoint is taken here to be named if Flink refuses it.
+            (Action::Upgrade, _) if keep => {
+                let savepoint = match &step.job_id {
+                    Some(id) => rest
+                        .stop_with_savepoint(id, cluster.savepoints())
+                        .await
+                        .map_err(|e| failed(&outcomes, LaunchError::from(e)))?,
+                    None => step
+                        .savepoint
+                        .clone()
+                        .expect("a keep-state start has a savepoint"),
+                };
+                options = options.from_savepoint(&savepoint);
+                kept_savepoint = Some(savepoint);
             }
             // Operators a changed query no longer has (Flink SQL derives their ids from the
             // plan) leave state behind that nothing reads: dropped, the rest restored.
@@ -95,10 +120,40 @@ pub async fn deploy(
         let script = project.script_of(job);
         let launched = async {
             let handle = launch(&script, &options).await?;
-            let state = handle.wait_running(RUNNING_TIMEOUT).await?;
-            Ok::<_, LaunchError>((handle.id().to_string(), state))
+            let id = handle.id().to_string();
+            Ok::<_, LaunchError>((id, wait_started(handle).await?))
         };
-        let (job_id, state) = launched.await.map_err(|e| failed(&outcomes, e))?;
+        let (job_id, state) = match (launched.await, kept_savepoint) {
+            (Ok(done), _) => done,
+            // The savepoint is kept for the next --keep-state deploy whatever went wrong; it is
+            // Flink's refusal only if Flink turned the job down or it failed restoring.
+            (Err(source), Some(savepoint)) => {
+                state::write(
+                    &root,
+                    cluster.key(),
+                    &step.name,
+                    &Record {
+                        job_id: step.job_id.clone().unwrap_or_default(),
+                        hash: step.hash.clone(),
+                        savepoint: Some(savepoint.clone()),
+                    },
+                )?;
+                if !matches!(
+                    source,
+                    LaunchError::Rejected { .. } | LaunchError::Failed { .. }
+                ) {
+                    return Err(failed(&outcomes, source));
+                }
+                return Err(PipelineError::StateRefused {
+                    table: step.table.clone(),
+                    savepoint,
+                    deployed: outcomes.iter().map(|o| o.table.clone()).collect(),
+                    pending: steps[i..].iter().map(|s| s.table.clone()).collect(),
+                    source: Box::new(source),
+                });
+            }
+            (Err(source), None) => return Err(failed(&outcomes, source)),
+        };
         state::write(
             &root,
             cluster.key(),
@@ -106,6 +161,7 @@ pub async fn deploy(
             &Record {
                 job_id: job_id.clone(),
                 hash: step.hash.clone(),
+                savepoint: None,
             },
         )?;
         outcomes.push(Outcome {
@@ -117,6 +173,42 @@ pub async fn deploy(
         });
     }
     Ok(outcomes)
+}
+
+/// Waits (at most [`RUNNING_TIMEOUT`]) until every task of a launched job runs. A job that
+/// fails or starts restarting on the way — a sink that refuses its records, state it cannot
+/// restore — is cancelled (Flink would retry it forever under a checkpointing job's restart
+/// strategy) and is the failure, with its root cause.
+async fn wait_started(job: Job) -> Result<JobState, LaunchError> {
+    let started = Instant::now();
+    loop {
+        let state = job.wait_running(Duration::from_secs(1)).await?;
+        let failure = match state {
+            JobState::Failing | JobState::Restarting => Some(
+                job.exceptions()
+                    .await?
+                    .unwrap_or_else(|| "no exception recorded".into()),
+            ),
+            // Between two restarts a job is CREATED or RUNNING again: its exceptions tell.
+            JobState::Created | JobState::Initializing | JobState::Reconciling => {
+                job.exceptions().await?
+            }
+            other => return Ok(other),
+        };
+        if let Some(message) = failure {
+            let job_id = job.id().to_string();
+            job.cancel().await?;
+            return Err(LaunchError::Failed {
+                job_id,
+                state,
+                statement: None,
+                message,
+            });
+        }
+        if started.elapsed() >= RUNNING_TIMEOUT {
+            return Ok(state);
+        }
+    }
 }
 
 /// Cancels the jobs of `tables` and of the tables downstream of them (all jobs when `tables`
@@ -150,7 +242,8 @@ pub async fn undeploy(
     Ok(outcomes)
 }
 
-/// A table of the pipeline with its job on the cluster: the contract's `tables` entry.
+/// A table of the pipeline with its job on the cluster: the contract's `tables` entry, with
+/// the job's name, record counts and last checkpoint besides.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TableStatus {
     /// The table (or view).
@@ -164,31 +257,55 @@ pub struct TableStatus {
     /// The tables that read it.
     pub children: Vec<String>,
     /// The name of the job that writes it, when the folder has one.
-    #[serde(skip)]
     pub job: Option<String>,
+    /// Records the job's sources emitted, when it runs.
+    pub records_in: Option<u64>,
+    /// Records the job's sinks received, when it runs.
+    pub records_out: Option<u64>,
+    /// The job's latest completed checkpoint (none without checkpointing).
+    pub last_checkpoint: Option<Checkpoint>,
+    /// The savepoint or checkpoint the job started from, when it resumed from one.
+    pub restored_from: Option<Checkpoint>,
 }
 
-/// Every table of `project`, parents first, with its job on `cluster`.
+/// Every table of `project`, parents first, with its job on `cluster`: its state, the records
+/// it read and wrote, its last checkpoint.
 pub async fn status(
     project: &Project,
     cluster: &Cluster,
 ) -> Result<Vec<TableStatus>, PipelineError> {
-    let live = live_jobs(&cluster.rest_client()).await?;
-    Ok(project
-        .graph()
-        .order
-        .iter()
-        .map(|table| {
-            let job = project.job(table).map(|j| cluster.job_name(&j.table));
-            let running = job.as_ref().and_then(|n| live.get(n));
+    let rest = cluster.rest_client();
+    let live = live_jobs(&rest).await?;
+    let rows = project.graph().order.iter().map(|table| {
+        let job = project.job(table).map(|j| cluster.job_name(&j.table));
+        let running = job.as_ref().and_then(|n| live.get(n)).cloned();
+        let rest = &rest;
+        async move {
+            // A job may end between the listing and these reads: its figures are then absent.
+            let (io, checkpoints) = match &running {
+                Some(j) => {
+                    let (io, checkpoints) = tokio::join!(rest.io(&j.id), rest.checkpoints(&j.id));
+                    let io = io.inspect_err(|e| tracing::warn!(job = %j.id, "records: {e}"));
+                    let checkpoints = checkpoints
+                        .inspect_err(|e| tracing::warn!(job = %j.id, "checkpoints: {e}"));
+                    (io.ok(), checkpoints.ok())
+                }
+                None => (None, None),
+            };
+            let checkpoints = checkpoints.unwrap_or_default();
             TableStatus {
                 name: table.clone(),
-                job_id: running.map(|j| j.id.clone()),
-                state: running.map(|j| j.state),
+                job_id: running.as_ref().map(|j| j.id.clone()),
+                state: running.as_ref().map(|j| j.state),
                 parents: project.parents(table),
                 children: project.children(table),
                 job,
+                records_in: io.map(|io| io.records_in),
+                records_out: io.map(|io| io.records_out),
+                last_checkpoint: checkpoints.latest,
+                restored_from: checkpoints.restored,
             }
-        })
-        .collect())
+        }
+    });
+    Ok(futures::future::join_all(rows).await)
 }

@@ -28,6 +28,7 @@ pub struct Cluster {
     savepoint_dir: String,
     state_dir: Option<PathBuf>,
     parallelism: Option<u32>,
+    keep_state: bool,
 }
 
 impl Cluster {
@@ -42,6 +43,7 @@ impl Cluster {
             savepoint_dir: "file:///tmp/flinkit-savepoints".into(),
             state_dir: None,
             parallelism: None,
+            keep_state: false,
         }
     }
 
@@ -84,6 +86,15 @@ impl Cluster {
     /// Each job's parallelism (default: the cluster's).
     pub fn parallelism(mut self, parallelism: u32) -> Self {
         self.parallelism = Some(parallelism);
+        self
+    }
+
+    /// Whether a changed stateful job resumes from a savepoint of its running job, keeping its
+    /// state, instead of restarting with fresh state (default: no). Flink may refuse the
+    /// savepoint (the changed query's stateful operators differ): the deploy then stops with
+    /// [`PipelineError::StateRefused`] and nothing is restarted silently.
+    pub fn keep_state(mut self, keep: bool) -> Self {
+        self.keep_state = keep;
         self
     }
 
@@ -389,7 +400,17 @@ impl Project {
             }
             let hash = self.checked_hash(job, cluster)?;
             let recorded = state::read(&root, cluster.key(), &name)?;
+            let left = recorded
+                .as_ref()
+                .and_then(|r| r.savepoint.clone())
+                .filter(|_| cluster.keep_state && job.stateful.is_some());
             let (mut action, mut reason) = match running {
+                None if left.is_some() => (
+                    Action::Upgrade,
+                    "no job of that name runs; --keep-state resumes it from the savepoint its \
+                     refused upgrade left"
+                        .to_string(),
+                ),
                 None => (Action::Start, "no job of that name runs".to_string()),
                 Some(j)
                     if recorded
@@ -404,6 +425,12 @@ impl Project {
                         _ => "the running job was not deployed by this pipeline",
                     };
                     match job.stateful {
+                        Some(kind) if cluster.keep_state => (
+                            Action::Upgrade,
+                            format!(
+                                "{why}; it keeps state ({kind}) and --keep-state resumes it from a savepoint, if Flink accepts it"
+                            ),
+                        ),
                         Some(kind) => (
                             Action::Restart,
                             format!(
@@ -441,6 +468,7 @@ impl Project {
                 job_id: running.map(|j| j.id.clone()),
                 state: running.map(|j| j.state),
                 hash,
+                savepoint: left,
             });
         }
         Ok(steps)
@@ -455,7 +483,8 @@ pub enum Action {
     Start,
     /// It runs with the same statements: leave it alone.
     Stay,
-    /// Its statements changed and it keeps no state: stop it with a savepoint, resume from it.
+    /// Its statements changed and it keeps no state (or `--keep-state` asks to keep it): stop
+    /// it with a savepoint, resume from it.
     Upgrade,
     /// Its statements changed (or a parent restarts) and it keeps state: cancel it and start
     /// it with fresh state.
@@ -501,6 +530,9 @@ pub struct Step {
     pub state: Option<JobState>,
     /// The content hash of its statements.
     pub hash: String,
+    /// With `--keep-state`, the savepoint a refused upgrade left, which the job resumes from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub savepoint: Option<String>,
 }
 
 /// The hash of a prepared job's statements, variables substituted.

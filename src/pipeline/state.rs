@@ -13,6 +13,10 @@ pub(super) struct Record {
     pub job_id: String,
     /// The content hash of its statements.
     pub hash: String,
+    /// The savepoint a `--keep-state` upgrade stopped the job with when Flink then refused
+    /// to resume from it: the next `--keep-state` deploy starts from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub savepoint: Option<String>,
 }
 
 /// `root/<cluster>/<name>.json`, with the cluster's address and the name made file-safe.
