@@ -10,6 +10,7 @@ use codespan_reporting::diagnostic::{Diagnostic as Report, Label, Severity as Le
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor::StandardStream};
 use flinkit::connectors::{self, Diagnostic, Severity, apply_edits};
+use flinkit::flink::session;
 use flinkit::sql::{Origin, Script};
 use flinkit::vars::{self, Substituted, Vars};
 use serde_json::json;
@@ -125,14 +126,27 @@ pub fn to_json(redactor: &vars::Redactor, diagnostics: &[Diagnostic]) -> serde_j
     value
 }
 
-/// Compiles the script with Flink's planner through the runner (`--explain`).
+/// Compiles the script with Flink's planner through the runner (`--explain`): in the warm local
+/// session when one is up, else in a JVM of its own.
 fn deep(script: &Script, substituted: &Substituted) -> anyhow::Result<Vec<Diagnostic>> {
     let cache = flinkit::provision::Cache::from_env()?;
     let mut reporter = super::progress::Reporter::new(true);
     let provisioned = cache.provision(false, &mut |p| reporter.provision(p))?;
-    reporter.start("compiling the script with Flink's planner");
+    let session = session::ensure(&provisioned, &session::default_dir()?).unwrap_or_else(|err| {
+        tracing::warn!("the local session: {err}; compiling in a JVM of its own");
+        None
+    });
+    reporter.start(match session {
+        Some(_) => "compiling the script with Flink's planner in the local session",
+        None => "compiling the script with Flink's planner",
+    });
     let scratch = flinkit::config::state_dir()?.join("explain");
-    let explained = flinkit::flink::local::explain(&provisioned, &substituted.texts, &scratch)?;
+    let explained = super::block_on(flinkit::flink::local::explain(
+        &provisioned,
+        &substituted.texts,
+        &scratch,
+        session.as_ref(),
+    ))??;
     drop(reporter);
     Ok(match explained {
         flinkit::flink::local::Explained::Plan(_) => Vec::new(),
