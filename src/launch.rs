@@ -1085,7 +1085,8 @@ fn unix_seconds() -> u64 {
 ///
 /// Dropping a handle leaves the job running — on a cluster and, for a local job, in its JVM —
 /// unless [`Job::cancel_on_drop`] asked for it to be cancelled then (for a cluster job that
-/// drop waits up to 10 s for the cancel request).
+/// drop waits up to 10 s for the cancel request). A local job in the warm session is tied to
+/// its connection, which a task of the async runtime holds: it runs until that runtime ends.
 #[derive(Debug)]
 pub struct Job {
     id: String,

@@ -342,12 +342,21 @@ enum Process {
         child: tokio::process::Child,
         pid: u32,
     },
-    /// A run in a warm session: the connection's writing half (to cancel, or to drop, which
-    /// cancels too) and the run's exit code once the session sent it.
+    /// A run in a warm session: what to tell the task that holds its connection, and the run's
+    /// exit code once the session sent it.
     Session {
-        requests: Option<tokio::net::tcp::OwnedWriteHalf>,
+        requests: mpsc::UnboundedSender<Request>,
         exit: watch::Receiver<Option<i32>>,
     },
+}
+
+/// What a session run's connection is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Request {
+    /// Ask the session to cancel the job.
+    Cancel,
+    /// Close the connection (the session cancels the job too).
+    Close,
 }
 
 /// Sends `signal` to the process group `pid`, without waiting.
@@ -434,21 +443,19 @@ pub async fn start_in_session(
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     tracing::debug!(port = session.port, ?args, "running in the local session");
-    let (answers, requests) = session.open(&args).await?.into_split();
+    let connection = session.open(&args).await?;
     let (status_tx, status) = watch::channel(LocalStatus::default());
     let (output_tx, output) = mpsc::channel(OUTPUT_BUFFER);
     let (exit_tx, exit) = watch::channel(None);
+    let (requests, requests_rx) = mpsc::unbounded_channel();
     let reader = Reader {
         status: status_tx,
         output: output_tx,
         dropped: 0,
     };
-    tokio::spawn(reader.read_session(BufReader::new(answers), log, exit_tx));
+    tokio::spawn(reader.read_session(connection, requests_rx, log, exit_tx));
     Ok(LocalJob {
-        process: Process::Session {
-            requests: Some(requests),
-            exit,
-        },
+        process: Process::Session { requests, exit },
         status,
         output,
         run_dir: dir.clone(),
@@ -474,16 +481,37 @@ impl Reader {
     }
 
     /// Reads a session's answer: `o ` lines as the runner's stdout (and on after the run's
-    /// end, up to the exit code), `e ` lines into `log`.
+    /// end, up to the exit code), `e ` lines into `log`; writes `cancel` when asked. The task
+    /// holds the connection until the run ends, even when the [`LocalJob`] is dropped (the job
+    /// then runs on, as a child JVM would); closing the connection cancels the job.
     async fn read_session(
         mut self,
-        answers: impl AsyncBufRead + Unpin,
+        connection: tokio::net::TcpStream,
+        mut requests: mpsc::UnboundedReceiver<Request>,
         mut log: File,
         exit: watch::Sender<Option<i32>>,
     ) {
-        let mut lines = answers.lines();
+        let (answers, mut writer) = connection.into_split();
+        let mut lines = BufReader::new(answers).lines();
         let mut running = true;
-        while let Ok(Some(line)) = lines.next_line().await {
+        let mut listening = true;
+        loop {
+            let line = tokio::select! {
+                line = lines.next_line() => line,
+                request = requests.recv(), if listening => {
+                    match request {
+                        Some(Request::Cancel) => {
+                            let _ = writer.write_all(b"cancel\n").await;
+                        }
+                        Some(Request::Close) => break,
+                        None => listening = false,
+                    }
+                    continue;
+                }
+            };
+            let Ok(Some(line)) = line else {
+                break;
+            };
             match Line::parse(&line) {
                 Line::Out(text) if running => running = self.line(text.to_string()),
                 Line::Out(_) => {}
@@ -500,7 +528,7 @@ impl Reader {
             }
         }
         self.vanished();
-        exit.send_replace(Some(1));
+        exit.send_replace(Some(130));
     }
 
     /// Reads `path` as it grows (a detached run's stdout file) until the run has ended.
@@ -671,15 +699,13 @@ impl LocalJob {
                 if let Some(code) = *exit.borrow() {
                     return Ok(exit_status(code));
                 }
-                if let Some(requests) = requests.as_mut() {
-                    let _ = requests.write_all(b"cancel\n").await;
-                }
+                let _ = requests.send(Request::Cancel);
                 let ended = tokio::time::timeout(grace, exit.wait_for(Option::is_some)).await;
                 if let Ok(Ok(code)) = ended {
                     return Ok(exit_status(code.unwrap_or(1)));
                 }
                 tracing::warn!("the local session did not end the run; closing its connection");
-                *requests = None;
+                let _ = requests.send(Request::Close);
                 Ok(exit_status(130))
             }
         }
@@ -691,10 +717,8 @@ impl LocalJob {
         match &self.process {
             Process::Jvm { pid, .. } => signal_group(*pid, signal),
             Process::Session { requests, .. } => {
-                if let Some(requests) = requests
-                    && let Err(err) = requests.try_write(b"cancel\n")
-                {
-                    tracing::debug!("cancelling the session's run: {err}");
+                if requests.send(Request::Cancel).is_err() {
+                    tracing::debug!("the session's run has ended already");
                 }
             }
         }
