@@ -78,7 +78,8 @@ pub enum Command {
   flinkit launch -f job.sql                          # runs until the job ends or Ctrl-C
   flinkit launch \"CREATE TABLE …\" \"INSERT INTO …\"    # one statement per argument
   flinkit launch -f job.sql --detach --format json   # background; prints pid, log, web UI
-  flinkit launch -f stream.sql --timeout 30s         # run a streaming job for 30 seconds")]
+  flinkit launch -f stream.sql --timeout 30s         # run a streaming job for 30 seconds
+  flinkit local up; flinkit launch -f job.sql        # in the warm local session: about a second")]
     Launch(Box<launch::LaunchArgs>),
     /// A warm local Flink in the background, so that local runs and `validate --deep` take about
     /// a second: up, down, status.

@@ -31,7 +31,8 @@ pub struct ValidateArgs {
     /// With --fix: apply the repairs to the files in place.
     #[arg(long, requires = "fix")]
     pub write: bool,
-    /// Also compile the script with Flink's real planner (no job runs; needs Java).
+    /// Also compile the script with Flink's real planner (no job runs; needs Java; in the warm
+    /// local session when one is up, see `flinkit local`).
     #[arg(long)]
     pub deep: bool,
 }

@@ -9,8 +9,8 @@
 //! ([`up`], `flinkit local up`); it stops on [`down`], after its idle timeout without any run,
 //! or when the process it was tied to ([`Settings::exit_with`]) ends; a job in it lives only as
 //! long as the connection of the run that started it. A session whose files remain but whose
-//! JVM is gone or does not answer has crashed: [`ensure`] replaces it, as does a change of the
-//! runner jar or Flink runtime it was started from.
+//! JVM is gone or does not accept connections has crashed: [`ensure`] replaces it, as does a change of the runner jar or Flink
+//! runtime it was started from (a lock file keeps two processes from doing it at once).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -186,6 +186,10 @@ pub fn find(dir: &Path) -> Option<Session> {
 /// recorded settings when the recorded one crashed or runs another runner or runtime; `None`
 /// when no session was asked for (or the last one stopped by itself).
 pub fn ensure(provisioned: &Provisioned, dir: &Path) -> Result<Option<Session>, SessionError> {
+    if !dir.join("settings.json").exists() {
+        return Ok(None);
+    }
+    let _lock = lock(dir)?;
     let recorded: Option<Recorded> = std::fs::read_to_string(dir.join("settings.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
@@ -193,6 +197,13 @@ pub fn ensure(provisioned: &Provisioned, dir: &Path) -> Result<Option<Session>, 
         return Ok(None);
     };
     match read(dir) {
+        Some(Ok(session)) if !session.answers() => {
+            tracing::warn!(
+                pid = session.pid,
+                "the local session does not answer; replacing it"
+            );
+            let _ = killpg(Pid::from_raw(session.pid as i32), Signal::SIGKILL);
+        }
         Some(Ok(session)) if recorded.classpath == provisioned.classpath_arg() => {
             return Ok(Some(session));
         }
@@ -224,10 +235,24 @@ pub fn up(
     dir: &Path,
     settings: &Settings,
 ) -> Result<Session, SessionError> {
+    let _lock = lock(dir)?;
     if let Some(session) = find(dir) {
         return Ok(session);
     }
     start(provisioned, dir, settings)
+}
+
+/// Holds `dir`'s lock: one process at a time starts, replaces or stops its session.
+fn lock(dir: &Path) -> Result<std::fs::File, SessionError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io(dir))?;
+    let path = dir.join("lock");
+    let file = std::fs::File::create(&path).map_err(io(&path))?;
+    file.lock().map_err(io(&path))?;
+    Ok(file)
 }
 
 fn start(
@@ -318,6 +343,10 @@ fn tail(path: &Path, lines: usize) -> String {
 /// Stops the session in `dir`, if one runs, and forgets it (a later run will not start one).
 /// Returns the session that was stopped.
 pub fn down(dir: &Path) -> Result<Option<Session>, SessionError> {
+    if !dir.exists() {
+        return Ok(None);
+    }
+    let _lock = lock(dir)?;
     let found = read(dir);
     let _ = std::fs::remove_file(dir.join("settings.json"));
     match found {
@@ -367,6 +396,12 @@ fn stop(session: &Session) -> Result<(), SessionError> {
 }
 
 impl Session {
+    /// Whether it accepts connections (a hung or half-dead JVM does not).
+    fn answers(&self) -> bool {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_ok()
+    }
+
     /// Opens a run: sends the runner's arguments and returns the connection, on which the
     /// session answers with `o `/`e ` lines and a last `x <exit code>` (see the runner's
     /// `LocalSession`). Writing `cancel`, or closing it, cancels the run's job.
