@@ -1030,11 +1030,19 @@ impl Context<'_> {
         if options.session == UseSession::Never || options.detach || options.web_port.is_some() {
             return Ok(None);
         }
-        let script_sets = self.script.statements.iter().filter_map(|s| match &s.detail {
-            crate::sql::Detail::Set(set) => set.key.as_deref(),
-            _ => None,
-        });
-        let mut keys = options.sets.iter().map(|(k, _)| k.as_str()).chain(script_sets);
+        let script_sets = self
+            .script
+            .statements
+            .iter()
+            .filter_map(|s| match &s.detail {
+                crate::sql::Detail::Set(set) => set.key.as_deref(),
+                _ => None,
+            });
+        let mut keys = options
+            .sets
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .chain(script_sets);
         if let Some(key) = keys.find(|k| is_cluster_option(k)) {
             tracing::debug!("{key} configures a cluster: the job gets a MiniCluster of its own");
             return Ok(None);

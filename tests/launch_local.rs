@@ -525,7 +525,11 @@ fn a_crashed_session_is_replaced_down_forgets_it_and_an_idle_one_stops() {
         json(&out)
     };
     let launch = || {
-        let out = cold(&state).args(["launch", "-f"]).arg(&sql).output().unwrap();
+        let out = cold(&state)
+            .args(["launch", "-f"])
+            .arg(&sql)
+            .output()
+            .unwrap();
         common::assert_success(&out);
         assert!(
             String::from_utf8_lossy(&out.stdout).contains("out> +I[a, 4]"),
@@ -558,7 +562,10 @@ fn a_crashed_session_is_replaced_down_forgets_it_and_an_idle_one_stops() {
     local(&["up", "--idle-timeout", "1s"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while local(&["status"])["running"] == true {
-        assert!(Instant::now() < deadline, "still running after its idle timeout");
+        assert!(
+            Instant::now() < deadline,
+            "still running after its idle timeout"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(!ran_in_session(&launch()), "an idle session is not a crash");

@@ -125,7 +125,9 @@ pub fn run(ctx: &Context<'_>, args: &LocalArgs) -> anyhow::Result<()> {
                     session.slots,
                     humantime::format_duration(Duration::from_secs(session.idle_timeout_s))
                 )),
-                None => output::print("no local session running (start one with `flinkit local up`)\n"),
+                None => {
+                    output::print("no local session running (start one with `flinkit local up`)\n")
+                }
             }
         }
     }

@@ -222,10 +222,12 @@ async fn explain_in_session(session: &Session, file: &Path) -> Result<Explained,
         file.display().to_string(),
     ];
     let (out, code) = session.run_to_end(&args).await?;
-    Ok(explained(&out.join("\n")).unwrap_or_else(|| Explained::Rejected {
-        statement: None,
-        message: format!("the runner printed no plan (exit {code})"),
-    }))
+    Ok(
+        explained(&out.join("\n")).unwrap_or_else(|| Explained::Rejected {
+            statement: None,
+            message: format!("the runner printed no plan (exit {code})"),
+        }),
+    )
 }
 
 fn explain_in_jvm(provisioned: &Provisioned, file: &Path) -> Result<Explained, LocalError> {

@@ -383,7 +383,10 @@ fn stop(session: &Session) -> Result<(), SessionError> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while is_session_jvm(session.pid) {
         if Instant::now() > deadline {
-            tracing::warn!(pid = session.pid, "the local session did not stop; killing it");
+            tracing::warn!(
+                pid = session.pid,
+                "the local session did not stop; killing it"
+            );
             let _ = killpg(Pid::from_raw(session.pid as i32), Signal::SIGKILL);
             break;
         }
@@ -430,13 +433,14 @@ impl Session {
         let stream = self.open(args).await?;
         let mut lines = tokio::io::BufReader::new(stream).lines();
         let mut out = Vec::new();
-        while let Some(line) = lines
-            .next_line()
-            .await
-            .map_err(|source| SessionError::Unreachable {
-                port: self.port,
-                source,
-            })?
+        while let Some(line) =
+            lines
+                .next_line()
+                .await
+                .map_err(|source| SessionError::Unreachable {
+                    port: self.port,
+                    source,
+                })?
         {
             match Line::parse(&line) {
                 Line::Out(text) => out.push(text.to_string()),
