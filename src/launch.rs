@@ -5,7 +5,9 @@
 //! to), turns the script into one job for the generic runner jar, provisions what the target
 //! needs, submits it, and returns a [`Job`]:
 //!
-//! - [`Target::Local`]: the runner in a child JVM on an embedded MiniCluster.
+//! - [`Target::Local`]: the runner in a child JVM on an embedded MiniCluster — or, when the
+//!   user started a warm [session](crate::flink::session) (`flinkit local up`), the same runner
+//!   code in that session's JVM, about a second instead of a JVM start ([`UseSession`]).
 //! - [`Target::Rest`]: a cluster's JobManager REST API (the runner jar uploaded once by hash).
 //! - [`Target::Gateway`]: a SQL Gateway session (its INSERTs as one statement set).
 //!
@@ -55,6 +57,7 @@ use crate::flink::gateway::{self, GatewayClient, GatewayError};
 use crate::flink::http::HttpError;
 use crate::flink::local::{self, LocalEnd, LocalError, LocalJob, LocalOptions};
 use crate::flink::rest::{Refusal, RestClient, RestError, RunRequest, Vertex};
+use crate::flink::session::{self, Session};
 use crate::flink::{JobError, JobSpec, JobState};
 use crate::provision::{Cache, Progress, ProvisionError};
 use crate::sql::Script;
@@ -130,6 +133,13 @@ pub enum Event {
     },
     /// The new script lacks operators of the old one: their state is dropped.
     DroppingUnmappedState,
+    /// The local job runs in the warm session (instead of a JVM of its own).
+    InSession {
+        /// The session JVM's process id.
+        pid: u32,
+        /// Its web UI.
+        web_ui: String,
+    },
     /// The local MiniCluster's web UI is up.
     WebUi {
         /// Its address.
@@ -143,6 +153,41 @@ pub enum Event {
 }
 
 type Listener = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// Whether a local job may run in the warm session ([`crate::flink::session`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum UseSession {
+    /// When the user started one (a crashed or stale one is replaced first) and the job fits
+    /// it: attached, no fixed web port, no cluster option (`taskmanager.*`, `rest.*` …) set, no
+    /// connector jars beyond the runner's (the session's classpath is fixed when it starts).
+    /// Otherwise, and when there is none, a JVM of its own.
+    #[default]
+    IfUp,
+    /// Always a JVM of its own.
+    Never,
+}
+
+/// Option prefixes that configure a cluster rather than a job: a job that sets one gets a
+/// MiniCluster of its own.
+const CLUSTER_OPTIONS: &[&str] = &[
+    "taskmanager.",
+    "jobmanager.",
+    "rest.",
+    "web.",
+    "cluster.",
+    "env.",
+    "metrics.",
+    "blob.",
+    "high-availability",
+    "io.tmp.dirs",
+    "security.",
+    "pekko.",
+];
+
+fn is_cluster_option(key: &str) -> bool {
+    CLUSTER_OPTIONS.iter().any(|prefix| key.starts_with(prefix))
+}
 
 /// How to launch a script: the target and its addresses, the job's name, variables and
 /// configuration, savepoints. Built with [`Options::local`], [`Options::rest`] or
@@ -167,6 +212,8 @@ pub struct Options {
     run_dir: Option<PathBuf>,
     cache: Option<Cache>,
     jars: Vec<JarSource>,
+    session: UseSession,
+    session_dir: Option<PathBuf>,
     listener: Option<Listener>,
 }
 
@@ -218,6 +265,8 @@ impl Options {
             run_dir: None,
             cache: None,
             jars: Vec::new(),
+            session: UseSession::default(),
+            session_dir: None,
             listener: None,
         }
     }
@@ -344,6 +393,18 @@ impl Options {
     /// state directory's `runs/`).
     pub fn run_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.run_dir = Some(dir.into());
+        self
+    }
+
+    /// Whether a local job may run in the warm session (default: [`UseSession::IfUp`]).
+    pub fn session(mut self, session: UseSession) -> Self {
+        self.session = session;
+        self
+    }
+
+    /// The warm session's folder (default: [`session::default_dir`]).
+    pub fn session_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.session_dir = Some(dir.into());
         self
     }
 
@@ -1289,11 +1350,32 @@ impl Context<'_> {
             run_dir,
             detach: options.detach,
         };
-        options.emit(Event::Submitting {
-            target: Target::Local,
-            url: "local".into(),
-        });
-        let process = local::start(&provisioned, spec, &local_options)?;
+        let process = match self.session(&provisioned, options).await? {
+            Some(session) => {
+                options.emit(Event::InSession {
+                    pid: session.pid,
+                    web_ui: session.web_ui.clone(),
+                });
+                match local::start_in_session(&session, spec, &local_options).await {
+                    Err(LocalError::Session(err)) => {
+                        tracing::warn!("{err}; running in a JVM of its own");
+                        None
+                    }
+                    started => Some(started?),
+                }
+            }
+            None => None,
+        };
+        let process = match process {
+            Some(process) => process,
+            None => {
+                options.emit(Event::Submitting {
+                    target: Target::Local,
+                    url: "local".into(),
+                });
+                local::start(&provisioned, spec, &local_options)?
+            }
+        };
         let mut status = process.watch();
         let mut web_ui_seen = false;
         let id = loop {
@@ -1316,6 +1398,53 @@ impl Context<'_> {
         };
         options.emit(Event::Submitted { job_id: id.clone() });
         Ok(self.local_job(id, spec, process))
+    }
+
+    /// The warm session the job runs in, when [`UseSession`] and the job allow one and the user
+    /// started one (replaced first if it crashed or runs another runtime).
+    async fn session(
+        &self,
+        provisioned: &crate::provision::Provisioned,
+        options: &Options,
+    ) -> Result<Option<Session>, LaunchError> {
+        if options.session == UseSession::Never || options.detach || options.web_port.is_some() {
+            return Ok(None);
+        }
+        if !self.extra_jars.is_empty() {
+            // The session's classpath is fixed when it starts; replacing it for these jars would
+            // cancel the jobs other runs have in it.
+            tracing::debug!("the job needs connector jars: it gets a MiniCluster of its own");
+            return Ok(None);
+        }
+        let script_sets = self
+            .script
+            .statements
+            .iter()
+            .filter_map(|s| match &s.detail {
+                crate::sql::Detail::Set(set) => set.key.as_deref(),
+                _ => None,
+            });
+        let mut keys = options
+            .sets
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .chain(script_sets);
+        if let Some(key) = keys.find(|k| is_cluster_option(k)) {
+            tracing::debug!("{key} configures a cluster: the job gets a MiniCluster of its own");
+            return Ok(None);
+        }
+        let dir = match &options.session_dir {
+            Some(dir) => dir.clone(),
+            None => session::default_dir()?,
+        };
+        let provisioned = provisioned.clone();
+        let ensured = tokio::task::spawn_blocking(move || session::ensure(&provisioned, &dir))
+            .await
+            .map_err(|e| LaunchError::Io(std::io::Error::other(e)))?;
+        Ok(ensured.unwrap_or_else(|err| {
+            tracing::warn!("the local session: {err}; running in a JVM of its own");
+            None
+        }))
     }
 
     fn local_job(&self, id: String, spec: &JobSpec, process: LocalJob) -> Job {
@@ -1350,7 +1479,8 @@ fn unix_seconds() -> u64 {
 ///
 /// Dropping a handle leaves the job running — on a cluster and, for a local job, in its JVM —
 /// unless [`Job::cancel_on_drop`] asked for it to be cancelled then (for a cluster job that
-/// drop waits up to 10 s for the cancel request).
+/// drop waits up to 10 s for the cancel request). A local job in the warm session is tied to
+/// its connection, which a task of the async runtime holds: it runs until that runtime ends.
 #[derive(Debug)]
 pub struct Job {
     id: String,
@@ -1420,9 +1550,10 @@ impl Job {
         self.restored_from.as_deref()
     }
 
-    /// The local JVM's process id (also its process group).
+    /// The local JVM's process id (also its process group); `None` for a job in the warm
+    /// session (whose JVM runs other jobs too).
     pub fn pid(&self) -> Option<u32> {
-        self.local().map(LocalJob::pid)
+        self.local().and_then(LocalJob::pid)
     }
 
     /// The local JVM's log file.
@@ -1657,7 +1788,7 @@ impl Job {
         if let Some(local) = self.local_mut()
             && let Err(err) = local.terminate(Duration::from_secs(30)).await
         {
-            tracing::warn!(pid = local.pid(), "waiting for the local JVM: {err}");
+            tracing::warn!(pid = ?local.pid(), "waiting for the local JVM: {err}");
         }
     }
 

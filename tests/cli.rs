@@ -192,7 +192,7 @@ fn completions_are_generated_for_each_shell() {
 
 #[test]
 fn help_shows_examples_for_every_command() {
-    for command in ["split", "graph", "completions"] {
+    for command in ["split", "graph", "completions", "local"] {
         let out = flinkit(&[command, "--help"], None);
         let help = String::from_utf8_lossy(&out.stdout);
         assert!(help.contains("Examples:"), "{command}: {help}");
@@ -312,6 +312,10 @@ fn bad_flag_values_are_refused_when_flags_are_parsed() {
         vec!["consume", "kafka", "t", "--group", ""],
         vec!["stack", "up", "--timeout", "0s"],
         vec!["demo", "--timeout", "0s"],
+        vec!["local", "up", "--slots", "0"],
+        vec!["local", "up", "--idle-timeout", "0s"],
+        vec!["local", "up", "--heap", "lots"],
+        vec!["local", "up", "--format", "dot"],
         vec![
             "produce",
             "--table",

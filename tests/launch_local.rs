@@ -1,18 +1,98 @@
-//! `flinkit launch --target local` against a real embedded Flink: a bounded job's rows land in
-//! files, bad SQL points at the user's statement without a Java stack trace, and Ctrl-C,
-//! `--timeout` and `--detach` never leave a JVM behind.
+//! `flinkit launch --target local` against a real embedded Flink, in a JVM of its own (cold)
+//! and in the warm session (`flinkit local up`): a bounded job's rows land in files or on
+//! stdout, bad SQL points at the user's statement without a Java stack trace — the same either
+//! way — and Ctrl-C, `--timeout` and `--detach` never leave a JVM or a job behind. The session's
+//! life: a crashed one is replaced, `local down` forgets it, an idle one stops by itself.
 //!
-//! These tests provision the runner jar and Flink runtime on first use (Maven); `scripts/test.sh`
-//! runs `flinkit setup` first so that cost is paid once.
+//! This binary starts one warm session for its tests ([`warm`]), tied to its own process
+//! (`--exit-with`), so it stops when the tests end. The runner jar and Flink runtime are
+//! provisioned on first use (Maven); `scripts/test.sh` runs `flinkit setup` first so that cost is
+//! paid once.
 
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::Stdio;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::{flinkit_command as flinkit, json, unique};
+
+/// The state folder of this binary's warm session, started on first use.
+fn session_state() -> &'static Path {
+    static STATE: OnceLock<PathBuf> = OnceLock::new();
+    STATE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("launch_local-session-{}", std::process::id()));
+        let out = flinkit()
+            .env("FLINKIT_STATE_DIR", &dir)
+            .args(["local", "up", "--format", "json", "--idle-timeout", "10m"])
+            .args(["--exit-with", &std::process::id().to_string()])
+            .output()
+            .unwrap();
+        common::assert_success(&out);
+        assert_eq!(json(&out)["running"], true);
+        dir
+    })
+}
+
+/// `flinkit` with the warm session: local runs go to it.
+fn warm() -> Command {
+    let mut command = flinkit();
+    command.env("FLINKIT_STATE_DIR", session_state());
+    command
+}
+
+/// `flinkit` with a state folder of its own, without a session: local runs start a JVM.
+fn cold(state: &Path) -> Command {
+    let mut command = flinkit();
+    command.env("FLINKIT_STATE_DIR", state);
+    command
+}
+
+/// The warm session's description (`local status --format json`).
+fn session_status(state: &Path) -> serde_json::Value {
+    let out = flinkit()
+        .env("FLINKIT_STATE_DIR", state)
+        .args(["local", "status", "--format", "json"])
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    json(&out)
+}
+
+/// The state of each job named `name` in the session, through its REST API.
+fn session_job_states(name: &str) -> Vec<String> {
+    let web_ui = session_status(session_state())["web_ui"]
+        .as_str()
+        .expect("the session runs")
+        .to_string();
+    let overview: serde_json::Value = reqwest::blocking::get(format!("{web_ui}/jobs/overview"))
+        .unwrap()
+        .json()
+        .unwrap();
+    overview["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["name"] == name)
+        .map(|j| j["state"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Waits until the session's job `name` is CANCELED.
+fn assert_cancelled_in_session(name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let states = session_job_states(name);
+        if states == ["CANCELED"] {
+            return;
+        }
+        assert!(Instant::now() < deadline, "job {name}: {states:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
 
 /// Processes whose command line mentions `needle` (the job name is on the JVM's).
 fn processes_mentioning(needle: &str) -> Vec<u32> {
@@ -56,9 +136,9 @@ fn streaming_job(dir: &Path) -> std::path::PathBuf {
     sql
 }
 
-/// Starts a streaming job and returns the child once the job is RUNNING.
-fn start_streaming(job_name: &str, dir: &Path) -> std::process::Child {
-    let mut child = flinkit()
+/// Starts a streaming job with `command` and returns the child once the job is RUNNING.
+fn start_streaming(mut command: Command, job_name: &str, dir: &Path) -> std::process::Child {
+    let mut child = command
         .args(["launch", "--job-name", job_name, "-f"])
         .arg(streaming_job(dir))
         .stdout(Stdio::null())
@@ -106,15 +186,18 @@ fn a_bounded_job_runs_to_finished_and_writes_its_rows() {
         ),
     )
     .unwrap();
-    let out = flinkit()
+    let out = warm()
         .args(["launch", "--format", "json", "-f"])
         .arg(&sql)
         .output()
         .unwrap();
     common::assert_success(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("running in the local session"), "{err}");
     let report = json(&out);
     assert_eq!(report["state"], "FINISHED");
     assert_eq!(report["target"], "local");
+    assert_eq!(report["web_ui"], session_status(session_state())["web_ui"]);
     assert_eq!(report["name"], "flinkit: dst");
     assert_eq!(report["job_id"].as_str().map(str::len), Some(32));
     let mut ids = Vec::new();
@@ -144,7 +227,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
-fn bad_sql_names_the_statement_and_line_without_a_stack_trace() {
+fn bad_sql_names_the_statement_and_line_without_a_stack_trace_cold_and_warm() {
     let dir = tempfile::tempdir().unwrap();
     let sql = dir.path().join("bad.sql");
     std::fs::write(
@@ -155,20 +238,29 @@ fn bad_sql_names_the_statement_and_line_without_a_stack_trace() {
          INSERT INTO dst SELECT no_such_column FROM src;\n",
     )
     .unwrap();
-    let out = flinkit().args(["launch", "-f"]).arg(&sql).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("statement 2"), "{err}");
-    assert!(err.contains("bad.sql:4:1"), "{err}");
-    assert!(err.contains("no_such_column"), "{err}");
-    assert!(!err.contains("\tat org.apache"), "no stack trace: {err}");
+    let error = |mut command: Command| {
+        let out = command.args(["launch", "-f"]).arg(&sql).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("statement 2"), "{err}");
+        assert!(err.contains("bad.sql:4:1"), "{err}");
+        assert!(err.contains("no_such_column"), "{err}");
+        assert!(!err.contains("\tat org.apache"), "no stack trace: {err}");
+        err.lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let cold_error = error(cold(&dir.path().join("state")));
+    let warm_error = error(warm());
+    assert_eq!(cold_error, warm_error, "the same error either way");
 }
 
 #[test]
 fn ctrl_c_cancels_the_job_and_stops_the_jvm() {
     let dir = tempfile::tempdir().unwrap();
     let name = unique("flinkit-test-ctrl-c");
-    let child = start_streaming(&name, dir.path());
+    let child = start_streaming(cold(&dir.path().join("state")), &name, dir.path());
     assert!(!processes_mentioning(&name).is_empty(), "the JVM runs");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
@@ -181,10 +273,27 @@ fn ctrl_c_cancels_the_job_and_stops_the_jvm() {
 }
 
 #[test]
-fn a_timeout_cancels_a_streaming_job_and_stops_the_jvm() {
+fn ctrl_c_cancels_the_job_in_the_session_which_runs_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("flinkit-test-ctrl-c-warm");
+    let child = start_streaming(warm(), &name, dir.path());
+    assert_eq!(session_job_states(&name), ["RUNNING"]);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert_cancelled_in_session(&name);
+    assert_eq!(session_status(session_state())["running"], true);
+}
+
+#[test]
+fn a_timeout_cancels_a_streaming_job_in_the_session() {
     let dir = tempfile::tempdir().unwrap();
     let name = unique("flinkit-test-timeout");
-    let out = flinkit()
+    let out = warm()
         .args([
             "launch",
             "--format",
@@ -202,14 +311,14 @@ fn a_timeout_cancels_a_streaming_job_and_stops_the_jvm() {
     let report = json(&out);
     assert_eq!(report["state"], "CANCELED");
     assert_eq!(report["name"], name.as_str());
-    assert_no_jvm_left(&name);
+    assert_cancelled_in_session(&name);
 }
 
 #[test]
-fn detach_leaves_the_job_running_and_says_how_to_find_it() {
+fn detach_leaves_the_job_running_in_a_jvm_of_its_own_and_says_how_to_find_it() {
     let dir = tempfile::tempdir().unwrap();
     let name = unique("flinkit-test-detach");
-    let out = flinkit()
+    let out = warm()
         .args([
             "launch",
             "--detach",
@@ -274,7 +383,7 @@ fn print_job(dir: &Path) -> std::path::PathBuf {
 }
 
 fn assert_print_job_runs(cache: &Path, sql: &Path) {
-    let out = flinkit()
+    let out = cold(&cache.with_extension("state"))
         .env("FLINKIT_CACHE_DIR", cache)
         .args(["launch", "-f"])
         .arg(sql)
@@ -336,4 +445,128 @@ fn a_damaged_class_data_archive_is_ignored_then_rebuilt() {
     assert_print_job_runs(&cache, &sql);
     let (manifest, actual) = archive_and_manifest(&archive);
     assert_eq!(manifest, actual, "rebuilt");
+}
+
+#[test]
+fn the_library_runs_a_local_job_in_the_session_and_reads_its_rows() {
+    let script = flinkit::sql::Script::parse_str(
+        "SET 'execution.runtime-mode' = 'batch';\n\
+         CREATE TEMPORARY VIEW v (k, n) AS VALUES ('a', 1), ('b', 2), ('a', 3);\n\
+         CREATE TABLE out_rows (k STRING, total INT) WITH ('connector' = 'print', 'print-identifier' = 'lib');\n\
+         INSERT INTO out_rows SELECT k, SUM(n) FROM v GROUP BY k;\n",
+    )
+    .unwrap();
+    let run_dir = tempfile::tempdir().unwrap();
+    let options = flinkit::launch::Options::local()
+        .session_dir(session_state().join("local-session"))
+        .run_dir(run_dir.path());
+    common::block_on(async {
+        let mut job = flinkit::launch::launch(&script, &options).await.unwrap();
+        assert_eq!(job.pid(), None, "no JVM of its own");
+        assert_eq!(
+            job.flink_url().as_deref(),
+            session_status(session_state())["web_ui"].as_str()
+        );
+        let mut rows = Vec::new();
+        while let Some(line) = job.next_output().await {
+            rows.push(line);
+        }
+        rows.sort();
+        assert_eq!(rows, ["lib> +I[a, 4]", "lib> +I[b, 2]"]);
+        let state = job.wait_finished(Some(Duration::from_secs(60))).await;
+        assert_eq!(state.unwrap(), flinkit::flink::JobState::Finished);
+    });
+}
+
+#[test]
+fn validate_deep_says_the_same_in_the_session_as_in_a_jvm_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("typed.sql");
+    std::fs::write(
+        &file,
+        "CREATE TABLE s (a INT) WITH ('connector' = 'datagen');\n\
+         CREATE TABLE t (a INT, b STRING) WITH ('connector' = 'blackhole');\n\
+         INSERT INTO t SELECT a, UPPER(a) FROM s;\n",
+    )
+    .unwrap();
+    let deep = |mut command: Command| {
+        let out = command
+            .args(["validate", "--deep", "--format", "json", "-f"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        json(&out)
+    };
+    let warm_verdict = deep(warm());
+    assert_eq!(warm_verdict["diagnostics"][0]["code"], "planner");
+    assert_eq!(warm_verdict["diagnostics"][0]["statement"], 2);
+    assert_eq!(deep(cold(&dir.path().join("state"))), warm_verdict);
+}
+
+/// Whether a run's stderr says it ran in the session.
+fn ran_in_session(out: &std::process::Output) -> bool {
+    String::from_utf8_lossy(&out.stderr).contains("running in the local session")
+}
+
+#[test]
+fn a_crashed_session_is_replaced_down_forgets_it_and_an_idle_one_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let sql = print_job(dir.path());
+    let local = |args: &[&str]| {
+        let out = cold(&state)
+            .arg("local")
+            .args(args)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        common::assert_success(&out);
+        json(&out)
+    };
+    let launch = || {
+        let out = cold(&state)
+            .args(["launch", "-f"])
+            .arg(&sql)
+            .output()
+            .unwrap();
+        common::assert_success(&out);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("out> +I[a, 4]"),
+            "{out:?}"
+        );
+        out
+    };
+
+    let first = local(&["up", "--exit-with", &std::process::id().to_string()]);
+    let pid = first["pid"].as_u64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while local(&["status"])["running"] == true {
+        assert!(Instant::now() < deadline, "a killed session is noticed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(ran_in_session(&launch()), "a new session ran it");
+    let second = local(&["status"]);
+    assert_eq!(second["running"], true);
+    assert_ne!(second["pid"], first["pid"]);
+
+    assert_eq!(local(&["down"])["stopped"], true);
+    assert_eq!(local(&["status"])["running"], false);
+    assert!(!ran_in_session(&launch()), "down is not a crash");
+
+    local(&["up", "--idle-timeout", "1s"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while local(&["status"])["running"] == true {
+        assert!(
+            Instant::now() < deadline,
+            "still running after its idle timeout"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!ran_in_session(&launch()), "an idle session is not a crash");
 }

@@ -253,6 +253,9 @@ fn progress(reporter: &mut Reporter, event: &Event) {
         Event::DroppingUnmappedState => reporter.done(
             "the new script lacks some operators of the old one: their state is dropped (--allow-non-restored-state)",
         ),
+        Event::InSession { pid, web_ui } => reporter.start(&format!(
+            "running in the local session (pid {pid}; web UI {web_ui})"
+        )),
         Event::WebUi { url } => reporter.done(&format!("Flink web UI: {url}")),
         Event::Submitted { job_id } => reporter.update(&format!("job {job_id} submitted")),
         _ => {}

@@ -8,6 +8,7 @@ mod demo;
 mod graph;
 mod jobs;
 mod launch;
+mod local;
 mod output;
 mod pipeline;
 mod produce;
@@ -77,8 +78,18 @@ pub enum Command {
   flinkit launch -f job.sql                          # runs until the job ends or Ctrl-C
   flinkit launch \"CREATE TABLE …\" \"INSERT INTO …\"    # one statement per argument
   flinkit launch -f job.sql --detach --format json   # background; prints pid, log, web UI
-  flinkit launch -f stream.sql --timeout 30s         # run a streaming job for 30 seconds")]
+  flinkit launch -f stream.sql --timeout 30s         # run a streaming job for 30 seconds
+  flinkit local up; flinkit launch -f job.sql        # in the warm local session: about a second")]
     Launch(Box<launch::LaunchArgs>),
+    /// A warm local Flink in the background, so that local runs and `validate --deep` take about
+    /// a second: up, down, status.
+    #[command(after_help = "Examples:
+  flinkit local up                        # start it; stops after 15 minutes without a run
+  flinkit local up --idle-timeout 2h --exit-with $$   # and when this shell exits
+  flinkit launch -f job.sql               # runs in the session while it is up
+  flinkit local status --format json      # {\"running\",\"pid\",\"web_ui\",…}
+  flinkit local down")]
+    Local(local::LocalArgs),
     /// Jobs on a running cluster: list, status, exceptions, cancel, stop with a savepoint.
     #[command(after_help = "Examples:
   flinkit jobs list --format json
@@ -186,6 +197,7 @@ pub fn main() -> ExitCode {
         Command::Graph(args) => graph::run(&ctx, args),
         Command::Validate(args) => validate::run(&ctx, args),
         Command::Launch(args) => launch::run(&ctx, args),
+        Command::Local(args) => local::run(&ctx, args),
         Command::Jobs(args) => jobs::run(&ctx, args),
         Command::Setup(args) => setup::run(&ctx, args),
         Command::Stack(args) => stack::run(&ctx, args),

@@ -10,6 +10,7 @@ use codespan_reporting::diagnostic::{Diagnostic as Report, Label, Severity as Le
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor::StandardStream};
 use flinkit::connectors::{self, Diagnostic, Severity, apply_edits};
+use flinkit::flink::session;
 use flinkit::launch::{Event, LaunchError, Options, Prepared};
 use flinkit::sql::{Origin, Script};
 use flinkit::vars::{self, Substituted};
@@ -33,7 +34,8 @@ pub struct ValidateArgs {
     /// With --fix: apply the repairs to the files in place.
     #[arg(long, requires = "fix")]
     pub write: bool,
-    /// Also compile the script with Flink's real planner (no job runs; needs Java).
+    /// Also compile the script with Flink's real planner (no job runs; needs Java; in the warm
+    /// local session when one is up, see `flinkit local`).
     #[arg(long)]
     pub deep: bool,
 }
@@ -156,7 +158,9 @@ pub fn to_json(redactor: &vars::Redactor, diagnostics: &[Diagnostic]) -> serde_j
     value
 }
 
-/// Compiles the script with Flink's planner through the runner (`--explain`).
+/// Compiles the script with Flink's planner through the runner (`--explain`): in the warm local
+/// session when one is up and the script needs no connector jars (the session's classpath is
+/// fixed when it starts), else in a JVM of its own.
 fn deep(
     script: &Script,
     substituted: &Substituted,
@@ -165,10 +169,26 @@ fn deep(
     let cache = flinkit::provision::Cache::from_env()?;
     let mut reporter = super::progress::Reporter::new(true);
     let mut provisioned = cache.provision(false, &mut |p| reporter.provision(p))?;
+    let session = if extra_jars.is_empty() {
+        session::ensure(&provisioned, &session::default_dir()?).unwrap_or_else(|err| {
+            tracing::warn!("the local session: {err}; compiling in a JVM of its own");
+            None
+        })
+    } else {
+        None
+    };
     provisioned.extra_jars = extra_jars;
-    reporter.start("compiling the script with Flink's planner");
+    reporter.start(match session {
+        Some(_) => "compiling the script with Flink's planner in the local session",
+        None => "compiling the script with Flink's planner",
+    });
     let scratch = flinkit::config::state_dir()?.join("explain");
-    let explained = flinkit::flink::local::explain(&provisioned, &substituted.texts, &scratch)?;
+    let explained = super::block_on(flinkit::flink::local::explain(
+        &provisioned,
+        &substituted.texts,
+        &scratch,
+        session.as_ref(),
+    ))??;
     drop(reporter);
     Ok(match explained {
         flinkit::flink::local::Explained::Plan(_) => Vec::new(),

@@ -1,23 +1,28 @@
 //! The embedded local target: the runner jar in a child JVM that runs the job on a Flink
-//! MiniCluster (its web UI on a free port, reported by the runner). The JVM gets its own
-//! process group, so the caller decides when it stops: [`LocalJob::terminate`] asks it to
-//! cancel the job and exit, then kills the group if it does not. The statements go through a
-//! file only the user can read. A task reads the runner's stdout: its events become a
-//! [`LocalStatus`] anyone can watch, everything else (a `print` sink's rows) is handed over as
-//! output lines.
+//! MiniCluster (its web UI on a free port, reported by the runner), or the same runner code in a
+//! warm [`session`](super::session) that runs it on its long-lived MiniCluster. A child JVM gets
+//! its own process group, so the caller decides when it stops: [`LocalJob::terminate`] asks it to
+//! cancel the job and exit, then kills the group if it does not; a session's run is cancelled
+//! through its connection. The statements go through a file only the user can read. A task reads
+//! the runner's stdout — the child's, or the session's `o ` lines — the same way: its events
+//! become a [`LocalStatus`] anyone can watch, everything else (a `print` sink's rows) is handed
+//! over as output lines.
 
+use std::ffi::OsString;
 use std::fs::File;
+use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, watch};
 
+use super::session::{Line, Session, SessionError};
 use super::{JobSpec, JobState, RunnerEvent};
 use crate::provision::Provisioned;
 use crate::versions;
@@ -57,6 +62,9 @@ pub enum LocalError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The warm session could not run it.
+    #[error(transparent)]
+    Session(#[from] SessionError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LocalError + '_ {
@@ -67,10 +75,17 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LocalError + '_ {
 }
 
 /// `java <heap> <jvm_flags> <Flink's JDK 17 flags> -cp <runner>:<Flink runtime>
-/// dev.flinkit.runner.SqlRunner`, ready for the runner's own arguments. With a class-data
-/// archive the JVM maps it (and runs without it if it cannot); the JVM's own warnings go to
-/// stderr, never among the job's output on stdout.
+/// dev.flinkit.runner.SqlRunner`, ready for the runner's own arguments.
 pub fn runner_command(provisioned: &Provisioned, heap: &str, jvm_flags: &[&str]) -> Command {
+    let mut cmd = jvm_command(provisioned, heap, jvm_flags);
+    cmd.arg("dev.flinkit.runner.SqlRunner");
+    cmd
+}
+
+/// `java <heap> <jvm_flags> <Flink's JDK 17 flags> -cp <runner>:<Flink runtime>`, ready for a
+/// main class of the runner jar. With a class-data archive the JVM maps it (and runs without it
+/// if it cannot); the JVM's own warnings go to stderr, never among the job's output on stdout.
+pub fn jvm_command(provisioned: &Provisioned, heap: &str, jvm_flags: &[&str]) -> Command {
     let mut cmd = Command::new(&provisioned.java.path);
     cmd.arg(format!("-Xmx{heap}"))
         .arg("-XX:+UseSerialGC")
@@ -82,8 +97,7 @@ pub fn runner_command(provisioned: &Provisioned, heap: &str, jvm_flags: &[&str])
     cmd.args(jvm_flags)
         .args(versions::jvm_options())
         .arg("-cp")
-        .arg(provisioned.classpath_arg())
-        .arg("dev.flinkit.runner.SqlRunner");
+        .arg(provisioned.classpath_arg());
     cmd
 }
 
@@ -115,17 +129,45 @@ pub fn command(
     options: &LocalOptions,
 ) -> Command {
     let mut cmd = runner_command(provisioned, &options.heap, jit_flags(spec, &options.conf));
-    cmd.arg("--statements-file")
-        .arg(statements_file)
-        .arg("--job-name")
-        .arg(&spec.name);
+    cmd.args(runner_args(spec, statements_file, options));
+    cmd
+}
+
+/// The runner's arguments for `spec`: the same for a child JVM and for a session.
+fn runner_args(spec: &JobSpec, statements_file: &Path, options: &LocalOptions) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "--statements-file".into(),
+        statements_file.into(),
+        "--job-name".into(),
+        spec.name.clone().into(),
+    ];
     if let Some(port) = options.web_port {
-        cmd.arg("--conf").arg(format!("rest.port={port}"));
+        args.extend(["--conf".into(), format!("rest.port={port}").into()]);
     }
     for (key, value) in &options.conf {
-        cmd.arg("--conf").arg(format!("{key}={value}"));
+        args.extend(["--conf".into(), format!("{key}={value}").into()]);
     }
-    cmd
+    args
+}
+
+/// Writes `json` to `file` (created or truncated, readable only by the user).
+fn write_private(file: &Path, json: &str) -> Result<(), LocalError> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(file)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, json.as_bytes()))
+        .map_err(io(file))
+}
+
+fn private_dir(dir: &Path) -> Result<(), LocalError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io(dir))
 }
 
 /// What Flink's planner says of a script compiled without running it.
@@ -142,38 +184,58 @@ pub enum Explained {
     },
 }
 
-/// Compiles `statements` with the real planner (`--explain`), executing nothing.
-pub fn explain(
+/// Compiles `statements` with the real planner (`--explain`), executing nothing: in `session`
+/// when one is given (warm, about a second), else in a JVM of its own.
+pub async fn explain(
     provisioned: &Provisioned,
     statements: &[String],
     scratch: &Path,
+    session: Option<&Session>,
 ) -> Result<Explained, LocalError> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(scratch)
-        .map_err(io(scratch))?;
-    let file = scratch.join("explain.json");
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&file)
-        .and_then(|mut f| {
-            std::io::Write::write_all(
-                &mut f,
-                serde_json::Value::from(statements.to_vec())
-                    .to_string()
-                    .as_bytes(),
-            )
-        })
-        .map_err(io(&file))?;
+    private_dir(scratch)?;
+    let file = scratch.join(format!("explain-{}.json", std::process::id()));
+    write_private(
+        &file,
+        &serde_json::Value::from(statements.to_vec()).to_string(),
+    )?;
+    let result = match session {
+        Some(session) => explain_in_session(session, &file).await,
+        None => {
+            let provisioned = provisioned.clone();
+            let file = file.clone();
+            tokio::task::spawn_blocking(move || explain_in_jvm(&provisioned, &file))
+                .await
+                .map_err(|e| LocalError::Io {
+                    path: scratch.to_path_buf(),
+                    source: std::io::Error::other(e),
+                })?
+        }
+    };
+    let _ = std::fs::remove_file(&file);
+    result
+}
+
+async fn explain_in_session(session: &Session, file: &Path) -> Result<Explained, LocalError> {
+    let args = vec![
+        "--explain".to_string(),
+        "--statements-file".to_string(),
+        file.display().to_string(),
+    ];
+    let (out, code) = session.run_to_end(&args).await?;
+    Ok(
+        explained(&out.join("\n")).unwrap_or_else(|| Explained::Rejected {
+            statement: None,
+            message: format!("the runner printed no plan (exit {code})"),
+        }),
+    )
+}
+
+fn explain_in_jvm(provisioned: &Provisioned, file: &Path) -> Result<Explained, LocalError> {
     let run = |provisioned: &Provisioned| {
         runner_command(provisioned, "512m", &["-XX:TieredStopAtLevel=1"])
             .arg("--explain")
             .arg("--statements-file")
-            .arg(&file)
+            .arg(file)
             .stdin(Stdio::null())
             .output()
             .map_err(|source| LocalError::Spawn {
@@ -182,7 +244,7 @@ pub fn explain(
             })
     };
     let mut out = run(provisioned)?;
-    let mut explained = explained(&out);
+    let mut explained = explained(&String::from_utf8_lossy(&out.stdout));
     if explained.is_none() && provisioned.class_archive.is_some() {
         tracing::debug!(
             status = %out.status,
@@ -192,9 +254,8 @@ pub fn explain(
             class_archive: None,
             ..provisioned.clone()
         })?;
-        explained = self::explained(&out);
+        explained = self::explained(&String::from_utf8_lossy(&out.stdout));
     }
-    let _ = std::fs::remove_file(&file);
     Ok(explained.unwrap_or_else(|| Explained::Rejected {
         statement: None,
         message: format!(
@@ -208,9 +269,8 @@ pub fn explain(
     }))
 }
 
-/// The plan or the rejection in an `--explain` run's output, if it printed one.
-fn explained(out: &std::process::Output) -> Option<Explained> {
-    let stdout = String::from_utf8_lossy(&out.stdout);
+/// The plan or the rejection in an `--explain` run's stdout, if it printed one.
+fn explained(stdout: &str) -> Option<Explained> {
     stdout.lines().find_map(
         |line| match serde_json::from_str::<serde_json::Value>(line) {
             Ok(event) if event["event"] == "plan" => Some(Explained::Plan(
@@ -267,14 +327,50 @@ pub struct LocalStatus {
 /// How many output lines wait for a reader before further ones are dropped.
 const OUTPUT_BUFFER: usize = 4096;
 
-/// A running local job: the child JVM, its status and its output lines.
+/// A running local job: the child JVM or the session's run, its status and its output lines.
 #[derive(Debug)]
 pub struct LocalJob {
-    child: tokio::process::Child,
-    pid: u32,
+    process: Process,
     status: watch::Receiver<LocalStatus>,
     output: mpsc::Receiver<String>,
     run_dir: PathBuf,
+}
+
+/// What runs a local job.
+#[derive(Debug)]
+enum Process {
+    /// A child JVM of its own.
+    Jvm {
+        child: tokio::process::Child,
+        pid: u32,
+    },
+    /// A run in a warm session: what to tell the task that holds its connection, and the run's
+    /// exit code once the session sent it.
+    Session {
+        requests: mpsc::UnboundedSender<Request>,
+        exit: watch::Receiver<Option<i32>>,
+    },
+}
+
+/// What a session run's connection is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Request {
+    /// Ask the session to cancel the job.
+    Cancel,
+    /// Close the connection (the session cancels the job too).
+    Close,
+}
+
+/// Sends `signal` to the process group `pid`, without waiting.
+fn signal_group(pid: u32, signal: Signal) {
+    if let Err(err) = killpg(Pid::from_raw(pid as i32), signal) {
+        tracing::debug!(pid, "{signal}: {err}");
+    }
+}
+
+/// A process exit status with `code`, for a session's run.
+fn exit_status(code: i32) -> ExitStatus {
+    ExitStatus::from_raw((code & 0xff) << 8)
 }
 
 /// Starts `spec` in a child JVM. Must be called within a tokio runtime.
@@ -284,20 +380,9 @@ pub fn start(
     options: &LocalOptions,
 ) -> Result<LocalJob, LocalError> {
     let dir = &options.run_dir;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io(dir))?;
+    private_dir(dir)?;
     let statements = dir.join("statements.json");
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&statements)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, spec.statements_json().as_bytes()))
-        .map_err(io(&statements))?;
+    write_private(&statements, &spec.statements_json())?;
     let jvm_log = dir.join("jvm.log");
     let stderr = File::create(&jvm_log).map_err(io(&jvm_log))?;
     let mut cmd = command(provisioned, spec, &statements, options);
@@ -333,8 +418,46 @@ pub fn start(
         }
     }
     Ok(LocalJob {
-        child,
-        pid,
+        process: Process::Jvm { child, pid },
+        status,
+        output,
+        run_dir: dir.clone(),
+    })
+}
+
+/// Runs `spec` in a warm `session`: the runner's arguments are those of a child JVM, its
+/// stdout is read the same way, its stderr goes to the run directory's `jvm.log`. The run is
+/// attached: `options.detach` and `options.heap` are the session's business. Must be called
+/// within a tokio runtime.
+pub async fn start_in_session(
+    session: &Session,
+    spec: &JobSpec,
+    options: &LocalOptions,
+) -> Result<LocalJob, LocalError> {
+    let dir = &options.run_dir;
+    private_dir(dir)?;
+    let statements = dir.join("statements.json");
+    write_private(&statements, &spec.statements_json())?;
+    let jvm_log = dir.join("jvm.log");
+    let log = File::create(&jvm_log).map_err(io(&jvm_log))?;
+    let args: Vec<String> = runner_args(spec, &statements, options)
+        .into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    tracing::debug!(port = session.port, ?args, "running in the local session");
+    let connection = session.open(&args).await?;
+    let (status_tx, status) = watch::channel(LocalStatus::default());
+    let (output_tx, output) = mpsc::channel(OUTPUT_BUFFER);
+    let (exit_tx, exit) = watch::channel(None);
+    let (requests, requests_rx) = mpsc::unbounded_channel();
+    let reader = Reader {
+        status: status_tx,
+        output: output_tx,
+        dropped: 0,
+    };
+    tokio::spawn(reader.read_session(connection, requests_rx, log, exit_tx));
+    Ok(LocalJob {
+        process: Process::Session { requests, exit },
         status,
         output,
         run_dir: dir.clone(),
@@ -357,6 +480,57 @@ impl Reader {
             }
         }
         self.vanished();
+    }
+
+    /// Reads a session's answer: `o ` lines as the runner's stdout (and on after the run's
+    /// end, up to the exit code), `e ` lines into `log`; writes `cancel` when asked. The task
+    /// holds the connection until the run ends, even when the [`LocalJob`] is dropped (the job
+    /// then runs on, as a child JVM would); closing the connection cancels the job.
+    async fn read_session(
+        mut self,
+        connection: tokio::net::TcpStream,
+        mut requests: mpsc::UnboundedReceiver<Request>,
+        mut log: File,
+        exit: watch::Sender<Option<i32>>,
+    ) {
+        let (answers, mut writer) = connection.into_split();
+        let mut lines = BufReader::new(answers).lines();
+        let mut running = true;
+        let mut listening = true;
+        loop {
+            let line = tokio::select! {
+                line = lines.next_line() => line,
+                request = requests.recv(), if listening => {
+                    match request {
+                        Some(Request::Cancel) => {
+                            let _ = writer.write_all(b"cancel\n").await;
+                        }
+                        Some(Request::Close) => break,
+                        None => listening = false,
+                    }
+                    continue;
+                }
+            };
+            let Ok(Some(line)) = line else {
+                break;
+            };
+            match Line::parse(&line) {
+                Line::Out(text) if running => running = self.line(text.to_string()),
+                Line::Out(_) => {}
+                Line::Err(text) => {
+                    let _ = writeln!(log, "{text}");
+                }
+                Line::Exit(code) => {
+                    if running {
+                        self.vanished();
+                    }
+                    exit.send_replace(Some(code));
+                    return;
+                }
+            }
+        }
+        self.vanished();
+        exit.send_replace(Some(130));
     }
 
     /// Reads `path` as it grows (a detached run's stdout file) until the run has ended.
@@ -447,9 +621,12 @@ impl Reader {
 }
 
 impl LocalJob {
-    /// The JVM's process id (also its process group).
-    pub fn pid(&self) -> u32 {
-        self.pid
+    /// The child JVM's process id (also its process group); `None` for a session's run.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.process {
+            Process::Jvm { pid, .. } => Some(*pid),
+            Process::Session { .. } => None,
+        }
     }
 
     /// The directory with the statements file and the logs.
@@ -483,35 +660,69 @@ impl LocalJob {
         self.output.recv().await
     }
 
-    /// Waits for the JVM to exit.
+    /// Waits for the JVM to exit (for a session's run: for the session's exit code).
     pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
-        self.child.wait().await
+        match &mut self.process {
+            Process::Jvm { child, .. } => child.wait().await,
+            Process::Session { exit, .. } => match exit.wait_for(Option::is_some).await {
+                Ok(code) => Ok(exit_status(code.unwrap_or(1))),
+                Err(_) => Err(std::io::ErrorKind::UnexpectedEof.into()),
+            },
+        }
     }
 
-    /// Whether the JVM has exited.
+    /// Whether the JVM has exited (the session's run has ended).
     pub fn has_exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
+        match &mut self.process {
+            Process::Jvm { child, .. } => matches!(child.try_wait(), Ok(Some(_))),
+            Process::Session { exit, .. } => exit.borrow().is_some(),
+        }
     }
 
     /// Asks the JVM to cancel the job and exit (SIGTERM to its process group); after `grace`
-    /// kills the group. Returns once the JVM is gone.
+    /// kills the group. Returns once the JVM is gone. A session's run is asked to cancel its
+    /// job; after `grace` the connection is dropped, which cancels it too.
     pub async fn terminate(&mut self, grace: Duration) -> std::io::Result<ExitStatus> {
-        if let Some(status) = self.child.try_wait()? {
-            return Ok(status);
+        match &mut self.process {
+            Process::Jvm { child, pid } => {
+                let pid = *pid;
+                if let Some(status) = child.try_wait()? {
+                    return Ok(status);
+                }
+                signal_group(pid, Signal::SIGTERM);
+                if let Ok(status) = tokio::time::timeout(grace, child.wait()).await {
+                    return status;
+                }
+                tracing::warn!(pid, "the local JVM ignored SIGTERM; killing it");
+                signal_group(pid, Signal::SIGKILL);
+                child.wait().await
+            }
+            Process::Session { requests, exit } => {
+                if let Some(code) = *exit.borrow() {
+                    return Ok(exit_status(code));
+                }
+                let _ = requests.send(Request::Cancel);
+                let ended = tokio::time::timeout(grace, exit.wait_for(Option::is_some)).await;
+                if let Ok(Ok(code)) = ended {
+                    return Ok(exit_status(code.unwrap_or(1)));
+                }
+                tracing::warn!("the local session did not end the run; closing its connection");
+                let _ = requests.send(Request::Close);
+                Ok(exit_status(130))
+            }
         }
-        self.signal(Signal::SIGTERM);
-        if let Ok(status) = tokio::time::timeout(grace, self.child.wait()).await {
-            return status;
-        }
-        tracing::warn!(pid = self.pid, "the local JVM ignored SIGTERM; killing it");
-        self.signal(Signal::SIGKILL);
-        self.child.wait().await
     }
 
-    /// Sends `signal` to the JVM's process group, without waiting.
+    /// Sends `signal` to the JVM's process group, without waiting; a session's run is asked
+    /// to cancel its job instead, whatever the signal.
     pub fn signal(&self, signal: Signal) {
-        if let Err(err) = killpg(Pid::from_raw(self.pid as i32), signal) {
-            tracing::debug!(pid = self.pid, "{signal}: {err}");
+        match &self.process {
+            Process::Jvm { pid, .. } => signal_group(*pid, signal),
+            Process::Session { requests, .. } => {
+                if requests.send(Request::Cancel).is_err() {
+                    tracing::debug!("the session's run has ended already");
+                }
+            }
         }
     }
 

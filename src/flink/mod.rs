@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod http;
 pub mod local;
 pub mod rest;
+pub mod session;
 
 use std::fmt;
 use std::str::FromStr;

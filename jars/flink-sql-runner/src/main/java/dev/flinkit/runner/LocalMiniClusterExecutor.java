@@ -1,5 +1,6 @@
 package dev.flinkit.runner;
 
+import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.dag.Pipeline;
 import org.apache.flink.client.deployment.executors.PipelineExecutorUtils;
 import org.apache.flink.configuration.Configuration;
@@ -20,11 +21,12 @@ import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
- * Runs the script's job on an embedded {@link MiniCluster} that the runner owns, so that it can
- * report the cluster's REST address (the web UI) and shut the cluster down when it is done.
+ * Runs the script's job on an embedded {@link MiniCluster}: one the runner owns, so that it can
+ * report the cluster's REST address (the web UI) and shut the cluster down when it is done; or
+ * the long-lived cluster of a {@link LocalSession}, which outlives the run.
  *
- * <p>Like Flink's own local executor, it sizes the cluster to the job: one TaskManager with as
- * many slots as the job's highest parallelism, unless {@code taskmanager.numberOfTaskSlots} is
+ * <p>Like Flink's own local executor, an owned cluster is sized to the job: one TaskManager with
+ * as many slots as the job's highest parallelism, unless {@code taskmanager.numberOfTaskSlots} is
  * configured. The REST endpoint binds a random free port unless {@code rest.port} or
  * {@code rest.bind-port} is configured.
  */
@@ -35,8 +37,13 @@ final class LocalMiniClusterExecutor
 
     private final Configuration configuration;
     private final Consumer<URI> webUiListener;
+    private final boolean owned;
+    private final Consumer<JobID> submitListener;
     private MiniCluster cluster;
     private String jobName;
+    private JobID jobId;
+    private boolean accepted;
+    private boolean cancelled;
 
     /**
      * Creates an executor.
@@ -47,6 +54,29 @@ final class LocalMiniClusterExecutor
     LocalMiniClusterExecutor(Configuration configuration, Consumer<URI> webUiListener) {
         this.configuration = configuration;
         this.webUiListener = webUiListener;
+        this.owned = true;
+        this.submitListener = id -> {};
+    }
+
+    /**
+     * Creates an executor that submits to {@code shared}, a running cluster it does not own: its
+     * configuration is the job's, and {@link #shutdown()} leaves the cluster running.
+     *
+     * @param shared the running cluster
+     * @param configuration the job's configuration
+     * @param webUiListener told the cluster's REST address when the job is submitted
+     * @param submitListener told the job's id just before it is submitted
+     */
+    LocalMiniClusterExecutor(
+            MiniCluster shared,
+            Configuration configuration,
+            Consumer<URI> webUiListener,
+            Consumer<JobID> submitListener) {
+        this.configuration = configuration;
+        this.webUiListener = webUiListener;
+        this.owned = false;
+        this.submitListener = submitListener;
+        this.cluster = shared;
     }
 
     @Override
@@ -78,14 +108,31 @@ final class LocalMiniClusterExecutor
     public synchronized CompletableFuture<JobClient> execute(
             Pipeline pipeline, Configuration pipelineConfiguration, ClassLoader userClassLoader)
             throws Exception {
-        if (cluster != null) {
+        if (jobName != null) {
             throw new IllegalStateException("the runner submits exactly one job per run");
         }
         Configuration effective = new Configuration(configuration);
         effective.addAll(pipelineConfiguration);
         JobGraph jobGraph = PipelineExecutorUtils.getJobGraph(pipeline, effective, userClassLoader);
         jobName = jobGraph.getName();
+        MiniCluster target = owned ? startCluster(effective, jobGraph) : cluster;
+        webUiListener.accept(target.getRestAddress().get());
+        synchronized (this) {
+            jobId = jobGraph.getJobID();
+        }
+        submitListener.accept(jobGraph.getJobID());
+        return target.submitJob(jobGraph)
+                .thenApply(submitted -> {
+                    accepted(target, submitted.getJobID());
+                    return new MiniClusterJobClient(
+                            submitted.getJobID(),
+                            target,
+                            userClassLoader,
+                            MiniClusterJobClient.JobFinalizationBehavior.NOTHING);
+                });
+    }
 
+    private MiniCluster startCluster(Configuration effective, JobGraph jobGraph) throws Exception {
         if (!effective.contains(RestOptions.BIND_PORT) && !effective.contains(RestOptions.PORT)) {
             effective.set(RestOptions.BIND_PORT, "0");
         }
@@ -98,13 +145,35 @@ final class LocalMiniClusterExecutor
                 .build());
         cluster = started;
         started.start();
-        webUiListener.accept(started.getRestAddress().get());
-        return started.submitJob(jobGraph)
-                .thenApply(submitted -> new MiniClusterJobClient(
-                        submitted.getJobID(),
-                        started,
-                        userClassLoader,
-                        MiniClusterJobClient.JobFinalizationBehavior.NOTHING));
+        return started;
+    }
+
+    /** The cluster accepted the job: a job whose run was cancelled meanwhile is cancelled now. */
+    private void accepted(MiniCluster target, JobID id) {
+        boolean cancelNow;
+        synchronized (this) {
+            accepted = true;
+            cancelNow = cancelled;
+        }
+        if (cancelNow) {
+            target.cancelJob(id);
+        }
+    }
+
+    /**
+     * Cancels the run's job: at once if the cluster accepted it, else as soon as it does.
+     */
+    void cancel() {
+        JobID id;
+        MiniCluster target;
+        synchronized (this) {
+            cancelled = true;
+            id = accepted ? jobId : null;
+            target = cluster;
+        }
+        if (id != null && target != null) {
+            target.cancelJob(id);
+        }
     }
 
     /** The name of the submitted job, or null before submission. */
@@ -112,9 +181,9 @@ final class LocalMiniClusterExecutor
         return jobName;
     }
 
-    /** Shuts the cluster down, if one was started. */
+    /** Shuts the cluster down, if this executor started it. */
     synchronized void shutdown() throws Exception {
-        if (cluster != null) {
+        if (owned && cluster != null) {
             cluster.close();
         }
     }

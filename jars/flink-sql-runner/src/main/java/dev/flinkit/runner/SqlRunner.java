@@ -25,6 +25,7 @@ import org.apache.flink.types.Row;
 import org.apache.flink.util.CloseableIterator;
 
 import java.io.PrintStream;
+import java.net.URI;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -33,6 +34,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 
 /**
  * flinkit's generic Flink SQL job: runs a script of SQL statements as exactly one Flink job.
@@ -61,11 +63,25 @@ public final class SqlRunner {
     private final PrintStream err;
     private final Events events;
     private final ClassLoader classLoader = SqlRunner.class.getClassLoader();
+    private final SharedCluster shared;
 
-    private SqlRunner(PrintStream out, PrintStream err) {
+    private SqlRunner(PrintStream out, PrintStream err, SharedCluster shared) {
         this.out = out;
         this.err = err;
         this.events = new Events(out);
+        this.shared = shared;
+    }
+
+    /** A running MiniCluster that runs are submitted to instead of one of their own. */
+    @FunctionalInterface
+    interface SharedCluster {
+        /**
+         * An executor that submits a run's job to the cluster.
+         *
+         * @param configuration the job's configuration
+         * @param webUiListener told the cluster's REST address when the job is submitted
+         */
+        LocalMiniClusterExecutor executor(Configuration configuration, Consumer<URI> webUiListener);
     }
 
     /**
@@ -77,7 +93,7 @@ public final class SqlRunner {
         if (entryPoint) {
             configureLocalLogging(args);
         }
-        Outcome outcome = new SqlRunner(System.out, System.err).execute(args);
+        Outcome outcome = new SqlRunner(System.out, System.err, null).execute(args);
         if (entryPoint) {
             System.out.flush();
             System.err.flush();
@@ -93,7 +109,16 @@ public final class SqlRunner {
      * {@code out} and human-readable messages to {@code err}.
      */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        return new SqlRunner(out, err).execute(args).exitCode();
+        return new SqlRunner(out, err, null).execute(args).exitCode();
+    }
+
+    /**
+     * Runs the runner as {@link #run} does, but submits the job to {@code cluster} (a
+     * {@link LocalSession}'s), which the run neither starts nor stops: the same statements, events,
+     * errors and exit codes as a run on a MiniCluster of its own.
+     */
+    static int run(String[] args, PrintStream out, PrintStream err, SharedCluster cluster) {
+        return new SqlRunner(out, err, cluster).execute(args).exitCode();
     }
 
     /** The exit code of a run and, on failure, its message. */
@@ -132,7 +157,7 @@ public final class SqlRunner {
         Configuration configuration = environmentConfiguration(options, statements);
 
         StreamExecutionEnvironment contextEnv = StreamExecutionEnvironment.getExecutionEnvironment(configuration);
-        boolean local = contextEnv instanceof LocalStreamEnvironment;
+        boolean local = shared != null || contextEnv instanceof LocalStreamEnvironment;
         if (local && options.waitMode() == WaitMode.DETACH) {
             throw RunnerException.usage(
                     "--detach needs a Flink cluster: an embedded MiniCluster lives only as long as the runner");
@@ -142,8 +167,10 @@ public final class SqlRunner {
         if (local) {
             configuration.set(DeploymentOptions.TARGET, "local");
             configuration.set(DeploymentOptions.ATTACHED, true);
-            executor = new LocalMiniClusterExecutor(
-                    configuration, uri -> events.emit("web_ui", "url", uri.toString()));
+            Consumer<URI> webUi = uri -> events.emit("web_ui", "url", uri.toString());
+            executor = shared == null
+                    ? new LocalMiniClusterExecutor(configuration, webUi)
+                    : shared.executor(configuration, webUi);
             env = new StreamExecutionEnvironment(executor, configuration, classLoader);
         }
         try {
@@ -452,7 +479,7 @@ public final class SqlRunner {
      * Sends Flink's logs to stderr, at WARN (INFO with {@code --verbose}), unless a log4j2
      * configuration was given with {@code -Dlog4j2.configurationFile}.
      */
-    private static void configureLocalLogging(String[] args) {
+    static void configureLocalLogging(String[] args) {
         if (System.getProperty("log4j2.configurationFile") == null
                 && System.getProperty("log4j.configurationFile") == null) {
             System.setProperty("log4j2.configurationFile", LOCAL_LOG_CONFIG);
