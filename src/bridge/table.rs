@@ -193,17 +193,8 @@ impl TableSpec {
         primary_key: Option<Vec<String>>,
         options: &[(String, String)],
     ) -> Result<Self, TableError> {
-        let option = |key: &str| {
-            options
-                .iter()
-                .rev()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
-        let unsupported = |message: String| TableError::Unsupported {
-            table: name.into(),
-            message,
-        };
+        let option = |key: &str| last_option(options, key);
+        let unsupported = |message: String| unsupported_table(name, message);
         let connector = option("connector")
             .ok_or_else(|| unsupported("it has no 'connector' option".into()))?;
         let (broker, upsert) = match connector {
@@ -349,17 +340,8 @@ impl TableSpec {
         primary_key: Option<Vec<String>>,
         options: &[(String, String)],
     ) -> Result<Self, TableError> {
-        let option = |key: &str| {
-            options
-                .iter()
-                .rev()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
-        let unsupported = |message: String| TableError::Unsupported {
-            table: name.into(),
-            message,
-        };
+        let option = |key: &str| last_option(options, key);
+        let unsupported = |message: String| unsupported_table(name, message);
         let url = option("url").ok_or_else(|| unsupported("it has no 'url' option".into()))?;
         let table_name = option("table-name")
             .ok_or_else(|| unsupported("it has no 'table-name' option".into()))?;
@@ -460,6 +442,23 @@ fn split_list(text: &str, separator: char) -> Vec<String> {
         .filter(|t| !t.is_empty())
         .map(String::from)
         .collect()
+}
+
+/// The value of `key` in a table's options (the last one wins, as in Flink's `WITH`).
+fn last_option<'a>(options: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    options
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The error for a table the bridge cannot read or write.
+fn unsupported_table(table: &str, message: String) -> TableError {
+    TableError::Unsupported {
+        table: table.into(),
+        message,
+    }
 }
 
 #[cfg(test)]
