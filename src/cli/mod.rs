@@ -13,6 +13,7 @@ mod pipeline;
 mod produce;
 mod progress;
 mod report;
+mod run;
 mod setup;
 mod split;
 mod stack;
@@ -130,6 +131,13 @@ pub enum Command {
   flinkit pipeline undeploy -f pipelines/ --env dev
   flinkit pipeline report fact_orders -f pipelines/ --format html > fact_orders.html")]
     Pipeline(pipeline::PipelineArgs),
+    /// Feed a script's sources, run it, watch it, read its sinks and measure the run.
+    #[command(after_help = "Examples:
+  flinkit run -f sql/user-count/kafka.sql --target rest --duration 30s --rate 200
+  flinkit run -f job.sql --traffic-pattern 10s-20s:300% --report run.html
+  flinkit run -f job.sql --rows users=users.jsonl --format json
+  flinkit run -f job.sql --set execution.checkpointing.interval=5s --keep")]
+    Run(Box<run::RunArgs>),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   flinkit completions bash > ~/.local/share/bash-completion/completions/flinkit
@@ -188,6 +196,7 @@ pub fn main() -> ExitCode {
         Command::Consume(args) => consume::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
         Command::Pipeline(args) => pipeline::run(&ctx, args),
+        Command::Run(args) => run::run(&ctx, args),
         Command::Completions(args) => completions::run(args),
     };
     match result {
