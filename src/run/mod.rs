@@ -244,7 +244,7 @@ pub struct RunReport {
     pub produced: BTreeMap<String, u64>,
     /// Records read per sink table.
     pub consumed: BTreeMap<String, u64>,
-    /// Average records per second into the job's sources and out of its sinks over the feed.
+    /// Records per second into the job's sources and out of its sinks over the feed.
     pub throughput: Throughput,
     /// End-to-end latency over every measured sink record; `None` when none was measured.
     pub latency_ms: Option<Percentiles>,
@@ -274,13 +274,20 @@ pub struct RunReport {
     pub interrupted: bool,
 }
 
-/// Average throughput.
+/// The job's throughput over the feed: the records its sources emitted and its sinks received
+/// by the end of the feed (read from the first sample after it), per second of the feed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Throughput {
     /// Records the sources emitted per second.
     pub in_per_s: f64,
     /// Records the sinks received per second.
     pub out_per_s: f64,
+    /// The feed's length, seconds.
+    pub feed_s: f64,
+    /// Records the sources emitted by the end of the feed.
+    pub source_records: u64,
+    /// Records the sinks received by the end of the feed.
+    pub sink_records: u64,
 }
 
 /// The job of a run.
@@ -736,12 +743,16 @@ async fn feed_and_watch(
     }
     let feed_seconds = run_start.elapsed().as_secs_f64();
     let interrupted = stop.load(Ordering::SeqCst);
+    let mut feed_end = None;
     if failure.is_none() && !interrupted {
         events(RunEvent::Draining);
         let produced = produced_now(&fed);
         let deadline = Instant::now() + options.drain;
         loop {
             let state = take(&mut sampler, &mut samples, &mut lag, events).await?;
+            if feed_end.is_none() {
+                feed_end = samples.last().map(|s| (s.source_records, s.sink_records));
+            }
             if state.is_terminal() {
                 failure = Some(format!("the job is {state}"));
                 break;
@@ -820,6 +831,9 @@ async fn feed_and_watch(
         match_columns: Vec::new(),
     }));
     let seconds = feed_seconds.max(0.001);
+    let during_feed = feed_end
+        .or_else(|| last.map(|s| (s.source_records, s.sink_records)))
+        .unwrap_or_default();
     Ok(RunReport {
         produced: sources
             .iter()
@@ -832,8 +846,11 @@ async fn feed_and_watch(
             .map(|(t, s)| (t.name.clone(), s.consumed))
             .collect(),
         throughput: Throughput {
-            in_per_s: last.map_or(0.0, |s| s.source_records as f64 / seconds),
-            out_per_s: last.map_or(0.0, |s| s.sink_records as f64 / seconds),
+            in_per_s: during_feed.0 as f64 / seconds,
+            out_per_s: during_feed.1 as f64 / seconds,
+            feed_s: feed_seconds,
+            source_records: during_feed.0,
+            sink_records: during_feed.1,
         },
         latency_ms: tracker.overall(),
         job: JobInfo {
