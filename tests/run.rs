@@ -193,3 +193,45 @@ fn sources_flinkit_cannot_feed_are_refused_before_anything_starts() {
             .contains("it is not a source table of the script (its sources: users)")
     );
 }
+
+#[test]
+fn keep_leaves_the_job_running_and_jobs_watch_samples_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("kept.html");
+    let (kafka, flink) = (kafka_url(), flink_url());
+    let mut args = run_args(&kafka, &flink, report.to_str().unwrap());
+    args[10] = "3s";
+    args.push("--keep");
+    let out = flinkit(&args);
+    common::assert_success(&out);
+    let doc = json(&out);
+    let id = doc["job"]["id"].as_str().unwrap().to_string();
+    assert_eq!(doc["job"]["state"], "RUNNING");
+    let produced = doc["produced"]["users"].as_u64().unwrap();
+
+    let out = flinkit(&[
+        "jobs",
+        "watch",
+        &id,
+        "--flink-url",
+        &flink,
+        "--every",
+        "1s",
+        "--count",
+        "2",
+        "--format",
+        "json",
+    ]);
+    common::assert_success(&out);
+    let samples: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(samples.len(), 2);
+    assert!(samples[1]["at_ms"].as_u64() > samples[0]["at_ms"].as_u64());
+    assert_eq!(samples[1]["state"], "RUNNING");
+    assert_eq!(samples[1]["source_records"], produced);
+
+    let out = flinkit(&["jobs", "cancel", &id, "--flink-url", &flink]);
+    common::assert_success(&out);
+}
