@@ -748,6 +748,11 @@ async fn feed_and_watch(
         events(RunEvent::Draining);
         let produced = produced_now(&fed);
         let deadline = Instant::now() + options.drain;
+        // Flink's REST API answers from metrics it fetched last, and fetches again when asked
+        // after its update interval: this sample asks for a fetch now, so the next one shows
+        // the counters at the end of the feed (watched or not).
+        take(&mut sampler, &mut samples, &mut lag, events).await?;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
         loop {
             let state = take(&mut sampler, &mut samples, &mut lag, events).await?;
             if feed_end.is_none() {
