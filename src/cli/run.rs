@@ -118,6 +118,10 @@ pub fn run(ctx: &Context<'_>, args: &RunArgs) -> anyhow::Result<()> {
     let mut live = Live::new();
     let report = super::block_on(run::run(&plan, &options, &stop, &mut |e| live.event(e)))?;
     live.finish();
+    if matches!(report, Err(RunError::Interrupted)) {
+        eprintln!("flinkit: interrupted; cleaned up");
+        std::process::exit(130);
+    }
     let report = report.map_err(located)?;
     if let Some(path) = &args.report {
         std::fs::write(path, report.to_html(&plan))

@@ -451,6 +451,9 @@ pub enum RunError {
     /// The job's cluster could not be read.
     #[error(transparent)]
     Rest(#[from] RestError),
+    /// Stopped by the user (Ctrl-C) before the job ran; what the run created is removed.
+    #[error("interrupted")]
+    Interrupted,
     /// The job did not start running in time, or ended first.
     #[error("job {id} is {state}, not RUNNING")]
     NotRunning {
@@ -598,10 +601,7 @@ async fn feed_and_watch(
     let started = Instant::now();
     loop {
         if stop.load(Ordering::SeqCst) {
-            return Err(RunError::NotRunning {
-                id: job.id().to_string(),
-                state: job.state().await?,
-            });
+            return Err(RunError::Interrupted);
         }
         let state = job.wait_running(Duration::from_secs(1)).await?;
         if state == JobState::Running {
