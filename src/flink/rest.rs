@@ -901,22 +901,42 @@ mod tests {
     #[test]
     fn checkpoints_deserialize_with_and_without_a_completed_one() {
         let answer: CheckpointsAnswer = serde_json::from_str(
-            r#"{"counts":{"restored":1,"total":3,"in_progress":0,"completed":3,"failed":0},
+            r#"{"counts":{"restored":1,"total":4,"in_progress":0,"completed":3,"failed":1},
             "latest":{"completed":{"id":3,"latest_ack_timestamp":1700,"is_savepoint":false,
-            "external_path":"file:/cp/chk-3"},"savepoint":null,"failed":null,
+            "external_path":"file:/cp/chk-3","end_to_end_duration":42,"state_size":2048},
+            "savepoint":null,"failed":null,
             "restored":{"id":1,"restore_timestamp":1500,"is_savepoint":true,
             "external_path":"file:/sp/savepoint-1"}}}"#,
         )
         .unwrap();
-        assert_eq!(answer.counts.completed, 3);
+        assert_eq!((answer.counts.completed, answer.counts.failed), (3, 1));
         let latest = answer.latest.unwrap();
-        assert_eq!(latest.completed.unwrap().id, 3);
+        let completed = latest.completed.unwrap();
+        assert_eq!(completed.id, 3);
+        assert_eq!(
+            (completed.end_to_end_duration, completed.state_size),
+            (42, 2048)
+        );
         assert!(latest.restored.unwrap().is_savepoint);
         let none: CheckpointsAnswer = serde_json::from_str(
             r#"{"counts":{"completed":0},"latest":{"completed":null,"restored":null}}"#,
         )
         .unwrap();
         assert!(none.latest.unwrap().completed.is_none());
+    }
+
+    #[test]
+    fn vertex_and_job_metrics_deserialize_with_sums_and_maxima() {
+        let metrics: Vec<Metric> = serde_json::from_str(
+            r#"[{"id":"numRecordsIn","min":1.0,"max":3.0,"sum":4.0},
+            {"id":"busyTimeMsPerSecond","max":250.5}]"#,
+        )
+        .unwrap();
+        assert_eq!((metrics[0].sum, metrics[0].max), (Some(4.0), Some(3.0)));
+        assert_eq!((metrics[1].sum, metrics[1].max), (None, Some(250.5)));
+        let restarts: Vec<JobMetric> =
+            serde_json::from_str(r#"[{"id":"numRestarts","value":"2"}]"#).unwrap();
+        assert_eq!(restarts[0].value, "2");
     }
 
     #[test]

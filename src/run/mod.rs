@@ -22,7 +22,7 @@ pub mod report;
 pub mod watch;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -927,7 +927,7 @@ fn match_columns(sink: &TableSpec, sources: &[TableSpec]) -> Vec<String> {
 /// The rows of a replayed file, one JSON object per non-blank line.
 fn replay<'a>(
     table: &'a str,
-    path: &'a std::path::Path,
+    path: &'a Path,
     text: &'a str,
 ) -> impl Iterator<Item = Result<Map<String, Value>, RunError>> + Send + use<> {
     let table = table.to_string();
@@ -1009,5 +1009,84 @@ fn settle(fed: &Fed, (second, result): (usize, Result<(), BridgeError>)) {
             fed.failed.fetch_add(1, Ordering::Relaxed);
             tracing::warn!("a record was not delivered: {err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> RunOptions {
+        RunOptions::new(
+            Options::rest("http://localhost:1"),
+            Duration::from_secs(1),
+            Schedule::unlimited(),
+        )
+    }
+
+    #[test]
+    fn a_plan_moves_every_kafka_table_to_fresh_topics_and_matches_sink_keys_to_sources() {
+        let sql = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sql/user-count/kafka.sql"
+        ))
+        .unwrap();
+        let mut options = options();
+        options.kafka = Some("broker:1".into());
+        let plan = plan("kafka.sql", &sql, &options).unwrap();
+        assert!(plan.suffix.starts_with("-run-"));
+        assert_eq!(plan.sources.len(), 1);
+        assert_eq!(plan.sinks.len(), 1);
+        assert_eq!(
+            plan.sources[0].topics,
+            [format!("user-count.users{}", plan.suffix)]
+        );
+        assert_eq!(plan.sources[0].endpoint.address, "broker:1");
+        assert_eq!(match_columns(&plan.sinks[0], &plan.sources), ["accountId"]);
+    }
+
+    #[test]
+    fn a_sink_key_the_sources_lack_gives_no_match_and_a_keyless_sink_matches_shared_columns() {
+        let sql = "CREATE TABLE s (a STRING, b INT) WITH ('connector' = 'kafka', 'topic' = 's', \
+            'format' = 'json', 'properties.bootstrap.servers' = 'k:1');\n\
+            CREATE TABLE keyed (n STRING, c BIGINT, PRIMARY KEY (n) NOT ENFORCED) WITH \
+            ('connector' = 'upsert-kafka', 'topic' = 'k', 'key.format' = 'json', \
+            'value.format' = 'json', 'properties.bootstrap.servers' = 'k:1');\n\
+            CREATE TABLE plain (a STRING, x INT) WITH ('connector' = 'kafka', 'topic' = 'p', \
+            'format' = 'json', 'properties.bootstrap.servers' = 'k:1');\n\
+            INSERT INTO keyed SELECT a, COUNT(*) FROM s GROUP BY a;\n\
+            INSERT INTO plain SELECT a, b FROM s;";
+        let plan = plan("t.sql", sql, &options()).unwrap();
+        let sink = |name: &str| plan.sinks.iter().find(|s| s.name == name).unwrap();
+        assert!(match_columns(sink("keyed"), &plan.sources).is_empty());
+        assert_eq!(match_columns(sink("plain"), &plan.sources), ["a"]);
+    }
+
+    #[test]
+    fn rows_for_a_table_that_is_not_a_source_or_a_missing_file_are_refused() {
+        let sql = "CREATE TABLE s (a STRING) WITH ('connector' = 'kafka', 'topic' = 's', \
+            'format' = 'json', 'properties.bootstrap.servers' = 'k:1');\n\
+            CREATE TABLE o (a STRING) WITH ('connector' = 'print');\n\
+            INSERT INTO o SELECT a FROM s;";
+        let mut options = options();
+        options.rows = vec![("o".into(), "x.jsonl".into())];
+        let err = plan("t.sql", sql, &options).unwrap_err();
+        assert!(err.is_invalid_input());
+        assert!(err.to_string().contains("not a source table"), "{err}");
+        options.rows = vec![("s".into(), "/nonexistent/x.jsonl".into())];
+        let err = plan("t.sql", sql, &options).unwrap_err();
+        assert!(matches!(err, RunError::Rows { .. }), "{err}");
+        options.rows.clear();
+        let ok = plan("t.sql", sql, &options).unwrap();
+        assert_eq!(ok.unread.len(), 1, "the print sink is not read");
+        let rows: Vec<_> = replay("s", Path::new("f"), "{\"a\":\"x\"}\n\n[1]\n").collect();
+        assert!(rows[0].is_ok());
+        assert!(
+            rows[1]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("line 3: not a JSON object")
+        );
     }
 }
