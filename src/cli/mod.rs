@@ -80,10 +80,11 @@ pub enum Command {
   flinkit launch -f job.sql --detach --format json   # background; prints pid, log, web UI
   flinkit launch -f stream.sql --timeout 30s         # run a streaming job for 30 seconds")]
     Launch(Box<launch::LaunchArgs>),
-    /// Jobs on a running cluster: list, status, exceptions, cancel, stop with a savepoint.
+    /// Jobs on a running cluster: list, status, watch, exceptions, cancel, stop with a savepoint.
     #[command(after_help = "Examples:
   flinkit jobs list --format json
   flinkit jobs status 5f0c…
+  flinkit jobs watch 5f0c…                # records/s, busy time, back pressure, every second
   flinkit jobs stop 5f0c… --savepoint-dir file:///tmp/savepoints
   FLINKIT_FLINK_URL=http://flink:8081 flinkit jobs list")]
     Jobs(jobs::JobsArgs),
