@@ -36,11 +36,26 @@ fn nice_ceiling(max: f64) -> f64 {
 /// A line chart as SVG: axes with ticks, one polyline per series, a legend.
 fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> String {
     const W: f64 = 560.0;
-    const H: f64 = 240.0;
+    const PLOT: f64 = 240.0;
     const LEFT: f64 = 58.0;
     const RIGHT: f64 = 16.0;
     const TOP: f64 = 34.0;
     const BOTTOM: f64 = 34.0;
+    const LEGEND_ROW: f64 = 16.0;
+    // The legend's entries, placed left to right and wrapped into rows below the plot.
+    let mut legend = Vec::new();
+    let (mut legend_x, mut row) = (LEFT, 0usize);
+    for s in series.iter().filter(|s| !s.points.is_empty()) {
+        let width = 24.0 + 6.5 * s.label.chars().count() as f64;
+        if legend_x + width > W - RIGHT && legend_x > LEFT {
+            legend_x = LEFT;
+            row += 1;
+        }
+        legend.push((s, legend_x, row));
+        legend_x += width;
+    }
+    let rows = legend.last().map_or(1, |(_, _, r)| r + 1);
+    let height = PLOT + LEGEND_ROW * (rows as f64 - 1.0);
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let x_max = xs.fold(0.0f64, f64::max).max(1.0);
     let y_max = nice_ceiling(
@@ -50,10 +65,10 @@ fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> String {
             .fold(0.0f64, f64::max),
     );
     let px = |x: f64| LEFT + x / x_max * (W - LEFT - RIGHT);
-    let py = |y: f64| TOP + (1.0 - y / y_max) * (H - TOP - BOTTOM);
+    let py = |y: f64| TOP + (1.0 - y / y_max) * (PLOT - TOP - BOTTOM);
     let mut svg = format!(
-        "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" \
-         width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{t}\">\
+        "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {height}\" \
+         width=\"{W}\" height=\"{height}\" role=\"img\" aria-label=\"{t}\">\
          <text class=\"title\" x=\"{LEFT}\" y=\"20\">{t}</text>",
         t = escape(title)
     );
@@ -74,9 +89,10 @@ fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> String {
         let x = x_max * f64::from(i) / 4.0;
         let _ = write!(
             svg,
-            "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{:.0}s</text>",
+            "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{:.*}s</text>",
             px(x),
-            H - BOTTOM + 16.0,
+            PLOT - BOTTOM + 16.0,
+            usize::from(x_max < 8.0),
             x
         );
     }
@@ -86,7 +102,6 @@ fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> String {
         W - RIGHT,
         escape(unit)
     );
-    let mut legend_x = LEFT;
     for s in series {
         if s.points.is_empty() {
             continue;
@@ -113,24 +128,26 @@ fn line_chart(title: &str, unit: &str, series: &[Series<'_>]) -> String {
                 s.color
             );
         }
+    }
+    for (s, x, row) in legend {
+        let y = PLOT + LEGEND_ROW * row as f64;
         let _ = write!(
             svg,
-            "<rect x=\"{legend_x:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{}\"/>\
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{}\"/>\
              <text class=\"legend\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-            H - 12.0,
+            y - 12.0,
             s.color,
-            legend_x + 14.0,
-            H - 3.0,
+            x + 14.0,
+            y - 3.0,
             escape(s.label)
         );
-        legend_x += 24.0 + 7.0 * s.label.chars().count() as f64;
     }
     if series.iter().all(|s| s.points.is_empty()) {
         let _ = write!(
             svg,
             "<text class=\"empty\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">no data</text>",
             W / 2.0,
-            H / 2.0
+            PLOT / 2.0
         );
     }
     svg.push_str("</svg>");
@@ -528,5 +545,24 @@ mod tests {
         assert!(svg.contains("T &lt;x&gt;"));
         assert!(!svg.contains("no data"));
         assert!(line_chart("E", "", &[]).contains("no data"));
+        let labels = [
+            "a long series label one",
+            "another long label two",
+            "and a third one",
+            "and a fourth",
+        ];
+        let many: Vec<Series<'_>> = labels
+            .iter()
+            .map(|label| Series {
+                label,
+                color: COLORS[0],
+                points: vec![(0.0, 1.0)],
+            })
+            .collect();
+        let wrapped = line_chart("W", "", &many);
+        assert!(
+            wrapped.contains("height=\"256\""),
+            "one more legend row: {wrapped}"
+        );
     }
 }
