@@ -37,6 +37,7 @@ pub mod launch;
 pub mod lineage;
 pub mod pipeline;
 pub mod provision;
+pub mod run;
 pub mod sql;
 pub mod stack;
 pub mod vars;

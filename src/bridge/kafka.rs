@@ -17,7 +17,9 @@ use std::ffi::{CStr, c_char, c_void};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::bindings as rdsys;
+use rdkafka::client::DefaultClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -27,11 +29,91 @@ use rdkafka::producer::{
 };
 use rdkafka::util::Timeout;
 use rdkafka::{ClientConfig, ClientContext, Message as _, Offset, TopicPartitionList};
+use tokio::time::timeout as tokio_timeout;
 
 use super::{
     Ack, BridgeError, Broker, ConsumeOptions, Consumer, Endpoint, InRecord, Next, OutRecord,
     Position, Producer, StartAt,
 };
+
+/// Creates `topics` with one partition each and the broker's default replication (topics
+/// that exist already are not an error), waiting at most `timeout` for the broker's answer.
+pub async fn create_topics(
+    endpoint: &Endpoint,
+    topics: &[String],
+    timeout: Duration,
+) -> Result<(), BridgeError> {
+    if topics.is_empty() {
+        return Ok(());
+    }
+    let admin: AdminClient<DefaultClientContext> = client_config(endpoint, &[])
+        .create()
+        .map_err(creation_error)?;
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, 1, TopicReplication::Fixed(-1)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(wait(timeout)));
+    let results = tokio_timeout(timeout, admin.create_topics(&new, &options))
+        .await
+        .map_err(|_| BridgeError::Unreachable {
+            broker: Broker::Kafka,
+            endpoint: endpoint.address.clone(),
+            timeout,
+            detail: "creating topics".into(),
+        })?
+        .map_err(|e| BridgeError::client_caused(Broker::Kafka, "creating topics", e))?;
+    for result in results {
+        if let Err((topic, code)) = result
+            && code != RDKafkaErrorCode::TopicAlreadyExists
+        {
+            return Err(BridgeError::client_caused(
+                Broker::Kafka,
+                format!("creating topic {topic}"),
+                code,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Deletes `topics` from the cluster at `endpoint` (topics that do not exist are not an error),
+/// waiting at most `timeout` for the broker's answer.
+pub async fn delete_topics(
+    endpoint: &Endpoint,
+    topics: &[String],
+    timeout: Duration,
+) -> Result<(), BridgeError> {
+    if topics.is_empty() {
+        return Ok(());
+    }
+    let admin: AdminClient<DefaultClientContext> = client_config(endpoint, &[])
+        .create()
+        .map_err(creation_error)?;
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let options = AdminOptions::new().operation_timeout(Some(wait(timeout)));
+    let results = tokio_timeout(timeout, admin.delete_topics(&names, &options))
+        .await
+        .map_err(|_| BridgeError::Unreachable {
+            broker: Broker::Kafka,
+            endpoint: endpoint.address.clone(),
+            timeout,
+            detail: "deleting topics".into(),
+        })?
+        .map_err(|e| BridgeError::client_caused(Broker::Kafka, "deleting topics", e))?;
+    for result in results {
+        if let Err((topic, code)) = result
+            && code != RDKafkaErrorCode::UnknownTopicOrPartition
+        {
+            return Err(BridgeError::client_caused(
+                Broker::Kafka,
+                format!("deleting topic {topic}"),
+                code,
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// The `tracing` target of librdkafka's log lines and error events.
 const LOG_TARGET: &str = "librdkafka";

@@ -1,10 +1,16 @@
-//! `flinkit jobs list|status|exceptions|cancel|stop`: one library call each on the cluster's
+//! `flinkit jobs list|status|exceptions|cancel|stop|watch`: one library call each on the cluster's
 //! [`RestClient`], rendered as text or the contract's JSON.
 
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use flinkit::flink::rest::RestClient;
+use flinkit::run::watch::Sampler;
 use serde_json::json;
 
 use super::args::ClusterArgs;
@@ -46,6 +52,18 @@ pub enum JobsCommand {
         /// Where the savepoint goes (a path the cluster can write, e.g. file:///tmp/savepoints).
         #[arg(long, value_name = "DIR", value_parser = super::values::non_empty)]
         savepoint_dir: String,
+    },
+    /// Watch a running job: state, records in and out per second, busy time, back pressure,
+    /// checkpoints and restarts, sampled until it ends or Ctrl-C (JSON: one sample per line).
+    Watch {
+        /// The job id.
+        id: String,
+        /// How often to sample it.
+        #[arg(long, value_name = "D", default_value = "1s", value_parser = super::values::duration)]
+        every: Duration,
+        /// Stop after this many samples.
+        #[arg(long, value_name = "N", value_parser = super::values::count)]
+        count: Option<u64>,
     },
 }
 
@@ -109,6 +127,40 @@ async fn command(
                 return output::print_json(&json!({ "job_id": id, "state": state }));
             }
             output::print(&format!("{id} {state}\n"))
+        }
+        JobsCommand::Watch { id, every, count } => {
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+                .context("cannot handle Ctrl-C")?;
+            let mut sampler = Sampler::new(rest.clone(), id.clone());
+            let tty = std::io::stderr().is_terminal() && !json_mode;
+            let mut taken = 0u64;
+            loop {
+                let sample = sampler.sample().await?;
+                taken += 1;
+                if json_mode {
+                    output::write_json(&sample)?;
+                } else if tty {
+                    eprint!("\r\x1b[2K{}", sample.line());
+                } else {
+                    eprintln!("{}", sample.line());
+                }
+                if sample.state.is_terminal() || count.is_some_and(|n| taken >= n) {
+                    break;
+                }
+                let until = std::time::Instant::now() + *every;
+                while std::time::Instant::now() < until && !stop.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+            }
+            if tty {
+                eprintln!();
+            }
+            Ok(())
         }
         JobsCommand::Stop { id, savepoint_dir } => {
             let location = rest.stop_with_savepoint(id, savepoint_dir).await?;

@@ -14,6 +14,7 @@ mod pipeline;
 mod produce;
 mod progress;
 mod report;
+mod run;
 mod setup;
 mod split;
 mod stack;
@@ -90,10 +91,11 @@ pub enum Command {
   flinkit local status --format json      # {\"running\",\"pid\",\"web_ui\",…}
   flinkit local down")]
     Local(local::LocalArgs),
-    /// Jobs on a running cluster: list, status, exceptions, cancel, stop with a savepoint.
+    /// Jobs on a running cluster: list, status, watch, exceptions, cancel, stop with a savepoint.
     #[command(after_help = "Examples:
   flinkit jobs list --format json
   flinkit jobs status 5f0c…
+  flinkit jobs watch 5f0c…                # records/s, busy time, back pressure, every second
   flinkit jobs stop 5f0c… --savepoint-dir file:///tmp/savepoints
   FLINKIT_FLINK_URL=http://flink:8081 flinkit jobs list")]
     Jobs(jobs::JobsArgs),
@@ -146,6 +148,13 @@ pub enum Command {
   flinkit pipeline undeploy -f pipelines/ --env dev
   flinkit pipeline report fact_orders -f pipelines/ --format html > fact_orders.html")]
     Pipeline(pipeline::PipelineArgs),
+    /// Feed a script's sources, run it, watch it, read its sinks and measure the run.
+    #[command(after_help = "Examples:
+  flinkit run -f sql/user-count/kafka.sql --target rest --duration 30s --rate 200
+  flinkit run -f job.sql --traffic-pattern 10s-20s:300% --report run.html
+  flinkit run -f job.sql --rows users=users.jsonl --format json
+  flinkit run -f job.sql --set execution.checkpointing.interval=5s --keep")]
+    Run(Box<run::RunArgs>),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   flinkit completions bash > ~/.local/share/bash-completion/completions/flinkit
@@ -205,6 +214,7 @@ pub fn main() -> ExitCode {
         Command::Consume(args) => consume::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
         Command::Pipeline(args) => pipeline::run(&ctx, args),
+        Command::Run(args) => run::run(&ctx, args),
         Command::Completions(args) => completions::run(args),
     };
     match result {

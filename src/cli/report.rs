@@ -15,6 +15,7 @@ use flinkit::launch::LaunchError;
 use flinkit::lineage::LineageError;
 use flinkit::pipeline::PipelineError;
 use flinkit::provision::ProvisionError;
+use flinkit::run::RunError;
 use flinkit::sql::{SqlError, SyntaxError};
 use flinkit::vars::MaskedSource;
 use serde_json::json;
@@ -42,6 +43,9 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
                 || cause
                     .downcast_ref::<ConfigError>()
                     .is_some_and(ConfigError::is_invalid_input)
+                || cause
+                    .downcast_ref::<RunError>()
+                    .is_some_and(RunError::is_invalid_input)
         });
     let code = if invalid { 2 } else { 1 };
     let syntax = err

@@ -152,6 +152,20 @@ pub struct JobIo {
     pub records_out: u64,
 }
 
+/// How hard one of a job's vertices works, from its subtasks' metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct VertexLoad {
+    /// Records in, summed over subtasks (`numRecordsIn`).
+    pub records_in: u64,
+    /// Records out, summed over subtasks (`numRecordsOut`).
+    pub records_out: u64,
+    /// The busiest subtask's busy time, milliseconds per second (`busyTimeMsPerSecond`, 0–1000).
+    pub busy_ms_per_s: f64,
+    /// The most back-pressured subtask's time waiting on its outputs, milliseconds per second
+    /// (`backPressuredTimeMsPerSecond`, 0–1000).
+    pub backpressured_ms_per_s: f64,
+}
+
 /// A checkpoint or savepoint of a job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Checkpoint {
@@ -164,6 +178,11 @@ pub struct Checkpoint {
     pub is_savepoint: bool,
     /// Where it is stored, when it is retained.
     pub path: Option<String>,
+    /// How long it took from trigger to the last acknowledgement, in milliseconds (0 for the
+    /// one restored).
+    pub duration_ms: u64,
+    /// Its state size in bytes (0 for the one restored).
+    pub size_bytes: u64,
 }
 
 /// A job's checkpoints: how many completed, the latest one, and the one it started from.
@@ -171,6 +190,8 @@ pub struct Checkpoint {
 pub struct Checkpoints {
     /// Checkpoints completed since the job started.
     pub completed: u64,
+    /// Checkpoints that failed since the job started.
+    pub failed: u64,
     /// The latest completed checkpoint.
     pub latest: Option<Checkpoint>,
     /// The checkpoint or savepoint the job restored its state from.
@@ -333,6 +354,8 @@ struct CheckpointsAnswer {
 struct CheckpointCounts {
     #[serde(default)]
     completed: u64,
+    #[serde(default)]
+    failed: u64,
 }
 
 #[derive(Deserialize)]
@@ -348,6 +371,10 @@ struct CompletedCheckpoint {
     #[serde(default)]
     is_savepoint: bool,
     external_path: Option<String>,
+    #[serde(default)]
+    end_to_end_duration: u64,
+    #[serde(default)]
+    state_size: u64,
 }
 
 #[derive(Deserialize)]
@@ -370,6 +397,13 @@ struct VertexAnswer {
 struct Metric {
     id: String,
     sum: Option<f64>,
+    max: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct JobMetric {
+    id: String,
+    value: String,
 }
 
 #[derive(Deserialize)]
@@ -624,12 +658,52 @@ impl RestClient {
         Ok(io)
     }
 
+    /// One vertex's record counts, busy time and back pressure (see [`VertexLoad`]).
+    pub async fn vertex_load(&self, id: &str, vertex: &str) -> Result<VertexLoad, RestError> {
+        let metrics: Vec<Metric> = self
+            .http
+            .get(&format!(
+                "/jobs/{id}/vertices/{vertex}/subtasks/metrics?get=numRecordsIn,numRecordsOut,\
+                 busyTimeMsPerSecond,backPressuredTimeMsPerSecond&agg=sum,max"
+            ))
+            .await?;
+        let find = |name: &str| metrics.iter().find(|m| m.id == name);
+        let sum = |name: &str| find(name).and_then(|m| m.sum).map_or(0, |n| n as u64);
+        // A metric is NaN while a subtask has not measured it yet; Flink then leaves it out.
+        let max = |name: &str| {
+            find(name)
+                .and_then(|m| m.max)
+                .filter(|n| n.is_finite())
+                .unwrap_or(0.0)
+        };
+        Ok(VertexLoad {
+            records_in: sum("numRecordsIn"),
+            records_out: sum("numRecordsOut"),
+            busy_ms_per_s: max("busyTimeMsPerSecond"),
+            backpressured_ms_per_s: max("backPressuredTimeMsPerSecond"),
+        })
+    }
+
+    /// How many times the job restarted (its `numRestarts` metric; 0 before it reports one).
+    pub async fn restarts(&self, id: &str) -> Result<u64, RestError> {
+        let metrics: Vec<JobMetric> = self
+            .http
+            .get(&format!("/jobs/{id}/metrics?get=numRestarts"))
+            .await?;
+        Ok(metrics
+            .iter()
+            .find(|m| m.id == "numRestarts")
+            .and_then(|m| m.value.parse::<f64>().ok())
+            .map_or(0, |n| n as u64))
+    }
+
     /// A job's checkpoints (none completed for a job without checkpointing).
     pub async fn checkpoints(&self, id: &str) -> Result<Checkpoints, RestError> {
         let answer: CheckpointsAnswer = self.http.get(&format!("/jobs/{id}/checkpoints")).await?;
         let latest = answer.latest;
         Ok(Checkpoints {
             completed: answer.counts.completed,
+            failed: answer.counts.failed,
             latest: latest
                 .as_ref()
                 .and_then(|l| l.completed.as_ref())
@@ -638,12 +712,16 @@ impl RestClient {
                     time: c.latest_ack_timestamp,
                     is_savepoint: c.is_savepoint,
                     path: c.external_path.clone(),
+                    duration_ms: c.end_to_end_duration,
+                    size_bytes: c.state_size,
                 }),
             restored: latest.and_then(|l| l.restored).map(|r| Checkpoint {
                 id: r.id,
                 time: r.restore_timestamp,
                 is_savepoint: r.is_savepoint,
                 path: r.external_path,
+                duration_ms: 0,
+                size_bytes: 0,
             }),
         })
     }
@@ -823,22 +901,42 @@ mod tests {
     #[test]
     fn checkpoints_deserialize_with_and_without_a_completed_one() {
         let answer: CheckpointsAnswer = serde_json::from_str(
-            r#"{"counts":{"restored":1,"total":3,"in_progress":0,"completed":3,"failed":0},
+            r#"{"counts":{"restored":1,"total":4,"in_progress":0,"completed":3,"failed":1},
             "latest":{"completed":{"id":3,"latest_ack_timestamp":1700,"is_savepoint":false,
-            "external_path":"file:/cp/chk-3"},"savepoint":null,"failed":null,
+            "external_path":"file:/cp/chk-3","end_to_end_duration":42,"state_size":2048},
+            "savepoint":null,"failed":null,
             "restored":{"id":1,"restore_timestamp":1500,"is_savepoint":true,
             "external_path":"file:/sp/savepoint-1"}}}"#,
         )
         .unwrap();
-        assert_eq!(answer.counts.completed, 3);
+        assert_eq!((answer.counts.completed, answer.counts.failed), (3, 1));
         let latest = answer.latest.unwrap();
-        assert_eq!(latest.completed.unwrap().id, 3);
+        let completed = latest.completed.unwrap();
+        assert_eq!(completed.id, 3);
+        assert_eq!(
+            (completed.end_to_end_duration, completed.state_size),
+            (42, 2048)
+        );
         assert!(latest.restored.unwrap().is_savepoint);
         let none: CheckpointsAnswer = serde_json::from_str(
             r#"{"counts":{"completed":0},"latest":{"completed":null,"restored":null}}"#,
         )
         .unwrap();
         assert!(none.latest.unwrap().completed.is_none());
+    }
+
+    #[test]
+    fn vertex_and_job_metrics_deserialize_with_sums_and_maxima() {
+        let metrics: Vec<Metric> = serde_json::from_str(
+            r#"[{"id":"numRecordsIn","min":1.0,"max":3.0,"sum":4.0},
+            {"id":"busyTimeMsPerSecond","max":250.5}]"#,
+        )
+        .unwrap();
+        assert_eq!((metrics[0].sum, metrics[0].max), (Some(4.0), Some(3.0)));
+        assert_eq!((metrics[1].sum, metrics[1].max), (None, Some(250.5)));
+        let restarts: Vec<JobMetric> =
+            serde_json::from_str(r#"[{"id":"numRestarts","value":"2"}]"#).unwrap();
+        assert_eq!(restarts[0].value, "2");
     }
 
     #[test]

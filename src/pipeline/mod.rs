@@ -30,7 +30,7 @@
 
 mod ops;
 mod plan;
-mod report;
+pub(crate) mod report;
 mod state;
 
 use std::fmt;

@@ -482,7 +482,7 @@ fn relation_name(relation: Relation) -> &'static str {
 
 /// Text for HTML and SVG: the five characters with a meaning there escaped (all that is
 /// needed for text and quoted attributes, so no crate for it).
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -497,7 +497,7 @@ fn escape(text: &str) -> String {
     out
 }
 
-const STYLE: &str = "
+pub(crate) const STYLE: &str = "
 :root { color-scheme: light; --ink: #212529; --muted: #6c757d; --line: #dee2e6; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.5 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;

@@ -82,6 +82,14 @@ pub fn gateway_url() -> String {
     std::env::var("FLINKIT_GATEWAY_URL").unwrap_or_else(|_| "http://localhost:8083".into())
 }
 
+/// The stack's Kafka bootstrap servers (`FLINKIT_KAFKA_URL`, else `FLINKIT_KAFKA`, else the
+/// default).
+pub fn kafka_url() -> String {
+    std::env::var("FLINKIT_KAFKA_URL")
+        .or_else(|_| std::env::var("FLINKIT_KAFKA"))
+        .unwrap_or_else(|_| "localhost:9092".into())
+}
+
 /// Runs a future of the async library to completion (for tests that are not async).
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
