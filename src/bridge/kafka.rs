@@ -17,7 +17,7 @@ use std::ffi::{CStr, c_char, c_void};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication, TopicResult};
 use rdkafka::bindings as rdsys;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -46,35 +46,21 @@ pub async fn create_topics(
     if topics.is_empty() {
         return Ok(());
     }
-    let admin: AdminClient<DefaultClientContext> = client_config(endpoint, &[])
-        .create()
-        .map_err(creation_error)?;
+    let admin = admin_client(endpoint)?;
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|t| NewTopic::new(t, 1, TopicReplication::Fixed(-1)))
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(wait(timeout)));
-    let results = tokio_timeout(timeout, admin.create_topics(&new, &options))
-        .await
-        .map_err(|_| BridgeError::Unreachable {
-            broker: Broker::Kafka,
-            endpoint: endpoint.address.clone(),
-            timeout,
-            detail: "creating topics".into(),
-        })?
-        .map_err(|e| BridgeError::client_caused(Broker::Kafka, "creating topics", e))?;
-    for result in results {
-        if let Err((topic, code)) = result
-            && code != RDKafkaErrorCode::TopicAlreadyExists
-        {
-            return Err(BridgeError::client_caused(
-                Broker::Kafka,
-                format!("creating topic {topic}"),
-                code,
-            ));
-        }
-    }
-    Ok(())
+    let outcome = admin.create_topics(&new, &options);
+    admin_outcome(
+        endpoint,
+        timeout,
+        "creating",
+        RDKafkaErrorCode::TopicAlreadyExists,
+        outcome,
+    )
+    .await
 }
 
 /// Deletes `topics` from the cluster at `endpoint` (topics that do not exist are not an error),
@@ -87,27 +73,52 @@ pub async fn delete_topics(
     if topics.is_empty() {
         return Ok(());
     }
-    let admin: AdminClient<DefaultClientContext> = client_config(endpoint, &[])
-        .create()
-        .map_err(creation_error)?;
+    let admin = admin_client(endpoint)?;
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     let options = AdminOptions::new().operation_timeout(Some(wait(timeout)));
-    let results = tokio_timeout(timeout, admin.delete_topics(&names, &options))
+    let outcome = admin.delete_topics(&names, &options);
+    admin_outcome(
+        endpoint,
+        timeout,
+        "deleting",
+        RDKafkaErrorCode::UnknownTopicOrPartition,
+        outcome,
+    )
+    .await
+}
+
+fn admin_client(endpoint: &Endpoint) -> Result<AdminClient<DefaultClientContext>, BridgeError> {
+    client_config(endpoint, &[])
+        .create()
+        .map_err(creation_error)
+}
+
+/// Waits at most `timeout` for a topic operation (`doing`: "creating", "deleting") and turns
+/// its per-topic answers into one result, `ignored` (the topic is already as asked) not being an
+/// error.
+async fn admin_outcome(
+    endpoint: &Endpoint,
+    timeout: Duration,
+    doing: &str,
+    ignored: RDKafkaErrorCode,
+    outcome: impl std::future::Future<Output = rdkafka::error::KafkaResult<Vec<TopicResult>>>,
+) -> Result<(), BridgeError> {
+    let results = tokio_timeout(timeout, outcome)
         .await
         .map_err(|_| BridgeError::Unreachable {
             broker: Broker::Kafka,
             endpoint: endpoint.address.clone(),
             timeout,
-            detail: "deleting topics".into(),
+            detail: format!("{doing} topics"),
         })?
-        .map_err(|e| BridgeError::client_caused(Broker::Kafka, "deleting topics", e))?;
+        .map_err(|e| BridgeError::client_caused(Broker::Kafka, format!("{doing} topics"), e))?;
     for result in results {
         if let Err((topic, code)) = result
-            && code != RDKafkaErrorCode::UnknownTopicOrPartition
+            && code != ignored
         {
             return Err(BridgeError::client_caused(
                 Broker::Kafka,
-                format!("deleting topic {topic}"),
+                format!("{doing} topic {topic}"),
                 code,
             ));
         }
