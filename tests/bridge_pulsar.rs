@@ -2,8 +2,8 @@
 //! (`FLINKIT_PULSAR_URL`, default `pulsar://localhost:6650`; admin `FLINKIT_PULSAR_ADMIN_URL`,
 //! default `http://localhost:8080`) — through the library API: records round trip exactly
 //! (Unicode, binary keys, 1 MB values, properties, event time, tombstones), partitioned topics,
-//! start positions, the end of what existed at the start, group commits, acknowledgements, too
-//! large records, and an unreachable endpoint. One more test runs an `upsert-pulsar` job on the
+//! topics created and deleted through the admin API, start positions, the end of what existed at
+//! the start, group commits, acknowledgements, too large records, and an unreachable endpoint. One more test runs an `upsert-pulsar` job on the
 //! stack's Flink through its SQL Gateway (`FLINKIT_FLINK_URL`, `FLINKIT_GATEWAY_URL`, defaults
 //! `http://localhost:8081` and `:8083`) to show that Flink reads a tombstone as a DELETE, and
 //! always cancels it. A random topic per test. Outside CI, without a broker (or Flink), the
@@ -992,4 +992,62 @@ fn throughput() {
         count as f64 / elapsed,
         read_bytes as f64 / 1e6 / elapsed
     );
+}
+
+#[test]
+fn the_admin_api_creates_and_deletes_topics_partitioned_or_not() {
+    if !pulsar_up() {
+        return;
+    }
+    let admin = std::env::var("FLINKIT_PULSAR_ADMIN_URL")
+        .unwrap_or_else(|_| "http://localhost:8080".into());
+    let listed = |path: &str| -> Vec<String> {
+        reqwest::blocking::get(format!("{admin}/admin/v2/persistent/public/default{path}"))
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let plain = unique("admin-plain");
+    let partitioned = unique("admin-partitioned");
+    reqwest::blocking::Client::new()
+        .put(format!(
+            "{admin}/admin/v2/persistent/public/default/{partitioned}/partitions"
+        ))
+        .header("Content-Type", "application/json")
+        .body("2")
+        .send()
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    let topics = [plain.clone(), full(&partitioned)];
+    common::block_on(flinkit::bridge::pulsar::create_topics(
+        &admin,
+        &topics[..1],
+        TIMEOUT,
+    ))
+    .unwrap();
+    assert!(listed("").contains(&full(&plain)));
+    assert!(listed("/partitioned").contains(&full(&partitioned)));
+    // A consumer keeps the plain topic busy: `force=true` deletes it anyway.
+    let _consumer = consumer(&[&plain], earliest());
+    common::block_on(flinkit::bridge::pulsar::delete_topics(
+        &admin, &topics, TIMEOUT,
+    ))
+    .unwrap();
+    let left = listed("");
+    assert!(
+        !left.iter().any(|t| t.starts_with(&full(&plain))),
+        "{left:?}"
+    );
+    assert!(
+        !left.iter().any(|t| t.starts_with(&full(&partitioned))),
+        "{left:?}"
+    );
+    assert!(!listed("/partitioned").contains(&full(&partitioned)));
+    common::block_on(flinkit::bridge::pulsar::delete_topics(
+        &admin, &topics, TIMEOUT,
+    ))
+    .expect("deleting topics that are gone is not an error");
 }

@@ -23,6 +23,9 @@
 //! (`persistent://public/default/users`); records name their topic in full, without the
 //! partition suffix of a partitioned topic (the partition is in the message id). A producer
 //! sends the records of a key to one partition (a Murmur3 hash of the key), in order.
+//!
+//! [`create_topics`] and [`delete_topics`] manage topics through the broker's admin REST API
+//! (`/admin/v2/persistent/{tenant}/{namespace}/{topic}`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -319,6 +322,128 @@ fn full_topic(topic: &str) -> String {
     } else {
         format!("persistent://public/default/{topic}")
     }
+}
+
+/// A topic's path in the admin REST API: `persistent/public/default/users` for `users`.
+fn admin_path(topic: &str) -> String {
+    let full = full_topic(topic);
+    match full.split_once("://") {
+        Some((domain, rest)) => format!("{domain}/{rest}"),
+        None => full,
+    }
+}
+
+/// Creates `topics` (not partitioned) through Pulsar's admin REST API at `admin`
+/// (`http://localhost:8080`); a topic that exists already is not an error.
+pub async fn create_topics(
+    admin: &str,
+    topics: &[String],
+    timeout: Duration,
+) -> Result<(), BridgeError> {
+    let client = admin_client(timeout)?;
+    for topic in topics {
+        let url = format!(
+            "{}/admin/v2/{}",
+            admin.trim_end_matches('/'),
+            admin_path(topic)
+        );
+        let sent = client.put(url).send().await;
+        admin_answer(
+            admin,
+            timeout,
+            "creating",
+            topic,
+            sent,
+            reqwest::StatusCode::CONFLICT,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Deletes `topics` through Pulsar's admin REST API at `admin`, with `force=true` (their
+/// producers and subscriptions closed) and every partition of a partitioned topic; a topic that
+/// does not exist is not an error.
+pub async fn delete_topics(
+    admin: &str,
+    topics: &[String],
+    timeout: Duration,
+) -> Result<(), BridgeError> {
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        partitions: u32,
+    }
+    let client = admin_client(timeout)?;
+    for topic in topics {
+        let base = format!(
+            "{}/admin/v2/{}",
+            admin.trim_end_matches('/'),
+            admin_path(topic)
+        );
+        let metadata = client.get(format!("{base}/partitions")).send().await;
+        let partitioned = match metadata {
+            Ok(answer) if answer.status().is_success() => answer
+                .json::<Metadata>()
+                .await
+                .is_ok_and(|m| m.partitions > 0),
+            Ok(_) => false,
+            Err(err) => return Err(admin_unreachable(admin, timeout, err)),
+        };
+        let url = if partitioned {
+            format!("{base}/partitions?force=true")
+        } else {
+            format!("{base}?force=true")
+        };
+        let sent = client.delete(url).send().await;
+        admin_answer(
+            admin,
+            timeout,
+            "deleting",
+            topic,
+            sent,
+            reqwest::StatusCode::NOT_FOUND,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn admin_client(timeout: Duration) -> Result<reqwest::Client, BridgeError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| BridgeError::client_caused(Broker::Pulsar, "creating an admin client", e))
+}
+
+fn admin_unreachable(admin: &str, timeout: Duration, err: reqwest::Error) -> BridgeError {
+    BridgeError::Unreachable {
+        broker: Broker::Pulsar,
+        endpoint: admin.to_string(),
+        timeout,
+        detail: err.to_string(),
+    }
+}
+
+/// An admin call's outcome (`doing`: "creating", "deleting"): a success or `ignored` (the topic
+/// is already as asked) is fine, any other answer an error with the broker's message.
+async fn admin_answer(
+    admin: &str,
+    timeout: Duration,
+    doing: &str,
+    topic: &str,
+    sent: Result<reqwest::Response, reqwest::Error>,
+    ignored: reqwest::StatusCode,
+) -> Result<(), BridgeError> {
+    let answer = sent.map_err(|e| admin_unreachable(admin, timeout, e))?;
+    let status = answer.status();
+    if status.is_success() || status == ignored {
+        return Ok(());
+    }
+    let body = answer.text().await.unwrap_or_default();
+    Err(BridgeError::client(
+        Broker::Pulsar,
+        format!("{doing} topic {topic} through the admin API at {admin}: HTTP {status} {body}"),
+    ))
 }
 
 /// The runtime that drives one producer or consumer.
@@ -1248,6 +1373,8 @@ mod tests {
             "non-persistent://public/default/u"
         );
         assert_eq!(service_url("localhost:6650"), "pulsar://localhost:6650");
+        assert_eq!(admin_path("users"), "persistent/public/default/users");
+        assert_eq!(admin_path("non-persistent://t/n/u"), "non-persistent/t/n/u");
         assert_eq!(partition_of("persistent://public/default/u-partition-3"), 3);
         assert_eq!(partition_of("persistent://public/default/u"), -1);
         let id = MessageIdData {
