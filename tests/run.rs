@@ -1,9 +1,10 @@
-//! `flinkit run` against the stack's Flink and Kafka: a short run of the user-count tutorial
-//! whose figures must agree with each other (rows produced = rows the source operator emitted;
-//! records read from the sink = records the sink operator received; latency above zero and
-//! below the run's length), its HTML report rendered by a real headless Chromium with its charts
-//! drawn, a job that fails mid-run still reported (exit 1), and sources flinkit cannot feed
-//! refused before anything starts (exit 2).
+//! `flinkit run` against the stack's Flink, Kafka and Pulsar: a short run of the user-count
+//! tutorial on each broker whose figures must agree with each other (rows produced = rows the
+//! source operator emitted; records read from the sink = records the sink operator received;
+//! latency above zero and below the run's length), its HTML report rendered by a real headless
+//! Chromium with its charts drawn, the Pulsar run's topics gone afterwards (asked of Pulsar's
+//! admin API, `FLINKIT_PULSAR_ADMIN_URL`), a job that fails mid-run still reported (exit 1), and
+//! sources flinkit cannot feed refused before anything starts (exit 2).
 
 mod common;
 
@@ -11,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use common::{flink_url, flinkit, json, kafka_url};
+use common::{flink_url, flinkit, gateway_url, json, kafka_url};
 use serde_json::Value;
 
 fn run_args<'a>(kafka: &'a str, flink: &'a str, report: &'a str) -> Vec<&'a str> {
@@ -69,17 +70,8 @@ fn chart_points(dom: &str, title: &str) -> Vec<usize> {
         .collect()
 }
 
-#[test]
-fn a_run_of_user_count_has_figures_that_agree_and_a_report_chromium_draws() {
-    let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().join("run.html");
-    let (kafka, flink) = (kafka_url(), flink_url());
-    let started = Instant::now();
-    let out = flinkit(&run_args(&kafka, &flink, report.to_str().unwrap()));
-    let length_ms = started.elapsed().as_millis() as f64;
-    common::assert_success(&out);
-    let doc = json(&out);
-
+/// Checks that a user-count run's figures agree with each other, in a run of `length_ms`.
+fn assert_figures_agree(doc: &Value, length_ms: f64) {
     let produced = doc["produced"]["users"].as_u64().unwrap();
     assert!(produced >= 100, "8 s at 40/s produced {produced}");
     let last = doc["samples"].as_array().unwrap().last().unwrap();
@@ -109,10 +101,23 @@ fn a_run_of_user_count_has_figures_that_agree_and_a_report_chromium_draws() {
     assert_eq!(doc["job"]["state"], "CANCELED");
     assert_eq!(doc["failure"], Value::Null);
     assert_eq!(doc["sinks"][0]["match_columns"][0], "accountId");
+}
+
+#[test]
+fn a_run_of_user_count_has_figures_that_agree_and_a_report_chromium_draws() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("run.html");
+    let (kafka, flink) = (kafka_url(), flink_url());
+    let started = Instant::now();
+    let out = flinkit(&run_args(&kafka, &flink, report.to_str().unwrap()));
+    let length_ms = started.elapsed().as_millis() as f64;
+    common::assert_success(&out);
+    let doc = json(&out);
+    assert_figures_agree(&doc, length_ms);
 
     let dom = rendered_dom(&report);
     assert_eq!(dom.matches("<svg class=\"chart\"").count(), 6, "{dom}");
-    for title in ["Throughput", "End-to-end latency", "Kafka source lag"] {
+    for title in ["Throughput", "End-to-end latency", "Source lag"] {
         let lines = chart_points(&dom, title);
         assert!(
             lines.iter().any(|n| *n >= 3),
@@ -124,6 +129,66 @@ fn a_run_of_user_count_has_figures_that_agree_and_a_report_chromium_draws() {
         "the job graph is drawn"
     );
     assert!(dom.contains("user-count.users-run-"));
+}
+
+/// The Pulsar tutorial runs through the same loop: launched through the SQL Gateway, as
+/// tests/e2e.rs launches Pulsar jobs (the gateway runs the cluster's runner jar); its Pulsar
+/// broker is `FLINKIT_PULSAR_URL`, inherited by the run.
+#[test]
+fn a_run_of_user_count_on_pulsar_has_figures_that_agree_and_deletes_its_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("pulsar.html");
+    let (flink, gateway) = (flink_url(), gateway_url());
+    let started = Instant::now();
+    let out = flinkit(&[
+        "run",
+        "-f",
+        "sql/user-count/pulsar.sql",
+        "--target",
+        "gateway",
+        "--gateway-url",
+        &gateway,
+        "--flink-url",
+        &flink,
+        "--duration",
+        "8s",
+        "--rate",
+        "40",
+        "--report",
+        report.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let length_ms = started.elapsed().as_millis() as f64;
+    common::assert_success(&out);
+    let doc = json(&out);
+    assert_figures_agree(&doc, length_ms);
+
+    let suffix = doc["config"]["topic_suffix"].as_str().unwrap();
+    assert_eq!(
+        doc["sources"][0]["topic"],
+        format!("persistent://public/default/user-count.users{suffix}")
+    );
+    let admin = std::env::var("FLINKIT_PULSAR_ADMIN_URL")
+        .unwrap_or_else(|_| "http://localhost:8080".into());
+    let topics: Vec<String> =
+        reqwest::blocking::get(format!("{admin}/admin/v2/persistent/public/default"))
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .unwrap();
+    let left: Vec<&String> = topics.iter().filter(|t| t.contains(suffix)).collect();
+    assert!(
+        left.is_empty(),
+        "the run's topics are still there: {left:?}"
+    );
+    let dom = rendered_dom(&report);
+    assert!(
+        chart_points(&dom, "End-to-end latency")
+            .iter()
+            .any(|n| *n >= 3)
+    );
 }
 
 #[test]

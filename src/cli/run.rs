@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 use flinkit::bridge::generate::Schedule;
+use flinkit::config::Settings;
 use flinkit::launch::{Options, Target};
 use flinkit::provision::Cache;
 use flinkit::run::{self, RunError, RunEvent, RunOptions};
@@ -22,7 +23,7 @@ use super::{Context, Format, InvalidInput, Reported, output};
 /// Flags of `flinkit run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// The script: a .sql file whose Kafka source tables are fed and sink tables read.
+    /// The script: a .sql file whose Kafka and Pulsar source tables are fed and sink tables read.
     #[arg(short = 'f', long = "file", value_name = "SCRIPT")]
     pub file: PathBuf,
     /// How long the sources are fed (`30s`, `2m`).
@@ -95,6 +96,12 @@ pub fn run(ctx: &Context<'_>, args: &RunArgs) -> anyhow::Result<()> {
         .kafka
         .clone()
         .or_else(|| std::env::var("FLINKIT_KAFKA_URL").ok());
+    options.pulsar = std::env::var("FLINKIT_PULSAR_URL").ok();
+    options.pulsar_admin = match std::env::var("FLINKIT_PULSAR_ADMIN_URL") {
+        Ok(url) => super::values::http_url(&url)
+            .map_err(|e| InvalidInput(format!("FLINKIT_PULSAR_ADMIN_URL: {e}")))?,
+        Err(_) => Settings::load(None)?.stack.pulsar_admin(),
+    };
     options.rows = args
         .rows
         .iter()

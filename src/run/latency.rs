@@ -4,10 +4,11 @@
 //! A sink record is traced back to the source records by its *match columns*: the sink's key
 //! columns (or, for a sink without a key, its columns) that a source table also has, by name.
 //! The source record taken is the latest one sent before the sink record with the same values
-//! in those columns; the latency is the sink record's Kafka timestamp — the time Flink's
-//! producer wrote it, when the sink table does not set it — minus that send time. With an
-//! aggregate (`GROUP BY accountId` into a sink keyed by `accountId`) that is the latest input
-//! of the group, so when several inputs of a group are in flight at once the figure is a lower
+//! in those columns; the latency is the sink record's time minus that send time. On Kafka the
+//! time is the record's timestamp — when Flink's producer wrote it, unless the sink table sets
+//! it; on Pulsar it is the message's event time when the sink table sets one, else its publish
+//! time — when Flink's producer sent it. With an aggregate (`GROUP BY accountId` into a sink
+//! keyed by `accountId`) that is the latest input of the group, so when several inputs of a group are in flight at once the figure is a lower
 //! bound of the oldest one's. Both clocks are the machine's when Flink runs beside flinkit; a
 //! remote cluster's clock skew adds to every figure. A sink without such columns has no figure.
 

@@ -4,17 +4,18 @@
 //! and exceptions — into a [`RunReport`] that prints as JSON or text and renders as one HTML
 //! page ([`report`]).
 //!
-//! A run works on fresh topics: every Kafka table's topic gets the run's suffix (as
+//! A run works on fresh topics: every Kafka and Pulsar table's topic gets the run's suffix (as
 //! [`crate::demo`] does, through [`crate::demo::rewrite`]), the topics are created before the
 //! job starts and deleted afterwards with the job cancelled, unless [`RunOptions::keep`] —
-//! also when the run fails or is interrupted. Source rows are generated from each source
+//! also when the run fails or is interrupted. Kafka topics are managed with the Kafka admin
+//! client, Pulsar topics through Pulsar's admin REST API ([`RunOptions::pulsar_admin`]). Source rows are generated from each source
 //! table's schema ([`crate::bridge::generate`]) at the [`Schedule`]'s pace, or replayed from
 //! files of JSON lines; [`plan`] refuses, before anything starts, a source flinkit cannot write
 //! (its connector or a column's type), naming the table and the column.
 //!
 //! The job is watched with a [`watch::Sampler`]; latency is explained in [`latency`]. The
 //! sources' lag is the records flinkit produced (and the broker acknowledged) into the fresh
-//! topics — their end offsets, since the topics start empty and only flinkit writes them — minus
+//! topics — all they hold, since the topics start empty and only flinkit writes them — minus
 //! the records the job's source operators emitted (their `numRecordsOut`).
 
 pub mod latency;
@@ -36,7 +37,7 @@ use crate::bridge::client::{RowStream, TableProducer};
 use crate::bridge::generate::{GenerateOptions, Generator, KeySpace, Pacer, Schedule};
 use crate::bridge::table::{TableError, TableSpec};
 use crate::bridge::types::{DataType, TypeKind};
-use crate::bridge::{self, BridgeError, Broker, ConsumeOptions, StartAt};
+use crate::bridge::{self, BridgeError, Broker, ConsumeOptions, Endpoint, StartAt};
 use crate::demo::{self, DemoError, Rewrite};
 use crate::flink::JobState;
 use crate::flink::rest::{RestClient, RestError};
@@ -54,6 +55,11 @@ pub struct RunOptions {
     pub launch: Options,
     /// Replaces the Kafka tables' `properties.bootstrap.servers` (the stack's broker).
     pub kafka: Option<String>,
+    /// Replaces the Pulsar tables' `service-url` (the stack's broker).
+    pub pulsar: Option<String>,
+    /// Pulsar's admin REST API, through which the run creates and deletes its Pulsar topics
+    /// (default: the local stack's, `http://localhost:8080`).
+    pub pulsar_admin: String,
     /// How long sources are fed.
     pub duration: Duration,
     /// The pace of each source's rows.
@@ -83,6 +89,8 @@ impl RunOptions {
         Self {
             launch,
             kafka: None,
+            pulsar: None,
+            pulsar_admin: crate::stack::Ports::default().pulsar_admin(),
             duration,
             schedule,
             rows: Vec::new(),
@@ -139,7 +147,7 @@ pub fn plan(label: &str, sql: &str, options: &RunOptions) -> Result<Plan, RunErr
         &Rewrite {
             topic_suffix: suffix.clone(),
             kafka: options.kafka.clone(),
-            pulsar: None,
+            pulsar: options.pulsar.clone(),
         },
     )?;
     let script = Script::parse_str(&rewritten)?;
@@ -148,17 +156,22 @@ pub fn plan(label: &str, sql: &str, options: &RunOptions) -> Result<Plan, RunErr
     let mut sources = Vec::new();
     let mut sinks = Vec::new();
     let mut unread = Vec::new();
-    let kafka = |c: &Option<String>| matches!(c.as_deref(), Some("kafka" | "upsert-kafka"));
+    let fed = |c: &Option<String>| {
+        matches!(
+            c.as_deref(),
+            Some("kafka" | "upsert-kafka" | "pulsar" | "upsert-pulsar")
+        )
+    };
     for node in &graph.nodes {
         match node.role {
             Role::Source => {
-                if !kafka(&node.connector) {
+                if !fed(&node.connector) {
                     return Err(RunError::Unsupported {
                         table: node.name.clone(),
                         column: None,
                         message: format!(
-                            "its connector is {}; flinkit run feeds Kafka tables \
-                             ('kafka', 'upsert-kafka')",
+                            "its connector is {}; flinkit run feeds Kafka and Pulsar tables \
+                             ('kafka', 'upsert-kafka', 'pulsar', 'upsert-pulsar')",
                             node.connector
                                 .as_deref()
                                 .map_or("not declared".to_string(), |c| format!("'{c}'"))
@@ -177,13 +190,13 @@ pub fn plan(label: &str, sql: &str, options: &RunOptions) -> Result<Plan, RunErr
                 }
                 sources.push(spec);
             }
-            Role::Sink if kafka(&node.connector) => {
+            Role::Sink if fed(&node.connector) => {
                 sinks.push(TableSpec::from_script(&script, &values, &node.name)?);
             }
             Role::Sink => unread.push((
                 node.name.clone(),
                 format!(
-                    "connector {}: flinkit run reads Kafka sinks",
+                    "connector {}: flinkit run reads Kafka and Pulsar sinks",
                     node.connector.as_deref().unwrap_or("not declared")
                 ),
             )),
@@ -489,12 +502,14 @@ impl From<DemoError> for RunError {
     }
 }
 
-const LAG_METHOD: &str = "records produced and acknowledged into the run's fresh topics (their \
-    end offsets) minus the records the job's source operators emitted (numRecordsOut)";
+const LAG_METHOD: &str = "records produced and acknowledged into the run's fresh topics (all \
+    they hold: Kafka's end offsets) minus the records the job's source operators emitted \
+    (numRecordsOut)";
 
-const LATENCY_METHOD: &str = "sink record's Kafka timestamp (when Flink wrote it) minus the send \
-    time of the latest source record sent before it with the same values in the sink's key \
-    columns (a lower bound when several inputs of a key are in flight)";
+const LATENCY_METHOD: &str = "sink record's time (Kafka: its timestamp, when Flink wrote it; \
+    Pulsar: its event time if the sink sets one, else its publish time, when Flink's producer \
+    sent it) minus the send time of the latest source record sent before it with the same \
+    values in the sink's key columns (a lower bound when several inputs of a key are in flight)";
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -532,21 +547,10 @@ pub async fn run(
     events: &mut dyn FnMut(RunEvent<'_>),
 ) -> Result<RunReport, RunError> {
     let timeout = Duration::from_secs(10);
-    let topics: Vec<String> = plan
-        .sources
-        .iter()
-        .chain(&plan.sinks)
-        .flat_map(|t| t.topics.clone())
-        .collect();
-    let endpoint = plan
-        .sources
-        .iter()
-        .chain(&plan.sinks)
-        .map(|t| t.endpoint.clone())
-        .next();
-    if let Some(endpoint) = &endpoint {
-        bridge::kafka::create_topics(endpoint, &topics, timeout).await?;
-        events(RunEvent::Topics(&topics));
+    let topics = RunTopics::of(plan, &options.pulsar_admin);
+    if !topics.is_empty() {
+        topics.create(timeout).await?;
+        events(RunEvent::Topics(&topics.names()));
     }
     let mut job: Option<Job> = None;
     let result = feed_and_watch(plan, options, stop, events, &mut job).await;
@@ -560,16 +564,66 @@ pub async fn run(
             job.cancel().await?
         });
     }
-    if !options.keep
-        && let Some(endpoint) = &endpoint
-    {
-        bridge::kafka::delete_topics(endpoint, &topics, timeout).await?;
+    if !options.keep {
+        topics.delete(timeout).await?;
     }
     let mut report = result?;
     if let Some(state) = state {
         report.job.state = state.to_string();
     }
     Ok(report)
+}
+
+/// The topics of a run's tables, by broker.
+struct RunTopics<'a> {
+    /// The Kafka tables' topics, with the endpoint of the first.
+    kafka: Option<(Endpoint, Vec<String>)>,
+    /// The Pulsar tables' topics, and the admin API that manages them.
+    pulsar: (&'a str, Vec<String>),
+}
+
+impl<'a> RunTopics<'a> {
+    fn of(plan: &Plan, pulsar_admin: &'a str) -> Self {
+        let tables = || plan.sources.iter().chain(&plan.sinks);
+        let topics = |broker: Broker| -> Vec<String> {
+            tables()
+                .filter(|t| t.endpoint.broker == broker)
+                .flat_map(|t| t.topics.clone())
+                .collect()
+        };
+        let kafka = tables()
+            .find(|t| t.endpoint.broker == Broker::Kafka)
+            .map(|t| (t.endpoint.clone(), topics(Broker::Kafka)));
+        Self {
+            kafka,
+            pulsar: (pulsar_admin, topics(Broker::Pulsar)),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.kafka.is_none() && self.pulsar.1.is_empty()
+    }
+
+    fn names(&self) -> Vec<String> {
+        let kafka = self.kafka.iter().flat_map(|(_, t)| t);
+        kafka.chain(&self.pulsar.1).cloned().collect()
+    }
+
+    async fn create(&self, timeout: Duration) -> Result<(), BridgeError> {
+        if let Some((endpoint, topics)) = &self.kafka {
+            bridge::kafka::create_topics(endpoint, topics, timeout).await?;
+        }
+        let (admin, topics) = &self.pulsar;
+        bridge::pulsar::create_topics(admin, topics, timeout).await
+    }
+
+    async fn delete(&self, timeout: Duration) -> Result<(), BridgeError> {
+        if let Some((endpoint, topics)) = &self.kafka {
+            bridge::kafka::delete_topics(endpoint, topics, timeout).await?;
+        }
+        let (admin, topics) = &self.pulsar;
+        bridge::pulsar::delete_topics(admin, topics, timeout).await
+    }
 }
 
 async fn feed_and_watch(
@@ -1043,6 +1097,33 @@ mod tests {
         );
         assert_eq!(plan.sources[0].endpoint.address, "broker:1");
         assert_eq!(match_columns(&plan.sinks[0], &plan.sources), ["accountId"]);
+    }
+
+    #[test]
+    fn a_pulsar_plan_moves_its_topics_and_service_url_and_groups_topics_by_broker() {
+        let sql = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sql/user-count/pulsar.sql"
+        ))
+        .unwrap();
+        let mut options = options();
+        options.pulsar = Some("pulsar://broker:1".into());
+        let plan = plan("pulsar.sql", &sql, &options).unwrap();
+        assert_eq!(
+            plan.sources[0].topics,
+            [format!(
+                "persistent://public/default/user-count.users{}",
+                plan.suffix
+            )]
+        );
+        assert_eq!(plan.sources[0].endpoint.broker, Broker::Pulsar);
+        assert_eq!(plan.sinks[0].endpoint.address, "pulsar://broker:1");
+        assert!(plan.unread.is_empty());
+        let topics = RunTopics::of(&plan, "http://admin:1");
+        assert!(topics.kafka.is_none());
+        assert_eq!(topics.pulsar.0, "http://admin:1");
+        assert_eq!(topics.names().len(), 2);
+        assert!(topics.names().iter().all(|t| t.ends_with(&plan.suffix)));
     }
 
     #[test]

@@ -485,7 +485,7 @@ impl RunReport {
             target = escape(&self.job.target),
             version = env!("CARGO_PKG_VERSION"),
             throughput = line_chart("Throughput", "records/s", &throughput),
-            lag = line_chart("Kafka source lag", "records", &lag),
+            lag = line_chart("Source lag", "records", &lag),
             latency = line_chart("End-to-end latency", "ms", &latency),
             checkpoints = line_chart("Checkpoints", "count", &checkpoints),
             busy = line_chart("Busy time (busiest subtask)", "%", &load(true)),
