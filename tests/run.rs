@@ -10,10 +10,21 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use common::{flink_url, flinkit, gateway_url, json, kafka_url};
 use serde_json::Value;
+
+/// One run at a time on the stack's shared TaskManager (its four slots), so that a run's figures
+/// and its time to RUNNING are its own.
+static SLOTS: Mutex<()> = Mutex::new(());
+
+fn take_turn() -> MutexGuard<'static, ()> {
+    SLOTS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn run_args<'a>(kafka: &'a str, flink: &'a str, report: &'a str) -> Vec<&'a str> {
     vec![
@@ -105,6 +116,7 @@ fn assert_figures_agree(doc: &Value, length_ms: f64) {
 
 #[test]
 fn a_run_of_user_count_has_figures_that_agree_and_a_report_chromium_draws() {
+    let _turn = take_turn();
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("run.html");
     let (kafka, flink) = (kafka_url(), flink_url());
@@ -136,6 +148,7 @@ fn a_run_of_user_count_has_figures_that_agree_and_a_report_chromium_draws() {
 /// broker is `FLINKIT_PULSAR_URL`, inherited by the run.
 #[test]
 fn a_run_of_user_count_on_pulsar_has_figures_that_agree_and_deletes_its_topics() {
+    let _turn = take_turn();
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("pulsar.html");
     let (flink, gateway) = (flink_url(), gateway_url());
@@ -193,6 +206,7 @@ fn a_run_of_user_count_on_pulsar_has_figures_that_agree_and_deletes_its_topics()
 
 #[test]
 fn a_job_that_fails_mid_run_is_reported_with_its_failure_and_exit_1() {
+    let _turn = take_turn();
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("failed.html");
     let (kafka, flink) = (kafka_url(), flink_url());
@@ -203,8 +217,9 @@ fn a_job_that_fails_mid_run_is_reported_with_its_failure_and_exit_1() {
     assert_eq!(
         out.status.code(),
         Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     let doc = json(&out);
     let failure = doc["failure"].as_str().unwrap();
@@ -261,6 +276,7 @@ fn sources_flinkit_cannot_feed_are_refused_before_anything_starts() {
 
 #[test]
 fn keep_leaves_the_job_running_and_jobs_watch_samples_it() {
+    let _turn = take_turn();
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("kept.html");
     let (kafka, flink) = (kafka_url(), flink_url());

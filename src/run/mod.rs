@@ -822,15 +822,18 @@ async fn feed_and_watch(
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        // The sinks' last records: until the count read settles (at most the drain left).
+        // The sinks' last records: until the count read settles and the sink operators' own
+        // count (sampled afresh: a sink's counters can trail its source's by one metrics fetch)
+        // equals it, at most the drain left.
         let mut last = u64::MAX;
         while Instant::now() < deadline {
             let now: u64 = consumed
                 .iter()
                 .map(|(c, _)| c.load(Ordering::Relaxed))
                 .sum();
+            take(&mut sampler, &mut samples, &mut lag, events).await?;
             let written = samples.last().map_or(0, |s| s.sink_records);
-            if now == last && now >= written {
+            if now == last && now == written {
                 break;
             }
             last = now;

@@ -43,12 +43,14 @@ pub fn flinkit_stdin(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-/// Fails the test, showing the run's stderr, unless the run exited 0.
+/// Fails the test, showing the run's stderr and stdout (where a `--format json` run puts its
+/// error), unless the run exited 0.
 pub fn assert_success(out: &Output) {
     assert!(
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
 }
 
