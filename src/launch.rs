@@ -1306,7 +1306,7 @@ impl Context<'_> {
             GatewayError::Statement { statement, message } => LaunchError::Rejected {
                 target: Target::Gateway,
                 statement: self.locate(Some(statement)),
-                message: self.redactor.redact(&message),
+                message: self.redactor.redact(&gateway_explained(message)),
             },
             GatewayError::Http(HttpError::Status {
                 service,
@@ -1844,5 +1844,38 @@ impl Drop for Job {
         if !matches!(cancelled, Ok(Ok(()))) {
             tracing::warn!(job = %self.id, "could not cancel the job on drop");
         }
+    }
+}
+
+/// A SQL Gateway's rejection, with what the Gateway lacks when a jdbc catalog or table finds no
+/// driver: `DriverManager` only sees drivers of the Gateway's own class loader, never one that
+/// arrives with `ADD JAR`, so Flink's bare "No suitable driver" would mislead.
+fn gateway_explained(message: String) -> String {
+    if !message.contains("No suitable driver") {
+        return message;
+    }
+    format!(
+        "the SQL Gateway has no JDBC driver for this database on its own classpath (Java's DriverManager ignores one that comes with ADD JAR): put the driver (for PostgreSQL org.postgresql:postgresql) and the jdbc connector (flink-connector-jdbc-core and its dialect) in the Gateway's lib/ with `classloader.parent-first-patterns.additional: org.postgresql.` (else the driver from ADD JAR shadows it) and restart it, or use --target rest or local; `flinkit stack up` starts a Gateway that has them ({message})"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gateway_explained;
+
+    #[test]
+    fn a_gateway_without_a_jdbc_driver_is_told_what_it_needs() {
+        let raw = "java.sql.SQLException: No suitable driver found for jdbc:postgresql://db/x";
+        let explained = gateway_explained(raw.to_string());
+        assert!(
+            explained.starts_with("the SQL Gateway has no JDBC driver"),
+            "{explained}"
+        );
+        assert!(explained.contains("Gateway's lib/"), "{explained}");
+        assert!(explained.ends_with(&format!("({raw})")), "{explained}");
+        assert_eq!(
+            gateway_explained("Object 'x' not found".into()),
+            "Object 'x' not found"
+        );
     }
 }

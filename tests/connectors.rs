@@ -395,6 +395,18 @@ fn tutorial_user_count_with_a_postgresql_sink_over_rest() {
 
 #[test]
 fn tutorial_jdbc_catalog_over_rest() {
+    tutorial_jdbc_catalog("rest");
+}
+
+/// The stack's SQL Gateway has the PostgreSQL driver on its own classpath: `DriverManager` does
+/// not register one that arrives with `ADD JAR` ("No suitable driver").
+#[test]
+fn tutorial_jdbc_catalog_through_the_gateway() {
+    tutorial_jdbc_catalog("gateway");
+}
+
+/// The jdbc-catalog tutorial on `target`: its totals land in PostgreSQL.
+fn tutorial_jdbc_catalog(target: &str) {
     let Some((_, postgres)) = stack(false) else {
         return;
     };
@@ -415,7 +427,7 @@ fn tutorial_jdbc_catalog_over_rest() {
         .replace("pg.flinkit.account_totals", &format!("pg.flinkit.{totals}"));
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "totals.sql", &sql);
-    let launched = launch(&["--target", "rest", "-f", file.to_str().unwrap()]);
+    let launched = launch(&["--target", target, "-f", file.to_str().unwrap()]);
     let _job = JobGuard(launched["job_id"].as_str().unwrap().to_string());
     await_rows(
         &postgres,

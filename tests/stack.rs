@@ -503,7 +503,7 @@ fn the_compose_file_uses_the_same_ports_and_settings() {
     let vars = variables();
     assert!(!vars.is_empty());
     for (name, default) in &vars {
-        if name == "FLINKIT_RUNNER_JAR" {
+        if name == "FLINKIT_RUNNER_JAR" || name == "FLINKIT_GATEWAY_JARS" {
             continue;
         }
         let expected = defaults
@@ -527,6 +527,19 @@ fn the_compose_file_uses_the_same_ports_and_settings() {
         serde_yaml_ng::Value::String(s) => s.clone(),
         other => serde_yaml_ng::to_string(other).unwrap().trim().to_string(),
     };
+    let gateway = serde_yaml_ng::to_string(&doc["services"]["sql-gateway"]["volumes"]).unwrap();
+    assert!(
+        gateway.contains("${FLINKIT_GATEWAY_JARS")
+            && gateway.contains("target: /opt/flink/lib/flinkit-jdbc"),
+        "the Gateway has the jdbc catalog's jars in its lib/, as on the process runtime: {gateway}"
+    );
+    let flink = setting(&doc["x-flink-properties"]);
+    assert!(
+        flink.contains(
+            "classloader.parent-first-patterns.additional: org.apache.pulsar.;org.postgresql."
+        ),
+        "the process runtime's class loading: {flink}"
+    );
     assert_eq!(
         setting(&kafka["KAFKA_TRANSACTION_MAX_TIMEOUT_MS"]),
         "3600000"

@@ -3,11 +3,11 @@
 //! start order, volumes); flinkit only writes the file, sets the ports and the runner jar, and
 //! checks health the same way as for the process runtime.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Event, Ports, Service, ServiceStatus, Stack, StackError, health, io};
+use super::{Event, Ports, Service, ServiceStatus, Stack, StackError, health, io, process};
 use crate::provision::Cache;
 
 /// The compose file, as shipped in `compose/docker-compose.yml`.
@@ -55,9 +55,9 @@ pub fn compose_env(ports: &Ports) -> Vec<(&'static str, String)> {
     .collect()
 }
 
-/// `docker compose -p flinkit -f <state>/stack/docker-compose.yml …` with the ports and the
-/// runner jar in its environment.
-fn compose(stack: &Stack, runner_jar: Option<&PathBuf>) -> Result<Command, StackError> {
+/// `docker compose -p flinkit -f <state>/stack/docker-compose.yml …` with the ports, the
+/// runner jar and the folder of the SQL Gateway's jdbc catalog jars in its environment.
+fn compose(stack: &Stack, jars: Option<&(PathBuf, PathBuf)>) -> Result<Command, StackError> {
     std::fs::create_dir_all(stack.root()).map_err(io(stack.root()))?;
     let file = stack.root().join("docker-compose.yml");
     std::fs::write(&file, COMPOSE_FILE).map_err(io(&file))?;
@@ -66,10 +66,14 @@ fn compose(stack: &Stack, runner_jar: Option<&PathBuf>) -> Result<Command, Stack
         .args(["compose", "-p", PROJECT, "-f"])
         .arg(&file)
         .envs(compose_env(stack.ports()))
-        // Only `up` needs the jar; other commands get a placeholder so the file parses.
+        // Only `up` needs the jars; other commands get placeholders so the file parses.
         .env(
             "FLINKIT_RUNNER_JAR",
-            runner_jar.map_or_else(|| "/dev/null".into(), |j| j.display().to_string()),
+            jars.map_or_else(|| "/dev/null".into(), |j| j.0.display().to_string()),
+        )
+        .env(
+            "FLINKIT_GATEWAY_JARS",
+            jars.map_or_else(|| "/dev/null".into(), |j| j.1.display().to_string()),
         )
         .stdin(Stdio::null());
     Ok(command)
@@ -109,14 +113,20 @@ pub fn up(
     let needs_flink = services
         .iter()
         .any(|s| matches!(s, Service::Flink | Service::Gateway));
-    let jar = if needs_flink {
-        Some(cache.runner_jar(false, &mut |p| progress(Event::Provision(p)))?)
+    let jars = if needs_flink {
+        let runner = cache.runner_jar(false, &mut |p| progress(Event::Provision(p)))?;
+        let gateway = process::gateway_jars(cache, &mut |p| progress(Event::Provision(p)))?;
+        let folder = gateway
+            .first()
+            .and_then(|j| j.parent())
+            .map(Path::to_path_buf);
+        Some((runner, folder.unwrap_or_else(|| "/dev/null".into())))
     } else {
         None
     };
     progress(Event::Starting(services.to_vec()));
     let started = Instant::now();
-    let mut command = compose(stack, jar.as_ref())?;
+    let mut command = compose(stack, jars.as_ref())?;
     command.args(["up", "-d", "--wait"]).args(names(services));
     run(command, "docker compose up")?;
     for &service in services {

@@ -7,7 +7,8 @@
 //! `taskmanager` (the Flink session cluster), `gateway` (the SQL Gateway) and `postgres` (the
 //! PostgreSQL server, whose own worker processes it starts itself). The runner jar,
 //! which bundles the Kafka and Pulsar connectors and formats, is on the classpath of the Flink
-//! processes and the Gateway, so SQL Gateway sessions and jars submitted over REST can use them.
+//! processes and the Gateway, so SQL Gateway sessions and jars submitted over REST can use them;
+//! the Gateway also has the jdbc catalog's jars (the connector and the PostgreSQL driver).
 //!
 //! Each process has a directory under the stack's root:
 //!
@@ -33,6 +34,7 @@ use nix::unistd::Pid;
 
 use super::postgres::Server;
 use super::{Event, Ports, Service, ServiceStatus, Stack, StackError, diagnose, health, io};
+use crate::connectors::resolve::{self, Kind};
 use crate::provision::{Cache, find_java};
 use crate::versions;
 
@@ -165,6 +167,11 @@ struct Classpaths {
     kafka: Vec<PathBuf>,
     pulsar: Vec<PathBuf>,
     flink: Vec<PathBuf>,
+    /// The jdbc catalog's jars (the connector and the PostgreSQL driver), on the SQL Gateway's
+    /// own classpath as in Flink's `lib/`: `DriverManager` ignores a driver from `ADD JAR`, and
+    /// each Gateway statement copies the session's class loader, so a catalog created from `ADD
+    /// JAR` classes meets other copies of them when a later statement plans its tables.
+    gateway: Vec<PathBuf>,
 }
 
 fn join(paths: &[PathBuf]) -> String {
@@ -343,7 +350,20 @@ fn provision(
         classpaths.flink = cache.stack_classpath("flink", &title, false, progress)?;
         classpaths.flink.insert(0, runner);
     }
+    if units.contains(&Unit::Gateway) {
+        classpaths.gateway = gateway_jars(cache, progress)?;
+    }
     Ok(classpaths)
+}
+
+/// The jars the stack's SQL Gateway has besides Flink's: the jdbc catalog's (see
+/// [`Classpaths::gateway`]), fetched and checked like any script's connector jars, in one folder.
+pub(super) fn gateway_jars(
+    cache: &Cache,
+    progress: &mut dyn FnMut(crate::provision::Progress),
+) -> Result<Vec<PathBuf>, StackError> {
+    let jdbc = resolve::provider(Kind::Catalog, "jdbc").map_or_else(Vec::new, |p| p.artifacts());
+    Ok(cache.artifact_jars(&jdbc, false, progress)?)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), StackError> {
@@ -546,6 +566,8 @@ fn write_pulsar_config(stack: &Stack) -> Result<PathBuf, StackError> {
 /// parent-first and the rest child-first, so without `org.apache.pulsar.` parent-first a Pulsar
 /// source's configuration holds a Pulsar client class of the other class loader and the job is
 /// refused ("cannot assign instance of …SubscriptionMode to field … of type …SubscriptionMode").
+/// `org.postgresql.` parent-first lets the SQL Gateway's own PostgreSQL driver serve a session's
+/// jdbc catalog: a second copy from `ADD JAR` is a class `DriverManager` refuses its caller.
 /// The REST API's metrics are fetched every second (Flink's default is 10 s), so that
 /// `flinkit run` and `jobs watch`, which sample every second, see counters move as they do.
 fn flink_common(stack: &Stack) -> String {
@@ -562,7 +584,7 @@ fn flink_common(stack: &Stack) -> String {
          taskmanager.bind-host: localhost\n\
          parallelism.default: 1\n\
          metrics.fetcher.update-interval: 1000\n\
-         classloader.parent-first-patterns.additional: org.apache.pulsar.\n\
+         classloader.parent-first-patterns.additional: org.apache.pulsar.;org.postgresql.\n\
          io.tmp.dirs: {tmp}\n\
          state.checkpoints.dir: file://{data}/checkpoints\n\
          state.savepoints.dir: file://{data}/savepoints\n\
@@ -829,11 +851,15 @@ fn prepare_jvm(stack: &Stack, unit: Unit, classpaths: &Classpaths) -> Result<Jvm
                 ),
                 _ => ("org.apache.flink.table.gateway.SqlGateway", Vec::new()),
             };
+            let mut classpath = classpaths.flink.clone();
+            if unit == Unit::Gateway {
+                classpath.extend_from_slice(&classpaths.gateway);
+            }
             Jvm {
                 main_class,
                 jvm,
                 args,
-                classpath: join(&classpaths.flink),
+                classpath: join(&classpath),
                 env: vec![("FLINK_CONF_DIR", conf.display().to_string())],
             }
         }
