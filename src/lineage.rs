@@ -354,37 +354,58 @@ impl Graph {
 
     /// A Mermaid `flowchart`.
     pub fn to_mermaid(&self) -> String {
-        let index: HashMap<&str, usize> = self
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name.as_str(), i))
-            .collect();
-        let mut out = String::from("flowchart LR\n");
-        for (i, node) in self.nodes.iter().enumerate() {
-            let label = format!(
-                "{}<br/>{}",
-                node.name,
-                node.connector.as_deref().unwrap_or(node.role.as_str())
-            )
-            .replace('"', "#quot;");
-            let (open, close) = if node.role == Role::View {
-                ("([\"", "\"])")
-            } else {
-                ("[\"", "\"]")
-            };
-            let _ = writeln!(out, "  n{i}{open}{label}{close}");
+        let mut chart = Mermaid::default();
+        for node in &self.nodes {
+            let subtitle = node.connector.as_deref().unwrap_or(node.role.as_str());
+            chart.node(&node.name, subtitle, node.role == Role::View);
         }
         for edge in &self.edges {
-            let _ = writeln!(
-                out,
-                "  n{} -->|#{}| n{}",
-                index[edge.from.as_str()],
-                edge.statement,
-                index[edge.to.as_str()]
-            );
+            chart.edge(&edge.from, &edge.to, Some(&format!("#{}", edge.statement)));
         }
-        out
+        chart.finish()
+    }
+}
+
+/// A Mermaid `flowchart LR` being written; nodes are numbered in the order they are added
+/// (names need no escaping that way), and edges refer to them by name.
+#[derive(Default)]
+pub(crate) struct Mermaid {
+    out: String,
+    ids: HashMap<String, usize>,
+}
+
+impl Mermaid {
+    /// A node labelled with its name over `subtitle`; `rounded` for a view.
+    pub(crate) fn node(&mut self, name: &str, subtitle: &str, rounded: bool) {
+        let i = self.ids.len();
+        self.ids.insert(name.to_string(), i);
+        let label = format!("{name}<br/>{subtitle}").replace('"', "#quot;");
+        let (open, close) = if rounded {
+            ("([\"", "\"])")
+        } else {
+            ("[\"", "\"]")
+        };
+        let _ = writeln!(self.out, "  n{i}{open}{label}{close}");
+    }
+
+    /// An arrow between two nodes added before, with an optional label.
+    pub(crate) fn edge(&mut self, from: &str, to: &str, label: Option<&str>) {
+        if let (Some(from), Some(to)) = (self.ids.get(from), self.ids.get(to)) {
+            let label = label.map_or(String::new(), |l| format!("|{l}|"));
+            let _ = writeln!(self.out, "  n{from} -->{label} n{to}");
+        }
+    }
+
+    /// Draws a node added before with a thick outline.
+    pub(crate) fn outline(&mut self, name: &str) {
+        if let Some(i) = self.ids.get(name) {
+            let _ = writeln!(self.out, "  style n{i} stroke:#d9480f,stroke-width:3px");
+        }
+    }
+
+    /// The chart's text.
+    pub(crate) fn finish(self) -> String {
+        format!("flowchart LR\n{}", self.out)
     }
 }
 

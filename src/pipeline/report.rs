@@ -197,29 +197,15 @@ impl Report {
 
     /// A Mermaid flowchart, the table outlined.
     pub fn to_mermaid(&self) -> String {
-        let id: HashMap<&str, usize> = self
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name.as_str(), i))
-            .collect();
-        let mut out = String::from("flowchart LR\n");
-        for (i, node) in self.nodes.iter().enumerate() {
-            let label = format!("{}<br/>{}", node.name, subtitle(node)).replace('"', "#quot;");
-            let _ = writeln!(out, "  n{i}[\"{label}\"]");
+        let mut chart = crate::lineage::Mermaid::default();
+        for node in &self.nodes {
+            chart.node(&node.name, &subtitle(node), false);
         }
         for edge in &self.edges {
-            let _ = writeln!(
-                out,
-                "  n{} --> n{}",
-                id[edge.from.as_str()],
-                id[edge.to.as_str()]
-            );
+            chart.edge(&edge.from, &edge.to, None);
         }
-        if let Some(&i) = id.get(self.table.as_str()) {
-            let _ = writeln!(out, "  style n{i} stroke:#d9480f,stroke-width:3px");
-        }
-        out
+        chart.outline(&self.table);
+        chart.finish()
     }
 
     /// One HTML page, with nothing fetched from elsewhere: the graph as SVG, then a table of
