@@ -373,6 +373,17 @@ fn exit_status(code: i32) -> ExitStatus {
     ExitStatus::from_raw((code & 0xff) << 8)
 }
 
+/// Prepares a run's private folder: the statements file the runner reads, and `jvm.log` for
+/// the runner's stderr.
+fn run_files(dir: &Path, spec: &JobSpec) -> Result<(PathBuf, File), LocalError> {
+    private_dir(dir)?;
+    let statements = dir.join("statements.json");
+    write_private(&statements, &spec.statements_json())?;
+    let jvm_log = dir.join("jvm.log");
+    let log = File::create(&jvm_log).map_err(io(&jvm_log))?;
+    Ok((statements, log))
+}
+
 /// Starts `spec` in a child JVM. Must be called within a tokio runtime.
 pub fn start(
     provisioned: &Provisioned,
@@ -380,11 +391,7 @@ pub fn start(
     options: &LocalOptions,
 ) -> Result<LocalJob, LocalError> {
     let dir = &options.run_dir;
-    private_dir(dir)?;
-    let statements = dir.join("statements.json");
-    write_private(&statements, &spec.statements_json())?;
-    let jvm_log = dir.join("jvm.log");
-    let stderr = File::create(&jvm_log).map_err(io(&jvm_log))?;
+    let (statements, stderr) = run_files(dir, spec)?;
     let mut cmd = command(provisioned, spec, &statements, options);
     cmd.stdin(Stdio::null()).stderr(stderr).process_group(0);
     let stdout_log = dir.join("stdout.log");
@@ -435,11 +442,7 @@ pub async fn start_in_session(
     options: &LocalOptions,
 ) -> Result<LocalJob, LocalError> {
     let dir = &options.run_dir;
-    private_dir(dir)?;
-    let statements = dir.join("statements.json");
-    write_private(&statements, &spec.statements_json())?;
-    let jvm_log = dir.join("jvm.log");
-    let log = File::create(&jvm_log).map_err(io(&jvm_log))?;
+    let (statements, log) = run_files(dir, spec)?;
     let args: Vec<String> = runner_args(spec, &statements, options)
         .into_iter()
         .map(|a| a.to_string_lossy().into_owned())
