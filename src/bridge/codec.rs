@@ -1,11 +1,13 @@
-//! Encoding rows into message keys and values the way Flink's `raw` and `json` formats read
-//! them, and decoding messages back into rows.
+//! Encoding rows into message keys and values the way Flink's formats read them (`raw` and
+//! `json` here, `csv` and `debezium-json` in [`super::format`]), and decoding messages back
+//! into rows.
 
 use base64::Engine as _;
 use serde_json::{Map, Number, Value};
 
+use super::format::changelog::{Change, Op};
 use super::table::{Format, TableSpec};
-use super::types::{DataType, TypeKind};
+use super::types::{DataType, Field, TypeKind};
 
 /// The base64 alphabet Flink's JSON format uses for BYTES.
 const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -33,6 +35,13 @@ impl TableSpec {
                 }
                 Ok(Some(Value::Object(key).to_string().into_bytes()))
             }
+            Format::Csv => {
+                let options = self.key_csv.as_ref().ok_or_else(no_csv_options)?;
+                options
+                    .encode(&self.fields_of(&self.key_fields), row)
+                    .map(Some)
+            }
+            Format::DebeziumJson => Err(no_changelog_key()),
         }
     }
 
@@ -67,6 +76,15 @@ impl TableSpec {
                 }
                 Ok(Value::Object(value).to_string().into_bytes())
             }
+            Format::Csv => {
+                let options = self.value_csv.as_ref().ok_or_else(no_csv_options)?;
+                options.encode(&self.fields_of(&self.value_fields), row)
+            }
+            Format::DebeziumJson => Ok(self.encode_change(&Change {
+                op: Op::Create,
+                before: None,
+                after: Some(row.clone()),
+            })),
         }
     }
 
@@ -91,6 +109,13 @@ impl TableSpec {
                     out.insert(column.clone(), value);
                 }
             }
+            Some(Format::Csv) => {
+                let options = self.key_csv.as_ref().ok_or_else(no_csv_options)?;
+                out = options
+                    .decode(&self.fields_of(&self.key_fields), bytes)?
+                    .ok_or_else(|| "Flink reads no key from it (an empty record)".to_string())?;
+            }
+            Some(Format::DebeziumJson) => return Err(no_changelog_key()),
         }
         Ok(out)
     }
@@ -107,7 +132,26 @@ impl TableSpec {
             }
             Format::Json => serde_json::from_slice(bytes)
                 .map_err(|e| format!("the value is not a JSON object: {e}")),
+            Format::Csv => {
+                let options = self.value_csv.as_ref().ok_or_else(no_csv_options)?;
+                options
+                    .decode(&self.fields_of(&self.value_fields), bytes)?
+                    .ok_or_else(|| {
+                        "Flink reads no row from it (an empty record or a comment, or one it \
+                         cannot read with 'csv.ignore-parse-errors')"
+                            .to_string()
+                    })
+            }
+            Format::DebeziumJson => self
+                .decode_change(bytes)?
+                .and_then(|change| change.after.or(change.before))
+                .ok_or_else(|| "an empty value is no change event (Flink skips it)".to_string()),
         }
+    }
+
+    /// The columns named `names`, in that order.
+    pub fn fields_of(&self, names: &[String]) -> Vec<&Field> {
+        names.iter().filter_map(|n| self.column(n)).collect()
     }
 
     /// A whole row from a message: every physical column in table order, taken from the value,
@@ -137,6 +181,14 @@ impl TableSpec {
         }
         Ok(row)
     }
+}
+
+fn no_csv_options() -> String {
+    "the table's csv options were not read".into()
+}
+
+fn no_changelog_key() -> String {
+    "a key is never in a changelog format".into()
 }
 
 fn missing(column: &str) -> String {

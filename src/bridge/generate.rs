@@ -2066,6 +2066,10 @@ mod tests {
             key_format: (!keys.is_empty()).then_some(Format::Json),
             key_prefix: String::new(),
             value_format: Format::Json,
+            primary_key: keys.iter().map(|k| k.to_string()).collect(),
+            key_csv: None,
+            value_csv: None,
+            debezium_schema_include: false,
         }
     }
 

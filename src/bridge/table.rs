@@ -6,6 +6,7 @@
 
 use serde_json::{Map, Value};
 
+use super::format::csv::CsvOptions;
 use super::types::{self, DataType, Field, Mismatch};
 use super::{Broker, Endpoint};
 use crate::sql::Script;
@@ -19,6 +20,11 @@ pub enum Format {
     Raw,
     /// Flink's `json`: an object of the columns.
     Json,
+    /// Flink's `csv`: one record of the columns (options in [`TableSpec::key_csv`] and
+    /// [`TableSpec::value_csv`]).
+    Csv,
+    /// Flink's `debezium-json`: change events (see [`super::format::changelog`]); values only.
+    DebeziumJson,
 }
 
 impl Format {
@@ -26,10 +32,13 @@ impl Format {
         match value {
             "raw" => Ok(Self::Raw),
             "json" => Ok(Self::Json),
+            "csv" => Ok(Self::Csv),
+            "debezium-json" => Ok(Self::DebeziumJson),
             other => Err(TableError::Unsupported {
                 table: table.into(),
                 message: format!(
-                    "'{option}' = '{other}': the bridge reads and writes the raw and json formats"
+                    "'{option}' = '{other}': the bridge reads and writes the raw, json, csv and \
+                     debezium-json formats"
                 ),
             }),
         }
@@ -40,6 +49,8 @@ impl Format {
         match self {
             Self::Raw => "raw",
             Self::Json => "json",
+            Self::Csv => "csv",
+            Self::DebeziumJson => "debezium-json",
         }
     }
 }
@@ -67,6 +78,15 @@ pub struct TableSpec {
     pub value_format: Format,
     /// The columns carried in the value (all, or all but the key with `EXCEPT_KEY`).
     pub value_fields: Vec<String>,
+    /// The PRIMARY KEY columns (empty without one): what identifies a row of a changelog.
+    pub primary_key: Vec<String>,
+    /// The key's `key.csv.*` options when the key format is `csv`.
+    pub key_csv: Option<CsvOptions>,
+    /// The value's `csv.*` (or `value.csv.*`) options when the value format is `csv`.
+    pub value_csv: Option<CsvOptions>,
+    /// `debezium-json.schema-include` (`value.debezium-json.…`): events are the `payload` of
+    /// `{"schema", "payload"}`.
+    pub debezium_schema_include: bool,
 }
 
 /// Why a table cannot be used by the bridge.
@@ -314,6 +334,51 @@ impl TableSpec {
                 value_fields.len()
             )));
         }
+        if key_format == Some(Format::DebeziumJson) {
+            return Err(unsupported(
+                "'key.format' = 'debezium-json': a key format writes plain keys (Flink refuses a \
+                 changelog format there); use json, raw or csv"
+                    .into(),
+            ));
+        }
+        if upsert && value_format == Format::DebeziumJson {
+            return Err(unsupported(format!(
+                "'{connector}' takes an insert-only value format, and debezium-json is a \
+                 changelog: use 'connector' = 'kafka' for Debezium events"
+            )));
+        }
+        // A format's own options: `csv.x` with 'format', `value.csv.x` with 'value.format'.
+        let value_prefix = if value_format_option == "format" {
+            ""
+        } else {
+            "value."
+        };
+        let csv_options = |prefix: &str, names: &[String]| -> Result<CsvOptions, TableError> {
+            let options = CsvOptions::from_options(prefix, option).map_err(&unsupported)?;
+            let fields: Vec<&Field> = names
+                .iter()
+                .filter_map(|n| columns.iter().find(|c| &c.name == n))
+                .collect();
+            CsvOptions::check_fields(&fields).map_err(&unsupported)?;
+            Ok(options)
+        };
+        let key_csv = (key_format == Some(Format::Csv))
+            .then(|| csv_options("key.csv.", &key_fields))
+            .transpose()?;
+        let value_csv = (value_format == Format::Csv)
+            .then(|| csv_options(&format!("{value_prefix}csv."), &value_fields))
+            .transpose()?;
+        let schema_include = format!("{value_prefix}debezium-json.schema-include");
+        let debezium_schema_include = match option(&schema_include) {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(v) => {
+                return Err(unsupported(format!(
+                    "'{schema_include}' = '{v}': expected true or false"
+                )));
+            }
+        };
         Ok(Self {
             name: name.into(),
             endpoint: Endpoint {
@@ -329,6 +394,10 @@ impl TableSpec {
             key_prefix,
             value_format,
             value_fields,
+            primary_key: primary_key.unwrap_or_default(),
+            key_csv,
+            value_csv,
+            debezium_schema_include,
         })
     }
 
@@ -378,6 +447,10 @@ impl TableSpec {
             key_prefix: String::new(),
             value_format: Format::Json,
             value_fields: columns.iter().map(|c| c.name.clone()).collect(),
+            primary_key: key_fields.clone(),
+            key_csv: None,
+            value_csv: None,
+            debezium_schema_include: false,
             key_fields,
             columns,
         })
@@ -569,7 +642,10 @@ mod tests {
             "u",
         )
         .unwrap_err();
-        assert!(err.to_string().contains("raw and json formats"), "{err}");
+        assert!(
+            err.to_string().contains("csv and debezium-json formats"),
+            "{err}"
+        );
     }
 
     #[test]

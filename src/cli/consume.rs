@@ -199,7 +199,20 @@ fn record_json(table: Option<&TableSpec>, record: &InRecord) -> Value {
         _ => codec::show(key),
     });
     out.insert("key".into(), key.unwrap_or(Value::Null));
+    let mut change = None;
     let value = record.value.as_deref().map(|value| match table {
+        Some(t) if t.is_changelog() => match t.decode_change(value) {
+            Ok(Some(event)) => {
+                let after = event.after.clone().map_or(Value::Null, Value::Object);
+                change = Some(event);
+                after
+            }
+            Ok(None) => Value::Null,
+            Err(e) => {
+                problems.push(format!("value: {e}"));
+                codec::show(value)
+            }
+        },
         Some(t) => match t.decode_row(record.key.as_deref(), value) {
             Ok(row) => Value::Object(row),
             Err(e) => {
@@ -210,6 +223,15 @@ fn record_json(table: Option<&TableSpec>, record: &InRecord) -> Value {
         None => codec::show(value),
     });
     out.insert("value".into(), value.unwrap_or(Value::Null));
+    if let Some(change) = change {
+        // A change event: `value` is the row after it (null for a delete), `before` the row
+        // before it, `op` what happened.
+        out.insert("op".into(), json!(change.op.as_str()));
+        out.insert(
+            "before".into(),
+            change.before.map_or(Value::Null, Value::Object),
+        );
+    }
     out.insert("timestamp".into(), json!(record.timestamp));
     let properties: Map<String, Value> = record
         .properties

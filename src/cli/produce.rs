@@ -11,11 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
+use flinkit::bridge::format::changelog::{Change, Images, SharedImages};
 use flinkit::bridge::generate::{GenerateOptions, Generated, Generator, KeySpace, Pacer, Schedule};
 use flinkit::bridge::input::{self, Encoder, InputError, Lines, Shape};
 use flinkit::bridge::produce::{self, Delivery, Progress, Step};
 use flinkit::bridge::table::TableSpec;
-use flinkit::bridge::{self, BridgeError, OutRecord};
+use flinkit::bridge::upsert::DecodeError;
+use flinkit::bridge::{self, BridgeError, ConsumeOptions, Next, OutRecord};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -105,6 +107,20 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    // A changelog table's before-images start from the rows its topic holds: the producer
+    // is opened first (it creates a missing topic), then the topic is read to its end.
+    let changelog = target
+        .table
+        .as_ref()
+        .filter(|t| t.is_changelog() && !t.row_key_columns().is_empty());
+    let mut opened = None;
+    let images = match changelog {
+        Some(table) => {
+            opened = Some(open(&target, args)?);
+            topic_rows(&target, table, args)?
+        }
+        None => Images::new(),
+    };
     let encoder = Encoder {
         table: target.table.clone(),
         shape: if args.envelope {
@@ -114,14 +130,20 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
         },
         key_field: args.key_field.clone(),
         properties: args.properties.clone(),
+        images: SharedImages::new(images),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .context("cannot handle Ctrl-C")?;
+    let mut open = |target: &Target, args: &ProduceArgs| match opened.take() {
+        Some(producer) => Ok(producer),
+        None => open(target, args),
+    };
 
     if let Some(path) = &args.file {
-        let spooled = check_file(ctx, args, &encoder, path)?;
+        // The check runs on a copy of the encoder: its before-images stay as the topic left them.
+        let spooled = check_file(ctx, args, &encoder.clone(), path)?;
         let mut producer = open(&target, args)?;
         let reader: Box<dyn BufRead> = match spooled {
             Some(file) => Box::new(std::io::BufReader::with_capacity(1 << 16, file)),
@@ -165,7 +187,7 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
                 "--generate and --duration need --table: records follow its columns".into(),
             )
         })?;
-        let steps = generated(args, table)?;
+        let steps = generated(args, table, encoder.images.clone())?;
         let mut producer = open(&target, args)?;
         let delivery = send(&mut *producer, steps, &stop, args)?;
         return report(ctx, &target, &delivery);
@@ -191,6 +213,49 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
     let steps = std::iter::once(Ok(Step::Record(1, record)));
     let delivery = send(&mut *producer, steps, &stop, args)?;
     report(ctx, &target, &delivery)
+}
+
+/// The rows a changelog table's topic holds now, latest per PRIMARY KEY: its events from the
+/// earliest to the end (a record that is no event of the table is left out, with a warning).
+fn topic_rows(target: &Target, table: &TableSpec, args: &ProduceArgs) -> anyhow::Result<Images> {
+    let options = ConsumeOptions::default();
+    let mut consumer = bridge::consumer(
+        &target.endpoint,
+        &target.topics,
+        Some(table),
+        &options,
+        args.topic.connect_timeout,
+    )
+    .with_context(|| format!("cannot read the rows of {}", target.describe()))?;
+    let mut images = Images::new();
+    let mut idle_since = Instant::now();
+    loop {
+        match consumer.next(Duration::from_millis(200))? {
+            Next::Record(record) => {
+                idle_since = Instant::now();
+                let Some(value) = &record.value else {
+                    continue;
+                };
+                match table.decode_change(value) {
+                    Ok(Some(change)) => images.apply(table, &change),
+                    Ok(None) => {}
+                    Err(err) => eprintln!(
+                        "warning: left out of the before-images: {}",
+                        DecodeError::at(&record, err)
+                    ),
+                }
+            }
+            Next::Idle if idle_since.elapsed() >= args.topic.connect_timeout => {
+                anyhow::bail!(
+                    "{} went quiet before its end, so its rows (the before-images) are unknown",
+                    target.describe()
+                );
+            }
+            Next::Idle => {}
+            Next::End => break,
+        }
+    }
+    Ok(images)
 }
 
 fn open(target: &Target, args: &ProduceArgs) -> anyhow::Result<Box<dyn bridge::Producer>> {
@@ -401,6 +466,7 @@ pub fn report(ctx: &Context<'_>, target: &Target, d: &Delivery) -> anyhow::Resul
 fn generated(
     args: &ProduceArgs,
     table: &TableSpec,
+    images: SharedImages,
 ) -> anyhow::Result<impl Iterator<Item = Result<Step, BridgeError>> + use<>> {
     let schedule = Schedule::parse(args.rate.as_deref(), args.traffic_pattern.as_deref())
         .map_err(|e| InvalidInput(e.to_string()))?;
@@ -452,6 +518,14 @@ fn generated(
         pacer.sent();
         made += 1;
         let record = match generator.next_item() {
+            // A changelog's rows and deletes become events with their before-images.
+            Generated::Row(row) if table.is_changelog() => {
+                let change = images.with(|images| images.upsert(&table, row));
+                changed(&table, &change, &properties)
+            }
+            Generated::Delete(key) if table.is_changelog() => images
+                .with(|images| images.delete(&table, &key))
+                .and_then(|change| changed(&table, &change, &properties)),
             Generated::Row(row) => table.encode_key(&row).and_then(|key| {
                 Ok(OutRecord {
                     key,
@@ -475,4 +549,21 @@ fn generated(
             .into()
         }))
     }))
+}
+
+/// A change event of a changelog table as a record keyed by its row.
+fn changed(
+    table: &TableSpec,
+    change: &Change,
+    properties: &[(String, String)],
+) -> Result<OutRecord, String> {
+    let row = change
+        .row()
+        .ok_or_else(|| "an event without rows".to_string())?;
+    Ok(OutRecord {
+        key: table.encode_key(row)?,
+        value: Some(table.encode_change(change)),
+        properties: properties.to_vec(),
+        timestamp: None,
+    })
 }

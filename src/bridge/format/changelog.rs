@@ -1,0 +1,559 @@
+//! Flink's `debezium-json` changelog format: each message value is a change event
+//! `{"before": row|null, "after": row|null, "op": "c|r|u|d"}` (inside
+//! `{"schema": …, "payload": …}` with `'debezium-json.schema-include' = 'true'`), which Flink
+//! reads as INSERT (`c`, `r`: `after`), UPDATE (`u`: `before` retracted, `after` added) or
+//! DELETE (`d`: `before` retracted).
+//!
+//! Events are checked the way Flink reads them, and stricter where Flink would silently
+//! compute wrong results: `op` is one of the four, `before` is there for `u` and `d` (Flink
+//! refuses those without it), `after` for `c`, `r` and `u`, and both rows fit the table.
+//! [`Images`] keeps the latest row per PRIMARY KEY, so plain rows become `c` or `u` events
+//! with the right before-image, a tombstone becomes a `d` carrying the row it removes, and an
+//! event whose `before` is not the key's current row is refused.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use serde_json::{Map, Value};
+
+use crate::bridge::table::{Format, TableSpec};
+
+/// A row: column names and their values.
+pub type Row = Map<String, Value>;
+
+/// A change event's operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `c`: a row was created.
+    Create,
+    /// `r`: a row was read by a snapshot (an INSERT to Flink).
+    Read,
+    /// `u`: a row was updated.
+    Update,
+    /// `d`: a row was deleted.
+    Delete,
+}
+
+impl Op {
+    /// The Debezium letter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "c",
+            Self::Read => "r",
+            Self::Update => "u",
+            Self::Delete => "d",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "c" => Some(Self::Create),
+            "r" => Some(Self::Read),
+            "u" => Some(Self::Update),
+            "d" => Some(Self::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// One change: the operation and the row before and after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// What happened.
+    pub op: Op,
+    /// The row before (`u`, `d`).
+    pub before: Option<Row>,
+    /// The row after (`c`, `r`, `u`).
+    pub after: Option<Row>,
+}
+
+impl Change {
+    /// The row that identifies the change's key: `after`, else `before`.
+    pub fn row(&self) -> Option<&Row> {
+        self.after.as_ref().or(self.before.as_ref())
+    }
+}
+
+/// The fields of a Debezium event besides the rows and `op` (metadata Flink ignores unless a
+/// column reads it).
+const EVENT_METADATA: [&str; 3] = ["source", "ts_ms", "transaction"];
+
+impl TableSpec {
+    /// Whether the table's value format is a changelog format (`debezium-json`).
+    pub fn is_changelog(&self) -> bool {
+        self.value_format == Format::DebeziumJson
+    }
+
+    /// The columns that identify a row of a changelog: the PRIMARY KEY; empty without one.
+    pub fn row_key_columns(&self) -> &[String] {
+        &self.primary_key
+    }
+
+    /// Whether a JSON object is a change event rather than a row: it has `op` and `before`
+    /// or `after` (or, with `schema-include`, a `payload`).
+    pub fn is_change_event(&self, object: &Row) -> bool {
+        (object.contains_key("op")
+            && (object.contains_key("before") || object.contains_key("after")))
+            || (self.debezium_schema_include && object.contains_key("payload"))
+    }
+
+    /// A change event given as JSON, checked: a known `op`, the rows it needs, rows that fit
+    /// the table.
+    pub fn change_from_json(&self, event: &Row) -> Result<Change, String> {
+        let event = match event.get("payload") {
+            Some(Value::Object(payload)) if self.debezium_schema_include => {
+                if let Some(extra) = event
+                    .keys()
+                    .find(|k| !matches!(k.as_str(), "schema" | "payload"))
+                {
+                    return Err(format!(
+                        "unknown field `{extra}` beside `schema` and `payload`"
+                    ));
+                }
+                payload
+            }
+            Some(_) if self.debezium_schema_include => {
+                return Err("`payload` must be the event object".into());
+            }
+            _ => event,
+        };
+        if let Some(extra) = event.keys().find(|k| {
+            !matches!(k.as_str(), "op" | "before" | "after")
+                && !EVENT_METADATA.contains(&k.as_str())
+        }) {
+            return Err(format!(
+                "unknown field `{extra}` in a Debezium event (it has op, before, after, source, \
+                 ts_ms, transaction)"
+            ));
+        }
+        let op = match event.get("op") {
+            Some(Value::String(op)) => Op::parse(op).ok_or_else(|| {
+                format!(
+                    "`op` is {op:?}: a Debezium event's op is \"c\" (create), \"r\" (read), \
+                     \"u\" (update) or \"d\" (delete)"
+                )
+            })?,
+            Some(other) => {
+                return Err(format!(
+                    "`op` is {other}, not one of \"c\", \"r\", \"u\", \"d\""
+                ));
+            }
+            None => return Err("a Debezium event needs `op`: \"c\", \"r\", \"u\" or \"d\"".into()),
+        };
+        let image = |name: &str| -> Result<Option<Row>, String> {
+            match event.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Object(row)) => {
+                    self.check_row(row).map_err(|m| {
+                        format!(
+                            "`{name}`: field `{}`: expected {}, {}",
+                            m.path, m.expected, m.problem
+                        )
+                    })?;
+                    Ok(Some(row.clone()))
+                }
+                Some(_) => Err(format!("`{name}` must be a row object or null")),
+            }
+        };
+        let before = image("before")?;
+        let after = image("after")?;
+        let letter = op.as_str();
+        match op {
+            Op::Update | Op::Delete if before.is_none() => {
+                return Err(format!(
+                    "a \"{letter}\" event needs `before`, the row as it was: Flink refuses an \
+                     update or delete without it"
+                ));
+            }
+            Op::Create | Op::Read | Op::Update if after.is_none() => {
+                return Err(format!(
+                    "a \"{letter}\" event needs `after`, the row as it is now"
+                ));
+            }
+            Op::Create | Op::Read if before.is_some() => {
+                return Err(format!(
+                    "a \"{letter}\" event has no `before` (the row did not exist); an update is \"u\""
+                ));
+            }
+            Op::Delete if after.is_some() => {
+                return Err("a \"d\" event's `after` is null: the row is gone".into());
+            }
+            _ => {}
+        }
+        if let (Op::Update, Some(b), Some(a)) = (op, &before, &after)
+            && !self.primary_key.is_empty()
+            && self.row_key(b) != self.row_key(a)
+        {
+            return Err(
+                "the update's `before` and `after` have different PRIMARY KEY values; a key \
+                 change is a \"d\" of the old row and a \"c\" of the new one"
+                    .into(),
+            );
+        }
+        Ok(Change { op, before, after })
+    }
+
+    /// A change as the table's message value.
+    pub fn encode_change(&self, change: &Change) -> Vec<u8> {
+        let mut event = Map::new();
+        let image = |row: &Option<Row>| match row {
+            None => Value::Null,
+            Some(row) => Value::Object(
+                self.value_fields
+                    .iter()
+                    .map(|c| (c.clone(), row.get(c).cloned().unwrap_or(Value::Null)))
+                    .collect(),
+            ),
+        };
+        event.insert("before".into(), image(&change.before));
+        event.insert("after".into(), image(&change.after));
+        event.insert("op".into(), Value::String(change.op.as_str().into()));
+        let mut value = Value::Object(event);
+        if self.debezium_schema_include {
+            // Kafka Connect's JsonConverter writes a schemaless payload this way.
+            value = serde_json::json!({ "schema": null, "payload": value });
+        }
+        value.to_string().into_bytes()
+    }
+
+    /// A message value as a change; `None` for what Flink skips (a tombstone's empty value).
+    pub fn decode_change(&self, bytes: &[u8]) -> Result<Option<Change>, String> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        let event: Row = serde_json::from_slice(bytes)
+            .map_err(|e| format!("the value is not a JSON object: {e}"))?;
+        self.change_from_json(&event).map(Some)
+    }
+
+    /// A row's PRIMARY KEY values as bytes to key a map by (the whole row without a key).
+    pub fn row_key(&self, row: &Row) -> Vec<u8> {
+        if self.primary_key.is_empty() {
+            return Value::Object(row.clone()).to_string().into_bytes();
+        }
+        let values: Vec<Value> = self
+            .primary_key
+            .iter()
+            .map(|c| normal(row.get(c).unwrap_or(&Value::Null)))
+            .collect();
+        Value::Array(values).to_string().into_bytes()
+    }
+}
+
+/// A value with numbers in one spelling (`1.50` and `1.5` alike), to compare and key by.
+fn normal(value: &Value) -> Value {
+    match value {
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Value::from(i),
+            (None, Some(f)) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+            _ => value.clone(),
+        },
+        Value::Array(items) => Value::Array(items.iter().map(normal).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), normal(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn same_row(a: &Row, b: &Row) -> bool {
+    normal(&Value::Object(a.clone())) == normal(&Value::Object(b.clone()))
+}
+
+/// The latest row per PRIMARY KEY of a changelog topic, as a run of records leaves it: the
+/// before-images of the events that follow. Memory grows with the distinct keys.
+#[derive(Debug, Clone, Default)]
+pub struct Images {
+    rows: HashMap<Vec<u8>, Row>,
+}
+
+impl Images {
+    /// No rows: a new topic.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many keys have a row.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether no key has a row.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The event for a plain row: `c` for a new key, `u` with the key's row as `before`
+    /// otherwise (a table without a PRIMARY KEY only creates).
+    pub fn upsert(&mut self, table: &TableSpec, row: Row) -> Change {
+        if table.primary_key.is_empty() {
+            return Change {
+                op: Op::Create,
+                before: None,
+                after: Some(row),
+            };
+        }
+        let before = self.rows.insert(table.row_key(&row), row.clone());
+        Change {
+            op: if before.is_some() {
+                Op::Update
+            } else {
+                Op::Create
+            },
+            before,
+            after: Some(row),
+        }
+    }
+
+    /// The `d` event for a tombstone of `key` (the PRIMARY KEY columns), carrying the row it
+    /// removes; an error when no row has that key.
+    pub fn delete(&mut self, table: &TableSpec, key: &Row) -> Result<Change, String> {
+        if table.primary_key.is_empty() {
+            return Err(format!(
+                "table `{}` has no PRIMARY KEY, so a tombstone cannot say which row it deletes; \
+                 give the \"d\" event with its `before`",
+                table.name
+            ));
+        }
+        let before = self.rows.remove(&table.row_key(key)).ok_or_else(|| {
+            format!(
+                "no row has the key {} (not in the topic, nor earlier in the input), so there \
+                 is no before-image to delete",
+                Value::Object(key.clone())
+            )
+        })?;
+        Ok(Change {
+            op: Op::Delete,
+            before: Some(before),
+            after: None,
+        })
+    }
+
+    /// Checks an event given as it is against the rows so far — a `c`/`r` for a key that has
+    /// a row, or a `u`/`d` whose `before` is not the key's row, is refused — then applies it.
+    pub fn check_and_apply(&mut self, table: &TableSpec, change: &Change) -> Result<(), String> {
+        if table.primary_key.is_empty() {
+            return Ok(());
+        }
+        match change.op {
+            Op::Create | Op::Read => {
+                if let Some(after) = &change.after
+                    && let Some(current) = self.rows.get(&table.row_key(after))
+                {
+                    return Err(format!(
+                        "a \"{}\" event for a key that already has a row ({}); an update is \
+                         \"u\" with that row as `before`",
+                        change.op.as_str(),
+                        Value::Object(current.clone())
+                    ));
+                }
+            }
+            Op::Update | Op::Delete => {
+                let before = change.before.as_ref().map(|b| table.row_key(b));
+                match before.as_ref().and_then(|k| self.rows.get(k)) {
+                    None => {
+                        return Err(format!(
+                            "the \"{}\" event's `before` has a key no row has (not in the topic, \
+                             nor earlier in the input)",
+                            change.op.as_str()
+                        ));
+                    }
+                    Some(current)
+                        if !change.before.as_ref().is_some_and(|b| same_row(b, current)) =>
+                    {
+                        return Err(format!(
+                            "the \"{}\" event's `before` is not the key's current row, which is {}",
+                            change.op.as_str(),
+                            Value::Object(current.clone())
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        self.apply(table, change);
+        Ok(())
+    }
+
+    /// Applies an event without checking it (a topic's own records).
+    pub fn apply(&mut self, table: &TableSpec, change: &Change) {
+        if table.primary_key.is_empty() {
+            return;
+        }
+        if let Some(before) = &change.before {
+            self.rows.remove(&table.row_key(before));
+        }
+        if let Some(after) = &change.after {
+            self.rows.insert(table.row_key(after), after.clone());
+        }
+    }
+}
+
+/// [`Images`] behind a lock, for an encoder whose lines are taken one at a time through a
+/// shared reference. A clone copies the rows: a checking pass runs on a copy and leaves the
+/// state the sending pass starts from as it was.
+#[derive(Debug, Default)]
+pub struct SharedImages(Mutex<Images>);
+
+impl SharedImages {
+    /// Starts from `images` (a topic's current rows).
+    pub fn new(images: Images) -> Self {
+        Self(Mutex::new(images))
+    }
+
+    /// Runs `f` on the images.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Images) -> R) -> R {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Clone for SharedImages {
+    fn clone(&self) -> Self {
+        Self::new(self.with(|images| images.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::Script;
+    use crate::vars::{Vars, substitute};
+    use serde_json::json;
+
+    fn table(extra: &str) -> TableSpec {
+        let script = Script::parse_str(&format!(
+            "CREATE TABLE orders (id INT, customer STRING, amount DECIMAL(10, 2), \
+             PRIMARY KEY (id) NOT ENFORCED) WITH ('connector' = 'kafka', 'topic' = 'o', \
+             'properties.bootstrap.servers' = 'x', 'format' = 'debezium-json'{extra})"
+        ))
+        .unwrap();
+        TableSpec::from_script(&script, &substitute(&script, &Vars::none()), "orders").unwrap()
+    }
+
+    fn row(v: Value) -> Row {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn events_are_checked_like_flink_reads_them() {
+        let t = table("");
+        let ok = t
+            .change_from_json(&row(json!({"op": "u", "before": {"id": 1, "amount": 2},
+                "after": {"id": 1, "amount": 3}, "source": {"db": "x"}, "ts_ms": 5})))
+            .unwrap();
+        assert_eq!(ok.op, Op::Update);
+        let cases = [
+            (json!({"op": "x", "after": {"id": 1}}), "`op` is \"x\""),
+            (json!({"op": "u", "after": {"id": 1}}), "needs `before`"),
+            (json!({"op": "d", "before": null}), "needs `before`"),
+            (json!({"op": "c", "before": null}), "needs `after`"),
+            (
+                json!({"op": "c", "before": {"id": 1}, "after": {"id": 1}}),
+                "has no `before`",
+            ),
+            (
+                json!({"op": "d", "before": {"id": 1}, "after": {"id": 1}}),
+                "`after` is null",
+            ),
+            (
+                json!({"op": "c", "after": {"id": "one"}}),
+                "`after`: field `id`: expected INT",
+            ),
+            (
+                json!({"op": "c", "after": {"id": 1}, "extra": 1}),
+                "unknown field `extra`",
+            ),
+            (
+                json!({"op": "u", "before": {"id": 1}, "after": {"id": 2}}),
+                "different PRIMARY KEY",
+            ),
+            (json!({"op": 1, "after": {"id": 1}}), "`op` is 1"),
+        ];
+        for (event, expected) in cases {
+            let err = t.change_from_json(&row(event.clone())).unwrap_err();
+            assert!(err.contains(expected), "{event}: {err}");
+        }
+    }
+
+    #[test]
+    fn plain_rows_and_tombstones_get_their_before_images() {
+        let t = table("");
+        let mut images = Images::new();
+        let c = images.upsert(&t, row(json!({"id": 1, "amount": 2})));
+        assert_eq!((c.op, c.before.is_none()), (Op::Create, true));
+        let u = images.upsert(&t, row(json!({"id": 1, "amount": 5})));
+        assert_eq!(u.op, Op::Update);
+        assert_eq!(u.before, Some(row(json!({"id": 1, "amount": 2}))));
+        let d = images.delete(&t, &row(json!({"id": 1}))).unwrap();
+        assert_eq!(d.before, Some(row(json!({"id": 1, "amount": 5}))));
+        let err = images.delete(&t, &row(json!({"id": 1}))).unwrap_err();
+        assert!(err.contains("no before-image"), "{err}");
+        assert_eq!(
+            String::from_utf8(t.encode_change(&d)).unwrap(),
+            r#"{"before":{"id":1,"customer":null,"amount":5},"after":null,"op":"d"}"#
+        );
+    }
+
+    #[test]
+    fn given_events_must_match_the_rows_so_far() {
+        let t = table("");
+        let mut images = Images::new();
+        let create = t
+            .change_from_json(&row(json!({"op": "c", "after": {"id": 1, "amount": 1.50}})))
+            .unwrap();
+        images.check_and_apply(&t, &create).unwrap();
+        let err = images.check_and_apply(&t, &create).unwrap_err();
+        assert!(err.contains("already has a row"), "{err}");
+        let wrong = t
+            .change_from_json(&row(json!({"op": "u", "before": {"id": 1, "amount": 9},
+                "after": {"id": 1, "amount": 2}})))
+            .unwrap();
+        let err = images.check_and_apply(&t, &wrong).unwrap_err();
+        assert!(err.contains("not the key's current row"), "{err}");
+        let right = t
+            .change_from_json(&row(json!({"op": "u", "before": {"id": 1, "amount": 1.5},
+                "after": {"id": 1, "amount": 2}})))
+            .unwrap();
+        images.check_and_apply(&t, &right).unwrap();
+        let unknown = t
+            .change_from_json(&row(json!({"op": "d", "before": {"id": 7}})))
+            .unwrap();
+        assert!(images.check_and_apply(&t, &unknown).is_err());
+    }
+
+    #[test]
+    fn schema_include_wraps_the_payload() {
+        let t = table(", 'debezium-json.schema-include' = 'true'");
+        let change = t
+            .decode_change(br#"{"schema":{"type":"struct"},"payload":{"op":"r","after":{"id":3}}}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(change.op, Op::Read);
+        let bytes = t.encode_change(&change);
+        assert!(bytes.starts_with(br#"{"schema":null,"payload":{"#));
+        assert_eq!(t.decode_change(b"").unwrap(), None);
+    }
+
+    #[test]
+    fn hostile_values_do_not_panic() {
+        let t = table("");
+        for input in [
+            &b"{"[..],
+            b"[]",
+            b"null",
+            b"{\"op\":null}",
+            b"{\"op\":\"u\",\"before\":[],\"after\":{}}",
+            b"\xff\xfe",
+            b"{\"op\":\"c\",\"after\":{\"id\":1e999999}}",
+        ] {
+            assert!(
+                t.decode_change(input).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+}
