@@ -398,3 +398,128 @@ fn bad_changelog_and_csv_lines_exit_2_naming_the_file_and_line() {
     );
     assert!(stderr.contains("3 of 3 records are invalid"), "{stderr}");
 }
+
+/// The stack's Pulsar service URL and admin API, if the admin API answers (in CI it must).
+fn pulsar() -> Option<(String, String)> {
+    let url =
+        std::env::var("FLINKIT_PULSAR_URL").unwrap_or_else(|_| "pulsar://localhost:6650".into());
+    let admin = std::env::var("FLINKIT_PULSAR_ADMIN_URL")
+        .unwrap_or_else(|_| "http://localhost:8080".into());
+    let up = reqwest::blocking::get(format!("{admin}/admin/v2/clusters"))
+        .is_ok_and(|r| r.status().is_success());
+    assert!(
+        up || std::env::var_os("CI").is_none(),
+        "CI runs these against the stack's Pulsar (admin {admin})"
+    );
+    if !up {
+        eprintln!("skipped: no Pulsar admin API at {admin}; `flinkit stack up` first");
+    }
+    up.then_some((url, admin))
+}
+
+/// Deletes its Pulsar namespace (and its topics) when dropped.
+struct Namespace(String, String);
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = reqwest::blocking::Client::new()
+            .delete(format!(
+                "{}/admin/v2/namespaces/{}?force=true",
+                self.0, self.1
+            ))
+            .send();
+    }
+}
+
+#[test]
+fn pulsar_topics_with_registered_schemas_are_written_compatibly_or_explained() {
+    let Some((url, admin)) = pulsar() else {
+        return;
+    };
+    let http = reqwest::blocking::Client::new();
+    // A namespace whose topics take only producers that announce their schema.
+    let namespace = format!("public/{}", unique("schemas").replace(['-'], ""));
+    let ok = |r: reqwest::Result<reqwest::blocking::Response>| {
+        let r = r.unwrap();
+        assert!(r.status().is_success(), "{}", r.text().unwrap_or_default());
+    };
+    ok(http
+        .put(format!("{admin}/admin/v2/namespaces/{namespace}"))
+        .send());
+    let _namespace = Namespace(admin.clone(), namespace.clone());
+    ok(http
+        .post(format!(
+            "{admin}/admin/v2/namespaces/{namespace}/schemaValidationEnforced"
+        ))
+        .json(&true)
+        .send());
+    let register = |topic: &str, kind: &str, fields: Value| {
+        let definition = json!({"type": "record", "name": "User", "fields": fields});
+        ok(http
+            .post(format!(
+                "{admin}/admin/v2/schemas/{namespace}/{topic}/schema"
+            ))
+            .json(&json!({"type": kind, "schema": definition.to_string(), "properties": {}}))
+            .send());
+    };
+    register(
+        "users",
+        "JSON",
+        json!([{"name": "uid", "type": ["null", "string"]}, {"name": "n", "type": ["null", "int"]}]),
+    );
+    register("legacy", "AVRO", json!([{"name": "uid", "type": "string"}]));
+    let dir = tempfile::tempdir().unwrap();
+    let sql = dir.path().join("pulsar.sql");
+    std::fs::write(
+        &sql,
+        format!(
+            "CREATE TABLE users (uid STRING, n INT) WITH ('connector' = 'pulsar', \
+             'topics' = 'persistent://{namespace}/users', 'service-url' = '{url}', \
+             'admin-url' = '{admin}', 'format' = 'json');\n\
+             CREATE TABLE legacy (uid STRING) WITH ('connector' = 'pulsar', \
+             'topics' = 'persistent://{namespace}/legacy', 'service-url' = '{url}', \
+             'admin-url' = '{admin}', 'format' = 'json');\n\
+             CREATE TABLE misfit (uid STRING, age INT) WITH ('connector' = 'pulsar', \
+             'topics' = 'persistent://{namespace}/users', 'service-url' = '{url}', \
+             'admin-url' = '{admin}', 'format' = 'json');\n"
+        ),
+    )
+    .unwrap();
+    let sql = sql.to_str().unwrap();
+    let produce = |table: &str, value: &str| {
+        common::flinkit(&[
+            "produce", "--table", table, "-f", sql, "--value", value, "--format", "json",
+        ])
+    };
+    // A schemaless producer is refused here; flinkit announces the topic's JSON schema.
+    let out = produce("users", r#"{"uid":"a","n":1}"#);
+    assert_success(&out);
+    assert_eq!(json(&out)["sent"], 1);
+    let out = common::flinkit(&["consume", "--table", "users", "-f", sql, "--timeout", "2s"]);
+    assert_success(&out);
+    let read: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(read["value"], json!({"uid": "a", "n": 1}));
+    // Columns the schema lacks, and an AVRO schema: explained, nothing sent.
+    for (table, expected) in [
+        (
+            "misfit",
+            "column `age` is not a field of the schema (it has uid, n)",
+        ),
+        ("legacy", "has a registered AVRO schema (version 0)"),
+    ] {
+        let out = produce(table, r#"{"uid":"b"}"#);
+        assert_eq!(out.status.code(), Some(2), "{table}");
+        let error = json(&out)["error"]["message"].as_str().unwrap().to_string();
+        assert!(error.contains(expected), "{error}");
+        assert!(
+            error.contains("What to do: write to a topic without a schema"),
+            "{error}"
+        );
+    }
+    let out = common::flinkit(&["consume", "--table", "legacy", "-f", sql, "--timeout", "2s"]);
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

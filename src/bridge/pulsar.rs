@@ -313,7 +313,7 @@ fn service_url(address: &str) -> String {
 
 /// The full name of a topic: `persistent://public/default/users` for `users`,
 /// `persistent://t/ns/users` for `t/ns/users`.
-fn full_topic(topic: &str) -> String {
+pub(crate) fn full_topic(topic: &str) -> String {
     let topic = topic.trim();
     if topic.contains("://") {
         topic.to_string()
@@ -325,7 +325,7 @@ fn full_topic(topic: &str) -> String {
 }
 
 /// A topic's path in the admin REST API: `persistent/public/default/users` for `users`.
-fn admin_path(topic: &str) -> String {
+pub(crate) fn admin_path(topic: &str) -> String {
     let full = full_topic(topic);
     match full.split_once("://") {
         Some((domain, rest)) => format!("{domain}/{rest}"),
@@ -408,14 +408,18 @@ pub async fn delete_topics(
     Ok(())
 }
 
-fn admin_client(timeout: Duration) -> Result<reqwest::Client, BridgeError> {
+pub(crate) fn admin_client(timeout: Duration) -> Result<reqwest::Client, BridgeError> {
     reqwest::Client::builder()
         .timeout(timeout)
         .build()
         .map_err(|e| BridgeError::client_caused(Broker::Pulsar, "creating an admin client", e))
 }
 
-fn admin_unreachable(admin: &str, timeout: Duration, err: reqwest::Error) -> BridgeError {
+pub(crate) fn admin_unreachable(
+    admin: &str,
+    timeout: Duration,
+    err: reqwest::Error,
+) -> BridgeError {
     BridgeError::Unreachable {
         broker: Broker::Pulsar,
         endpoint: admin.to_string(),
@@ -679,6 +683,17 @@ impl PulsarProducer {
     /// Connects to `endpoint` and opens a producer on `topic`, failing with
     /// [`BridgeError::Unreachable`] when the broker does not answer within `timeout`.
     pub fn new(endpoint: &Endpoint, topic: &str, timeout: Duration) -> Result<Self, BridgeError> {
+        Self::with_schema(endpoint, topic, timeout, None)
+    }
+
+    /// [`PulsarProducer::new`], announcing `schema` to the broker: a topic with a registered
+    /// schema takes a producer that announces it (see [`super::format::pulsar_schema`]).
+    pub fn with_schema(
+        endpoint: &Endpoint,
+        topic: &str,
+        timeout: Duration,
+        schema: Option<pulsar::proto::Schema>,
+    ) -> Result<Self, BridgeError> {
         let settings = Settings::parse(&endpoint.settings)?;
         let url = service_url(&endpoint.address);
         let topic = full_topic(topic);
@@ -688,7 +703,10 @@ impl PulsarProducer {
             let producer = client
                 .producer()
                 .with_topic(&topic)
-                .with_options(settings.producer_options())
+                .with_options(ProducerOptions {
+                    schema,
+                    ..settings.producer_options()
+                })
                 .build()
                 .await?;
             Ok((client, producer))

@@ -12,12 +12,15 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Args;
 use flinkit::bridge::format::changelog::{Change, Images, SharedImages};
+use flinkit::bridge::format::pulsar_schema::{TopicSchema, topic_schema};
 use flinkit::bridge::generate::{GenerateOptions, Generated, Generator, KeySpace, Pacer, Schedule};
 use flinkit::bridge::input::{self, Encoder, InputError, Lines, Shape};
 use flinkit::bridge::produce::{self, Delivery, Progress, Step};
+use flinkit::bridge::pulsar::PulsarProducer;
 use flinkit::bridge::table::TableSpec;
 use flinkit::bridge::upsert::DecodeError;
-use flinkit::bridge::{self, BridgeError, ConsumeOptions, Next, OutRecord};
+use flinkit::bridge::{self, BridgeError, Broker, ConsumeOptions, Next, OutRecord};
+use flinkit::config::Settings;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -259,12 +262,57 @@ fn topic_rows(target: &Target, table: &TableSpec, args: &ProduceArgs) -> anyhow:
 }
 
 fn open(target: &Target, args: &ProduceArgs) -> anyhow::Result<Box<dyn bridge::Producer>> {
-    bridge::producer(
-        &target.endpoint,
-        &target.topics[0],
-        args.topic.connect_timeout,
-    )
-    .with_context(|| format!("cannot produce to {}", target.describe()))
+    let topic = &target.topics[0];
+    let timeout = args.topic.connect_timeout;
+    let producer = match target.endpoint.broker {
+        Broker::Pulsar => {
+            let schema = pulsar_schema(target, timeout)?;
+            if let Some(schema) = &schema {
+                schema
+                    .check(topic, target.table.as_ref())
+                    .map_err(InvalidInput)?;
+            }
+            let announced = schema.and_then(|s| s.producer_schema(topic));
+            PulsarProducer::with_schema(&target.endpoint, topic, timeout, announced)
+                .map(|p| Box::new(p) as Box<dyn bridge::Producer>)
+        }
+        _ => bridge::producer(&target.endpoint, topic, timeout),
+    };
+    producer.with_context(|| format!("cannot produce to {}", target.describe()))
+}
+
+/// The schema registered for a Pulsar target's topic, read through the admin API: the table's
+/// 'admin-url', else `$FLINKIT_PULSAR_ADMIN_URL`, else the local stack's. An admin API that
+/// does not answer is a warning (the broker still refuses what does not fit its schema).
+fn pulsar_schema(target: &Target, timeout: Duration) -> anyhow::Result<Option<TopicSchema>> {
+    let admin = match target
+        .endpoint
+        .settings
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "admin-url")
+    {
+        Some((_, url)) => url.clone(),
+        None => match std::env::var("FLINKIT_PULSAR_ADMIN_URL") {
+            Ok(url) => url,
+            Err(_) => Settings::load(None)?.stack.pulsar_admin(),
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start a runtime")?;
+    match runtime.block_on(topic_schema(&admin, &target.topics[0], timeout)) {
+        Ok(schema) => Ok(schema),
+        Err(err @ BridgeError::Unreachable { .. }) => {
+            eprintln!(
+                "warning: the topic's schema was not checked: {}",
+                err.with_causes()
+            );
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Checks every line of the file before anything is sent. Standard input is copied to a
