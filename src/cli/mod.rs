@@ -121,7 +121,14 @@ pub enum Command {
   flinkit produce --table users -f sql/user-count/kafka.sql --file users.jsonl
   flinkit produce --table users -f sql/user-count/kafka.sql --tombstone 100-1
   flinkit produce pulsar events --file - --envelope < events.jsonl
-  flinkit produce --table users -f users-jdbc.sql --file users.jsonl   # 'connector' = 'jdbc': one transaction")]
+  flinkit produce --table users -f users-jdbc.sql --file users.jsonl   # 'connector' = 'jdbc': one transaction
+  flinkit produce --table orders -f orders.sql --file orders.csv    # 'format' = 'csv'
+  flinkit produce --table orders -f debezium.sql --file events.jsonl  # 'format' = 'debezium-json'
+Formats, key and value, as Flink reads them: raw, json, csv (with the table's csv.* options; a
+csv table also takes csv lines) and debezium-json ({\"op\",\"before\",\"after\"} events sent as
+they are; plain rows and tombstones become c/u/d events with their before-images). A Pulsar
+topic's registered schema is read first: JSON rows that fit a JSON schema are sent announcing
+it; anything else is explained and nothing is sent.")]
     Produce(Box<produce::ProduceArgs>),
     /// Read a Kafka or Pulsar topic (or a jdbc table's rows) as JSON lines, or as a materialized
     /// upsert table.
@@ -129,7 +136,10 @@ pub enum Command {
   flinkit consume kafka users --count 10
   flinkit consume --table user_count_by_account -f sql/user-count/kafka.sql --upsert
   flinkit consume pulsar events --from 10m --follow
-  flinkit consume --table users -f users-jdbc.sql --upsert             # a PostgreSQL table as it is")]
+  flinkit consume --table users -f users-jdbc.sql --upsert             # a PostgreSQL table as it is
+  flinkit consume --table orders -f debezium.sql --upsert   # events applied by PRIMARY KEY
+A debezium-json table's records print the row after the change as `value`, with `op` and
+`before`.")]
     Consume(Box<consume::ConsumeArgs>),
     /// Show a tutorial's job working: stack, records, job, result table, all in one command.
     #[command(after_help = "Examples:

@@ -45,6 +45,8 @@ pub struct ProduceArgs {
     #[arg(long, value_name = "KEY", conflicts_with = "file")]
     pub tombstone: Option<String>,
     /// JSON lines to send, one record per line (`-` reads stdin); checked before anything is sent.
+    /// A csv table also takes csv lines (a line not starting with `{`); a debezium-json table
+    /// takes change events `{"op","before","after"}` as well as plain rows.
     #[arg(long = "file", value_name = "PATH")]
     pub file: Option<PathBuf>,
     /// Without a table: the field of each value whose value is the message key.
