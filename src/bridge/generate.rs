@@ -308,9 +308,15 @@ impl Generator {
         })
     }
 
-    /// A generator for `spec`'s physical columns and key fields.
+    /// A generator for `spec`'s physical columns and key fields (a changelog's rows are keyed
+    /// by its PRIMARY KEY, so updates and deletes repeat those).
     pub fn for_table(spec: &TableSpec, options: GenerateOptions) -> Result<Self, GenerateError> {
-        Self::new(&spec.columns, &spec.key_fields, options)
+        let keys = if spec.is_changelog() {
+            spec.row_key_columns()
+        } else {
+            &spec.key_fields
+        };
+        Self::new(&spec.columns, keys, options)
     }
 
     /// The seed in use (the one given, or the one picked): giving it back with the same

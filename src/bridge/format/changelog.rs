@@ -525,6 +525,33 @@ mod tests {
     }
 
     #[test]
+    fn generated_rows_and_deletes_are_keyed_by_the_primary_key() {
+        use crate::bridge::generate::{GenerateOptions, Generated, Generator, KeySpace};
+        let t = table("");
+        let mut generator = Generator::for_table(
+            &t,
+            GenerateOptions {
+                seed: Some(3),
+                key_space: KeySpace::Distinct(5),
+                tombstone_ratio: 0.2,
+                ..GenerateOptions::default()
+            },
+        )
+        .unwrap();
+        let mut images = Images::new();
+        let mut ops = std::collections::HashSet::new();
+        for _ in 0..100 {
+            let change = match generator.next_item() {
+                Generated::Row(row) => images.upsert(&t, row),
+                Generated::Delete(key) => images.delete(&t, &key).unwrap(),
+            };
+            ops.insert(change.op);
+        }
+        assert!(images.len() <= 5);
+        assert_eq!(ops.len(), 3, "{ops:?}");
+    }
+
+    #[test]
     fn schema_include_wraps_the_payload() {
         let t = table(", 'debezium-json.schema-include' = 'true'");
         let change = t
