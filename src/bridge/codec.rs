@@ -41,7 +41,9 @@ impl TableSpec {
                     .encode(&self.fields_of(&self.key_fields), row)
                     .map(Some)
             }
-            Format::DebeziumJson => Err(no_changelog_key()),
+            Format::DebeziumJson | Format::CanalJson | Format::MaxwellJson => {
+                Err(no_changelog_key())
+            }
         }
     }
 
@@ -80,11 +82,12 @@ impl TableSpec {
                 let options = self.value_csv.as_ref().ok_or_else(no_csv_options)?;
                 options.encode(&self.fields_of(&self.value_fields), row)
             }
-            Format::DebeziumJson => Ok(self.encode_change(&Change {
-                op: Op::Create,
-                before: None,
-                after: Some(row.clone()),
-            })),
+            Format::DebeziumJson | Format::CanalJson | Format::MaxwellJson => Ok(self
+                .encode_change(&Change {
+                    op: Op::Create,
+                    before: None,
+                    after: Some(row.clone()),
+                })),
         }
     }
 
@@ -115,7 +118,9 @@ impl TableSpec {
                     .decode(&self.fields_of(&self.key_fields), bytes)?
                     .ok_or_else(|| "Flink reads no key from it (an empty record)".to_string())?;
             }
-            Some(Format::DebeziumJson) => return Err(no_changelog_key()),
+            Some(Format::DebeziumJson | Format::CanalJson | Format::MaxwellJson) => {
+                return Err(no_changelog_key());
+            }
         }
         Ok(out)
     }
@@ -142,10 +147,12 @@ impl TableSpec {
                             .to_string()
                     })
             }
-            Format::DebeziumJson => self
-                .decode_change(bytes)?
+            Format::DebeziumJson | Format::CanalJson | Format::MaxwellJson => self
+                .decode_changes(bytes)?
+                .into_iter()
+                .next()
                 .and_then(|change| change.after.or(change.before))
-                .ok_or_else(|| "an empty value is no change event (Flink skips it)".to_string()),
+                .ok_or_else(|| "the value holds no change of a row (Flink skips it)".to_string()),
         }
     }
 

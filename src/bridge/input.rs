@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::OutRecord;
 use super::format::changelog::{Change, SharedImages};
-use super::table::TableSpec;
+use super::table::{Format, TableSpec};
 use super::types::{Mismatch, TypeKind};
 
 /// A bad input record: which line and what is wrong.
@@ -418,8 +418,14 @@ impl Encoder {
             let change = table.change_from_json(&row)?;
             self.images
                 .with(|images| images.check_and_apply(table, &change))?;
-            let as_given =
-                original.filter(|_| row.contains_key("payload") == table.debezium_schema_include);
+            // Sent as given only when it is already in the table's own shape.
+            let own_shape = match table.value_format {
+                Format::DebeziumJson => {
+                    row.contains_key("payload") == table.debezium_schema_include
+                }
+                _ => !row.contains_key("op"),
+            };
+            let as_given = original.filter(|_| own_shape);
             return self.change_record(table, &change, as_given);
         }
         let mut original = original;

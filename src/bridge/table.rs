@@ -25,6 +25,10 @@ pub enum Format {
     Csv,
     /// Flink's `debezium-json`: change events (see [`super::format::changelog`]); values only.
     DebeziumJson,
+    /// Flink's `canal-json`: change events `{"data": [rows], "old": [rows], "type"}`.
+    CanalJson,
+    /// Flink's `maxwell-json`: change events `{"data": row, "old": row, "type"}`.
+    MaxwellJson,
 }
 
 impl Format {
@@ -34,11 +38,13 @@ impl Format {
             "json" => Ok(Self::Json),
             "csv" => Ok(Self::Csv),
             "debezium-json" => Ok(Self::DebeziumJson),
+            "canal-json" => Ok(Self::CanalJson),
+            "maxwell-json" => Ok(Self::MaxwellJson),
             other => Err(TableError::Unsupported {
                 table: table.into(),
                 message: format!(
-                    "'{option}' = '{other}': the bridge reads and writes the raw, json, csv and \
-                     debezium-json formats"
+                    "'{option}' = '{other}': the bridge reads and writes the raw, json, csv, \
+                     debezium-json, canal-json and maxwell-json formats"
                 ),
             }),
         }
@@ -51,7 +57,17 @@ impl Format {
             Self::Json => "json",
             Self::Csv => "csv",
             Self::DebeziumJson => "debezium-json",
+            Self::CanalJson => "canal-json",
+            Self::MaxwellJson => "maxwell-json",
         }
+    }
+
+    /// Whether messages in this format are change events (a changelog), not rows.
+    pub fn is_changelog(self) -> bool {
+        matches!(
+            self,
+            Self::DebeziumJson | Self::CanalJson | Self::MaxwellJson
+        )
     }
 }
 
@@ -334,17 +350,18 @@ impl TableSpec {
                 value_fields.len()
             )));
         }
-        if key_format == Some(Format::DebeziumJson) {
-            return Err(unsupported(
-                "'key.format' = 'debezium-json': a key format writes plain keys (Flink refuses a \
-                 changelog format there); use json, raw or csv"
-                    .into(),
-            ));
-        }
-        if upsert && value_format == Format::DebeziumJson {
+        if let Some(format) = key_format.filter(|f| f.is_changelog()) {
             return Err(unsupported(format!(
-                "'{connector}' takes an insert-only value format, and debezium-json is a \
-                 changelog: use 'connector' = 'kafka' for Debezium events"
+                "'key.format' = '{}': a key format writes plain keys (Flink refuses a changelog \
+                 format there); use json, raw or csv",
+                format.as_str()
+            )));
+        }
+        if upsert && value_format.is_changelog() {
+            return Err(unsupported(format!(
+                "'{connector}' takes an insert-only value format, and {} is a changelog: use \
+                 'connector' = 'kafka' for change events",
+                value_format.as_str()
             )));
         }
         // A format's own options: `csv.x` with 'format', `value.csv.x` with 'value.format'.
@@ -643,7 +660,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            err.to_string().contains("csv and debezium-json formats"),
+            err.to_string()
+                .contains("canal-json and maxwell-json formats"),
             "{err}"
         );
     }

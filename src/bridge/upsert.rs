@@ -79,28 +79,27 @@ impl UpsertView {
             let Some(value) = &record.value else {
                 return Ok(());
             };
-            let Some(change) = table
-                .decode_change(value)
-                .map_err(|message| DecodeError::at(record, message))?
-            else {
-                return Ok(());
-            };
-            self.applied += 1;
-            if let Some(before) = &change.before {
-                self.rows.remove(&table.row_key(before));
-            }
-            if let Some(after) = &change.after {
-                let row: Row = table
-                    .columns
-                    .iter()
-                    .map(|c| {
-                        (
-                            c.name.clone(),
-                            after.get(&c.name).cloned().unwrap_or(Value::Null),
-                        )
-                    })
-                    .collect();
-                self.rows.insert(table.row_key(after), row);
+            let changes = table
+                .decode_changes(value)
+                .map_err(|message| DecodeError::at(record, message))?;
+            self.applied += u64::from(!changes.is_empty());
+            for change in changes {
+                if let Some(before) = &change.before {
+                    self.rows.remove(&table.row_key(before));
+                }
+                if let Some(after) = &change.after {
+                    let row: Row = table
+                        .columns
+                        .iter()
+                        .map(|c| {
+                            (
+                                c.name.clone(),
+                                after.get(&c.name).cloned().unwrap_or(Value::Null),
+                            )
+                        })
+                        .collect();
+                    self.rows.insert(table.row_key(after), row);
+                }
             }
             return Ok(());
         }

@@ -201,13 +201,15 @@ fn record_json(table: Option<&TableSpec>, record: &InRecord) -> Value {
     out.insert("key".into(), key.unwrap_or(Value::Null));
     let mut change = None;
     let value = record.value.as_deref().map(|value| match table {
-        Some(t) if t.is_changelog() => match t.decode_change(value) {
-            Ok(Some(event)) => {
-                let after = event.after.clone().map_or(Value::Null, Value::Object);
-                change = Some(event);
+        Some(t) if t.is_changelog() => match t.decode_changes(value) {
+            Ok(events) => {
+                let after = events
+                    .first()
+                    .and_then(|e| e.after.clone())
+                    .map_or(Value::Null, Value::Object);
+                change = Some(events);
                 after
             }
-            Ok(None) => Value::Null,
             Err(e) => {
                 problems.push(format!("value: {e}"));
                 codec::show(value)
@@ -223,14 +225,31 @@ fn record_json(table: Option<&TableSpec>, record: &InRecord) -> Value {
         None => codec::show(value),
     });
     out.insert("value".into(), value.unwrap_or(Value::Null));
-    if let Some(change) = change {
+    match change.as_deref() {
         // A change event: `value` is the row after it (null for a delete), `before` the row
-        // before it, `op` what happened.
-        out.insert("op".into(), json!(change.op.as_str()));
-        out.insert(
-            "before".into(),
-            change.before.map_or(Value::Null, Value::Object),
-        );
+        // before it, `op` what happened (c, r, u, d).
+        Some([one]) => {
+            out.insert("op".into(), json!(one.op.as_str()));
+            out.insert(
+                "before".into(),
+                one.before.clone().map_or(Value::Null, Value::Object),
+            );
+        }
+        // A Canal event of several rows (or a DDL event, none): each change in `changes`.
+        Some(many) => {
+            let changes: Vec<Value> = many
+                .iter()
+                .map(|c| {
+                    json!({
+                        "op": c.op.as_str(),
+                        "before": c.before.clone().map_or(Value::Null, Value::Object),
+                        "after": c.after.clone().map_or(Value::Null, Value::Object),
+                    })
+                })
+                .collect();
+            out.insert("changes".into(), Value::Array(changes));
+        }
+        None => {}
     }
     out.insert("timestamp".into(), json!(record.timestamp));
     let properties: Map<String, Value> = record

@@ -125,8 +125,9 @@ pub enum Command {
   flinkit produce --table orders -f orders.sql --file orders.csv    # 'format' = 'csv'
   flinkit produce --table orders -f debezium.sql --file events.jsonl  # 'format' = 'debezium-json'
 Formats, key and value, as Flink reads them: raw, json, csv (with the table's csv.* options; a
-csv table also takes csv lines) and debezium-json ({\"op\",\"before\",\"after\"} events sent as
-they are; plain rows and tombstones become c/u/d events with their before-images). A Pulsar
+csv table also takes csv lines), debezium-json, canal-json and maxwell-json (change events:
+{\"op\",\"before\",\"after\"} or the format's own; plain rows and tombstones become events with
+their before-images). A Pulsar
 topic's registered schema is read first: JSON rows that fit a JSON schema are sent announcing
 it; anything else is explained and nothing is sent.")]
     Produce(Box<produce::ProduceArgs>),
@@ -138,8 +139,8 @@ it; anything else is explained and nothing is sent.")]
   flinkit consume pulsar events --from 10m --follow
   flinkit consume --table users -f users-jdbc.sql --upsert             # a PostgreSQL table as it is
   flinkit consume --table orders -f debezium.sql --upsert   # events applied by PRIMARY KEY
-A debezium-json table's records print the row after the change as `value`, with `op` and
-`before`.")]
+A changelog table's records (debezium-json, canal-json, maxwell-json) print the row after the
+change as `value`, with `op` (c, r, u, d) and `before`.")]
     Consume(Box<consume::ConsumeArgs>),
     /// Show a tutorial's job working: stack, records, job, result table, all in one command.
     #[command(after_help = "Examples:

@@ -45,8 +45,8 @@ pub struct ProduceArgs {
     #[arg(long, value_name = "KEY", conflicts_with = "file")]
     pub tombstone: Option<String>,
     /// JSON lines to send, one record per line (`-` reads stdin); checked before anything is sent.
-    /// A csv table also takes csv lines (a line not starting with `{`); a debezium-json table
-    /// takes change events `{"op","before","after"}` as well as plain rows.
+    /// A csv table also takes csv lines (a line not starting with `{`); a changelog table
+    /// (debezium-json, canal-json, maxwell-json) takes change events as well as plain rows.
     #[arg(long = "file", value_name = "PATH")]
     pub file: Option<PathBuf>,
     /// Without a table: the field of each value whose value is the message key.
@@ -241,9 +241,12 @@ fn topic_rows(target: &Target, table: &TableSpec, args: &ProduceArgs) -> anyhow:
                 let Some(value) = &record.value else {
                     continue;
                 };
-                match table.decode_change(value) {
-                    Ok(Some(change)) => images.apply(table, &change),
-                    Ok(None) => {}
+                match table.decode_changes(value) {
+                    Ok(changes) => {
+                        for change in &changes {
+                            images.apply(table, change);
+                        }
+                    }
                     Err(err) => eprintln!(
                         "warning: left out of the before-images: {}",
                         DecodeError::at(&record, err)

@@ -1,8 +1,16 @@
-//! Flink's `debezium-json` changelog format: each message value is a change event
-//! `{"before": row|null, "after": row|null, "op": "c|r|u|d"}` (inside
-//! `{"schema": …, "payload": …}` with `'debezium-json.schema-include' = 'true'`), which Flink
-//! reads as INSERT (`c`, `r`: `after`), UPDATE (`u`: `before` retracted, `after` added) or
-//! DELETE (`d`: `before` retracted).
+//! Flink's changelog formats, whose message values are change events:
+//!
+//! - `debezium-json`: `{"before": row|null, "after": row|null, "op": "c|r|u|d"}` (inside
+//!   `{"schema": …, "payload": …}` with `'debezium-json.schema-include' = 'true'`), which Flink
+//!   reads as INSERT (`c`, `r`: `after`), UPDATE (`u`: `before` retracted, `after` added) or
+//!   DELETE (`d`: `before` retracted);
+//! - `canal-json`: `{"data": [rows], "old": [changed fields], "type": "INSERT|UPDATE|DELETE"}`
+//!   (a `CREATE` is a DDL event Flink skips);
+//! - `maxwell-json`: `{"data": row, "old": changed fields, "type": "insert|update|delete"}`.
+//!
+//! An update's `before` in Canal and Maxwell is `data` with the fields of `old` in place, as
+//! Flink reads it. Input lines may be Debezium-shaped events for any of the three (converted to
+//! the table's format) or events in the table's own format (sent as they are).
 //!
 //! Events are checked the way Flink reads them, and stricter where Flink would silently
 //! compute wrong results: `op` is one of the four, `before` is there for `u` and `d` (Flink
@@ -79,9 +87,9 @@ impl Change {
 const EVENT_METADATA: [&str; 3] = ["source", "ts_ms", "transaction"];
 
 impl TableSpec {
-    /// Whether the table's value format is a changelog format (`debezium-json`).
+    /// Whether the table's value format is a changelog format.
     pub fn is_changelog(&self) -> bool {
-        self.value_format == Format::DebeziumJson
+        self.value_format.is_changelog()
     }
 
     /// The columns that identify a row of a changelog: the PRIMARY KEY; empty without one.
@@ -95,11 +103,24 @@ impl TableSpec {
         (object.contains_key("op")
             && (object.contains_key("before") || object.contains_key("after")))
             || (self.debezium_schema_include && object.contains_key("payload"))
+            || (self.value_format != Format::DebeziumJson
+                && object.contains_key("type")
+                && object.contains_key("data"))
     }
 
     /// A change event given as JSON, checked: a known `op`, the rows it needs, rows that fit
     /// the table.
     pub fn change_from_json(&self, event: &Row) -> Result<Change, String> {
+        if self.value_format != Format::DebeziumJson && !event.contains_key("op") {
+            let mut changes = self.native_changes(event)?;
+            return match changes.len() {
+                1 => Ok(changes.remove(0)),
+                n => Err(format!(
+                    "the event holds {n} rows; give one row per line (the bridge sends each \
+                     line as one message)"
+                )),
+            };
+        }
         let event = match event.get("payload") {
             Some(Value::Object(payload)) if self.debezium_schema_include => {
                 if let Some(extra) = event
@@ -195,6 +216,13 @@ impl TableSpec {
 
     /// A change as the table's message value.
     pub fn encode_change(&self, change: &Change) -> Vec<u8> {
+        match self.value_format {
+            Format::CanalJson | Format::MaxwellJson => self.encode_native(change),
+            _ => self.encode_debezium(change),
+        }
+    }
+
+    fn encode_debezium(&self, change: &Change) -> Vec<u8> {
         let mut event = Map::new();
         let image = |row: &Option<Row>| match row {
             None => Value::Null,
@@ -216,14 +244,159 @@ impl TableSpec {
         value.to_string().into_bytes()
     }
 
-    /// A message value as a change; `None` for what Flink skips (a tombstone's empty value).
-    pub fn decode_change(&self, bytes: &[u8]) -> Result<Option<Change>, String> {
+    /// A Canal or Maxwell event for a change: an INSERT of `after`, an UPDATE of `after` with
+    /// the fields that changed as `old`, a DELETE of `before`.
+    fn encode_native(&self, change: &Change) -> Vec<u8> {
+        let canal = self.value_format == Format::CanalJson;
+        let project = |row: &Row| -> Row {
+            self.value_fields
+                .iter()
+                .map(|c| (c.clone(), row.get(c).cloned().unwrap_or(Value::Null)))
+                .collect()
+        };
+        let (kind, data, old) = match (change.op, &change.before, &change.after) {
+            (Op::Delete, Some(before), _) => ("delete", project(before), None),
+            (Op::Update, Some(before), Some(after)) => {
+                let (before, after) = (project(before), project(after));
+                let old: Row = before
+                    .iter()
+                    .filter(|(c, v)| normal(v) != normal(after.get(*c).unwrap_or(&Value::Null)))
+                    .map(|(c, v)| (c.clone(), v.clone()))
+                    .collect();
+                ("update", after, Some(old))
+            }
+            (_, _, Some(after)) => ("insert", project(after), None),
+            (_, Some(before), None) => ("delete", project(before), None),
+            (_, None, None) => ("insert", Row::new(), None),
+        };
+        let mut event = Map::new();
+        let wrap = |row: Row| {
+            if canal {
+                Value::Array(vec![Value::Object(row)])
+            } else {
+                Value::Object(row)
+            }
+        };
+        event.insert("data".into(), wrap(data));
+        if let Some(old) = old {
+            event.insert("old".into(), wrap(old));
+        }
+        let kind = if canal {
+            kind.to_ascii_uppercase()
+        } else {
+            kind.to_string()
+        };
+        event.insert("type".into(), Value::String(kind));
+        Value::Object(event).to_string().into_bytes()
+    }
+
+    /// The changes of a Canal or Maxwell event as Flink reads them (none for a Canal DDL event).
+    fn native_changes(&self, event: &Row) -> Result<Vec<Change>, String> {
+        let canal = self.value_format == Format::CanalJson;
+        let name = if canal { "Canal" } else { "Maxwell" };
+        let kind = match event.get("type") {
+            Some(Value::String(kind)) => kind.as_str(),
+            _ => return Err(format!("a {name} event needs `type`")),
+        };
+        let (insert, update, delete) = if canal {
+            ("INSERT", "UPDATE", "DELETE")
+        } else {
+            ("insert", "update", "delete")
+        };
+        if canal && kind == "CREATE" {
+            return Ok(Vec::new());
+        }
+        if ![insert, update, delete].contains(&kind) {
+            return Err(format!(
+                "`type` is {kind:?}: a {name} event's type is {insert}, {update} or {delete}"
+            ));
+        }
+        let rows = |field: &str| -> Result<Vec<Row>, String> {
+            let value = event.get(field).unwrap_or(&Value::Null);
+            let items: Vec<&Value> = match (canal, value) {
+                (_, Value::Null) => Vec::new(),
+                (true, Value::Array(items)) => items.iter().collect(),
+                (false, Value::Object(_)) => vec![value],
+                _ => {
+                    return Err(format!(
+                        "`{field}` must be {}",
+                        if canal {
+                            "an array of rows"
+                        } else {
+                            "a row object"
+                        }
+                    ));
+                }
+            };
+            items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Object(row) => Ok(row.clone()),
+                    _ => Err(format!("`{field}` holds something that is not a row")),
+                })
+                .collect()
+        };
+        let data = rows("data")?;
+        if data.is_empty() {
+            return Err(format!("a {name} {kind} event needs `data`, its rows"));
+        }
+        let old = rows("old")?;
+        let checked = |row: Row, what: &str| -> Result<Row, String> {
+            self.check_row(&row).map_err(|m| {
+                format!(
+                    "`{what}`: field `{}`: expected {}, {}",
+                    m.path, m.expected, m.problem
+                )
+            })?;
+            Ok(row)
+        };
+        let mut changes = Vec::with_capacity(data.len());
+        for (i, row) in data.into_iter().enumerate() {
+            let change = if kind == update {
+                let Some(changed) = old.get(i) else {
+                    return Err(format!(
+                        "a {name} {kind} event needs `old`, the changed fields' values before"
+                    ));
+                };
+                let mut before = row.clone();
+                for (column, value) in changed {
+                    before.insert(column.clone(), value.clone());
+                }
+                Change {
+                    op: Op::Update,
+                    before: Some(checked(before, "old")?),
+                    after: Some(checked(row, "data")?),
+                }
+            } else if kind == delete {
+                Change {
+                    op: Op::Delete,
+                    before: Some(checked(row, "data")?),
+                    after: None,
+                }
+            } else {
+                Change {
+                    op: Op::Create,
+                    before: None,
+                    after: Some(checked(row, "data")?),
+                }
+            };
+            changes.push(change);
+        }
+        Ok(changes)
+    }
+
+    /// A message value's changes; none for what Flink skips (a tombstone's empty value, a
+    /// Canal DDL event).
+    pub fn decode_changes(&self, bytes: &[u8]) -> Result<Vec<Change>, String> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let event: Row = serde_json::from_slice(bytes)
             .map_err(|e| format!("the value is not a JSON object: {e}"))?;
-        self.change_from_json(&event).map(Some)
+        if self.value_format == Format::DebeziumJson {
+            return self.change_from_json(&event).map(|c| vec![c]);
+        }
+        self.native_changes(&event)
     }
 
     /// A row's PRIMARY KEY values as bytes to key a map by (the whole row without a key).
@@ -555,32 +728,107 @@ mod tests {
     fn schema_include_wraps_the_payload() {
         let t = table(", 'debezium-json.schema-include' = 'true'");
         let change = t
-            .decode_change(br#"{"schema":{"type":"struct"},"payload":{"op":"r","after":{"id":3}}}"#)
+            .decode_changes(
+                br#"{"schema":{"type":"struct"},"payload":{"op":"r","after":{"id":3}}}"#,
+            )
             .unwrap()
-            .unwrap();
+            .remove(0);
         assert_eq!(change.op, Op::Read);
         let bytes = t.encode_change(&change);
         assert!(bytes.starts_with(br#"{"schema":null,"payload":{"#));
-        assert_eq!(t.decode_change(b"").unwrap(), None);
+        assert_eq!(t.decode_changes(b"").unwrap(), []);
+    }
+
+    #[test]
+    fn canal_and_maxwell_events_are_read_and_written_as_flink_does() {
+        for (format, update, insert) in [
+            (
+                "canal-json",
+                r#"{"data":[{"id":1,"customer":"a","amount":2}],"old":[{"amount":1}],"type":"UPDATE","database":"d","table":"orders","isDdl":false}"#,
+                r#"{"data":[{"id":1,"customer":"a","amount":1}],"type":"INSERT"}"#,
+            ),
+            (
+                "maxwell-json",
+                r#"{"data":{"id":1,"customer":"a","amount":2},"old":{"amount":1},"type":"update","database":"d","table":"orders"}"#,
+                r#"{"data":{"id":1,"customer":"a","amount":1},"type":"insert"}"#,
+            ),
+        ] {
+            let t = native(format);
+            let changes = t.decode_changes(update.as_bytes()).unwrap();
+            assert_eq!(changes.len(), 1, "{format}");
+            assert_eq!(changes[0].op, Op::Update);
+            assert_eq!(
+                changes[0].before.as_ref().unwrap()["amount"],
+                json!(1),
+                "{format}"
+            );
+            // Written back: the update as the format's own UPDATE with the changed field.
+            let written = String::from_utf8(t.encode_change(&changes[0])).unwrap();
+            assert!(
+                written.contains(r#""old":"#) && written.contains(r#""amount":1"#),
+                "{written}"
+            );
+            assert_eq!(t.decode_changes(written.as_bytes()).unwrap(), changes);
+            let created = t.decode_changes(insert.as_bytes()).unwrap().remove(0);
+            assert_eq!(created.op, Op::Create);
+            assert_eq!(
+                String::from_utf8(t.encode_change(&created)).unwrap(),
+                insert
+            );
+            let err = t
+                .decode_changes(br#"{"data":[],"type":"what"}"#)
+                .unwrap_err();
+            assert!(err.contains("`type` is \"what\""), "{err}");
+        }
+        let canal = native("canal-json");
+        assert_eq!(
+            canal
+                .decode_changes(br#"{"type":"CREATE","sql":"CREATE TABLE x"}"#)
+                .unwrap(),
+            []
+        );
+        let two = canal
+            .decode_changes(br#"{"data":[{"id":1},{"id":2}],"type":"DELETE"}"#)
+            .unwrap();
+        assert_eq!(two.len(), 2);
+        let err = canal
+            .change_from_json(&row(json!({"data":[{"id":1},{"id":2}],"type":"DELETE"})))
+            .unwrap_err();
+        assert!(err.contains("one row per line"), "{err}");
+    }
+
+    fn native(format: &str) -> TableSpec {
+        let script = Script::parse_str(&format!(
+            "CREATE TABLE orders (id INT, customer STRING, amount DECIMAL(10, 2), \
+             PRIMARY KEY (id) NOT ENFORCED) WITH ('connector' = 'kafka', 'topic' = 'o', \
+             'properties.bootstrap.servers' = 'x', 'format' = '{format}')"
+        ))
+        .unwrap();
+        TableSpec::from_script(&script, &substitute(&script, &Vars::none()), "orders").unwrap()
     }
 
     #[test]
     fn hostile_values_do_not_panic() {
-        let t = table("");
-        for input in [
-            &b"{"[..],
-            b"[]",
-            b"null",
-            b"{\"op\":null}",
-            b"{\"op\":\"u\",\"before\":[],\"after\":{}}",
-            b"\xff\xfe",
-            b"{\"op\":\"c\",\"after\":{\"id\":1e999999}}",
-        ] {
-            assert!(
-                t.decode_change(input).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(input)
-            );
+        for format in ["debezium-json", "canal-json", "maxwell-json"] {
+            let t = native(format);
+            for input in [
+                &b"{"[..],
+                b"[]",
+                b"null",
+                b"{\"op\":null}",
+                b"{\"op\":\"u\",\"before\":[],\"after\":{}}",
+                b"\xff\xfe",
+                b"{\"op\":\"c\",\"after\":{\"id\":1e999999}}",
+                b"{\"type\":\"UPDATE\",\"data\":[{\"id\":1}],\"old\":[]}",
+                b"{\"type\":\"update\",\"data\":{\"id\":1},\"old\":7}",
+                b"{\"type\":\"INSERT\",\"data\":[1]}",
+            ] {
+                assert!(
+                    t.decode_changes(input).is_err(),
+                    "{format}: {:?}",
+                    String::from_utf8_lossy(input)
+                );
+            }
         }
     }
 }
