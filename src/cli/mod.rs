@@ -127,9 +127,8 @@ pub enum Command {
 Formats, key and value, as Flink reads them: raw, json, csv (with the table's csv.* options; a
 csv table also takes csv lines), debezium-json, canal-json and maxwell-json (change events:
 {\"op\",\"before\",\"after\"} or the format's own; plain rows and tombstones become events with
-their before-images). A Pulsar
-topic's registered schema is read first: JSON rows that fit a JSON schema are sent announcing
-it; anything else is explained and nothing is sent.")]
+their before-images). A Pulsar topic's registered schema is read first: JSON rows that fit a
+JSON schema are sent announcing it; anything else is explained and nothing is sent.")]
     Produce(Box<produce::ProduceArgs>),
     /// Read a Kafka or Pulsar topic (or a jdbc table's rows) as JSON lines, or as a materialized
     /// upsert table.
