@@ -144,9 +144,10 @@ pub struct Encoder {
     pub key_field: Option<String>,
     /// Properties (headers) added to every record.
     pub properties: Vec<(String, String)>,
-    /// For a changelog table (`debezium-json`): the latest row per PRIMARY KEY so far — the
-    /// topic's rows it starts from, then every line's — giving plain rows and tombstones their
-    /// before-images and checking given events against them.
+    /// For a changelog table (`debezium-json`, `canal-json`, `maxwell-json`): the latest row
+    /// per PRIMARY KEY so far — the topic's rows it starts from, then every line's — giving
+    /// plain rows and tombstones their before-images and checking given events against them.
+    /// Clones of the encoder share them; check lines on a [`SharedImages::copy`].
     pub images: SharedImages,
 }
 

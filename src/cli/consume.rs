@@ -203,10 +203,10 @@ fn record_json(table: Option<&TableSpec>, record: &InRecord) -> Value {
     let value = record.value.as_deref().map(|value| match table {
         Some(t) if t.is_changelog() => match t.decode_changes(value) {
             Ok(events) => {
-                let after = events
-                    .first()
-                    .and_then(|e| e.after.clone())
-                    .map_or(Value::Null, Value::Object);
+                let after = match events.as_slice() {
+                    [one] => one.after.clone().map_or(Value::Null, Value::Object),
+                    _ => Value::Null,
+                };
                 change = Some(events);
                 after
             }

@@ -18,8 +18,8 @@ use flinkit::bridge::input::{self, Encoder, InputError, Lines, Shape};
 use flinkit::bridge::produce::{self, Delivery, Progress, Step};
 use flinkit::bridge::pulsar::PulsarProducer;
 use flinkit::bridge::table::TableSpec;
-use flinkit::bridge::upsert::DecodeError;
-use flinkit::bridge::{self, BridgeError, Broker, ConsumeOptions, Next, OutRecord};
+use flinkit::bridge::upsert::UpsertView;
+use flinkit::bridge::{self, BridgeError, Broker, OutRecord};
 use flinkit::config::Settings;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -147,8 +147,12 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
     };
 
     if let Some(path) = &args.file {
-        // The check runs on a copy of the encoder: its before-images stay as the topic left them.
-        let spooled = check_file(ctx, args, &encoder.clone(), path)?;
+        // The check runs on a copy of the before-images: the send starts from the topic's.
+        let checker = Encoder {
+            images: encoder.images.copy(),
+            ..encoder.clone()
+        };
+        let spooled = check_file(ctx, args, &checker, path)?;
         let mut producer = open(&target, args)?;
         let reader: Box<dyn BufRead> = match spooled {
             Some(file) => Box::new(std::io::BufReader::with_capacity(1 << 16, file)),
@@ -221,49 +225,22 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
 }
 
 /// The rows a changelog table's topic holds now, latest per PRIMARY KEY: its events from the
-/// earliest to the end (a record that is no event of the table is left out, with a warning).
+/// earliest to the end, at the target's topic and endpoint (which flags may have changed).
 fn topic_rows(target: &Target, table: &TableSpec, args: &ProduceArgs) -> anyhow::Result<Images> {
-    let options = ConsumeOptions::default();
-    let mut consumer = bridge::consumer(
-        &target.endpoint,
-        &target.topics,
-        Some(table),
-        &options,
-        args.topic.connect_timeout,
-    )
-    .with_context(|| format!("cannot read the rows of {}", target.describe()))?;
-    let mut images = Images::new();
-    let mut idle_since = Instant::now();
-    loop {
-        match consumer.next(Duration::from_millis(200))? {
-            Next::Record(record) => {
-                idle_since = Instant::now();
-                let Some(value) = &record.value else {
-                    continue;
-                };
-                match table.decode_changes(value) {
-                    Ok(changes) => {
-                        for change in &changes {
-                            images.apply(table, change);
-                        }
-                    }
-                    Err(err) => eprintln!(
-                        "warning: left out of the before-images: {}",
-                        DecodeError::at(&record, err)
-                    ),
-                }
-            }
-            Next::Idle if idle_since.elapsed() >= args.topic.connect_timeout => {
-                anyhow::bail!(
-                    "{} went quiet before its end, so its rows (the before-images) are unknown",
-                    target.describe()
-                );
-            }
-            Next::Idle => {}
-            Next::End => break,
-        }
-    }
-    Ok(images)
+    let table = TableSpec {
+        endpoint: target.endpoint.clone(),
+        topics: target.topics.clone(),
+        ..table.clone()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start a runtime")?;
+    let view = runtime
+        .block_on(UpsertView::read(&table, args.topic.connect_timeout))
+        .with_context(|| format!("cannot read the current rows of `{}`", table.name))?;
+    Ok(Images::from_view(&view))
 }
 
 fn open(target: &Target, args: &ProduceArgs) -> anyhow::Result<Box<dyn bridge::Producer>> {

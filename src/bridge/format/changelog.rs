@@ -20,17 +20,19 @@
 //! event whose `before` is not the key's current row is refused.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{Map, Value};
 
 use crate::bridge::table::{Format, TableSpec};
+use crate::bridge::upsert::UpsertView;
 
 /// A row: column names and their values.
 pub type Row = Map<String, Value>;
 
 /// A change event's operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Op {
     /// `c`: a row was created.
     Create,
@@ -449,6 +451,18 @@ impl Images {
         Self::default()
     }
 
+    /// The rows a view of a changelog table holds (see [`UpsertView::read`]): a topic's
+    /// current rows, latest per PRIMARY KEY.
+    pub fn from_view(view: &UpsertView) -> Self {
+        let mut images = Self::new();
+        if let Some(table) = view.table() {
+            for row in view.rows() {
+                images.rows.insert(table.row_key(row), row.clone());
+            }
+        }
+        images
+    }
+
     /// How many keys have a row.
     pub fn len(&self) -> usize {
         self.rows.len()
@@ -565,27 +579,27 @@ impl Images {
     }
 }
 
-/// [`Images`] behind a lock, for an encoder whose lines are taken one at a time through a
-/// shared reference. A clone copies the rows: a checking pass runs on a copy and leaves the
-/// state the sending pass starts from as it was.
-#[derive(Debug, Default)]
-pub struct SharedImages(Mutex<Images>);
+/// [`Images`] behind a shared lock, for encoders whose lines are taken one at a time through
+/// shared references: clones share the rows (a producer's row and envelope encoders see each
+/// other's records), and [`SharedImages::copy`] makes an independent copy — a checking pass
+/// runs on one and leaves the rows the sending pass starts from as they were.
+#[derive(Debug, Clone, Default)]
+pub struct SharedImages(Arc<Mutex<Images>>);
 
 impl SharedImages {
     /// Starts from `images` (a topic's current rows).
     pub fn new(images: Images) -> Self {
-        Self(Mutex::new(images))
+        Self(Arc::new(Mutex::new(images)))
+    }
+
+    /// An independent copy of the rows as they are now.
+    pub fn copy(&self) -> Self {
+        Self::new(self.with(|images| images.clone()))
     }
 
     /// Runs `f` on the images.
     pub fn with<R>(&self, f: impl FnOnce(&mut Images) -> R) -> R {
         f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-impl Clone for SharedImages {
-    fn clone(&self) -> Self {
-        Self::new(self.with(|images| images.clone()))
     }
 }
 
