@@ -186,12 +186,19 @@ impl CsvOptions {
                     | TypeKind::Double
                     | TypeKind::Boolean
             );
+            // A text holding the escape character is quoted too, the escape character escaped
+            // by itself (`back\\slash` for `back\slash`), as a Flink job wrote it.
+            let escape = self.escape_character;
+            let needs_quotes = text.chars().any(|c| u32::from(c) < min_safe)
+                || escape.is_some_and(|e| text.contains(char::from(e)));
             match self.quote_character {
-                Some(quote) if !plain && text.chars().any(|c| u32::from(c) < min_safe) => {
+                Some(quote) if !plain && needs_quotes => {
                     out.push(quote);
                     for &b in text.as_bytes() {
                         if b == quote {
                             out.push(quote);
+                        } else if Some(b) == escape {
+                            out.push(b);
                         }
                         out.push(b);
                     }
@@ -234,10 +241,12 @@ impl CsvOptions {
             ));
         }
         if let Some(escape) = self.escape_character
+            && self.quote_character.is_none()
             && text.contains(char::from(escape))
         {
             return Err(format!(
-                "{text:?} holds the escape character {:?}, which Flink would read as an escape",
+                "{text:?} holds the escape character {:?} and quoting is disabled, so Flink \
+                 would read it as an escape",
                 char::from(escape)
             ));
         }
@@ -340,8 +349,7 @@ impl CsvOptions {
             .delimiter(self.field_delimiter)
             .quoting(self.quote_character.is_some())
             .quote(self.quote_character.unwrap_or(b'"'))
-            .double_quote(self.escape_character.is_none())
-            .escape(self.escape_character)
+            .double_quote(true)
             .comment(self.allow_comments.then_some(b'#'))
             .from_reader(bytes);
         let mut record = csv::StringRecord::new();
@@ -362,9 +370,9 @@ impl CsvOptions {
         }
         let mut row = Map::new();
         for (i, field) in fields.iter().enumerate() {
-            let value = match record.get(i) {
+            let value = match record.get(i).map(|text| self.unescape(text)) {
                 None => Value::Null,
-                Some(text) => match self.value(text, &field.data_type) {
+                Some(text) => match self.value(&text, &field.data_type) {
                     Ok(value) => value,
                     Err(_) if self.ignore_parse_errors => Value::Null,
                     Err(e) => return Err(format!("field `{}`: {e}", field.name)),
@@ -373,6 +381,35 @@ impl CsvOptions {
             row.insert(field.name.clone(), value);
         }
         Ok(Some(row))
+    }
+
+    /// A field's text with the escape sequences Jackson reads (`\n`, `\t`, `\r`, `\0`, and
+    /// the escape character before any other character: that character) replaced. The `csv`
+    /// crate unescapes only quotes, and only when quotes are not doubled, which Flink does.
+    fn unescape<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let Some(escape) = self.escape_character.map(char::from) else {
+            return text.into();
+        };
+        if !text.contains(escape) {
+            return text.into();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            if c != escape {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some('0') => out.push('\0'),
+                Some(other) => out.push(other),
+                None => out.push(c),
+            }
+        }
+        out.into()
     }
 
     /// One field's text as a JSON value of `data_type`.
@@ -650,6 +687,37 @@ mod tests {
                 .encode(&decimals, &row(json!({"id": 2, "d": null})))
                 .unwrap(),
             b"2|N/A"
+        );
+    }
+
+    #[test]
+    fn an_escape_character_is_written_and_read_as_flink_does() {
+        // A Flink 1.20.3 job with 'csv.escape-character' = '\' wrote these.
+        let fields = [field("id", "INT"), field("s", "STRING")];
+        let fields: Vec<&Field> = fields.iter().collect();
+        let options = CsvOptions {
+            escape_character: Some(b'\\'),
+            ..CsvOptions::default()
+        };
+        for (s, written) in [
+            ("a\"b", r#"1,"a""b""#),
+            ("back\\slash", r#"1,"back\\slash""#),
+            ("x,y", r#"1,"x,y""#),
+        ] {
+            let r = row(json!({"id": 1, "s": s}));
+            let bytes = options.encode(&fields, &r).unwrap();
+            assert_eq!(String::from_utf8(bytes).unwrap(), written);
+            assert_eq!(
+                options
+                    .decode(&fields, written.as_bytes())
+                    .unwrap()
+                    .unwrap(),
+                r
+            );
+        }
+        assert_eq!(
+            options.decode(&fields, br"2,tab\there").unwrap().unwrap()["s"],
+            json!("tab\there")
         );
     }
 
