@@ -264,21 +264,31 @@ fn open(target: &Target, args: &ProduceArgs) -> anyhow::Result<Box<dyn bridge::P
 }
 
 /// The schema registered for a Pulsar target's topic, read through the admin API: the table's
-/// 'admin-url', else `$FLINKIT_PULSAR_ADMIN_URL`, else the local stack's. An admin API that
-/// does not answer is a warning (the broker still refuses what does not fit its schema).
+/// 'admin-url', else `$FLINKIT_PULSAR_ADMIN_URL`, else — for a broker on this machine — the
+/// local stack's. For a remote broker without an admin URL, and when the admin API does not
+/// answer as one, the schema is not checked (a warning; the broker still refuses what does not
+/// fit its schema).
 fn pulsar_schema(target: &Target, timeout: Duration) -> anyhow::Result<Option<TopicSchema>> {
-    let admin = match target
+    let given = target
         .endpoint
         .settings
         .iter()
         .rev()
         .find(|(k, _)| k == "admin-url")
-    {
-        Some((_, url)) => url.clone(),
-        None => match std::env::var("FLINKIT_PULSAR_ADMIN_URL") {
-            Ok(url) => url,
-            Err(_) => Settings::load(None)?.stack.pulsar_admin(),
-        },
+        .map(|(_, url)| url.clone())
+        .or_else(|| std::env::var("FLINKIT_PULSAR_ADMIN_URL").ok());
+    let local = ["://localhost:", "://127.0.0.1:", "://[::1]:"]
+        .iter()
+        .any(|host| target.endpoint.address.contains(host));
+    let admin = match given {
+        Some(url) => url,
+        None if local => Settings::load(None)?.stack.pulsar_admin(),
+        None => {
+            tracing::debug!(
+                "no Pulsar admin URL for a remote broker: the topic's schema is not checked"
+            );
+            return Ok(None);
+        }
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -286,14 +296,13 @@ fn pulsar_schema(target: &Target, timeout: Duration) -> anyhow::Result<Option<To
         .context("cannot start a runtime")?;
     match runtime.block_on(topic_schema(&admin, &target.topics[0], timeout)) {
         Ok(schema) => Ok(schema),
-        Err(err @ BridgeError::Unreachable { .. }) => {
+        Err(err) => {
             eprintln!(
                 "warning: the topic's schema was not checked: {}",
                 err.with_causes()
             );
             Ok(None)
         }
-        Err(err) => Err(err.into()),
     }
 }
 
