@@ -58,6 +58,15 @@ fn pulsar_tutorial() -> String {
         .to_string()
 }
 
+/// The first JSON document on stdout (a refused launch prints its findings, then the error).
+fn first_json(out: &Output) -> Value {
+    serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter::<Value>()
+        .next()
+        .unwrap_or_else(|| panic!("no JSON: {}", stderr(out)))
+        .unwrap()
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
@@ -94,7 +103,7 @@ fn a_pulsar_table_is_refused_on_flink_2_before_anything_starts_and_runs_on_1_20(
         &pulsar_tutorial(),
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let report = json(&out);
+    let report = first_json(&out);
     let refusals: Vec<&Value> = report["diagnostics"]
         .as_array()
         .unwrap()
@@ -151,7 +160,7 @@ fn an_option_flink_2_removed_is_an_error_there_naming_what_replaces_it() {
         &file,
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let report = json(&out);
+    let report = first_json(&out);
     let d = &report["diagnostics"][0];
     assert_eq!(d["code"], "removed-option", "{report}");
     assert_eq!(d["line"], 1);
