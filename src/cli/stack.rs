@@ -249,7 +249,26 @@ pub fn start(
             stack::docker::up(stack, services, &cache, timeout, &mut on_event).map_err(lib_error)?
         }
     };
+    if services.contains(&Service::Flink) {
+        same_line(stack, line)?;
+    }
     Ok(statuses)
+}
+
+/// Fails when the healthy Flink `up` left alone runs another line than `line` (a 1.20 stack on
+/// the ports a 2.x one was asked for, say).
+fn same_line(stack: &Stack, line: FlinkLine) -> anyhow::Result<()> {
+    let url = stack.ports().endpoint(Service::Flink);
+    let rest = flinkit::flink::rest::RestClient::new(&url, Duration::from_secs(10));
+    let version = super::block_on(rest.version())??;
+    if FlinkLine::of_cluster(&version, "the cluster", &url).ok() != Some(line) {
+        return Err(InvalidInput(format!(
+            "the Flink at {url} runs {version}, not Flink {}: stop it first (`flinkit stack down`), or give this stack other ports ([stack] in --config) and its own FLINKIT_STATE_DIR",
+            line.flink_version()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// What a first run downloads with Maven for the runner jar and the Flink cluster, in MB
