@@ -6,10 +6,12 @@
 mod common;
 
 use std::process::Output;
+use std::sync::{Mutex, MutexGuard};
 
 use common::{assert_success, json, root, unique};
+use flinkit::flink::line::FlinkLine;
+use flinkit::provision::Cache;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// The Flink 2.x stack's REST address, when one runs (in CI it must).
 fn flink2() -> Option<(String, String)> {
@@ -28,6 +30,12 @@ fn flink2() -> Option<(String, String)> {
             None
         }
     }
+}
+
+/// One cluster test at a time: one uploads the runner, another checks that nothing is uploaded.
+fn take_turn() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// flinkit against the 2.x stack.
@@ -177,24 +185,11 @@ fn an_option_flink_2_removed_is_an_error_there_naming_what_replaces_it() {
     assert_eq!(json(&on_120)["ok"], true);
 }
 
-/// The SHA-256 of the 2.x runner jar `flinkit setup --flink-version 2` provisions.
+/// The SHA-256 of the 2.x runner jar flinkit provisions (its cached build).
 fn runner_2_sha() -> String {
-    let out = common::flinkit(&["setup", "--flink-version", "2", "--format", "json"]);
-    assert_success(&out);
-    let setup = json(&out);
-    assert!(
-        setup["versions"]["flink"]
-            .as_str()
-            .unwrap()
-            .starts_with("2."),
-        "{setup}"
-    );
-    assert!(setup["versions"]["pulsar_connector"].is_null(), "{setup}");
-    let jar = std::fs::read(setup["runner_jar"].as_str().unwrap()).unwrap();
-    Sha256::digest(&jar)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let cache = Cache::from_env().unwrap().for_line(FlinkLine::V2);
+    let jar = cache.runner_jar(false, &mut |_| {}).unwrap();
+    cache.runner_jar_sha256(&jar).unwrap()
 }
 
 /// The names of the jars uploaded to the cluster at `url`.
@@ -216,6 +211,7 @@ fn rest_and_the_gateway_read_the_clusters_version_and_run_on_the_2x_runner() {
     let Some(urls) = flink2() else {
         return;
     };
+    let _turn = take_turn();
     let dir = tempfile::tempdir().unwrap();
     let file = script(dir.path(), STREAM);
     for target in ["rest", "gateway"] {
@@ -255,6 +251,7 @@ fn a_pulsar_script_is_refused_by_a_2x_cluster_before_anything_is_uploaded() {
     let Some(urls) = flink2() else {
         return;
     };
+    let _turn = take_turn();
     for target in ["rest", "gateway"] {
         let before = uploaded(&urls.0);
         let out = flinkit2(
@@ -277,6 +274,7 @@ fn a_flink_version_that_disagrees_with_the_cluster_is_an_error() {
     let Some(urls) = flink2() else {
         return;
     };
+    let _turn = take_turn();
     let dir = tempfile::tempdir().unwrap();
     let file = script(dir.path(), STREAM);
     let out = flinkit2(
