@@ -13,8 +13,19 @@ fn provisioned() -> Option<flinkit::provision::Provisioned> {
     provisioned_for(FlinkLine::default())
 }
 
+/// The runner and runtime of `line` (without a class-data archive: describing needs none).
 fn provisioned_for(line: FlinkLine) -> Option<flinkit::provision::Provisioned> {
-    match Cache::from_env().and_then(|c| c.for_line(line).provision(false, &mut |_| {})) {
+    let provisioned = Cache::from_env().and_then(|c| {
+        let cache = c.for_line(line);
+        Ok(flinkit::provision::Provisioned {
+            java: flinkit::provision::find_java()?,
+            runner_jar: cache.runner_jar(false, &mut |_| {})?,
+            classpath: cache.local_classpath(false, &mut |_| {})?,
+            class_archive: None,
+            extra_jars: Vec::new(),
+        })
+    });
+    match provisioned {
         Ok(p) => Some(p),
         Err(err @ (ProvisionError::JavaMissing { .. } | ProvisionError::JavaTooOld { .. }))
             if std::env::var_os("CI").is_none() =>
