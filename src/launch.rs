@@ -11,6 +11,10 @@
 //! - [`Target::Rest`]: a cluster's JobManager REST API (the runner jar uploaded once by hash).
 //! - [`Target::Gateway`]: a SQL Gateway session (its INSERTs as one statement set).
 //!
+//! Each Flink line flinkit runs (1.20, 2.x: [`FlinkLine`]) has its own runner and option
+//! catalog: on rest and gateway the cluster's own version picks them
+//! ([`Options::cluster_line`]), locally [`Options::flink_line`] does (1.20 by default).
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use flinkit::launch::{launch, Options};
