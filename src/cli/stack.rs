@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
+use flinkit::flink::line::FlinkLine;
 use flinkit::provision::Cache;
 use flinkit::stack::{self, Event, Runtime, Service, ServiceStatus, Stack, StackError};
 use serde_json::json;
@@ -53,6 +54,10 @@ pub enum StackCommand {
     Up {
         #[command(flatten)]
         common: Common,
+        /// The Flink line of the cluster and SQL Gateway: 1.20 (default), 2 (the newest 2.x
+        /// flinkit runs, 2.2) or 2.2. A 2.x stack runs no Pulsar jobs (no connector exists).
+        #[arg(long, value_name = "VERSION", value_parser = super::values::flink_line)]
+        flink_version: Option<FlinkLine>,
         /// How long to wait for the services to become healthy.
         #[arg(long, default_value = "180s", value_parser = super::values::duration)]
         timeout: Duration,
@@ -102,7 +107,18 @@ pub fn run(ctx: &Context<'_>, args: &StackArgs) -> anyhow::Result<()> {
         other => other.into(),
     })?;
     match &args.command {
-        StackCommand::Up { timeout, .. } => up(ctx, &stack, common, &services, *timeout),
+        StackCommand::Up {
+            timeout,
+            flink_version,
+            ..
+        } => up(
+            ctx,
+            &stack,
+            common,
+            &services,
+            flink_version.unwrap_or_default(),
+            *timeout,
+        ),
         StackCommand::Down { purge, .. } => down(&stack, common, &services, *purge),
         StackCommand::Status { .. } => status(ctx, &stack, &services),
         StackCommand::Logs {
@@ -147,14 +163,17 @@ fn up(
     stack: &Stack,
     common: &Common,
     services: &[Service],
+    line: FlinkLine,
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let runtime = match common.runtime {
+        // The Docker stack runs the default line's images.
+        RuntimeArg::Auto if !line.is_default() => Runtime::Process,
         RuntimeArg::Auto => Runtime::detect(),
         flag => runtime(stack, flag),
     };
     let started = Instant::now();
-    let statuses = start(stack, runtime, services, timeout)?;
+    let statuses = start(stack, runtime, services, line, timeout)?;
     let took = started.elapsed();
     print_statuses(ctx, stack, &statuses, Some((runtime_name(runtime), took)))
 }
@@ -172,9 +191,18 @@ pub fn start(
     stack: &Stack,
     runtime: Runtime,
     services: &[Service],
+    line: FlinkLine,
     timeout: Duration,
 ) -> anyhow::Result<Vec<ServiceStatus>> {
-    let cache = Cache::from_env()?;
+    if runtime == Runtime::Docker && !line.is_default() {
+        return Err(InvalidInput(format!(
+            "--flink-version {line}: the Docker stack runs Flink {}'s images; use --runtime process for Flink {}",
+            FlinkLine::default().flink_version(),
+            line.flink_version()
+        ))
+        .into());
+    }
+    let cache = Cache::from_env()?.for_line(line);
     let jvms = services.iter().any(|&s| s != Service::Postgres);
     if jvms && !cache.runner_jar_cached() && stack.status(services).iter().any(|s| !s.healthy) {
         eprintln!("flinkit: {}", first_run_note(services, &cache));
@@ -221,7 +249,26 @@ pub fn start(
             stack::docker::up(stack, services, &cache, timeout, &mut on_event).map_err(lib_error)?
         }
     };
+    if services.contains(&Service::Flink) {
+        same_line(stack, line)?;
+    }
     Ok(statuses)
+}
+
+/// Fails when the healthy Flink `up` left alone runs another line than `line` (a 1.20 stack on
+/// the ports a 2.x one was asked for, say).
+fn same_line(stack: &Stack, line: FlinkLine) -> anyhow::Result<()> {
+    let url = stack.ports().endpoint(Service::Flink);
+    let rest = flinkit::flink::rest::RestClient::new(&url, Duration::from_secs(10));
+    let version = super::block_on(rest.version())??;
+    if FlinkLine::of_cluster(&version, "the cluster", &url).ok() != Some(line) {
+        return Err(InvalidInput(format!(
+            "the Flink at {url} runs {version}, not Flink {}: stop it first (`flinkit stack down`), or give this stack other ports ([stack] in --config) and its own FLINKIT_STATE_DIR",
+            line.flink_version()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// What a first run downloads with Maven for the runner jar and the Flink cluster, in MB

@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod database;
+mod lines;
 pub mod resolve;
 
 use std::ops::Range;
@@ -266,6 +267,7 @@ pub fn validate_with(script: &Script, values: &Substituted, catalog: &Catalog) -
             v.insert(stmt, insert);
         }
     }
+    v.line_rules();
     v.out.sort_by_key(|d| (d.statement, d.span.start));
     v.out
 }
@@ -387,6 +389,9 @@ impl<'a> Validator<'a> {
         };
         let identifier = self.value(stmt, connector_option).to_string();
         let Some(connector) = self.catalog.connector(&identifier) else {
+            if self.refuse_missing_connector(stmt, &table.name, connector_option, &identifier) {
+                return;
+            }
             let suggestion = nearest(
                 &identifier,
                 self.catalog

@@ -346,7 +346,10 @@ fn provision(
         .any(|u| matches!(u, Unit::JobManager | Unit::TaskManager | Unit::Gateway));
     if needs_flink {
         let runner = cache.runner_jar(false, progress)?;
-        let title = format!("Flink {} cluster and SQL Gateway", versions::flink());
+        let title = format!(
+            "Flink {} cluster and SQL Gateway",
+            cache.line().flink_version()
+        );
         classpaths.flink = cache.stack_classpath("flink", &title, false, progress)?;
         classpaths.flink.insert(0, runner);
     }
@@ -362,7 +365,11 @@ pub(super) fn gateway_jars(
     cache: &Cache,
     progress: &mut dyn FnMut(crate::provision::Progress),
 ) -> Result<Vec<PathBuf>, StackError> {
-    let jdbc = resolve::provider(Kind::Catalog, "jdbc").map_or_else(Vec::new, |p| p.artifacts());
+    // Only a release built for the cluster's line: a factory of another line's would break
+    // every statement's factory discovery.
+    let jdbc = resolve::provider(Kind::Catalog, "jdbc")
+        .filter(|p| p.fits(cache.line().as_str()))
+        .map_or_else(Vec::new, |p| p.artifacts());
     Ok(cache.artifact_jars(&jdbc, false, progress)?)
 }
 
