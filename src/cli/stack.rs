@@ -44,6 +44,11 @@ pub struct Common {
     /// A flinkit.toml with a [stack] section of ports (default: ./flinkit.toml when present).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// The secure stack (its own ports, [secure_stack], and state): Kafka over SASL_SSL with
+    /// SCRAM-SHA-512, Pulsar over TLS with tokens, Flink and the Gateway over HTTPS; processes
+    /// only, no PostgreSQL. `stack status --secure` says what a table needs to reach each.
+    #[arg(long)]
+    pub secure: bool,
 }
 
 /// The stack subcommands.
@@ -93,14 +98,33 @@ pub fn run(ctx: &Context<'_>, args: &StackArgs) -> anyhow::Result<()> {
         | StackCommand::Status { common }
         | StackCommand::Logs { common, .. } => common,
     };
-    let services = stack::parse_services(&common.services).map_err(invalid)?;
-    let stack = Stack::from_env(common.config.as_deref()).map_err(|e| match e {
+    let mut services = stack::parse_services(&common.services).map_err(invalid)?;
+    let stack = if common.secure {
+        Stack::secure_from_env(common.config.as_deref())
+    } else {
+        Stack::from_env(common.config.as_deref())
+    };
+    let stack = stack.map_err(|e| match e {
         StackError::Config { .. } => invalid(e),
         StackError::Io { ref path, .. } if common.config.as_ref() == Some(path) => {
             anyhow::Error::new(e).context(InvalidInput("cannot use the --config file".into()))
         }
         other => other.into(),
     })?;
+    if common.secure {
+        if common.services.is_empty() {
+            services = stack.services().to_vec();
+        }
+        if let Some(&service) = services.iter().find(|s| !stack.services().contains(s)) {
+            return Err(invalid(StackError::NotSecure(service)));
+        }
+        if common.runtime == RuntimeArg::Docker {
+            return Err(InvalidInput(
+                "the secure stack runs as processes only (--runtime process)".into(),
+            )
+            .into());
+        }
+    }
     match &args.command {
         StackCommand::Up { timeout, .. } => up(ctx, &stack, common, &services, *timeout),
         StackCommand::Down { purge, .. } => down(&stack, common, &services, *purge),
@@ -131,6 +155,9 @@ fn lib_error(err: StackError) -> anyhow::Error {
 
 /// The runtime to use: the flag, else the one the stack was started with, else detection.
 pub fn runtime(stack: &Stack, flag: RuntimeArg) -> Runtime {
+    if stack.secrets().is_some() {
+        return Runtime::Process;
+    }
     match flag {
         RuntimeArg::Process => Runtime::Process,
         RuntimeArg::Docker => Runtime::Docker,
@@ -150,7 +177,7 @@ fn up(
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let runtime = match common.runtime {
-        RuntimeArg::Auto => Runtime::detect(),
+        RuntimeArg::Auto if stack.secrets().is_none() => Runtime::detect(),
         flag => runtime(stack, flag),
     };
     let started = Instant::now();
@@ -192,7 +219,7 @@ pub fn start(
             reporter.done(&format!(
                 "{} healthy at {} ({:.1}s)",
                 service.title(),
-                stack.ports().endpoint(service),
+                stack.endpoint(service),
                 took.as_secs_f64()
             ));
             if !waiting.is_empty() {
@@ -202,7 +229,7 @@ pub fn start(
         Event::AlreadyHealthy(service) => reporter.done(&format!(
             "{} already running at {}",
             service.title(),
-            stack.ports().endpoint(service)
+            stack.endpoint(service)
         )),
         Event::Repairing(service, processes) => reporter.done(&format!(
             "{}: restarting its stopped {processes} process",
@@ -297,7 +324,7 @@ pub fn stop(
         }
         Runtime::Docker => stack::docker::down(stack, services, purge)?,
     }
-    if services.len() == Service::ALL.len() {
+    if services.len() == stack.services().len() {
         let _ = std::fs::remove_file(stack.root().join("runtime"));
     }
     if purge {
@@ -331,6 +358,14 @@ fn print_statuses(
             .map(|s| {
                 let mut value = serde_json::to_value(s).unwrap_or_default();
                 value["rss_bytes"] = json!(rss(s));
+                let connect = stack.client_settings(s.service);
+                if !connect.is_empty() {
+                    value["connect"] = connect
+                        .into_iter()
+                        .map(|(k, v)| (k, json!(v)))
+                        .collect::<serde_json::Map<_, _>>()
+                        .into();
+                }
                 value
             })
             .collect();
@@ -346,7 +381,7 @@ fn print_statuses(
         let state = if s.healthy { "healthy" } else { "down" };
         let mut line = format!("{:<8} {:<8} {}", s.service.name(), state, s.endpoint);
         if s.service == Service::Pulsar {
-            line.push_str(&format!(" (admin {})", stack.ports().pulsar_admin()));
+            line.push_str(&format!(" (admin {})", stack.pulsar_admin()));
         }
         if !s.pids.is_empty() {
             let pids: Vec<_> = s.pids.iter().map(u32::to_string).collect();
@@ -358,6 +393,9 @@ fn print_statuses(
         }
         if let Some(reason) = &s.reason {
             line.push_str(&format!("\n         {reason}"));
+        }
+        for (key, value) in stack.client_settings(s.service) {
+            line.push_str(&connect_line(&key, &value));
         }
         text.push_str(&line);
         text.push('\n');
@@ -372,6 +410,16 @@ fn print_statuses(
         ));
     }
     output::print(&text)
+}
+
+/// One setting a client needs, as it is written: a table option (`'key' = 'value'`) or a
+/// variable (`KEY=value`).
+fn connect_line(key: &str, value: &str) -> String {
+    if key.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+        format!("\n         {key}={value}")
+    } else {
+        format!("\n         '{key}' = '{}'", value.replace('\'', "''"))
+    }
 }
 
 fn logs(
