@@ -533,8 +533,28 @@ fn is_unreachable(error: &pulsar::Error) -> bool {
     }
 }
 
+/// Whether the broker answered but refused the connection: the crate gives up at once, with
+/// this one message, on a connection error it will not retry — a failed TLS handshake (an
+/// untrusted certificate) or a refused authentication (a wrong or expired token); what the
+/// broker said is only logged (`-vv`).
+fn is_refused(error: &pulsar::Error) -> bool {
+    match error {
+        pulsar::Error::Connection(ConnectionError::Io(e))
+        | pulsar::Error::Producer(ProducerError::Connection(ConnectionError::Io(e)))
+        | pulsar::Error::Consumer(ConsumerError::Connection(ConnectionError::Io(e)))
+        | pulsar::Error::ServiceDiscovery(ServiceDiscoveryError::Connection(
+            ConnectionError::Io(e),
+        )) => {
+            e.kind() == std::io::ErrorKind::Other
+                && e.to_string() == "fatal error when connecting to the Pulsar server"
+        }
+        _ => false,
+    }
+}
+
 /// Runs `setup` (connecting and opening producers or consumers) within `timeout`, turning a
-/// broker that does not answer into [`BridgeError::Unreachable`].
+/// broker that does not answer into [`BridgeError::Unreachable`] and one that refuses the
+/// connection into [`BridgeError::Refused`].
 fn open<T>(
     rt: &Runtime,
     url: &str,
@@ -549,6 +569,14 @@ fn open<T>(
     };
     match rt.block_on(async { tokio::time::timeout(timeout, setup).await }) {
         Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) if is_refused(&e) => Err(BridgeError::Refused {
+            broker: Broker::Pulsar,
+            endpoint: url.to_string(),
+            detail: "authentication failed (a wrong or expired token) or the TLS handshake did \
+                     (a certificate not signed by a CA in `pulsar.client.tlsTrustCertsFilePath`); \
+                     -vv shows the broker's answer"
+                .into(),
+        }),
         Ok(Err(e)) if is_unreachable(&e) => Err(unreachable(e.to_string())),
         Ok(Err(e)) => Err(BridgeError::client_caused(Broker::Pulsar, "connecting", e)),
         Err(_) => Err(unreachable("timed out".into())),
