@@ -448,8 +448,7 @@ impl KafkaProducer {
                         }
                         producer.poll(Duration::ZERO);
                     }
-                    if lock(&producer.context().refused).is_none()
-                        && !remaining(deadline).is_zero()
+                    if lock(&producer.context().refused).is_none() && !remaining(deadline).is_zero()
                     {
                         continue;
                     }
@@ -1265,8 +1264,7 @@ mod tests {
 
     #[test]
     fn the_consumer_configuration_follows_the_options() {
-        let plain =
-            consumer_config(&Endpoint::local_kafka(), &ConsumeOptions::default()).unwrap();
+        let plain = consumer_config(&Endpoint::local_kafka(), &ConsumeOptions::default()).unwrap();
         assert!(
             plain
                 .get("group.id")

@@ -4,7 +4,7 @@
 //! | Java client (a table's `properties.…`) | librdkafka |
 //! |---|---|
 //! | `security.protocol`, `sasl.mechanism` | the same keys |
-//! | `sasl.jaas.config` with `ScramLoginModule` or `PlainLoginModule` `required username="…" password="…";` | `sasl.username`, `sasl.password` |
+//! | `sasl.jaas.config` with `ScramLoginModule` or `PlainLoginModule` (also as relocated in Flink's SQL connector, `org.apache.flink.kafka.shaded.…`) `required username="…" password="…";` | `sasl.username`, `sasl.password` |
 //! | `ssl.truststore.location` of type `PEM` (`ssl.truststore.type`) | `ssl.ca.location` |
 //! | `ssl.truststore.certificates` (PEM text) | `ssl.ca.pem` |
 //! | `ssl.truststore.password`, `ssl.truststore.type` | (read above) |
@@ -19,6 +19,10 @@ const LOGIN_MODULES: [&str; 2] = [
     "org.apache.kafka.common.security.scram.ScramLoginModule",
     "org.apache.kafka.common.security.plain.PlainLoginModule",
 ];
+
+/// Where Flink's SQL Kafka connector relocates the Kafka client (its tables name the login
+/// module with this prefix).
+const FLINK_SHADED: &str = "org.apache.flink.kafka.shaded.";
 
 fn setting(key: &str, message: impl Into<String>) -> BridgeError {
     BridgeError::Setting {
@@ -83,7 +87,7 @@ fn jaas_login(jaas: &str) -> Result<(String, String), BridgeError> {
     const KEY: &str = "sasl.jaas.config";
     let jaas = jaas.trim();
     let module = jaas.split_whitespace().next().unwrap_or_default();
-    if !LOGIN_MODULES.contains(&module) {
+    if !LOGIN_MODULES.contains(&module.strip_prefix(FLINK_SHADED).unwrap_or(module)) {
         return Err(setting(
             KEY,
             format!(
@@ -176,8 +180,8 @@ mod tests {
             ("sasl.mechanism", "SCRAM-SHA-512"),
             (
                 "sasl.jaas.config",
-                "org.apache.kafka.common.security.scram.ScramLoginModule required \
-                 username=\"flinkit\" password=\"p\\\"w d\";",
+                "org.apache.flink.kafka.shaded.org.apache.kafka.common.security.scram.\
+                 ScramLoginModule required username=\"flinkit\" password=\"p\\\"w d\";",
             ),
             ("ssl.truststore.type", "PEM"),
             ("ssl.truststore.location", "/ca.pem"),

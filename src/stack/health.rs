@@ -102,9 +102,7 @@ fn kafka(port: u16, secrets: Option<&Secrets>) -> Result<(), String> {
             .set("sasl.password", password)
             .set("ssl.ca.location", secrets.ca().display().to_string());
     }
-    let producer: BaseProducer = config
-        .create()
-        .map_err(|e| format!("Kafka client: {e}"))?;
+    let producer: BaseProducer = config.create().map_err(|e| format!("Kafka client: {e}"))?;
     let metadata = producer
         .client()
         .fetch_metadata(None, CHECK_TIMEOUT)

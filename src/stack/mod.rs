@@ -428,7 +428,7 @@ impl Stack {
                     "properties.sasl.jaas.config",
                     format!(
                         "{} required username=\"flinkit\" password=\"${{KAFKA_PASSWORD}}\";",
-                        secure::SCRAM_LOGIN_MODULE
+                        secure::FLINK_SCRAM_LOGIN_MODULE
                     ),
                 ),
                 ("properties.ssl.truststore.type", "PEM".into()),

@@ -583,9 +583,7 @@ fn write_kafka_config(stack: &Stack) -> Result<PathBuf, StackError> {
 /// namespace) signs in as `admin`.
 fn pulsar_listeners(stack: &Stack, port: u16, http: u16) -> Result<String, StackError> {
     let Some(secrets) = stack.secrets() else {
-        return Ok(format!(
-            "brokerServicePort={port}\nwebServicePort={http}\n"
-        ));
+        return Ok(format!("brokerServicePort={port}\nwebServicePort={http}\n"));
     };
     Ok(format!(
         "brokerServicePort=\n\

@@ -31,8 +31,13 @@ pub const USERS: [&str; 3] = ["admin", "flinkit", "guest"];
 /// The SASL mechanism the secure Kafka takes.
 pub const KAFKA_MECHANISM: &str = "SCRAM-SHA-512";
 
-/// Java's Kafka login module for SCRAM.
+/// Java's Kafka login module for SCRAM (the broker's).
 pub const SCRAM_LOGIN_MODULE: &str = "org.apache.kafka.common.security.scram.ScramLoginModule";
+
+/// The same module in Flink's SQL Kafka connector, which relocates the Kafka client: what a
+/// table's `properties.sasl.jaas.config` names (the unrelocated name is not found there).
+pub const FLINK_SCRAM_LOGIN_MODULE: &str =
+    "org.apache.flink.kafka.shaded.org.apache.kafka.common.security.scram.ScramLoginModule";
 
 /// Java's Pulsar token authentication plugin.
 pub const PULSAR_TOKEN_PLUGIN: &str = "org.apache.pulsar.client.impl.auth.AuthenticationToken";
@@ -346,7 +351,10 @@ fn write_secret(path: &Path, content: &[u8]) -> Result<(), StackError> {
 }
 
 fn read_secret(path: &Path) -> Result<String, StackError> {
-    Ok(fs::read_to_string(path).map_err(io(path))?.trim().to_string())
+    Ok(fs::read_to_string(path)
+        .map_err(io(path))?
+        .trim()
+        .to_string())
 }
 
 /// 32 random hex digits.
