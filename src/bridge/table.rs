@@ -282,6 +282,7 @@ impl TableSpec {
                     "admin-url",
                     "pulsar.client.authPluginClassName",
                     "pulsar.client.authParams",
+                    "pulsar.client.tlsTrustCertsFilePath",
                 ] {
                     if let Some(v) = option(key) {
                         settings.push((key.to_string(), v.to_string()));

@@ -45,6 +45,11 @@ pub struct Common {
     /// A flinkit.toml with a [stack] section of ports (default: ./flinkit.toml when present).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// The secure stack (its own ports, [secure_stack], and state): Kafka over SASL_SSL with
+    /// SCRAM-SHA-512, Pulsar over TLS with tokens, Flink and the Gateway over HTTPS; processes
+    /// only, no PostgreSQL. `stack status --secure` says what a table needs to reach each.
+    #[arg(long)]
+    pub secure: bool,
 }
 
 /// The stack subcommands.
@@ -98,14 +103,33 @@ pub fn run(ctx: &Context<'_>, args: &StackArgs) -> anyhow::Result<()> {
         | StackCommand::Status { common }
         | StackCommand::Logs { common, .. } => common,
     };
-    let services = stack::parse_services(&common.services).map_err(invalid)?;
-    let stack = Stack::from_env(common.config.as_deref()).map_err(|e| match e {
+    let mut services = stack::parse_services(&common.services).map_err(invalid)?;
+    let stack = if common.secure {
+        Stack::secure_from_env(common.config.as_deref())
+    } else {
+        Stack::from_env(common.config.as_deref())
+    };
+    let stack = stack.map_err(|e| match e {
         StackError::Config { .. } => invalid(e),
         StackError::Io { ref path, .. } if common.config.as_ref() == Some(path) => {
             anyhow::Error::new(e).context(InvalidInput("cannot use the --config file".into()))
         }
         other => other.into(),
     })?;
+    if common.secure {
+        if common.services.is_empty() {
+            services = stack.services().to_vec();
+        }
+        if let Some(&service) = services.iter().find(|s| !stack.services().contains(s)) {
+            return Err(invalid(StackError::NotSecure(service)));
+        }
+        if common.runtime == RuntimeArg::Docker {
+            return Err(InvalidInput(
+                "the secure stack runs as processes only (--runtime process)".into(),
+            )
+            .into());
+        }
+    }
     match &args.command {
         StackCommand::Up {
             timeout,
@@ -147,6 +171,9 @@ fn lib_error(err: StackError) -> anyhow::Error {
 
 /// The runtime to use: the flag, else the one the stack was started with, else detection.
 pub fn runtime(stack: &Stack, flag: RuntimeArg) -> Runtime {
+    if stack.secrets().is_some() {
+        return Runtime::Process;
+    }
     match flag {
         RuntimeArg::Process => Runtime::Process,
         RuntimeArg::Docker => Runtime::Docker,
@@ -167,8 +194,8 @@ fn up(
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let runtime = match common.runtime {
-        // The Docker stack runs the default line's images.
-        RuntimeArg::Auto if !line.is_default() => Runtime::Process,
+        // The Docker stack runs the default line's images; the secure stack runs as processes.
+        RuntimeArg::Auto if !line.is_default() || stack.secrets().is_some() => Runtime::Process,
         RuntimeArg::Auto => Runtime::detect(),
         flag => runtime(stack, flag),
     };
@@ -220,7 +247,7 @@ pub fn start(
             reporter.done(&format!(
                 "{} healthy at {} ({:.1}s)",
                 service.title(),
-                stack.ports().endpoint(service),
+                stack.endpoint(service),
                 took.as_secs_f64()
             ));
             if !waiting.is_empty() {
@@ -230,7 +257,7 @@ pub fn start(
         Event::AlreadyHealthy(service) => reporter.done(&format!(
             "{} already running at {}",
             service.title(),
-            stack.ports().endpoint(service)
+            stack.endpoint(service)
         )),
         Event::Repairing(service, processes) => reporter.done(&format!(
             "{}: restarting its stopped {processes} process",
@@ -344,7 +371,7 @@ pub fn stop(
         }
         Runtime::Docker => stack::docker::down(stack, services, purge)?,
     }
-    if services.len() == Service::ALL.len() {
+    if services.len() == stack.services().len() {
         let _ = std::fs::remove_file(stack.root().join("runtime"));
     }
     if purge {
@@ -378,6 +405,14 @@ fn print_statuses(
             .map(|s| {
                 let mut value = serde_json::to_value(s).unwrap_or_default();
                 value["rss_bytes"] = json!(rss(s));
+                let connect = stack.client_settings(s.service);
+                if !connect.is_empty() {
+                    value["connect"] = connect
+                        .into_iter()
+                        .map(|(k, v)| (k, json!(v)))
+                        .collect::<serde_json::Map<_, _>>()
+                        .into();
+                }
                 value
             })
             .collect();
@@ -393,7 +428,7 @@ fn print_statuses(
         let state = if s.healthy { "healthy" } else { "down" };
         let mut line = format!("{:<8} {:<8} {}", s.service.name(), state, s.endpoint);
         if s.service == Service::Pulsar {
-            line.push_str(&format!(" (admin {})", stack.ports().pulsar_admin()));
+            line.push_str(&format!(" (admin {})", stack.pulsar_admin()));
         }
         if !s.pids.is_empty() {
             let pids: Vec<_> = s.pids.iter().map(u32::to_string).collect();
@@ -405,6 +440,9 @@ fn print_statuses(
         }
         if let Some(reason) = &s.reason {
             line.push_str(&format!("\n         {reason}"));
+        }
+        for (key, value) in stack.client_settings(s.service) {
+            line.push_str(&connect_line(&key, &value));
         }
         text.push_str(&line);
         text.push('\n');
@@ -419,6 +457,16 @@ fn print_statuses(
         ));
     }
     output::print(&text)
+}
+
+/// One setting a client needs, as it is written: a table option (`'key' = 'value'`) or a
+/// variable (`KEY=value`).
+fn connect_line(key: &str, value: &str) -> String {
+    if key.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+        format!("\n         {key}={value}")
+    } else {
+        format!("\n         '{key}' = '{}'", value.replace('\'', "''"))
+    }
 }
 
 fn logs(
