@@ -50,6 +50,11 @@ pub struct Common {
     /// only, no PostgreSQL. `stack status --secure` says what a table needs to reach each.
     #[arg(long)]
     pub secure: bool,
+    /// The Flink line of the cluster and SQL Gateway: 1.20 (default), 2 (the newest 2.x
+    /// flinkit runs, 2.2) or 2.2. `up` starts that line (a 2.x stack runs no Pulsar jobs: no
+    /// connector exists); `down`, `status` and `logs` refuse a running Flink of another line.
+    #[arg(long, value_name = "VERSION", value_parser = super::values::flink_line)]
+    pub flink_version: Option<FlinkLine>,
 }
 
 /// The stack subcommands.
@@ -59,10 +64,6 @@ pub enum StackCommand {
     Up {
         #[command(flatten)]
         common: Common,
-        /// The Flink line of the cluster and SQL Gateway: 1.20 (default), 2 (the newest 2.x
-        /// flinkit runs, 2.2) or 2.2. A 2.x stack runs no Pulsar jobs (no connector exists).
-        #[arg(long, value_name = "VERSION", value_parser = super::values::flink_line)]
-        flink_version: Option<FlinkLine>,
         /// How long to wait for the services to become healthy.
         #[arg(long, default_value = "180s", value_parser = super::values::duration)]
         timeout: Duration,
@@ -130,17 +131,19 @@ pub fn run(ctx: &Context<'_>, args: &StackArgs) -> anyhow::Result<()> {
             .into());
         }
     }
+    if let (Some(line), false) = (
+        common.flink_version,
+        matches!(args.command, StackCommand::Up { .. }),
+    ) {
+        running_line(&stack, line)?;
+    }
     match &args.command {
-        StackCommand::Up {
-            timeout,
-            flink_version,
-            ..
-        } => up(
+        StackCommand::Up { timeout, .. } => up(
             ctx,
             &stack,
             common,
             &services,
-            flink_version.unwrap_or_default(),
+            common.flink_version.unwrap_or_default(),
             *timeout,
         ),
         StackCommand::Down { purge, .. } => down(&stack, common, &services, *purge),
@@ -296,6 +299,17 @@ fn same_line(stack: &Stack, line: FlinkLine) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// For `down`, `status` and `logs --flink-version`: fails when this stack's Flink answers and
+/// runs another line than `line`; a Flink that does not answer has no line to compare.
+fn running_line(stack: &Stack, line: FlinkLine) -> anyhow::Result<()> {
+    let url = stack.ports().endpoint(Service::Flink);
+    let rest = flinkit::flink::rest::RestClient::new(&url, Duration::from_secs(5));
+    match super::block_on(rest.version())? {
+        Ok(_) => same_line(stack, line),
+        Err(_) => Ok(()),
+    }
 }
 
 /// What a first run downloads with Maven for the runner jar and the Flink cluster, in MB
