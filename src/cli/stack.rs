@@ -5,7 +5,6 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use flinkit::flink::line::FlinkLine;
 use flinkit::provision::Cache;
@@ -25,7 +24,8 @@ pub struct StackArgs {
 /// Which runtime: detected by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RuntimeArg {
-    /// Docker when an engine answers (or when the stack was started with Docker), else process.
+    /// The runtime of the stack already running from this state directory, else Docker when it
+    /// can run the stack, else process.
     Auto,
     /// JVM processes from Maven Central artifacts.
     Process,
@@ -145,16 +145,12 @@ fn lib_error(err: StackError) -> anyhow::Error {
     }
 }
 
-/// The runtime to use: the flag, else the one the stack was started with, else detection.
+/// The runtime to use: the flag, else [`Runtime::for_stack`].
 pub fn runtime(stack: &Stack, flag: RuntimeArg) -> Runtime {
     match flag {
         RuntimeArg::Process => Runtime::Process,
         RuntimeArg::Docker => Runtime::Docker,
-        RuntimeArg::Auto => match std::fs::read_to_string(stack.root().join("runtime")) {
-            Ok(text) if text.trim() == "docker" => Runtime::Docker,
-            Ok(text) if text.trim() == "process" => Runtime::Process,
-            _ => Runtime::detect(),
-        },
+        RuntimeArg::Auto => Runtime::for_stack(stack),
     }
 }
 
@@ -169,20 +165,12 @@ fn up(
     let runtime = match common.runtime {
         // The Docker stack runs the default line's images.
         RuntimeArg::Auto if !line.is_default() => Runtime::Process,
-        RuntimeArg::Auto => Runtime::detect(),
         flag => runtime(stack, flag),
     };
     let started = Instant::now();
     let statuses = start(stack, runtime, services, line, timeout)?;
     let took = started.elapsed();
-    print_statuses(ctx, stack, &statuses, Some((runtime_name(runtime), took)))
-}
-
-fn runtime_name(runtime: Runtime) -> &'static str {
-    match runtime {
-        Runtime::Process => "process",
-        Runtime::Docker => "docker",
-    }
+    print_statuses(ctx, stack, &statuses, Some((runtime.name(), took)))
 }
 
 /// Starts those of `services` that are not healthy with `runtime` (healthy ones are left
@@ -238,10 +226,7 @@ pub fn start(
         )),
         _ => {}
     };
-    let name = runtime_name(runtime);
-    std::fs::create_dir_all(stack.root())
-        .and_then(|()| std::fs::write(stack.root().join("runtime"), name))
-        .with_context(|| format!("writing {}", stack.root().display()))?;
+    stack.record_runtime(runtime)?;
     let statuses = match runtime {
         Runtime::Process => stack::process::up(stack, services, &cache, timeout, &mut on_event)
             .map_err(lib_error)?,
@@ -345,7 +330,7 @@ pub fn stop(
         Runtime::Docker => stack::docker::down(stack, services, purge)?,
     }
     if services.len() == Service::ALL.len() {
-        let _ = std::fs::remove_file(stack.root().join("runtime"));
+        stack.forget_runtime();
     }
     if purge {
         eprintln!("✓ data deleted under {}", stack.root().display());

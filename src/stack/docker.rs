@@ -16,15 +16,19 @@ pub const COMPOSE_FILE: &str = include_str!("../../compose/docker-compose.yml");
 /// The compose project name.
 const PROJECT: &str = "flinkit";
 
-/// Whether a Docker engine answers (`docker info`).
-pub fn engine_answers() -> bool {
-    Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+/// Whether this runtime can run the stack: a Docker engine answers (`docker info`) and the
+/// Compose v2 plugin is installed (`docker compose version`).
+pub fn can_run() -> bool {
+    let succeeds = |args: &[&str]| {
+        Command::new("docker")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    succeeds(&["info", "--format", "{{.ServerVersion}}"]) && succeeds(&["compose", "version"])
 }
 
 /// The compose services that make a stack service.

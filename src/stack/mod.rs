@@ -310,15 +310,29 @@ pub enum Runtime {
 }
 
 impl Runtime {
-    /// Docker when an engine answers, else processes.
-    pub fn detect() -> Self {
-        if docker::engine_answers() {
-            Self::Docker
-        } else {
-            Self::Process
+    /// The runtime for `stack`: the one already running it (see [`Stack::runtime_in_use`]),
+    /// else Docker when it can really run the stack ([`docker::can_run`]), else processes.
+    pub fn for_stack(stack: &Stack) -> Self {
+        stack.runtime_in_use().unwrap_or_else(|| {
+            if docker::can_run() {
+                Self::Docker
+            } else {
+                Self::Process
+            }
+        })
+    }
+
+    /// Its name on the command line and in the state directory.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Process => "process",
+            Self::Docker => "docker",
         }
     }
 }
+
+/// The file under the stack's root naming the runtime of its last `up`.
+const RUNTIME_FILE: &str = "runtime";
 
 /// A local stack: where its state lives and which ports it uses.
 #[derive(Debug, Clone)]
@@ -353,6 +367,34 @@ impl Stack {
     /// Its ports.
     pub fn ports(&self) -> &Ports {
         &self.ports
+    }
+
+    /// The runtime the stack in this state directory runs on: processes when one of its
+    /// recorded processes is alive, else the runtime its last `up` recorded (until a `down` of
+    /// every service), else none.
+    pub fn runtime_in_use(&self) -> Option<Runtime> {
+        if Service::ALL
+            .iter()
+            .any(|&service| !process::live_pids(self, service).is_empty())
+        {
+            return Some(Runtime::Process);
+        }
+        let recorded = std::fs::read_to_string(self.root.join(RUNTIME_FILE)).ok()?;
+        [Runtime::Process, Runtime::Docker]
+            .into_iter()
+            .find(|runtime| runtime.name() == recorded.trim())
+    }
+
+    /// Records the runtime `up` uses (read by [`Stack::runtime_in_use`]).
+    pub fn record_runtime(&self, runtime: Runtime) -> Result<(), StackError> {
+        std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let path = self.root.join(RUNTIME_FILE);
+        std::fs::write(&path, runtime.name()).map_err(io(&path))
+    }
+
+    /// Forgets the recorded runtime (after a `down` of every service).
+    pub fn forget_runtime(&self) {
+        let _ = std::fs::remove_file(self.root.join(RUNTIME_FILE));
     }
 
     /// Checks each service's health (runtime-independent: it asks the endpoints).

@@ -1111,6 +1111,21 @@ mod tests {
     }
 
     #[test]
+    fn a_live_process_makes_the_runtime_in_use_the_process_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = Stack::new(dir.path(), Ports::default());
+        assert_eq!(stack.runtime_in_use(), None);
+        stack.record_runtime(super::super::Runtime::Docker).unwrap();
+        assert_eq!(stack.runtime_in_use(), Some(super::super::Runtime::Docker));
+        std::fs::create_dir_all(stack.unit_dir(Unit::Kafka)).unwrap();
+        stack.record_pid(Unit::Kafka, std::process::id()).unwrap();
+        assert_eq!(stack.runtime_in_use(), Some(super::super::Runtime::Process));
+        std::fs::remove_file(stack.unit_dir(Unit::Kafka).join("pid")).unwrap();
+        stack.forget_runtime();
+        assert_eq!(stack.runtime_in_use(), None);
+    }
+
+    #[test]
     fn the_configs_use_the_stack_ports() {
         let dir = tempfile::tempdir().unwrap();
         let ports = Ports {
