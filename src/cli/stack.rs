@@ -29,7 +29,8 @@ pub enum RuntimeArg {
     Auto,
     /// JVM processes from Maven Central artifacts.
     Process,
-    /// `docker compose` with the official images.
+    /// Containers of a Docker engine, from the official images when they can be pulled, else
+    /// from images built here (`flinkit stack images build`).
     Docker,
 }
 
@@ -88,6 +89,22 @@ pub enum StackCommand {
         #[arg(short, long)]
         follow: bool,
     },
+    /// The Docker stack's images.
+    Images {
+        #[command(subcommand)]
+        command: ImagesCommand,
+    },
+}
+
+/// `flinkit stack images …`.
+#[derive(Subcommand, Debug)]
+pub enum ImagesCommand {
+    /// Build the images `flinkit/<service>:<version>` here, from a Debian base (debootstrap, as
+    /// root) and the Maven Central jars the process runtime runs, replacing those present.
+    Build {
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 /// Runs `flinkit stack …`.
@@ -96,7 +113,10 @@ pub fn run(ctx: &Context<'_>, args: &StackArgs) -> anyhow::Result<()> {
         StackCommand::Up { common, .. }
         | StackCommand::Down { common, .. }
         | StackCommand::Status { common }
-        | StackCommand::Logs { common, .. } => common,
+        | StackCommand::Logs { common, .. }
+        | StackCommand::Images {
+            command: ImagesCommand::Build { common },
+        } => common,
     };
     let services = stack::parse_services(&common.services).map_err(invalid)?;
     let stack = Stack::from_env(common.config.as_deref()).map_err(|e| match e {
@@ -130,6 +150,7 @@ pub fn run(ctx: &Context<'_>, args: &StackArgs) -> anyhow::Result<()> {
             let service: Service = service.parse().map_err(invalid)?;
             logs(&stack, common, service, *lines, *follow)
         }
+        StackCommand::Images { .. } => build_images(&services),
     }
 }
 
@@ -224,9 +245,8 @@ pub fn start(
             "{}: restarting its stopped {processes} process",
             service.title()
         )),
-        _ => {}
+        event => image_event(&mut reporter, event),
     };
-    stack.record_runtime(runtime)?;
     let statuses = match runtime {
         Runtime::Process => stack::process::up(stack, services, &cache, timeout, &mut on_event)
             .map_err(lib_error)?,
@@ -237,6 +257,7 @@ pub fn start(
     if services.contains(&Service::Flink) {
         same_line(stack, line)?;
     }
+    stack.record_runtime(runtime)?;
     Ok(statuses)
 }
 
@@ -297,6 +318,32 @@ fn first_run_note(services: &[Service], cache: &Cache) -> String {
     )
 }
 
+/// Shows an image being built and when it is.
+fn image_event(reporter: &mut Reporter, event: Event) {
+    match event {
+        Event::Provision(p) => reporter.provision(p),
+        Event::Building { image, from, why } => {
+            reporter.start(&format!("building {image} from {from} ({why})"));
+        }
+        Event::Built(image, took) => {
+            reporter.done(&format!("built {image} ({:.1}s)", took.as_secs_f64()));
+        }
+        _ => {}
+    }
+}
+
+/// `flinkit stack images build`.
+fn build_images(services: &[Service]) -> anyhow::Result<()> {
+    let cache = Cache::from_env()?;
+    let mut reporter = Reporter::new(true);
+    let ready = stack::docker::build_images(services, &cache, &mut |event| {
+        image_event(&mut reporter, event)
+    })
+    .map_err(lib_error)?;
+    let tags: Vec<String> = ready.into_iter().map(|r| r.tag).collect();
+    output::print(&format!("{}\n", tags.join("\n")))
+}
+
 fn waiting_message(services: &[Service]) -> String {
     let names: Vec<_> = services.iter().map(|s| s.title()).collect();
     format!("starting {}", names.join(", "))
@@ -327,7 +374,18 @@ pub fn stop(
                 }
             })?;
         }
-        Runtime::Docker => stack::docker::down(stack, services, purge)?,
+        Runtime::Docker => {
+            let mut reporter = Reporter::new(true);
+            stack::docker::down(stack, services, purge, &mut |event| {
+                if let Event::Stopped(service, took) = event {
+                    reporter.done(&format!(
+                        "{} stopped ({:.1}s)",
+                        service.title(),
+                        took.as_secs_f64()
+                    ));
+                }
+            })?;
+        }
     }
     if services.len() == Service::ALL.len() {
         stack.forget_runtime();

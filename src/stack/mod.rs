@@ -4,7 +4,8 @@
 //!
 //! Two runtimes bring it up: [`process`] runs the Apache releases as plain JVM processes from
 //! Maven Central artifacts and the PostgreSQL server of this machine's packages ([`postgres`]),
-//! no Docker needed; [`docker`] drives `docker compose` with the official images. Both serve
+//! no Docker needed; [`docker`] runs the same processes as containers of a Docker engine,
+//! through its API, from the images of [`images`]. Both serve
 //! the same endpoints, and [`Stack::status`] checks them the same way: Kafka answers a metadata
 //! request, Pulsar's admin API lists its clusters and creates a topic, Flink's `/overview` shows
 //! a TaskManager, the Gateway's `/v1/info` answers, PostgreSQL runs a query in the database
@@ -22,6 +23,7 @@
 pub mod diagnose;
 pub mod docker;
 mod health;
+pub mod images;
 pub mod postgres;
 pub mod process;
 
@@ -235,9 +237,53 @@ pub enum StackError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The Docker runtime failed.
-    #[error("docker: {0}")]
-    Docker(String),
+    /// No Docker engine answers.
+    #[error(
+        "no Docker engine answers at {socket} (start one: `sudo systemctl start docker`, or \
+         `sudo dockerd &`; or use --runtime process)"
+    )]
+    NoDockerEngine {
+        /// The engine's address (`DOCKER_HOST`, else the default socket).
+        socket: String,
+        /// Why the connection failed.
+        source: bollard::errors::Error,
+    },
+    /// The Docker engine refuses this user.
+    #[error(
+        "permission denied on the Docker engine's socket {socket} (add your user to the `docker` \
+         group: `sudo usermod -aG docker $USER`, then log in again; or use --runtime process)"
+    )]
+    DockerPermission {
+        /// The engine's address.
+        socket: String,
+    },
+    /// An image of the stack can be neither pulled nor built.
+    #[error("cannot make the image {image}: {reason}")]
+    Image {
+        /// The image.
+        image: String,
+        /// Why not.
+        reason: String,
+    },
+    /// A call to the Docker engine failed.
+    #[error("docker: {what}")]
+    DockerApi {
+        /// What was asked.
+        what: String,
+        /// The engine's answer.
+        source: bollard::errors::Error,
+    },
+    /// A service has no container in this stack.
+    #[error(
+        "no container for {service} in the Docker stack of {} (has `flinkit stack up --runtime docker` started it?)",
+        root.display()
+    )]
+    NoContainer {
+        /// The service.
+        service: Service,
+        /// The stack's state folder.
+        root: PathBuf,
+    },
     /// A file operation failed.
     #[error("{}", path.display())]
     Io {
@@ -281,6 +327,17 @@ pub enum Event {
     Repairing(Service, String),
     /// A service's processes are gone, after this long.
     Stopped(Service, Duration),
+    /// An image is being built.
+    Building {
+        /// The image.
+        image: String,
+        /// What it is built from.
+        from: String,
+        /// Why it is built.
+        why: String,
+    },
+    /// An image was built in this long.
+    Built(String, Duration),
 }
 
 /// Whether a service answers.
@@ -305,7 +362,7 @@ pub struct ServiceStatus {
 pub enum Runtime {
     /// JVM processes from Maven Central artifacts.
     Process,
-    /// `docker compose` with the official images.
+    /// Containers of a Docker engine ([`docker`]).
     Docker,
 }
 
