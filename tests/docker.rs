@@ -39,8 +39,14 @@ struct Place {
 }
 
 impl Place {
+    /// In `FLINKIT_DOCKER_TEST_DIR` when set (scripts/docker-test.sh takes down what is left
+    /// there), else in the system's temporary folder.
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = match std::env::var_os("FLINKIT_DOCKER_TEST_DIR") {
+            Some(parent) => tempfile::tempdir_in(parent),
+            None => tempfile::tempdir(),
+        }
+        .unwrap();
         let config = toml::to_string(&toml::Table::from_iter([(
             "stack".to_string(),
             toml::Value::try_from(PORTS).unwrap(),
