@@ -37,5 +37,5 @@ fi
 
 step "cargo test --test docker (the Docker stack: images built on the first run, then reused)"
 mkdir -p "$dir"
-FLINKIT_DOCKER_TEST_DIR="$dir" cargo test --locked --test docker -- --ignored --test-threads=1
+FLINKIT_DOCKER_TEST_DIR="$dir" cargo test --locked --test docker -- --ignored --test-threads=1 --nocapture
 docker images --filter reference='flinkit/*' --format '{{.Repository}}:{{.Tag}} {{.Size}}'
