@@ -40,7 +40,11 @@ up() {
 }
 
 if [ "${COLD:-0}" = 1 ]; then
-  docker images --filter reference='flinkit/*' -q | sort -u | xargs -r docker rmi -f > /dev/null
+  # The service images first, then the bases they are built on.
+  for image in $(docker images --filter reference='flinkit/*' --format '{{.Repository}}:{{.Tag}}' |
+    grep -v -e '^flinkit/jre:' -e '^flinkit/debian:') flinkit/jre:17 flinkit/debian:bookworm; do
+    docker rmi "$image" > /dev/null 2>&1 || true
+  done
   echo "docker from nothing (images built): $(up docker)s"
 fi
 process=(); docker=()
