@@ -964,46 +964,6 @@ pub fn logs(
     Ok(String::new())
 }
 
-/// What the engine holds of a stack: its containers and its volumes (by name).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Leftovers {
-    /// The stack's containers, running or not.
-    pub containers: Vec<String>,
-    /// Its volumes.
-    pub volumes: Vec<String>,
-}
-
-/// The containers and volumes the engine holds for `stack` (none after `down --purge`).
-pub fn leftovers(stack: &Stack) -> Result<Leftovers, StackError> {
-    let engine = Engine::connect()?;
-    let containers = engine
-        .containers(stack)?
-        .into_iter()
-        .map(|c| c.name)
-        .collect();
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![format!("{STACK_LABEL}={}", stack.root().display())],
-    )]);
-    let options = bollard::query_parameters::ListVolumesOptions {
-        filters: Some(filters),
-    };
-    let volumes = engine
-        .api(
-            || "listing the stack's volumes".into(),
-            engine.docker.list_volumes(Some(options)),
-        )?
-        .volumes
-        .unwrap_or_default()
-        .into_iter()
-        .map(|v| v.name)
-        .collect();
-    Ok(Leftovers {
-        containers,
-        volumes,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
