@@ -5,7 +5,8 @@
 //! PostgreSQL, which needs no JVM, also has a lifecycle of its own: initialised, read by `psql`,
 //! killed with `kill -9` and repaired with its data, stopped, purged.
 //!
-//! Also: the Docker Compose file agrees with the process runtime (services, ports, versions).
+//! Also: the Docker Compose file agrees with the process runtime (services, ports, versions)
+//! and with the Docker runtime (the official images it builds on).
 
 mod common;
 
@@ -15,6 +16,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use flinkit::stack::docker::{COMPOSE_FILE, compose_env, compose_services};
+use flinkit::stack::images::StackImage;
 use flinkit::stack::{Ports, Service};
 use flinkit::versions;
 use serde_json::Value;
@@ -495,6 +497,15 @@ fn the_compose_file_pins_the_same_versions() {
         format!("postgres:{}", server.major_version().unwrap()),
         "the image is the major version the process runtime runs"
     );
+    for service in Service::ALL {
+        for name in compose_services(service) {
+            assert_eq!(
+                image(name),
+                StackImage::of(service).official(),
+                "the Docker runtime builds {name}'s image on the compose file's"
+            );
+        }
+    }
 }
 
 #[test]

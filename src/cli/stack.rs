@@ -5,7 +5,6 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use flinkit::flink::line::FlinkLine;
 use flinkit::provision::Cache;
@@ -25,11 +24,13 @@ pub struct StackArgs {
 /// Which runtime: detected by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RuntimeArg {
-    /// Docker when an engine answers (or when the stack was started with Docker), else process.
+    /// The runtime of the stack already running from this state directory, else Docker when it
+    /// can run the stack, else process.
     Auto,
     /// JVM processes from Maven Central artifacts.
     Process,
-    /// `docker compose` with the official images.
+    /// Containers of a Docker engine, from the official images when they can be pulled, else
+    /// from images built here (`flinkit stack images build`).
     Docker,
 }
 
@@ -94,6 +95,22 @@ pub enum StackCommand {
         #[arg(short, long)]
         follow: bool,
     },
+    /// The Docker stack's images.
+    Images {
+        #[command(subcommand)]
+        command: ImagesCommand,
+    },
+}
+
+/// `flinkit stack images …`.
+#[derive(Subcommand, Debug)]
+pub enum ImagesCommand {
+    /// Build the images `flinkit/<service>:<version>` here, from a Debian base (debootstrap, as
+    /// root) and the Maven Central jars the process runtime runs, replacing those present.
+    Build {
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 /// Runs `flinkit stack …`.
@@ -102,7 +119,10 @@ pub fn run(ctx: &Context<'_>, args: &StackArgs) -> anyhow::Result<()> {
         StackCommand::Up { common, .. }
         | StackCommand::Down { common, .. }
         | StackCommand::Status { common }
-        | StackCommand::Logs { common, .. } => common,
+        | StackCommand::Logs { common, .. }
+        | StackCommand::Images {
+            command: ImagesCommand::Build { common },
+        } => common,
     };
     let mut services = stack::parse_services(&common.services).map_err(invalid)?;
     let stack = if common.secure {
@@ -157,6 +177,7 @@ pub fn run(ctx: &Context<'_>, args: &StackArgs) -> anyhow::Result<()> {
             let service: Service = service.parse().map_err(invalid)?;
             logs(&stack, common, service, *lines, *follow)
         }
+        StackCommand::Images { .. } => build_images(&services),
     }
 }
 
@@ -172,7 +193,7 @@ fn lib_error(err: StackError) -> anyhow::Error {
     }
 }
 
-/// The runtime to use: the flag, else the one the stack was started with, else detection.
+/// The runtime to use: the flag, else [`Runtime::for_stack`].
 pub fn runtime(stack: &Stack, flag: RuntimeArg) -> Runtime {
     if stack.secrets().is_some() {
         return Runtime::Process;
@@ -180,11 +201,7 @@ pub fn runtime(stack: &Stack, flag: RuntimeArg) -> Runtime {
     match flag {
         RuntimeArg::Process => Runtime::Process,
         RuntimeArg::Docker => Runtime::Docker,
-        RuntimeArg::Auto => match std::fs::read_to_string(stack.root().join("runtime")) {
-            Ok(text) if text.trim() == "docker" => Runtime::Docker,
-            Ok(text) if text.trim() == "process" => Runtime::Process,
-            _ => Runtime::detect(),
-        },
+        RuntimeArg::Auto => Runtime::for_stack(stack),
     }
 }
 
@@ -199,20 +216,12 @@ fn up(
     let runtime = match common.runtime {
         // The Docker stack runs the default line's images; the secure stack runs as processes.
         RuntimeArg::Auto if !line.is_default() || stack.secrets().is_some() => Runtime::Process,
-        RuntimeArg::Auto => Runtime::detect(),
         flag => runtime(stack, flag),
     };
     let started = Instant::now();
     let statuses = start(stack, runtime, services, line, timeout)?;
     let took = started.elapsed();
-    print_statuses(ctx, stack, &statuses, Some((runtime_name(runtime), took)))
-}
-
-fn runtime_name(runtime: Runtime) -> &'static str {
-    match runtime {
-        Runtime::Process => "process",
-        Runtime::Docker => "docker",
-    }
+    print_statuses(ctx, stack, &statuses, Some((runtime.name(), took)))
 }
 
 /// Starts those of `services` that are not healthy with `runtime` (healthy ones are left
@@ -266,12 +275,8 @@ pub fn start(
             "{}: restarting its stopped {processes} process",
             service.title()
         )),
-        _ => {}
+        event => image_event(&mut reporter, event),
     };
-    let name = runtime_name(runtime);
-    std::fs::create_dir_all(stack.root())
-        .and_then(|()| std::fs::write(stack.root().join("runtime"), name))
-        .with_context(|| format!("writing {}", stack.root().display()))?;
     let statuses = match runtime {
         Runtime::Process => stack::process::up(stack, services, &cache, timeout, &mut on_event)
             .map_err(lib_error)?,
@@ -282,6 +287,7 @@ pub fn start(
     if services.contains(&Service::Flink) {
         same_line(stack, line)?;
     }
+    stack.record_runtime(runtime)?;
     Ok(statuses)
 }
 
@@ -353,6 +359,32 @@ fn first_run_note(services: &[Service], cache: &Cache) -> String {
     )
 }
 
+/// Shows an image being built and when it is.
+fn image_event(reporter: &mut Reporter, event: Event) {
+    match event {
+        Event::Provision(p) => reporter.provision(p),
+        Event::Building { image, from, why } => {
+            reporter.start(&format!("building {image} from {from} ({why})"));
+        }
+        Event::Built(image, took) => {
+            reporter.done(&format!("built {image} ({:.1}s)", took.as_secs_f64()));
+        }
+        _ => {}
+    }
+}
+
+/// `flinkit stack images build`.
+fn build_images(services: &[Service]) -> anyhow::Result<()> {
+    let cache = Cache::from_env()?;
+    let mut reporter = Reporter::new(true);
+    let ready = stack::docker::build_images(services, &cache, &mut |event| {
+        image_event(&mut reporter, event)
+    })
+    .map_err(lib_error)?;
+    let tags: Vec<String> = ready.into_iter().map(|r| r.tag).collect();
+    output::print(&format!("{}\n", tags.join("\n")))
+}
+
 fn waiting_message(services: &[Service]) -> String {
     let names: Vec<_> = services.iter().map(|s| s.title()).collect();
     format!("starting {}", names.join(", "))
@@ -383,10 +415,21 @@ pub fn stop(
                 }
             })?;
         }
-        Runtime::Docker => stack::docker::down(stack, services, purge)?,
+        Runtime::Docker => {
+            let mut reporter = Reporter::new(true);
+            stack::docker::down(stack, services, purge, &mut |event| {
+                if let Event::Stopped(service, took) = event {
+                    reporter.done(&format!(
+                        "{} stopped ({:.1}s)",
+                        service.title(),
+                        took.as_secs_f64()
+                    ));
+                }
+            })?;
+        }
     }
     if services.len() == stack.services().len() {
-        let _ = std::fs::remove_file(stack.root().join("runtime"));
+        stack.forget_runtime();
     }
     if purge {
         eprintln!("✓ data deleted under {}", stack.root().display());

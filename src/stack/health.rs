@@ -163,16 +163,26 @@ fn postgres(port: u16) -> Result<(), String> {
         .build()
         .map_err(|e| format!("PostgreSQL check: {e}"))?
         .block_on(async {
-            let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
-            let connection = tokio::spawn(connection);
-            let answer = client.simple_query("SELECT 1").await;
-            drop(client);
-            let _ = connection.await;
-            answer
+            // Bounded as a whole: a server that accepts the connection and never answers (not
+            // PostgreSQL, or a hung one) would hold the check forever.
+            tokio::time::timeout(CHECK_TIMEOUT, async {
+                let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+                let connection = tokio::spawn(connection);
+                let answer = client.simple_query("SELECT 1").await;
+                drop(client);
+                let _ = connection.await;
+                answer
+            })
+            .await
         });
-    answer
-        .map(drop)
-        .map_err(|e| format!("PostgreSQL at localhost:{port}: {e}"))
+    match answer {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("PostgreSQL at localhost:{port}: {e}")),
+        Err(_) => Err(format!(
+            "PostgreSQL at localhost:{port}: no answer in {}s",
+            CHECK_TIMEOUT.as_secs()
+        )),
+    }
 }
 
 /// 16 random hex digits (from the kernel; the time as a fallback).

@@ -4,7 +4,8 @@
 //!
 //! Two runtimes bring it up: [`process`] runs the Apache releases as plain JVM processes from
 //! Maven Central artifacts and the PostgreSQL server of this machine's packages ([`postgres`]),
-//! no Docker needed; [`docker`] drives `docker compose` with the official images. Both serve
+//! no Docker needed; [`docker`] runs the same processes as containers of a Docker engine,
+//! through its API, from the images of [`images`]. Both serve
 //! the same endpoints, and [`Stack::status`] checks them the same way: Kafka answers a metadata
 //! request, Pulsar's admin API lists its clusters and creates a topic, Flink's `/overview` shows
 //! a TaskManager, the Gateway's `/v1/info` answers, PostgreSQL runs a query in the database
@@ -22,6 +23,7 @@
 pub mod diagnose;
 pub mod docker;
 mod health;
+pub mod images;
 pub mod postgres;
 pub mod process;
 pub mod secure;
@@ -251,15 +253,59 @@ pub enum StackError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The Docker runtime failed.
-    #[error("docker: {0}")]
-    Docker(String),
     /// The secure stack's certificates, stores or tokens could not be made.
     #[error("the secure stack's credentials: {0}")]
     Credentials(String),
     /// A service the secure stack does not run.
     #[error("the secure stack has no {0} (it runs flink, gateway, kafka and pulsar)")]
     NotSecure(Service),
+    /// No Docker engine answers.
+    #[error(
+        "no Docker engine answers at {socket} (start one: `sudo systemctl start docker`, or \
+         `sudo dockerd &`; or use --runtime process)"
+    )]
+    NoDockerEngine {
+        /// The engine's address (`DOCKER_HOST`, else the default socket).
+        socket: String,
+        /// Why the connection failed.
+        source: bollard::errors::Error,
+    },
+    /// The Docker engine refuses this user.
+    #[error(
+        "permission denied on the Docker engine's socket {socket} (add your user to the `docker` \
+         group: `sudo usermod -aG docker $USER`, then log in again; or use --runtime process)"
+    )]
+    DockerPermission {
+        /// The engine's address.
+        socket: String,
+    },
+    /// An image of the stack can be neither pulled nor built.
+    #[error("cannot make the image {image}: {reason}")]
+    Image {
+        /// The image.
+        image: String,
+        /// Why not.
+        reason: String,
+    },
+    /// A call to the Docker engine failed.
+    #[error("docker: {what}")]
+    DockerApi {
+        /// What was asked.
+        what: String,
+        /// The engine's answer.
+        source: bollard::errors::Error,
+    },
+    /// A service has no container in this stack.
+    #[error(
+        "no container for {service} in the Docker stack of {} (has `flinkit stack up --runtime docker` started it?)",
+        root.display()
+    )]
+    NoContainer {
+        /// The service.
+        service: Service,
+        /// The stack's state folder.
+        root: PathBuf,
+    },
     /// A file operation failed.
     #[error("{}", path.display())]
     Io {
@@ -303,6 +349,17 @@ pub enum Event {
     Repairing(Service, String),
     /// A service's processes are gone, after this long.
     Stopped(Service, Duration),
+    /// An image is being built.
+    Building {
+        /// The image.
+        image: String,
+        /// What it is built from.
+        from: String,
+        /// Why it is built.
+        why: String,
+    },
+    /// An image was built in this long.
+    Built(String, Duration),
 }
 
 /// Whether a service answers.
@@ -327,20 +384,34 @@ pub struct ServiceStatus {
 pub enum Runtime {
     /// JVM processes from Maven Central artifacts.
     Process,
-    /// `docker compose` with the official images.
+    /// Containers of a Docker engine ([`docker`]).
     Docker,
 }
 
 impl Runtime {
-    /// Docker when an engine answers, else processes.
-    pub fn detect() -> Self {
-        if docker::engine_answers() {
-            Self::Docker
-        } else {
-            Self::Process
+    /// The runtime for `stack`: the one already running it (see [`Stack::runtime_in_use`]),
+    /// else Docker when it can really run the stack ([`docker::can_run`]), else processes.
+    pub fn for_stack(stack: &Stack) -> Self {
+        stack.runtime_in_use().unwrap_or_else(|| {
+            if docker::can_run() {
+                Self::Docker
+            } else {
+                Self::Process
+            }
+        })
+    }
+
+    /// Its name on the command line and in the state directory.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Process => "process",
+            Self::Docker => "docker",
         }
     }
 }
+
+/// The file under the stack's root naming the runtime of its last `up`.
+const RUNTIME_FILE: &str = "runtime";
 
 /// A local stack: where its state lives, which ports it uses and, for the secure one, its
 /// credentials.
@@ -494,6 +565,34 @@ impl Stack {
     /// Its ports.
     pub fn ports(&self) -> &Ports {
         &self.ports
+    }
+
+    /// The runtime the stack in this state directory runs on: processes when one of its
+    /// recorded processes is alive, else the runtime its last `up` recorded (until a `down` of
+    /// every service), else none.
+    pub fn runtime_in_use(&self) -> Option<Runtime> {
+        if Service::ALL
+            .iter()
+            .any(|&service| !process::live_pids(self, service).is_empty())
+        {
+            return Some(Runtime::Process);
+        }
+        let recorded = std::fs::read_to_string(self.root.join(RUNTIME_FILE)).ok()?;
+        [Runtime::Process, Runtime::Docker]
+            .into_iter()
+            .find(|runtime| runtime.name() == recorded.trim())
+    }
+
+    /// Records the runtime `up` uses (read by [`Stack::runtime_in_use`]).
+    pub fn record_runtime(&self, runtime: Runtime) -> Result<(), StackError> {
+        std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let path = self.root.join(RUNTIME_FILE);
+        std::fs::write(&path, runtime.name()).map_err(io(&path))
+    }
+
+    /// Forgets the recorded runtime (after a `down` of every service).
+    pub fn forget_runtime(&self) {
+        let _ = std::fs::remove_file(self.root.join(RUNTIME_FILE));
     }
 
     /// Checks each service's health (runtime-independent: it asks the endpoints).

@@ -42,7 +42,7 @@ use crate::versions;
 
 /// One process of the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Unit {
+pub(super) enum Unit {
     Kafka,
     Pulsar,
     JobManager,
@@ -52,7 +52,7 @@ enum Unit {
 }
 
 impl Unit {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Self::Kafka => "kafka",
             Self::Pulsar => "pulsar",
@@ -73,7 +73,7 @@ impl Unit {
         }
     }
 
-    fn of(service: Service) -> &'static [Unit] {
+    pub(super) fn of(service: Service) -> &'static [Unit] {
         match service {
             Service::Flink => &[Self::JobManager, Self::TaskManager],
             Service::Gateway => &[Self::Gateway],
@@ -84,7 +84,7 @@ impl Unit {
     }
 
     /// The ports it binds (the TaskManager's are chosen by the system).
-    fn ports(self, ports: &Ports) -> Vec<u16> {
+    pub(super) fn ports(self, ports: &Ports) -> Vec<u16> {
         match self {
             Self::Kafka => vec![ports.kafka_port, ports.kafka_controller_port],
             Self::Pulsar => vec![ports.pulsar_port, ports.pulsar_http_port],
@@ -100,7 +100,7 @@ impl Unit {
 const STOP_GRACE: Duration = Duration::from_secs(30);
 
 impl Stack {
-    fn unit_dir(&self, unit: Unit) -> PathBuf {
+    pub(super) fn unit_dir(&self, unit: Unit) -> PathBuf {
         self.root.join(unit.name())
     }
 
@@ -112,7 +112,7 @@ impl Stack {
             .collect()
     }
 
-    fn log_path(&self, unit: Unit) -> PathBuf {
+    pub(super) fn log_path(&self, unit: Unit) -> PathBuf {
         self.unit_dir(unit).join(format!("{}.log", unit.name()))
     }
 
@@ -127,7 +127,7 @@ impl Stack {
 
     /// An exclusive lock on the stack's state, held by `up` and `down` (two `up`s at once would
     /// start everything twice).
-    fn lock(&self) -> Result<File, StackError> {
+    pub(super) fn lock(&self) -> Result<File, StackError> {
         std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
         if self.secrets.is_some() {
             // The secure stack's configurations hold its store passwords.
@@ -171,18 +171,18 @@ fn start_time(pid: u32) -> Option<u64> {
 
 /// The classpaths the requested processes need.
 #[derive(Default)]
-struct Classpaths {
-    kafka: Vec<PathBuf>,
-    pulsar: Vec<PathBuf>,
-    flink: Vec<PathBuf>,
+pub(super) struct Classpaths {
+    pub(super) kafka: Vec<PathBuf>,
+    pub(super) pulsar: Vec<PathBuf>,
+    pub(super) flink: Vec<PathBuf>,
     /// The jdbc catalog's jars (the connector and the PostgreSQL driver), on the SQL Gateway's
     /// own classpath as in Flink's `lib/`: `DriverManager` ignores a driver from `ADD JAR`, and
     /// each Gateway statement copies the session's class loader, so a catalog created from `ADD
     /// JAR` classes meets other copies of them when a later statement plans its tables.
-    gateway: Vec<PathBuf>,
+    pub(super) gateway: Vec<PathBuf>,
 }
 
-fn join(paths: &[PathBuf]) -> String {
+pub(super) fn join(paths: &[PathBuf]) -> String {
     paths
         .iter()
         .map(|p| p.display().to_string())
@@ -191,12 +191,12 @@ fn join(paths: &[PathBuf]) -> String {
 }
 
 /// A JVM to start.
-struct Jvm {
-    main_class: &'static str,
-    jvm: Vec<String>,
-    args: Vec<String>,
-    classpath: String,
-    env: Vec<(&'static str, String)>,
+pub(super) struct Jvm {
+    pub(super) main_class: &'static str,
+    pub(super) jvm: Vec<String>,
+    pub(super) args: Vec<String>,
+    pub(super) classpath: String,
+    pub(super) env: Vec<(&'static str, String)>,
 }
 
 impl Jvm {
@@ -331,7 +331,7 @@ fn check_ports_free(stack: &Stack, unit: Unit) -> Result<(), StackError> {
     Ok(())
 }
 
-fn service_of(unit: Unit) -> Service {
+pub(super) fn service_of(unit: Unit) -> Service {
     match unit {
         Unit::Kafka => Service::Kafka,
         Unit::Pulsar => Service::Pulsar,
@@ -480,7 +480,7 @@ fn scram_users(stack: &Stack) -> Result<Vec<String>, StackError> {
 }
 
 /// A random KRaft cluster id: 16 bytes in URL-safe base64 without padding.
-fn kafka_cluster_id() -> String {
+pub(super) fn kafka_cluster_id() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let hex = format!("{}{}", health::random_hex(), health::random_hex());
     let bytes: Vec<u8> = (0..16)
@@ -541,7 +541,7 @@ fn secure_kafka_listeners(stack: &Stack, port: u16, ctrl: u16) -> Result<String,
     ))
 }
 
-fn write_kafka_config(stack: &Stack) -> Result<PathBuf, StackError> {
+pub(super) fn write_kafka_config(stack: &Stack) -> Result<PathBuf, StackError> {
     let dir = stack.unit_dir(Unit::Kafka);
     let p = stack.ports();
     let config = dir.join("conf/server.properties");
@@ -869,7 +869,11 @@ fn remove_stale_lock(data: &Path) -> Result<(), StackError> {
 }
 
 /// Writes a JVM unit's configuration and says how to start it.
-fn prepare_jvm(stack: &Stack, unit: Unit, classpaths: &Classpaths) -> Result<Jvm, StackError> {
+pub(super) fn prepare_jvm(
+    stack: &Stack,
+    unit: Unit,
+    classpaths: &Classpaths,
+) -> Result<Jvm, StackError> {
     let dir = stack.unit_dir(unit);
     let log4j = format!(
         "-Dlog4j2.configurationFile={}",
@@ -1231,6 +1235,21 @@ mod tests {
         std::fs::write(&path, format!("{} 1\n", std::process::id())).unwrap();
         assert_eq!(stack.live_pid(Unit::Kafka), None, "a reused pid");
         assert!(live_pids(&stack, Service::Pulsar).is_empty());
+    }
+
+    #[test]
+    fn a_live_process_makes_the_runtime_in_use_the_process_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = Stack::new(dir.path(), Ports::default());
+        assert_eq!(stack.runtime_in_use(), None);
+        stack.record_runtime(super::super::Runtime::Docker).unwrap();
+        assert_eq!(stack.runtime_in_use(), Some(super::super::Runtime::Docker));
+        std::fs::create_dir_all(stack.unit_dir(Unit::Kafka)).unwrap();
+        stack.record_pid(Unit::Kafka, std::process::id()).unwrap();
+        assert_eq!(stack.runtime_in_use(), Some(super::super::Runtime::Process));
+        std::fs::remove_file(stack.unit_dir(Unit::Kafka).join("pid")).unwrap();
+        stack.forget_runtime();
+        assert_eq!(stack.runtime_in_use(), None);
     }
 
     #[test]
