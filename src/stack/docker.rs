@@ -35,6 +35,7 @@ pub fn compose_services(service: Service) -> &'static [&'static str] {
         Service::Kafka => &["kafka"],
         Service::Pulsar => &["pulsar"],
         Service::Postgres => &["postgres"],
+        Service::SchemaRegistry => &["schema-registry"],
     }
 }
 
@@ -49,6 +50,7 @@ pub fn compose_env(ports: &Ports) -> Vec<(&'static str, String)> {
         ("FLINKIT_FLINK_RPC_PORT", ports.flink_rpc_port),
         ("FLINKIT_GATEWAY_PORT", ports.gateway_port),
         ("FLINKIT_POSTGRES_PORT", ports.postgres_port),
+        ("FLINKIT_SCHEMA_REGISTRY_PORT", ports.schema_registry_port),
     ]
     .into_iter()
     .map(|(name, port)| (name, port.to_string()))

@@ -6,6 +6,7 @@
 //! - SQL Gateway: `GET /v1/info` answers.
 //! - PostgreSQL: `SELECT 1` runs in the database `flinkit` as the user `flinkit`, without a
 //!   password.
+//! - Schema Registry: its Confluent-compatible API answers `GET /subjects` with a list.
 
 use std::time::Duration;
 
@@ -25,6 +26,16 @@ pub(crate) fn check(service: Service, ports: &Ports) -> Result<(), String> {
         Service::Flink => flink(&ports.endpoint(Service::Flink)),
         Service::Gateway => gateway(&ports.endpoint(Service::Gateway)),
         Service::Postgres => postgres(ports.postgres_port),
+        Service::SchemaRegistry => schema_registry(&ports.endpoint(Service::SchemaRegistry)),
+    }
+}
+
+fn schema_registry(api: &str) -> Result<(), String> {
+    let subjects = json(&format!("{api}/subjects"))?;
+    if subjects.is_array() {
+        Ok(())
+    } else {
+        Err(format!("GET {api}/subjects: not a list of subjects"))
     }
 }
 
@@ -159,6 +170,7 @@ mod tests {
             flink_port: 1,
             gateway_port: 1,
             postgres_port: 1,
+            schema_registry_port: 1,
             ..Ports::default()
         };
         for service in Service::ALL {

@@ -2,10 +2,12 @@
 //! Central artifacts cached by [`crate::provision`], and the PostgreSQL server of this
 //! machine's packages ([`super::postgres`]) — no Docker needed.
 //!
-//! Six processes make the five services: `kafka` (one KRaft node, broker and controller),
+//! Seven processes make the six services: `kafka` (one KRaft node, broker and controller),
 //! `pulsar` (`PulsarStandaloneStarter`: broker and bookie, RocksDB metadata), `jobmanager` and
-//! `taskmanager` (the Flink session cluster), `gateway` (the SQL Gateway) and `postgres` (the
-//! PostgreSQL server, whose own worker processes it starts itself). The runner jar,
+//! `taskmanager` (the Flink session cluster), `gateway` (the SQL Gateway), `postgres` (the
+//! PostgreSQL server, whose own worker processes it starts itself) and `schema-registry`
+//! (Apicurio Registry, a Quarkus application built once from Maven Central's artifacts,
+//! in-memory storage, its Confluent-compatible API under `/apis/ccompat/v7`). The runner jar,
 //! which bundles the Kafka and Pulsar connectors and formats, is on the classpath of the Flink
 //! processes and the Gateway, so SQL Gateway sessions and jars submitted over REST can use them;
 //! the Gateway also has the jdbc catalog's jars (the connector and the PostgreSQL driver).
@@ -47,6 +49,7 @@ enum Unit {
     TaskManager,
     Gateway,
     Postgres,
+    SchemaRegistry,
 }
 
 impl Unit {
@@ -58,6 +61,7 @@ impl Unit {
             Self::TaskManager => "taskmanager",
             Self::Gateway => "gateway",
             Self::Postgres => "postgres",
+            Self::SchemaRegistry => "schema-registry",
         }
     }
 
@@ -78,6 +82,7 @@ impl Unit {
             Service::Kafka => &[Self::Kafka],
             Service::Pulsar => &[Self::Pulsar],
             Service::Postgres => &[Self::Postgres],
+            Service::SchemaRegistry => &[Self::SchemaRegistry],
         }
     }
 
@@ -90,6 +95,7 @@ impl Unit {
             Self::TaskManager => Vec::new(),
             Self::Gateway => vec![ports.gateway_port],
             Self::Postgres => vec![ports.postgres_port],
+            Self::SchemaRegistry => vec![ports.schema_registry_port],
         }
     }
 }
@@ -172,6 +178,8 @@ struct Classpaths {
     /// each Gateway statement copies the session's class loader, so a catalog created from `ADD
     /// JAR` classes meets other copies of them when a later statement plans its tables.
     gateway: Vec<PathBuf>,
+    /// The Schema Registry's runnable jar (its manifest names its libraries).
+    schema_registry: Vec<PathBuf>,
 }
 
 fn join(paths: &[PathBuf]) -> String {
@@ -323,6 +331,7 @@ fn service_of(unit: Unit) -> Service {
         Unit::JobManager | Unit::TaskManager => Service::Flink,
         Unit::Gateway => Service::Gateway,
         Unit::Postgres => Service::Postgres,
+        Unit::SchemaRegistry => Service::SchemaRegistry,
     }
 }
 
@@ -352,6 +361,14 @@ fn provision(
     }
     if units.contains(&Unit::Gateway) {
         classpaths.gateway = gateway_jars(cache, progress)?;
+    }
+    if units.contains(&Unit::SchemaRegistry) {
+        let title = format!(
+            "Schema Registry (Apicurio Registry {})",
+            property("apicurio.registry.version")
+        );
+        classpaths.schema_registry =
+            vec![cache.stack_application("schema-registry", &title, progress)?];
     }
     Ok(classpaths)
 }
@@ -776,6 +793,33 @@ fn prepare_jvm(stack: &Stack, unit: Unit, classpaths: &Classpaths) -> Result<Jvm
                 jvm,
                 args: vec![config.display().to_string()],
                 classpath: join(&classpaths.kafka),
+                env: Vec::new(),
+            }
+        }
+        Unit::SchemaRegistry => {
+            // Quarkus reads its settings from system properties; the storage is Apicurio's
+            // default, an in-memory H2 database (the stack's schemas last as long as it runs).
+            let mut jvm = strings(&[
+                "-Xmx256m",
+                "-Xms64m",
+                "-XX:MaxMetaspaceSize=192m",
+                "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1",
+                "-XX:+ExitOnOutOfMemoryError",
+                "-Dquarkus.http.host=localhost",
+                "-Dquarkus.log.console.color=false",
+                "-Djava.util.logging.manager=org.jboss.logmanager.LogManager",
+            ]);
+            jvm.push(format!(
+                "-Dquarkus.http.port={}",
+                stack.ports().schema_registry_port
+            ));
+            jvm.push(tmp);
+            Jvm {
+                main_class: "io.quarkus.runner.GeneratedMain",
+                jvm,
+                args: Vec::new(),
+                classpath: join(&classpaths.schema_registry),
                 env: Vec::new(),
             }
         }
