@@ -1,5 +1,6 @@
-//! Encoding rows into message keys and values the way Flink's `raw` and `json` formats read
-//! them, and decoding messages back into rows.
+//! Encoding rows into message keys and values the way Flink's formats read them, and decoding
+//! messages back into rows: `raw` and `json` here, `avro` and `avro-confluent` through the
+//! table's [`AvroCodec`](super::format::avro::AvroCodec)s.
 
 use base64::Engine as _;
 use serde_json::{Map, Number, Value};
@@ -33,7 +34,22 @@ impl TableSpec {
                 }
                 Ok(Some(Value::Object(key).to_string().into_bytes()))
             }
+            Format::Avro | Format::AvroConfluent => self.key_codec()?.encode(row).map(Some),
         }
+    }
+
+    fn key_codec(&self) -> Result<&super::format::avro::AvroCodec, String> {
+        self.avro
+            .key
+            .as_deref()
+            .ok_or_else(|| format!("table `{}` has no Avro codec for its key", self.name))
+    }
+
+    fn value_codec(&self) -> Result<&super::format::avro::AvroCodec, String> {
+        self.avro
+            .value
+            .as_deref()
+            .ok_or_else(|| format!("table `{}` has no Avro codec for its value", self.name))
     }
 
     /// The message value of a row. `original` is the row's JSON text as read, sent as it is
@@ -67,6 +83,7 @@ impl TableSpec {
                 }
                 Ok(Value::Object(value).to_string().into_bytes())
             }
+            Format::Avro | Format::AvroConfluent => self.value_codec()?.encode(row),
         }
     }
 
@@ -91,6 +108,12 @@ impl TableSpec {
                     out.insert(column.clone(), value);
                 }
             }
+            Some(Format::Avro | Format::AvroConfluent) => {
+                out = self
+                    .key_codec()?
+                    .decode(bytes)
+                    .map_err(|e| format!("the key: {e}"))?;
+            }
         }
         Ok(out)
     }
@@ -107,6 +130,10 @@ impl TableSpec {
             }
             Format::Json => serde_json::from_slice(bytes)
                 .map_err(|e| format!("the value is not a JSON object: {e}")),
+            Format::Avro | Format::AvroConfluent => self
+                .value_codec()?
+                .decode(bytes)
+                .map_err(|e| format!("the value: {e}")),
         }
     }
 

@@ -2066,6 +2066,7 @@ mod tests {
             key_format: (!keys.is_empty()).then_some(Format::Json),
             key_prefix: String::new(),
             value_format: Format::Json,
+            avro: Default::default(),
         }
     }
 

@@ -16,6 +16,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod format;
 pub mod generate;
 pub mod input;
 pub mod jdbc;

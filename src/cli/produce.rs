@@ -105,6 +105,7 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    target.ready_formats(true)?;
     let encoder = Encoder {
         table: target.table.clone(),
         shape: if args.envelope {
