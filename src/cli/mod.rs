@@ -111,6 +111,7 @@ pub enum Command {
   flinkit stack up --services kafka,flink   # some of them
   flinkit stack status --format json        # {\"services\":[{\"name\",\"healthy\",\"endpoint\"}]}
   flinkit stack up --services postgres       # jdbc:postgresql://localhost:5432/flinkit, user flinkit
+  flinkit stack up --services schema-registry  # http://localhost:8085/apis/ccompat/v7 (avro-confluent.url)
   flinkit stack logs pulsar -n 100
   flinkit stack down --purge                # stop and delete the data")]
     Stack(stack::StackArgs),
@@ -121,7 +122,11 @@ pub enum Command {
   flinkit produce --table users -f sql/user-count/kafka.sql --file users.jsonl
   flinkit produce --table users -f sql/user-count/kafka.sql --tombstone 100-1
   flinkit produce pulsar events --file - --envelope < events.jsonl
-  flinkit produce --table users -f users-jdbc.sql --file users.jsonl   # 'connector' = 'jdbc': one transaction")]
+  flinkit produce --table users -f users-jdbc.sql --file users.jsonl   # 'connector' = 'jdbc': one transaction
+  flinkit produce --table users -f sql/user-count/kafka-avro.sql --file users.jsonl   # avro-confluent: registered first
+
+Keys and values are encoded in the table's formats as Flink reads them: raw, json, avro and
+avro-confluent (the schema Flink derives from the columns, registered at 'avro-confluent.url').")]
     Produce(Box<produce::ProduceArgs>),
     /// Read a Kafka or Pulsar topic (or a jdbc table's rows) as JSON lines, or as a materialized
     /// upsert table.
@@ -129,7 +134,8 @@ pub enum Command {
   flinkit consume kafka users --count 10
   flinkit consume --table user_count_by_account -f sql/user-count/kafka.sql --upsert
   flinkit consume pulsar events --from 10m --follow
-  flinkit consume --table users -f users-jdbc.sql --upsert             # a PostgreSQL table as it is")]
+  flinkit consume --table users -f users-jdbc.sql --upsert             # a PostgreSQL table as it is
+  flinkit consume --table users -f sql/user-count/kafka-avro.sql --upsert   # Avro, schemas by id from the registry")]
     Consume(Box<consume::ConsumeArgs>),
     /// Show a tutorial's job working: stack, records, job, result table, all in one command.
     #[command(after_help = "Examples:
