@@ -344,7 +344,7 @@ fn print_statuses(
     let mut text = String::new();
     for s in statuses {
         let state = if s.healthy { "healthy" } else { "down" };
-        let mut line = format!("{:<8} {:<8} {}", s.service.name(), state, s.endpoint);
+        let mut line = format!("{:<15} {:<8} {}", s.service.name(), state, s.endpoint);
         if s.service == Service::Pulsar {
             line.push_str(&format!(" (admin {})", stack.ports().pulsar_admin()));
         }
