@@ -7,16 +7,24 @@
 # then `benches/submit.sh` (RUNS=5 by default; FLINKIT_FLINK_URL / FLINKIT_GATEWAY_URL to point
 # elsewhere). Prints each run and the medians and ratios. Runs are PAUSE seconds apart (default 6):
 # right after a cancel, Flink needs ~3 s to offer the freed slot again, for every tool alike.
+# FLINK_LINE=2 measures a Flink 2.x cluster (`flinkit stack up --flink-version 2`): the 2.x
+# runner jar, and 2.x's own CliFrontend from the 2.x stack's classpath (default FLINK_LINE=1.20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
 flink_url=${FLINKIT_FLINK_URL:-http://localhost:8081}
 gateway_url=${FLINKIT_GATEWAY_URL:-http://localhost:8083}
 flinkit=${FLINKIT_BIN:-target/release/flinkit}
+line=${FLINK_LINE:-1.20}
 export FLINKIT_FLINK_URL=$flink_url FLINKIT_GATEWAY_URL=$gateway_url
 
-lib=$(ls -d "${FLINKIT_CACHE_DIR:-$HOME/.cache/flinkit}"/stack-flink-*/lib | head -1)
-"$flinkit" setup --format json > /tmp/flinkit-bench-setup.json
+"$flinkit" setup --flink-version "$line" --format json > /tmp/flinkit-bench-setup.json
+cache=${FLINKIT_CACHE_DIR:-$HOME/.cache/flinkit}
+case $(python3 -c "import json; print(json.load(open('/tmp/flinkit-bench-setup.json'))['versions']['flink'])") in
+  1.20.*) lib=$(ls -d "$cache"/stack-flink-*/lib | grep -E 'stack-flink-[0-9a-f]{12}/lib$' | head -1) ;;
+  *) lib=$(ls -d "$cache"/stack-flink-*-"$line"*/lib 2>/dev/null | head -1) ;;
+esac
+[ -n "$lib" ] || { echo "no stack classpath for Flink $line in $cache: run flinkit stack up --flink-version $line first" >&2; exit 1; }
 jar=$(python3 -c "import json; print(json.load(open('/tmp/flinkit-bench-setup.json'))['runner_jar'])")
 opts=$(sed -n 's:.*<flink.jvm.options>\(.*\)</flink.jvm.options>.*:\1:p' jars/pom.xml)
 conf=$(mktemp -d)

@@ -23,11 +23,27 @@ step "flinkit stack up (Flink, SQL Gateway, Kafka, Pulsar, PostgreSQL, Schema Re
 # stopped when this script ends, whether the tests pass or not. If a stack of yours already
 # serves those ports, it is used as is and left running.
 export FLINKIT_STATE_DIR="$PWD/target/test-stack-state"
-trap 'step "flinkit stack down"; cargo run --locked --quiet -- stack down --runtime process --purge || true' EXIT
+# A Flink 2.x cluster and SQL Gateway beside it, on ports and a state folder of their own
+# (Kafka is the stack's above): the Kafka tutorials and the REST and Gateway tests run on both.
+flink2_conf="$PWD/target/flink2-stack.toml"
+printf '[stack]\nflink_port = 18081\nflink_rpc_port = 16124\ngateway_port = 18083\n' > "$flink2_conf"
+export FLINKIT_FLINK2_URL=http://localhost:18081 FLINKIT_GATEWAY2_URL=http://localhost:18083
+flink2() { FLINKIT_STATE_DIR="$PWD/target/test-stack-2-state" cargo run --locked --quiet -- "$@" --config "$flink2_conf"; }
+trap 'step "flinkit stack down"; flink2 stack down --runtime process --purge || true; cargo run --locked --quiet -- stack down --runtime process --purge || true' EXIT
 cargo run --locked --quiet -- stack up --runtime process
+
+step "flinkit stack up --flink-version 2 (Flink 2.x and its SQL Gateway on ports 18081/18083)"
+flink2 stack up --runtime process --flink-version 2 --services flink,gateway
 
 step "cargo test (tests/stack.rs runs its own stack on other ports)"
 cargo test --locked
+
+step "on Flink 2.x: the Kafka tutorials through REST and the Gateway, and the REST and Gateway tests"
+for target in rest gateway; do
+  FLINKIT_FLINK_URL=$FLINKIT_FLINK2_URL FLINKIT_GATEWAY_URL=$FLINKIT_GATEWAY2_URL FLINKIT_E2E_TARGET=$target \
+    cargo test --locked --test e2e kafka
+done
+FLINKIT_FLINK_URL=$FLINKIT_FLINK2_URL FLINKIT_GATEWAY_URL=$FLINKIT_GATEWAY2_URL cargo test --locked --test cluster
 
 step "library examples (examples/*.rs) against the stack: launch on each target, the bridge, a pipeline test, a pipeline's lifecycle"
 cargo build --locked --quiet --examples

@@ -30,7 +30,7 @@ pub struct Cluster {
 }
 
 /// Every setting, after layering.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Where jobs run.
@@ -39,10 +39,24 @@ pub struct Settings {
     /// The local stack's ports.
     #[serde(default)]
     pub stack: Ports,
+    /// The secure stack's ports (`flinkit stack up --secure`).
+    #[serde(default = "Ports::secure_default")]
+    pub secure_stack: Ports,
     /// Jars every script gets (`jars = ["lib/my-connector.jar", "GROUP:ARTIFACT:VERSION"]`),
     /// before the `--jar` flags.
     #[serde(default)]
     pub jars: Vec<crate::connectors::resolve::JarSource>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            cluster: Cluster::default(),
+            stack: Ports::default(),
+            secure_stack: Ports::secure_default(),
+            jars: Vec::new(),
+        }
+    }
 }
 
 /// The environment variables that are settings, and the keys they set.

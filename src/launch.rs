@@ -11,6 +11,10 @@
 //! - [`Target::Rest`]: a cluster's JobManager REST API (the runner jar uploaded once by hash).
 //! - [`Target::Gateway`]: a SQL Gateway session (its INSERTs as one statement set).
 //!
+//! Each Flink line flinkit runs (1.20, 2.x: [`FlinkLine`]) has its own runner and option
+//! catalog: on rest and gateway the cluster's own version picks them
+//! ([`Options::cluster_line`]), locally [`Options::flink_line`] does (1.20 by default).
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use flinkit::launch::{launch, Options};
@@ -55,6 +59,7 @@ use crate::connectors::resolve::{self, Artifact, JarSource};
 use crate::connectors::{self, Diagnostic, Severity};
 use crate::flink::gateway::{self, GatewayClient, GatewayError};
 use crate::flink::http::HttpError;
+use crate::flink::line::{FlinkLine, LineError};
 use crate::flink::local::{self, LocalEnd, LocalError, LocalJob, LocalOptions};
 use crate::flink::rest::{Refusal, RestClient, RestError, RunRequest, Vertex};
 use crate::flink::session::{self, Session};
@@ -214,6 +219,7 @@ pub struct Options {
     jars: Vec<JarSource>,
     session: UseSession,
     session_dir: Option<PathBuf>,
+    flink_line: Option<FlinkLine>,
     listener: Option<Listener>,
 }
 
@@ -235,6 +241,7 @@ impl fmt::Debug for Options {
             .field("parallelism", &self.parallelism)
             .field("detach", &self.detach)
             .field("jars", &self.jars)
+            .field("flink_line", &self.flink_line)
             .finish_non_exhaustive()
     }
 }
@@ -267,6 +274,7 @@ impl Options {
             jars: Vec::new(),
             session: UseSession::default(),
             session_dir: None,
+            flink_line: None,
             listener: None,
         }
     }
@@ -428,6 +436,62 @@ impl Options {
         &self.jars
     }
 
+    /// The Flink line to run on (default: 1.20 locally; a cluster's own line, read from it).
+    /// For the rest and gateway targets it must be the cluster's: a line other than the one
+    /// the cluster reports is an error ([`LineError::Mismatch`]).
+    pub fn flink_line(mut self, line: FlinkLine) -> Self {
+        self.flink_line = Some(line);
+        self
+    }
+
+    /// The Flink line set with [`Options::flink_line`] (or read by [`Options::cluster_line`]).
+    pub fn line(&self) -> Option<FlinkLine> {
+        self.flink_line
+    }
+
+    /// For the rest and gateway targets, asks the cluster (`/overview`) or the SQL Gateway
+    /// (`/v1/info`) its Flink version and sets the line to it, so the job gets the runner and
+    /// the option catalog of that line; [`Prepared::prepare`] and [`launch`] do it themselves.
+    /// A cluster that does not answer leaves the options as they are (submitting then says it
+    /// does not answer); one running a line flinkit has no runner for is an error.
+    pub async fn cluster_line(mut self) -> Result<Self, LineError> {
+        let (service, url, version) = match self.target {
+            Target::Local => return Ok(self),
+            Target::Rest => {
+                let rest = RestClient::new(&self.flink_url, Duration::from_secs(5));
+                (
+                    "the cluster",
+                    self.flink_url.clone(),
+                    rest.version().await.ok(),
+                )
+            }
+            Target::Gateway => {
+                let gateway = GatewayClient::new(&self.gateway_url);
+                let version = gateway.version().await.ok();
+                ("the SQL Gateway", self.gateway_url.clone(), version)
+            }
+        };
+        let Some(version) = version else {
+            return Ok(self);
+        };
+        let line = FlinkLine::of_cluster(&version, service, &url)?;
+        if let Some(asked) = self.flink_line.filter(|asked| *asked != line) {
+            return Err(LineError::Mismatch {
+                asked: asked.to_string(),
+                service,
+                url,
+                version,
+            });
+        }
+        self.flink_line = Some(line);
+        Ok(self)
+    }
+
+    /// The line the job runs on: the one set or read from the cluster, else 1.20.
+    fn line_or_default(&self) -> FlinkLine {
+        self.flink_line.unwrap_or_default()
+    }
+
     /// Calls `listener` with each step of the launch, for a progress display.
     pub fn on_event(mut self, listener: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.listener = Some(Arc::new(listener));
@@ -440,11 +504,13 @@ impl Options {
         }
     }
 
+    /// The cache, for the job's Flink line.
     fn cache_or_default(&self) -> Result<Cache, LaunchError> {
-        match &self.cache {
-            Some(cache) => Ok(cache.clone()),
-            None => Ok(Cache::from_env()?),
-        }
+        let cache = match &self.cache {
+            Some(cache) => cache.clone(),
+            None => Cache::from_env()?,
+        };
+        Ok(cache.for_line(self.line_or_default()))
     }
 
     /// The job configuration: `--set`s, then the parallelism and savepoint as Flink keys.
@@ -601,6 +667,7 @@ impl From<ProvisionError> for JarsError {
 pub struct Extras {
     jars: Vec<PathBuf>,
     catalog: Option<Catalog>,
+    line: FlinkLine,
 }
 
 impl Extras {
@@ -609,15 +676,24 @@ impl Extras {
         &self.jars
     }
 
-    /// The bundled catalog extended with the added jars' connectors and formats.
+    /// The line's bundled catalog extended with the added jars' connectors and formats.
     pub fn catalog(&self) -> &Catalog {
-        self.catalog.as_ref().unwrap_or_else(|| Catalog::builtin())
+        self.catalog.as_ref().unwrap_or_else(|| self.line.catalog())
+    }
+
+    /// No jars, for `line`.
+    fn none(line: FlinkLine) -> Self {
+        Self {
+            line,
+            ..Self::default()
+        }
     }
 
     /// Finds what `script` needs beyond the runner, fetches it into `cache` once, and describes
     /// it with the runner: first the user's `jars` (files, or Maven artifacts); then, for each
     /// connector, format or catalog type they do not provide, the artifacts of
-    /// [`resolve::PROVIDERS`] (so a user's jar wins over the table). Blocking: the first time
+    /// [`resolve::PROVIDERS`] built for the cache's Flink line (so a user's jar wins over the
+    /// table). Blocking: the first time
     /// it runs Maven and Java; later it reads the cache. A script that needs nothing extra
     /// costs nothing here (no I/O at all).
     pub fn resolve(
@@ -626,23 +702,25 @@ impl Extras {
         cache: &Cache,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Self, JarsError> {
+        let line = cache.line();
         let curated = |needs: &[&resolve::Need]| -> Vec<Artifact> {
             needs
                 .iter()
                 .filter_map(|n| resolve::provider(n.kind, &n.identifier))
+                .filter(|p| p.fits(line.as_str()))
                 .flat_map(|p| p.artifacts())
                 .collect()
         };
         let all_needs: Vec<&resolve::Need> = needs.iter().collect();
         if curated(&all_needs).is_empty() && jars.is_empty() {
-            return Ok(Self::default());
+            return Ok(Self::none(line));
         }
-        let (artifacts, files) = user_jars(jars)?;
+        let (artifacts, files) = user_jars(jars, line)?;
         let user = fetch(cache, &artifacts, progress)?
             .into_iter()
             .chain(files)
             .collect::<Vec<_>>();
-        let mut extras = Self::default();
+        let mut extras = Self::none(line);
         if !user.is_empty() {
             extras = describe(cache, dedup(user), progress)?;
         }
@@ -666,11 +744,14 @@ impl Extras {
     }
 }
 
-/// The user's jars: Maven artifacts to fetch, and files checked to be jars built for this
-/// Flink line (as absolute paths).
-fn user_jars(jars: &[JarSource]) -> Result<(Vec<Artifact>, Vec<PathBuf>), JarsError> {
-    let flink = crate::versions::flink();
-    let line = flink.split('.').take(2).collect::<Vec<_>>().join(".");
+/// The user's jars: Maven artifacts to fetch, and files checked to be jars built for `line`
+/// (as absolute paths).
+fn user_jars(
+    jars: &[JarSource],
+    line: FlinkLine,
+) -> Result<(Vec<Artifact>, Vec<PathBuf>), JarsError> {
+    let flink = line.flink_version();
+    let line = line.as_str();
     let other_line = |jar: String, built: String| JarsError::OtherFlinkLine {
         jar,
         line: built,
@@ -769,7 +850,8 @@ fn describe(
     })?;
     Ok(Extras {
         jars,
-        catalog: Some(Catalog::builtin().extended(extra)),
+        catalog: Some(cache.line().catalog().extended(extra)),
+        line: cache.line(),
     })
 }
 
@@ -848,6 +930,9 @@ pub enum LaunchError {
     /// The jars the script needs could not be had.
     #[error(transparent)]
     Jars(#[from] JarsError),
+    /// No runner for the Flink line asked for or the cluster runs; nothing was submitted.
+    #[error(transparent)]
+    Line(#[from] LineError),
     /// A database the script's `jdbc` tables name does not answer or lacks a table.
     #[error(transparent)]
     Database(#[from] connectors::database::DatabaseError),
@@ -864,6 +949,7 @@ impl LaunchError {
     pub fn is_invalid_input(&self) -> bool {
         match self {
             Self::Jars(err) => err.is_invalid_input(),
+            Self::Line(err) => !matches!(err, LineError::NoRunner { .. }),
             Self::Database(err) => err.is_invalid_input(),
             _ => matches!(
                 self,
@@ -919,6 +1005,7 @@ impl LaunchError {
 #[derive(Debug)]
 pub struct Prepared<'s> {
     script: &'s Script,
+    line: Result<FlinkLine, LineError>,
     substituted: Substituted,
     extras: Result<Extras, JarsError>,
     diagnostics: Vec<Diagnostic>,
@@ -928,11 +1015,14 @@ pub struct Prepared<'s> {
 impl<'s> Prepared<'s> {
     /// Substitutes the variables of `options`, resolves the jars the script needs beyond the
     /// runner ([`Extras::resolve`]: blocking, Maven and Java the first time), validates the
-    /// tables offline against the bundled and added connectors, and builds the job. Never
-    /// fails: the findings, the jars' problem and the job's shape are there to look at.
+    /// tables offline against the bundled and added connectors of the options' Flink line
+    /// ([`Options::flink_line`]; 1.20 unless set — [`Prepared::prepare`] reads a cluster's),
+    /// and builds the job. Never fails: the findings, the jars' problem and the job's shape are
+    /// there to look at.
     pub fn new(script: &'s Script, options: &Options) -> Self {
         let substituted = vars::substitute(script, &Vars::new(options.vars.iter().cloned()));
-        let needs = resolve::needs(script, &substituted, Catalog::builtin());
+        let line = options.line_or_default();
+        let needs = resolve::needs(script, &substituted, line.catalog());
         let extras = options
             .cache_or_default()
             .map_err(|_| JarsError::from(ProvisionError::NoCacheDir))
@@ -941,15 +1031,24 @@ impl<'s> Prepared<'s> {
                     options.emit(Event::Provision(p))
                 })
             });
-        Self::with_extras(script, options, substituted, extras)
+        Self::with_extras(script, options, Ok(line), substituted, extras)
     }
 
-    /// [`Prepared::new`] for async callers: the jars are resolved on a blocking thread.
+    /// [`Prepared::new`] for async callers: a rest or gateway target's Flink line is read from
+    /// the cluster ([`Options::cluster_line`]), and the jars are resolved on a blocking thread.
     pub async fn prepare(script: &'s Script, options: &Options) -> Self {
         let substituted = vars::substitute(script, &Vars::new(options.vars.iter().cloned()));
-        let needs = resolve::needs(script, &substituted, Catalog::builtin());
+        let (options, line) = match options.clone().cluster_line().await {
+            Ok(resolved) => {
+                let line = resolved.line_or_default();
+                (resolved, Ok(line))
+            }
+            Err(err) => (options.clone(), Err(err)),
+        };
+        let catalog_line = line.clone().unwrap_or_default();
+        let needs = resolve::needs(script, &substituted, catalog_line.catalog());
         let extras = if needs.is_empty() && options.jars.is_empty() {
-            Ok(Extras::default())
+            Ok(Extras::none(catalog_line))
         } else {
             let owned = options.clone();
             tokio::task::spawn_blocking(move || {
@@ -968,18 +1067,18 @@ impl<'s> Prepared<'s> {
                 }))
             })
         };
-        Self::with_extras(script, options, substituted, extras)
+        Self::with_extras(script, &options, line, substituted, extras)
     }
 
     fn with_extras(
         script: &'s Script,
         options: &Options,
+        line: Result<FlinkLine, LineError>,
         substituted: Substituted,
         extras: Result<Extras, JarsError>,
     ) -> Self {
-        let catalog = extras
-            .as_ref()
-            .map_or_else(|_| Catalog::builtin(), Extras::catalog);
+        let fallback = line.clone().unwrap_or_default().catalog();
+        let catalog = extras.as_ref().map_or(fallback, Extras::catalog);
         let diagnostics = connectors::validate_with(script, &substituted, catalog);
         let spec = JobSpec::from_script(script, &substituted.texts, options.name.as_deref()).map(
             |mut spec| {
@@ -989,11 +1088,17 @@ impl<'s> Prepared<'s> {
         );
         Self {
             script,
+            line,
             substituted,
             extras,
             diagnostics,
             spec,
         }
+    }
+
+    /// The Flink line the job runs on, or why flinkit has no runner for it.
+    pub fn line(&self) -> Result<FlinkLine, &LineError> {
+        self.line.as_ref().copied()
     }
 
     /// The jars the script needs beyond the runner, or why they could not be had.
@@ -1051,8 +1156,11 @@ impl<'s> Prepared<'s> {
             .collect()
     }
 
-    /// Submits the job to `options`' target and returns its handle once Flink accepted it.
+    /// Submits the job to `options`' target and returns its handle once Flink accepted it. A
+    /// line flinkit has no runner for is refused here, before anything is uploaded.
     pub async fn submit(&self, options: &Options) -> Result<Job, LaunchError> {
+        let line = self.line.clone()?;
+        let options = &options.clone().flink_line(line);
         let extras = self
             .extras
             .as_ref()
@@ -1408,6 +1516,11 @@ impl Context<'_> {
         options: &Options,
     ) -> Result<Option<Session>, LaunchError> {
         if options.session == UseSession::Never || options.detach || options.web_port.is_some() {
+            return Ok(None);
+        }
+        if !options.line_or_default().is_default() {
+            // The session runs the default line's runner; making it another line's would
+            // replace it under the jobs other runs have in it.
             return Ok(None);
         }
         if !self.extra_jars.is_empty() {

@@ -7,11 +7,11 @@
 //! `~/.cache/flinkit`):
 //!
 //! ```text
-//! runner/<sources-hash>/flink-sql-runner.jar   + .sha256
+//! runner/<sources-hash>/flink-sql-runner.jar   + .sha256 (`<sources-hash>-2.2/` for Flink 2.x)
 //! flink-<version>-<pom-hash>/lib/*.jar         + lib.sha256 (one "sha256 size name" per jar)
 //! flink-<version>-<pom-hash>/cds/<key>.jsa     + .sha256: the class-data archive (about 100 MB)
 //! stack-<service>-<pom-hash>/lib/*.jar         the local stack's services (`jars/stack/*/pom.xml`)
-//! src/<sources-hash>/                          the extracted Maven project
+//! src/<sources-hash>/                          the extracted Maven project (one per Flink line)
 //! jars-<artifacts-hash>/lib/*.jar               + lib.sha256: connector jars and their dependencies
 //! described-<jars-hash>.json                    the factories and class conflicts of a set of jars
 //! job-<jars-hash>.jar                           the runner with the extra jars nested (for REST)
@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 use crate::connectors::resolve::Artifact;
 use crate::flink::archive;
+use crate::flink::line::FlinkLine;
 use crate::versions;
 
 /// What the runner found in a set of extra jars ([`Cache::describe`]).
@@ -279,16 +280,44 @@ impl Provisioned {
     }
 }
 
-/// The cache directory and the operations on it.
+/// The cache directory and the operations on it, for one Flink line (the runner jar, the
+/// local runtime and the stack's Flink are the line's; connector jars are shared).
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
+    line: FlinkLine,
 }
 
 impl Cache {
-    /// The cache at `root`.
+    /// The cache at `root`, for the default Flink line.
     pub fn at(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            line: FlinkLine::default(),
+        }
+    }
+
+    /// The same cache for Flink `line`.
+    pub fn for_line(&self, line: FlinkLine) -> Self {
+        Self {
+            root: self.root.clone(),
+            line,
+        }
+    }
+
+    /// The Flink line this cache provisions for.
+    pub fn line(&self) -> FlinkLine {
+        self.line
+    }
+
+    /// `-2.2` after a folder name for a line other than the default (whose folders keep the
+    /// names they always had).
+    fn line_suffix(&self) -> String {
+        if self.line.is_default() {
+            String::new()
+        } else {
+            format!("-{}", self.line)
+        }
     }
 
     /// The cache from `FLINKIT_CACHE_DIR`, `XDG_CACHE_HOME` or `HOME` ([`crate::config::cache_dir`]).
@@ -348,13 +377,18 @@ impl Cache {
     }
 
     fn runner_dir(&self) -> PathBuf {
-        self.root.join("runner").join(sources_hash())
+        self.root
+            .join("runner")
+            .join(format!("{}{}", sources_hash(), self.line_suffix()))
     }
 
     fn runtime_dir(&self) -> PathBuf {
         let hash = poms_hash(|p| p.starts_with("flink-local-runtime/"));
-        self.root
-            .join(format!("flink-{}-{}", versions::flink(), &hash[..12]))
+        self.root.join(format!(
+            "flink-{}-{}",
+            self.line.flink_version(),
+            &hash[..12]
+        ))
     }
 
     /// The runner jar: `FLINKIT_RUNNER_JAR` when set, else the cached build of the embedded
@@ -389,28 +423,26 @@ impl Cache {
         }
         progress(Progress::Started(format!(
             "building the runner jar with Maven (Flink {}, first time only)",
-            versions::flink()
+            self.line.flink_version()
         )));
         let started = Instant::now();
         find_maven()?;
         let src = self.extract_sources()?;
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let log = dir.join("build.log");
-        maven(
-            "building the runner jar",
-            started,
-            progress,
-            &[
-                "-f",
-                &src.join("pom.xml").display().to_string(),
-                "-pl",
-                "flink-sql-runner",
-                "-am",
-                "package",
-                "-DskipTests",
-            ],
-            &log,
-        )?;
+        let pom = src.join("pom.xml").display().to_string();
+        let mut args = vec![
+            "-f",
+            &pom,
+            "-pl",
+            "flink-sql-runner",
+            "-am",
+            "package",
+            "-DskipTests",
+        ];
+        let line_args = self.line.maven_args();
+        args.extend(line_args.iter().map(String::as_str));
+        maven("building the runner jar", started, progress, &args, &log)?;
         let built = find_built_jar(&src.join("flink-sql-runner/target"))?;
         let tmp = dir.join("flink-sql-runner.jar.tmp");
         std::fs::copy(&built, &tmp).map_err(io(&tmp))?;
@@ -449,7 +481,7 @@ impl Cache {
         self.resolve_classpath(
             &self.runtime_dir(),
             "flink-local-runtime/pom.xml",
-            &format!("Flink {} runtime", versions::flink()),
+            &format!("Flink {} runtime", self.line.flink_version()),
             verify,
             progress,
         )
@@ -473,7 +505,15 @@ impl Cache {
             });
         }
         let hash = poms_hash(|p| p == pom);
-        let dir = self.root.join(format!("stack-{name}-{}", &hash[..12]));
+        // Only Flink's classpath depends on the line.
+        let line = if name == "flink" {
+            self.line_suffix()
+        } else {
+            String::new()
+        };
+        let dir = self
+            .root
+            .join(format!("stack-{name}-{}{line}", &hash[..12]));
         self.resolve_classpath(&dir, &pom, title, verify, progress)
     }
 
@@ -561,6 +601,9 @@ impl Cache {
         verify: bool,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Vec<PathBuf>, ProvisionError> {
+        if artifacts.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut coordinates: Vec<String> = artifacts.iter().map(Artifact::to_string).collect();
         coordinates.sort();
         coordinates.dedup();
@@ -739,7 +782,7 @@ impl Cache {
             serde_json::from_slice(&out.stdout).map_err(|err| ProvisionError::Describe {
                 message: format!("unreadable answer ({err}); {}", tail()),
             })?;
-        let builtin = crate::connectors::catalog::Catalog::builtin();
+        let builtin = self.line.catalog();
         let load_errors: Vec<String> = catalog
             .get("load_errors")
             .and_then(|v| serde_json::from_value(v.clone()).ok())
@@ -832,17 +875,22 @@ impl Cache {
                 std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
             }
             std::fs::create_dir_all(dir).map_err(io(dir))?;
+            let pom = src.join(pom).display().to_string();
+            let output = format!("-DoutputDirectory={}", tmp.display());
+            let mut args = vec![
+                "-f",
+                &pom,
+                "dependency:copy-dependencies",
+                &output,
+                "-DincludeScope=runtime",
+            ];
+            let line_args = self.line.maven_args();
+            args.extend(line_args.iter().map(String::as_str));
             maven(
                 &format!("fetching the {step}"),
                 started,
                 progress,
-                &[
-                    "-f",
-                    &src.join(pom).display().to_string(),
-                    "dependency:copy-dependencies",
-                    &format!("-DoutputDirectory={}", tmp.display()),
-                    "-DincludeScope=runtime",
-                ],
+                &args,
                 &dir.join("fetch.log"),
             )?;
             if lib.exists() {
@@ -865,7 +913,11 @@ impl Cache {
 
     /// Writes the embedded Maven project to `src/<hash>/` (once).
     fn extract_sources(&self) -> Result<PathBuf, ProvisionError> {
-        let src = self.root.join("src").join(sources_hash());
+        // One folder per line: Maven's build output of one line must not meet the other's.
+        let src = self
+            .root
+            .join("src")
+            .join(format!("{}{}", sources_hash(), self.line_suffix()));
         let done = src.join(".complete");
         if done.exists() {
             return Ok(src);

@@ -165,12 +165,15 @@ fn await_rows(
     }
 }
 
-/// Runs a tutorial through the CLI: the job first (on `target`), then each step's records, each
-/// followed by a check of the sink's materialized table.
+/// Runs a tutorial through the CLI: the job first (on `target`, or `FLINKIT_E2E_TARGET`), then
+/// each step's records, each followed by a check of the sink's materialized table.
 fn tutorial(name: &str, broker: Broker, target: &str) {
     if !stack_ready(Some(broker)) {
         return;
     }
+    // scripts/test.sh runs the Kafka tutorials on the Flink 2.x stack through each target.
+    let target = std::env::var("FLINKIT_E2E_TARGET").unwrap_or_else(|_| target.to_string());
+    let target = target.as_str();
     let _turn = take_turn();
     let started = Instant::now();
     let tutorial = Tutorial::named(name).unwrap();
@@ -179,6 +182,8 @@ fn tutorial(name: &str, broker: Broker, target: &str) {
         tutorial.sql(broker).unwrap(),
         &Rewrite {
             topic_suffix: suffix.clone(),
+            // The stack's broker (`FLINKIT_KAFKA_URL` when it runs on other ports).
+            kafka: (broker == Broker::Kafka).then(common::kafka_url),
             ..Rewrite::default()
         },
     )

@@ -4,12 +4,28 @@
 
 use std::process::Command;
 
-use flinkit::connectors::catalog::SNAPSHOT;
+use flinkit::connectors::catalog::{SNAPSHOT, SNAPSHOT_2};
+use flinkit::flink::line::FlinkLine;
 use flinkit::flink::local::runner_command;
 use flinkit::provision::{Cache, ProvisionError};
 
 fn provisioned() -> Option<flinkit::provision::Provisioned> {
-    match Cache::from_env().and_then(|c| c.provision(false, &mut |_| {})) {
+    provisioned_for(FlinkLine::default())
+}
+
+/// The runner and runtime of `line` (without a class-data archive: describing needs none).
+fn provisioned_for(line: FlinkLine) -> Option<flinkit::provision::Provisioned> {
+    let provisioned = Cache::from_env().and_then(|c| {
+        let cache = c.for_line(line);
+        Ok(flinkit::provision::Provisioned {
+            java: flinkit::provision::find_java()?,
+            runner_jar: cache.runner_jar(false, &mut |_| {})?,
+            classpath: cache.local_classpath(false, &mut |_| {})?,
+            class_archive: None,
+            extra_jars: Vec::new(),
+        })
+    });
+    match provisioned {
         Ok(p) => Some(p),
         Err(err @ (ProvisionError::JavaMissing { .. } | ProvisionError::JavaTooOld { .. }))
             if std::env::var_os("CI").is_none() =>
@@ -23,7 +39,17 @@ fn provisioned() -> Option<flinkit::provision::Provisioned> {
 
 #[test]
 fn the_snapshot_is_the_runners_live_catalog() {
-    let Some(provisioned) = provisioned() else {
+    live_catalog_is(FlinkLine::V1_20, SNAPSHOT, "catalog.json");
+}
+
+#[test]
+fn the_2x_snapshot_is_the_2x_runners_live_catalog() {
+    live_catalog_is(FlinkLine::V2, SNAPSHOT_2, "catalog-2.json");
+}
+
+/// `line`'s runner describes exactly the checked-in `snapshot` (`src/connectors/<file>`).
+fn live_catalog_is(line: FlinkLine, snapshot: &str, file: &str) {
+    let Some(provisioned) = provisioned_for(line) else {
         return;
     };
     let out = runner_command(&provisioned, "512m", &["-XX:TieredStopAtLevel=1"])
@@ -36,11 +62,11 @@ fn the_snapshot_is_the_runners_live_catalog() {
         String::from_utf8_lossy(&out.stderr)
     );
     let live: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let snapshot: serde_json::Value = serde_json::from_str(SNAPSHOT).unwrap();
+    let snapshot: serde_json::Value = serde_json::from_str(snapshot).unwrap();
     if live != snapshot {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/target/catalog.live.json");
-        std::fs::write(path, &out.stdout).unwrap();
-        panic!("the connectors changed: review and run `cp {path} src/connectors/catalog.json`");
+        let path = format!("{}/target/{file}.live", env!("CARGO_MANIFEST_DIR"));
+        std::fs::write(&path, &out.stdout).unwrap();
+        panic!("the connectors changed: review and run `cp {path} src/connectors/{file}`");
     }
 }
 

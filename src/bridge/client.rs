@@ -100,9 +100,10 @@ use futures::Stream;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
+use super::format::changelog::{Images, SharedImages};
 use super::input::{Encoder, Lines, Shape};
 use super::table::{TableError, TableSpec};
-use super::upsert::{DecodeError, Row};
+use super::upsert::{DecodeError, Row, UpsertView};
 use super::{
     Ack, BridgeError, ConsumeOptions, Consumer, Endpoint, InRecord, Next, OutRecord, Producer,
 };
@@ -331,9 +332,19 @@ impl TableProducer {
             .into());
         };
         let producer = AsyncProducer::open(&table.endpoint, topic, timeout).await?;
+        // A changelog's before-images start from the rows its topic holds (the producer created
+        // a missing topic).
+        let images = SharedImages::new(
+            if table.is_changelog() && !table.row_key_columns().is_empty() {
+                Images::from_view(&UpsertView::read(table, timeout).await?)
+            } else {
+                Images::new()
+            },
+        );
         let encoder = |shape| Encoder {
             table: Some(table.clone()),
             shape,
+            images: images.clone(),
             ..Encoder::default()
         };
         Ok(Self {

@@ -1,12 +1,13 @@
-//! Encoding rows into message keys and values the way Flink's formats read them, and decoding
-//! messages back into rows: `raw` and `json` here, `avro` and `avro-confluent` through the
-//! table's [`AvroCodec`](super::format::avro::AvroCodec)s.
+//! Encoding rows into message keys and values the way Flink's formats read them (`raw` and
+//! `json` here, `csv`, `debezium-json`, `avro` and `avro-confluent` in [`super::format`]), and
+//! decoding messages back into rows.
 
 use base64::Engine as _;
 use serde_json::{Map, Number, Value};
 
+use super::format::changelog::{Change, Op};
 use super::table::{Format, TableSpec};
-use super::types::{DataType, TypeKind};
+use super::types::{DataType, Field, TypeKind};
 
 /// The base64 alphabet Flink's JSON format uses for BYTES.
 const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -33,6 +34,15 @@ impl TableSpec {
                     );
                 }
                 Ok(Some(Value::Object(key).to_string().into_bytes()))
+            }
+            Format::Csv => {
+                let options = self.key_csv.as_ref().ok_or_else(no_csv_options)?;
+                options
+                    .encode(&self.fields_of(&self.key_fields), row)
+                    .map(Some)
+            }
+            Format::DebeziumJson | Format::CanalJson | Format::MaxwellJson => {
+                Err(no_changelog_key())
             }
             Format::Avro | Format::AvroConfluent => self.key_codec()?.encode(row).map(Some),
         }
@@ -83,6 +93,16 @@ impl TableSpec {
                 }
                 Ok(Value::Object(value).to_string().into_bytes())
             }
+            Format::Csv => {
+                let options = self.value_csv.as_ref().ok_or_else(no_csv_options)?;
+                options.encode(&self.fields_of(&self.value_fields), row)
+            }
+            Format::DebeziumJson | Format::CanalJson | Format::MaxwellJson => Ok(self
+                .encode_change(&Change {
+                    op: Op::Create,
+                    before: None,
+                    after: Some(row.clone()),
+                })),
             Format::Avro | Format::AvroConfluent => self.value_codec()?.encode(row),
         }
     }
@@ -108,6 +128,15 @@ impl TableSpec {
                     out.insert(column.clone(), value);
                 }
             }
+            Some(Format::Csv) => {
+                let options = self.key_csv.as_ref().ok_or_else(no_csv_options)?;
+                out = options
+                    .decode(&self.fields_of(&self.key_fields), bytes)?
+                    .ok_or_else(|| "Flink reads no key from it (an empty record)".to_string())?;
+            }
+            Some(Format::DebeziumJson | Format::CanalJson | Format::MaxwellJson) => {
+                return Err(no_changelog_key());
+            }
             Some(Format::Avro | Format::AvroConfluent) => {
                 out = self
                     .key_codec()?
@@ -130,11 +159,32 @@ impl TableSpec {
             }
             Format::Json => serde_json::from_slice(bytes)
                 .map_err(|e| format!("the value is not a JSON object: {e}")),
+            Format::Csv => {
+                let options = self.value_csv.as_ref().ok_or_else(no_csv_options)?;
+                options
+                    .decode(&self.fields_of(&self.value_fields), bytes)?
+                    .ok_or_else(|| {
+                        "Flink reads no row from it (an empty record or a comment, or one it \
+                         cannot read with 'csv.ignore-parse-errors')"
+                            .to_string()
+                    })
+            }
+            Format::DebeziumJson | Format::CanalJson | Format::MaxwellJson => self
+                .decode_changes(bytes)?
+                .into_iter()
+                .next()
+                .and_then(|change| change.after.or(change.before))
+                .ok_or_else(|| "the value holds no change of a row (Flink skips it)".to_string()),
             Format::Avro | Format::AvroConfluent => self
                 .value_codec()?
                 .decode(bytes)
                 .map_err(|e| format!("the value: {e}")),
         }
+    }
+
+    /// The columns named `names`, in that order.
+    pub fn fields_of(&self, names: &[String]) -> Vec<&Field> {
+        names.iter().filter_map(|n| self.column(n)).collect()
     }
 
     /// A whole row from a message: every physical column in table order, taken from the value,
@@ -164,6 +214,14 @@ impl TableSpec {
         }
         Ok(row)
     }
+}
+
+fn no_csv_options() -> String {
+    "the table's csv options were not read".into()
+}
+
+fn no_changelog_key() -> String {
+    "a key is never in a changelog format".into()
 }
 
 fn missing(column: &str) -> String {

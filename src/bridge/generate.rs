@@ -308,9 +308,15 @@ impl Generator {
         })
     }
 
-    /// A generator for `spec`'s physical columns and key fields.
+    /// A generator for `spec`'s physical columns and key fields (a changelog's rows are keyed
+    /// by its PRIMARY KEY, so updates and deletes repeat those).
     pub fn for_table(spec: &TableSpec, options: GenerateOptions) -> Result<Self, GenerateError> {
-        Self::new(&spec.columns, &spec.key_fields, options)
+        let keys = if spec.is_changelog() {
+            spec.row_key_columns()
+        } else {
+            &spec.key_fields
+        };
+        Self::new(&spec.columns, keys, options)
     }
 
     /// The seed in use (the one given, or the one picked): giving it back with the same
@@ -2066,6 +2072,10 @@ mod tests {
             key_format: (!keys.is_empty()).then_some(Format::Json),
             key_prefix: String::new(),
             value_format: Format::Json,
+            primary_key: keys.iter().map(|k| k.to_string()).collect(),
+            key_csv: None,
+            value_csv: None,
+            debezium_schema_include: false,
             avro: Default::default(),
         }
     }

@@ -7,7 +7,8 @@ use std::io::{self, BufRead};
 use serde_json::{Map, Value};
 
 use super::OutRecord;
-use super::table::TableSpec;
+use super::format::changelog::{Change, SharedImages};
+use super::table::{Format, TableSpec};
 use super::types::{Mismatch, TypeKind};
 
 /// A bad input record: which line and what is wrong.
@@ -143,6 +144,11 @@ pub struct Encoder {
     pub key_field: Option<String>,
     /// Properties (headers) added to every record.
     pub properties: Vec<(String, String)>,
+    /// For a changelog table (`debezium-json`, `canal-json`, `maxwell-json`): the latest row
+    /// per PRIMARY KEY so far — the topic's rows it starts from, then every line's — giving
+    /// plain rows and tombstones their before-images and checking given events against them.
+    /// Clones of the encoder share them; check lines on a [`SharedImages::copy`].
+    pub images: SharedImages,
 }
 
 impl Encoder {
@@ -164,6 +170,24 @@ impl Encoder {
                 properties: self.properties.clone(),
                 timestamp: None,
             });
+        }
+        if let Some(table) = &self.table
+            && let Some(options) = &table.value_csv
+            && self.shape == Shape::Value
+            && text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{')
+        {
+            // A csv table's line that is not a JSON object is one record of its value columns.
+            if table.value_fields.len() != table.columns.len() {
+                return Err(fail(format!(
+                    "a csv line carries the value's columns only ({}), so the key columns are \
+                     missing: give this table's rows as JSON objects",
+                    table.value_fields.join(", ")
+                )));
+            }
+            let row = options
+                .parse(&table.fields_of(&table.value_fields), text)
+                .map_err(fail)?;
+            return self.record(line, Value::Object(row), None);
         }
         let value: Value =
             serde_json::from_slice(text).map_err(|e| fail(format!("not JSON: {e}")))?;
@@ -218,17 +242,53 @@ impl Encoder {
     /// A tombstone for `key` given with `--tombstone`.
     pub fn tombstone(&self, key: &str) -> Result<OutRecord, InputError> {
         let fail = |message: String| InputError { line: 1, message };
-        let key = match &self.table {
-            None => key.as_bytes().to_vec(),
+        let mut record = match &self.table {
+            None => OutRecord {
+                key: Some(key.as_bytes().to_vec()),
+                ..OutRecord::default()
+            },
             Some(table) => {
                 let key = cli_key(table, key).map_err(fail)?;
-                table_key(table, &key).map_err(fail)?
+                self.delete(table, key).map_err(fail)?
             }
         };
+        record.properties = self.properties.clone();
+        Ok(record)
+    }
+
+    /// The record deleting the row of key columns `key`: a tombstone, or for a changelog table
+    /// a `d` event carrying the row it removes.
+    fn delete(&self, table: &TableSpec, key: Map<String, Value>) -> Result<OutRecord, String> {
+        if !table.is_changelog() {
+            return Ok(OutRecord {
+                key: Some(table_key(table, &key)?),
+                value: None,
+                ..OutRecord::default()
+            });
+        }
+        let change = self.images.with(|images| images.delete(table, &key))?;
+        self.change_record(table, &change, None)
+    }
+
+    /// A change event as a record: keyed by its row, the event as the value (`original`, the
+    /// line's text, sent as it is when it has the table's shape).
+    fn change_record(
+        &self,
+        table: &TableSpec,
+        change: &Change,
+        original: Option<&[u8]>,
+    ) -> Result<OutRecord, String> {
+        let row = change
+            .row()
+            .ok_or_else(|| "the event has neither `before` nor `after`".to_string())?;
+        let value = match original {
+            Some(text) => text.to_vec(),
+            None => table.encode_change(change),
+        };
         Ok(OutRecord {
-            key: Some(key),
-            value: None,
-            properties: self.properties.clone(),
+            key: table.encode_key(row)?,
+            value: Some(value),
+            properties: Vec::new(),
             timestamp: None,
         })
     }
@@ -323,11 +383,7 @@ impl Encoder {
             (Some(table), Value::Null) => {
                 let key = key.ok_or("a tombstone (`\"value\": null`) needs a `key`".to_string())?;
                 let key = key_row(table, key)?;
-                OutRecord {
-                    key: Some(table_key(table, &key)?),
-                    value: None,
-                    ..OutRecord::default()
-                }
+                self.delete(table, key)?
             }
             (Some(table), value) => {
                 let key = key.map(|k| key_row(table, k)).transpose()?;
@@ -354,6 +410,25 @@ impl Encoder {
                 column_list(table)
             ));
         };
+        if table.is_changelog() && table.is_change_event(&row) {
+            if key.is_some() {
+                return Err(
+                    "a change event takes its key from its row: give it without `key`".into(),
+                );
+            }
+            let change = table.change_from_json(&row)?;
+            self.images
+                .with(|images| images.check_and_apply(table, &change))?;
+            // Sent as given only when it is already in the table's own shape.
+            let own_shape = match table.value_format {
+                Format::DebeziumJson => {
+                    row.contains_key("payload") == table.debezium_schema_include
+                }
+                _ => !row.contains_key("op"),
+            };
+            let as_given = original.filter(|_| own_shape);
+            return self.change_record(table, &change, as_given);
+        }
         let mut original = original;
         if let Some(key) = key {
             for (column, k) in key {
@@ -372,6 +447,10 @@ impl Encoder {
             }
         }
         table.check_row(&row).map_err(|m| mismatch(table, &m))?;
+        if table.is_changelog() {
+            let change = self.images.with(|images| images.upsert(table, row));
+            return self.change_record(table, &change, None);
+        }
         let key = table.encode_key(&row)?;
         let value = table.encode_value(&row, original)?;
         Ok(OutRecord {
@@ -414,35 +493,45 @@ fn table_key(table: &TableSpec, key: &Map<String, Value>) -> Result<Vec<u8>, Str
         .ok_or_else(|| "the key encodes to nothing".to_string())
 }
 
-/// Key columns from an envelope key: an object of key columns, or a scalar for a one-column key.
+/// Key columns from an envelope key: an object of key columns, or a scalar for a one-column key
+/// (a changelog table's key is its PRIMARY KEY).
 fn key_row(table: &TableSpec, key: Value) -> Result<Map<String, Value>, String> {
+    let key_fields = key_columns(table);
     match key {
         Value::Object(map) => {
-            if let Some(extra) = map.keys().find(|k| !table.key_fields.contains(k)) {
+            if let Some(extra) = map.keys().find(|k| !key_fields.contains(k)) {
                 return Err(format!(
                     "`{extra}` is not a key column of `{}` (the key is {})",
                     table.name,
-                    table.key_fields.join(", ")
+                    key_fields.join(", ")
                 ));
             }
             Ok(map)
         }
-        scalar if table.key_fields.len() == 1 => {
-            Ok(Map::from_iter([(table.key_fields[0].clone(), scalar)]))
-        }
+        scalar if key_fields.len() == 1 => Ok(Map::from_iter([(key_fields[0].clone(), scalar)])),
         _ => Err(format!(
             "the key of `{}` has columns {}: give it as an object",
             table.name,
-            table.key_fields.join(", ")
+            key_fields.join(", ")
         )),
+    }
+}
+
+/// The columns a key names: the message key's, or a changelog table's PRIMARY KEY.
+fn key_columns(table: &TableSpec) -> &[String] {
+    if table.is_changelog() {
+        table.row_key_columns()
+    } else {
+        &table.key_fields
     }
 }
 
 /// Key columns from a `--key`/`--tombstone` flag: text for a one-column text key, else JSON.
 fn cli_key(table: &TableSpec, key: &str) -> Result<Map<String, Value>, String> {
-    let single_text = table.key_fields.len() == 1
+    let key_fields = key_columns(table);
+    let single_text = key_fields.len() == 1
         && table
-            .column(&table.key_fields[0])
+            .column(&key_fields[0])
             .is_some_and(|c| matches!(c.data_type.kind, TypeKind::String { .. }));
     let value = if single_text {
         Value::String(key.to_string())
@@ -451,11 +540,11 @@ fn cli_key(table: &TableSpec, key: &str) -> Result<Map<String, Value>, String> {
             format!(
                 "the key of `{}` ({}) is given as JSON, like {}",
                 table.name,
-                table.key_fields.join(", "),
-                if table.key_fields.len() == 1 {
+                key_fields.join(", "),
+                if key_fields.len() == 1 {
                     "42".to_string()
                 } else {
-                    format!("{{\"{}\": …}}", table.key_fields.join("\": …, \""))
+                    format!("{{\"{}\": …}}", key_fields.join("\": …, \""))
                 }
             )
         })?

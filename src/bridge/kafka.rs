@@ -88,7 +88,7 @@ pub async fn delete_topics(
 }
 
 fn admin_client(endpoint: &Endpoint) -> Result<AdminClient<DefaultClientContext>, BridgeError> {
-    client_config(endpoint, &[])
+    client_config(endpoint, &[])?
         .create()
         .map_err(creation_error)
 }
@@ -145,6 +145,9 @@ const SERVE_EVERY: u32 = 64;
 /// How often the producer asks again for a topic the broker may be creating.
 const TOPIC_RETRY: Duration = Duration::from_millis(50);
 
+/// How long a metadata request waits before the client checks whether the broker refused it.
+const REFUSAL_CHECK: Duration = Duration::from_secs(1);
+
 /// How many queued events are served, at most, to find the error that explains a timeout.
 const SERVE_ERRORS: usize = 64;
 
@@ -186,6 +189,8 @@ const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
 struct Hooks {
     /// The first error librdkafka reported, e.g. `Connect to … failed: Connection refused`.
     first_error: Mutex<Option<String>>,
+    /// The first authentication or TLS failure: the broker answers, but refuses the client.
+    refused: Mutex<Option<String>>,
     /// Delivery reports not yet handed over: the sequence number and the error, if any.
     reports: Mutex<Vec<(u64, Option<KafkaError>)>>,
 }
@@ -223,6 +228,12 @@ impl ClientContext for Hooks {
             return;
         }
         tracing::debug!(target: LOG_TARGET, %error, "{reason}");
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SSL)
+        ) {
+            lock(&self.refused).get_or_insert_with(|| reason.to_string());
+        }
         lock(&self.first_error).get_or_insert_with(|| reason.to_string());
     }
 }
@@ -263,30 +274,35 @@ fn setting<'e>(endpoint: &'e Endpoint, key: &str) -> Option<&'e str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// The client configuration: bootstrap servers, `defaults`, then the endpoint's settings.
-fn client_config(endpoint: &Endpoint, defaults: &[(&str, &str)]) -> ClientConfig {
+/// The client configuration: bootstrap servers, `defaults`, then the endpoint's settings
+/// (security settings as the Java client writes them turned into librdkafka's, see
+/// [`super::kafka_security`]).
+fn client_config(
+    endpoint: &Endpoint,
+    defaults: &[(&str, &str)],
+) -> Result<ClientConfig, BridgeError> {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", &endpoint.address);
     for (key, value) in defaults {
         config.set(*key, *value);
     }
-    for (key, value) in &endpoint.settings {
+    for (key, value) in super::kafka_security::to_librdkafka(&endpoint.settings)? {
         config.set(key, value);
     }
     config.set_log_level(log_level());
-    config
+    Ok(config)
 }
 
 /// The producer configuration. Idempotence needs `acks=all`: when the settings lower `acks`
 /// without deciding on idempotence, the default idempotence is dropped rather than making
 /// librdkafka refuse the combination.
-fn producer_config(endpoint: &Endpoint) -> ClientConfig {
-    let mut config = client_config(endpoint, PRODUCER_DEFAULTS);
+fn producer_config(endpoint: &Endpoint) -> Result<ClientConfig, BridgeError> {
+    let mut config = client_config(endpoint, PRODUCER_DEFAULTS)?;
     let acks_all = setting(endpoint, "acks").is_none_or(|acks| matches!(acks, "all" | "-1"));
     if !acks_all && setting(endpoint, "enable.idempotence").is_none() {
         config.set("enable.idempotence", "false");
     }
-    config
+    Ok(config)
 }
 
 /// librdkafka's description of a rejected setting without the value, which may be a secret.
@@ -325,6 +341,13 @@ fn unreachable(
     error: &KafkaError,
     hooks: &Hooks,
 ) -> BridgeError {
+    if let Some(reason) = lock(&hooks.refused).as_deref() {
+        return BridgeError::Refused {
+            broker: Broker::Kafka,
+            endpoint: endpoint.address.clone(),
+            detail: reason.to_string(),
+        };
+    }
     let detail = match lock(&hooks.first_error).as_deref() {
         Some(first) => format!("{error}; {first}"),
         None => error.to_string(),
@@ -408,16 +431,15 @@ impl KafkaProducer {
     /// Connects to `endpoint` and checks, within `timeout`, that the broker answers and `topic`
     /// exists or is created on demand.
     pub fn new(endpoint: &Endpoint, topic: &str, timeout: Duration) -> Result<Self, BridgeError> {
-        let producer: BaseProducer<Hooks> = producer_config(endpoint)
+        let producer: BaseProducer<Hooks> = producer_config(endpoint)?
             .create_with_context(Hooks::default())
             .map_err(creation_error)?;
         let deadline = deadline_in(timeout);
         // A broker that creates topics on demand may answer "unknown topic" while it does.
         loop {
-            let metadata = match producer
-                .client()
-                .fetch_metadata(Some(topic), wait(remaining(deadline)))
-            {
+            // In slices, so that a broker refusing the credentials fails at once.
+            let slice = remaining(deadline).min(REFUSAL_CHECK);
+            let metadata = match producer.client().fetch_metadata(Some(topic), wait(slice)) {
                 Ok(metadata) => metadata,
                 Err(error) => {
                     for _ in 0..SERVE_ERRORS {
@@ -425,6 +447,10 @@ impl KafkaProducer {
                             break;
                         }
                         producer.poll(Duration::ZERO);
+                    }
+                    if lock(&producer.context().refused).is_none() && !remaining(deadline).is_zero()
+                    {
+                        continue;
                     }
                     return Err(unreachable(endpoint, timeout, &error, producer.context()));
                 }
@@ -747,7 +773,10 @@ fn private_group() -> String {
 }
 
 /// The consumer configuration for `options`.
-fn consumer_config(endpoint: &Endpoint, options: &ConsumeOptions) -> ClientConfig {
+fn consumer_config(
+    endpoint: &Endpoint,
+    options: &ConsumeOptions,
+) -> Result<ClientConfig, BridgeError> {
     let group = options.group.clone().unwrap_or_else(private_group);
     let mut defaults = CONSUMER_DEFAULTS.to_vec();
     defaults.push(("group.id", &group));
@@ -823,7 +852,7 @@ impl KafkaConsumer {
         if topics.is_empty() {
             return Err(BridgeError::client(Broker::Kafka, "no topic to consume"));
         }
-        let consumer: BaseConsumer<Hooks> = consumer_config(endpoint, options)
+        let consumer: BaseConsumer<Hooks> = consumer_config(endpoint, options)?
             .create_with_context(Hooks::default())
             .map_err(creation_error)?;
         let mut this = Self {
@@ -1193,7 +1222,7 @@ mod tests {
             .with_setting("linger.ms", "50")
             .with_setting("linger.ms", "7")
             .with_setting("bootstrap.servers", "elsewhere:9092");
-        let config = producer_config(&endpoint);
+        let config = producer_config(&endpoint).unwrap();
         assert_eq!(config.get("linger.ms"), Some("7"));
         assert_eq!(config.get("bootstrap.servers"), Some("elsewhere:9092"));
         assert_eq!(config.get("acks"), Some("all"));
@@ -1205,6 +1234,7 @@ mod tests {
     fn lowering_acks_drops_the_default_idempotence_only() {
         let idempotence = |endpoint: Endpoint| {
             producer_config(&endpoint)
+                .unwrap()
                 .get("enable.idempotence")
                 .map(str::to_string)
         };
@@ -1234,7 +1264,7 @@ mod tests {
 
     #[test]
     fn the_consumer_configuration_follows_the_options() {
-        let plain = consumer_config(&Endpoint::local_kafka(), &ConsumeOptions::default());
+        let plain = consumer_config(&Endpoint::local_kafka(), &ConsumeOptions::default()).unwrap();
         assert!(
             plain
                 .get("group.id")
@@ -1251,7 +1281,7 @@ mod tests {
             group: Some("readers".into()),
         };
         let endpoint = Endpoint::local_kafka().with_setting("enable.auto.commit", "true");
-        let grouped = consumer_config(&endpoint, &options);
+        let grouped = consumer_config(&endpoint, &options).unwrap();
         assert_eq!(grouped.get("group.id"), Some("readers"));
         assert_eq!(grouped.get("enable.partition.eof"), Some("false"));
         assert_eq!(grouped.get("auto.offset.reset"), Some("latest"));

@@ -21,6 +21,7 @@ pub mod generate;
 pub mod input;
 pub mod jdbc;
 pub mod kafka;
+mod kafka_security;
 pub mod produce;
 pub mod pulsar;
 pub mod table;
@@ -308,6 +309,17 @@ pub enum BridgeError {
         /// How long flinkit waited.
         timeout: Duration,
         /// What the client said.
+        detail: String,
+    },
+    /// The broker answered but refused the client: its credentials, or its TLS handshake (an
+    /// untrusted certificate).
+    #[error("{broker} at {endpoint} refused the connection: {detail}")]
+    Refused {
+        /// Which broker.
+        broker: Broker,
+        /// The address tried.
+        endpoint: String,
+        /// What the client said (never a secret).
         detail: String,
     },
     /// A client setting is unknown or has a bad value.

@@ -68,6 +68,7 @@ use super::{
 /// | `auth.token` | a JWT for token authentication | none |
 /// | `pulsar.client.authPluginClassName` | from a table: only token authentication (`org.apache.pulsar.client.impl.auth.AuthenticationToken`) | none |
 /// | `pulsar.client.authParams` | from a table: `token:…`, `file:///path`, `{"token":"…"}` or the bare token | none |
+/// | `pulsar.client.tlsTrustCertsFilePath` | the CA certificates (PEM) a `pulsar+ssl://` broker's certificate is checked against, besides the system's | none |
 /// | `admin-url` | from a table: ignored, the bridge needs no admin API | |
 ///
 /// The batching keys, `compression`, `max.pending` and `max.message.bytes` only matter to
@@ -82,8 +83,12 @@ pub const SETTINGS: &[&str] = &[
     "auth.token",
     "pulsar.client.authPluginClassName",
     "pulsar.client.authParams",
+    TRUST_CERTS,
     "admin-url",
 ];
+
+/// The setting naming the CA file a TLS broker is checked against (the Java client's key).
+const TRUST_CERTS: &str = "pulsar.client.tlsTrustCertsFilePath";
 
 /// The Java client's token authentication plugin, the only one the bridge can stand in for.
 const TOKEN_PLUGIN: &str = "org.apache.pulsar.client.impl.auth.AuthenticationToken";
@@ -115,6 +120,8 @@ struct Settings {
     max_pending: usize,
     max_message_bytes: usize,
     token: Option<String>,
+    /// The PEM certificates of [`TRUST_CERTS`].
+    trust_certs: Option<Vec<u8>>,
 }
 
 impl Default for Settings {
@@ -127,6 +134,7 @@ impl Default for Settings {
             max_pending: 10_000,
             max_message_bytes: 5 * 1024 * 1024,
             token: None,
+            trust_certs: None,
         }
     }
 }
@@ -174,6 +182,13 @@ impl Settings {
                 }
                 "pulsar.client.authPluginClassName" => plugin = Some(value.trim()),
                 "pulsar.client.authParams" => params = Some(value),
+                TRUST_CERTS => {
+                    let path = value.trim();
+                    let pem = std::fs::read(path).map_err(|e| {
+                        setting(key, format!("cannot read the certificates in {path}: {e}"))
+                    })?;
+                    parsed.trust_certs = Some(pem);
+                }
                 "admin-url" => {}
                 _ => return Err(unknown_setting(key)),
             }
@@ -313,7 +328,7 @@ fn service_url(address: &str) -> String {
 
 /// The full name of a topic: `persistent://public/default/users` for `users`,
 /// `persistent://t/ns/users` for `t/ns/users`.
-fn full_topic(topic: &str) -> String {
+pub(crate) fn full_topic(topic: &str) -> String {
     let topic = topic.trim();
     if topic.contains("://") {
         topic.to_string()
@@ -325,7 +340,7 @@ fn full_topic(topic: &str) -> String {
 }
 
 /// A topic's path in the admin REST API: `persistent/public/default/users` for `users`.
-fn admin_path(topic: &str) -> String {
+pub(crate) fn admin_path(topic: &str) -> String {
     let full = full_topic(topic);
     match full.split_once("://") {
         Some((domain, rest)) => format!("{domain}/{rest}"),
@@ -408,14 +423,18 @@ pub async fn delete_topics(
     Ok(())
 }
 
-fn admin_client(timeout: Duration) -> Result<reqwest::Client, BridgeError> {
+pub(crate) fn admin_client(timeout: Duration) -> Result<reqwest::Client, BridgeError> {
     reqwest::Client::builder()
         .timeout(timeout)
         .build()
         .map_err(|e| BridgeError::client_caused(Broker::Pulsar, "creating an admin client", e))
 }
 
-fn admin_unreachable(admin: &str, timeout: Duration, err: reqwest::Error) -> BridgeError {
+pub(crate) fn admin_unreachable(
+    admin: &str,
+    timeout: Duration,
+    err: reqwest::Error,
+) -> BridgeError {
     BridgeError::Unreachable {
         broker: Broker::Pulsar,
         endpoint: admin.to_string(),
@@ -479,6 +498,9 @@ async fn connect(
             retry_delay: Duration::from_millis(500),
             max_retries: Some(20),
         });
+    if let Some(pem) = &settings.trust_certs {
+        builder = builder.with_certificate_chain(pem.clone());
+    }
     if let Some(token) = &settings.token {
         builder = builder.with_auth(Authentication {
             name: "token".into(),
@@ -515,8 +537,28 @@ fn is_unreachable(error: &pulsar::Error) -> bool {
     }
 }
 
+/// Whether the broker answered but refused the connection: the crate gives up at once, with
+/// this one message, on a connection error it will not retry — a failed TLS handshake (an
+/// untrusted certificate) or a refused authentication (a wrong or expired token); what the
+/// broker said is only logged (`-vv`).
+fn is_refused(error: &pulsar::Error) -> bool {
+    match error {
+        pulsar::Error::Connection(ConnectionError::Io(e))
+        | pulsar::Error::Producer(ProducerError::Connection(ConnectionError::Io(e)))
+        | pulsar::Error::Consumer(ConsumerError::Connection(ConnectionError::Io(e)))
+        | pulsar::Error::ServiceDiscovery(ServiceDiscoveryError::Connection(
+            ConnectionError::Io(e),
+        )) => {
+            e.kind() == std::io::ErrorKind::Other
+                && e.to_string() == "fatal error when connecting to the Pulsar server"
+        }
+        _ => false,
+    }
+}
+
 /// Runs `setup` (connecting and opening producers or consumers) within `timeout`, turning a
-/// broker that does not answer into [`BridgeError::Unreachable`].
+/// broker that does not answer into [`BridgeError::Unreachable`] and one that refuses the
+/// connection into [`BridgeError::Refused`].
 fn open<T>(
     rt: &Runtime,
     url: &str,
@@ -531,6 +573,14 @@ fn open<T>(
     };
     match rt.block_on(async { tokio::time::timeout(timeout, setup).await }) {
         Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) if is_refused(&e) => Err(BridgeError::Refused {
+            broker: Broker::Pulsar,
+            endpoint: url.to_string(),
+            detail: "authentication failed (a wrong or expired token) or the TLS handshake did \
+                     (a certificate not signed by a CA in `pulsar.client.tlsTrustCertsFilePath`); \
+                     -vv shows the broker's answer"
+                .into(),
+        }),
         Ok(Err(e)) if is_unreachable(&e) => Err(unreachable(e.to_string())),
         Ok(Err(e)) => Err(BridgeError::client_caused(Broker::Pulsar, "connecting", e)),
         Err(_) => Err(unreachable("timed out".into())),
@@ -679,6 +729,17 @@ impl PulsarProducer {
     /// Connects to `endpoint` and opens a producer on `topic`, failing with
     /// [`BridgeError::Unreachable`] when the broker does not answer within `timeout`.
     pub fn new(endpoint: &Endpoint, topic: &str, timeout: Duration) -> Result<Self, BridgeError> {
+        Self::with_schema(endpoint, topic, timeout, None)
+    }
+
+    /// [`PulsarProducer::new`], announcing `schema` to the broker: a topic with a registered
+    /// schema takes a producer that announces it (see [`super::format::pulsar_schema`]).
+    pub fn with_schema(
+        endpoint: &Endpoint,
+        topic: &str,
+        timeout: Duration,
+        schema: Option<pulsar::proto::Schema>,
+    ) -> Result<Self, BridgeError> {
         let settings = Settings::parse(&endpoint.settings)?;
         let url = service_url(&endpoint.address);
         let topic = full_topic(topic);
@@ -688,7 +749,10 @@ impl PulsarProducer {
             let producer = client
                 .producer()
                 .with_topic(&topic)
-                .with_options(settings.producer_options())
+                .with_options(ProducerOptions {
+                    schema,
+                    ..settings.producer_options()
+                })
                 .build()
                 .await?;
             Ok((client, producer))

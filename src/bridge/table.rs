@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::format::avro::{AvroCodec, Subject};
+use super::format::csv::CsvOptions;
 use super::format::registry::{Registry, RegistryError};
 use super::types::{self, DataType, Field, Mismatch};
 use super::{Broker, Endpoint};
@@ -23,6 +24,15 @@ pub enum Format {
     Raw,
     /// Flink's `json`: an object of the columns.
     Json,
+    /// Flink's `csv`: one record of the columns (options in [`TableSpec::key_csv`] and
+    /// [`TableSpec::value_csv`]).
+    Csv,
+    /// Flink's `debezium-json`: change events (see [`super::format::changelog`]); values only.
+    DebeziumJson,
+    /// Flink's `canal-json`: change events `{"data": [rows], "old": [rows], "type"}`.
+    CanalJson,
+    /// Flink's `maxwell-json`: change events `{"data": row, "old": row, "type"}`.
+    MaxwellJson,
     /// Flink's `avro`: Avro binary of the schema derived from the columns.
     Avro,
     /// Flink's `avro-confluent`: Confluent's wire format (magic byte, schema id, Avro binary),
@@ -35,13 +45,17 @@ impl Format {
         match value {
             "raw" => Ok(Self::Raw),
             "json" => Ok(Self::Json),
+            "csv" => Ok(Self::Csv),
+            "debezium-json" => Ok(Self::DebeziumJson),
+            "canal-json" => Ok(Self::CanalJson),
+            "maxwell-json" => Ok(Self::MaxwellJson),
             "avro" => Ok(Self::Avro),
             "avro-confluent" => Ok(Self::AvroConfluent),
             other => Err(TableError::Unsupported {
                 table: table.into(),
                 message: format!(
-                    "'{option}' = '{other}': the bridge reads and writes the raw, json, avro and \
-                     avro-confluent formats"
+                    "'{option}' = '{other}': the bridge reads and writes the raw, json, csv, avro, \
+                     avro-confluent, debezium-json, canal-json and maxwell-json formats"
                 ),
             }),
         }
@@ -52,9 +66,21 @@ impl Format {
         match self {
             Self::Raw => "raw",
             Self::Json => "json",
+            Self::Csv => "csv",
+            Self::DebeziumJson => "debezium-json",
+            Self::CanalJson => "canal-json",
+            Self::MaxwellJson => "maxwell-json",
             Self::Avro => "avro",
             Self::AvroConfluent => "avro-confluent",
         }
+    }
+
+    /// Whether messages in this format are change events (a changelog), not rows.
+    pub fn is_changelog(self) -> bool {
+        matches!(
+            self,
+            Self::DebeziumJson | Self::CanalJson | Self::MaxwellJson
+        )
     }
 
     /// Whether this is `avro` or `avro-confluent`.
@@ -96,6 +122,15 @@ pub struct TableSpec {
     pub value_format: Format,
     /// The columns carried in the value (all, or all but the key with `EXCEPT_KEY`).
     pub value_fields: Vec<String>,
+    /// The PRIMARY KEY columns (empty without one): what identifies a row of a changelog.
+    pub primary_key: Vec<String>,
+    /// The key's `key.csv.*` options when the key format is `csv`.
+    pub key_csv: Option<CsvOptions>,
+    /// The value's `csv.*` (or `value.csv.*`) options when the value format is `csv`.
+    pub value_csv: Option<CsvOptions>,
+    /// `debezium-json.schema-include` (`value.debezium-json.…`): events are the `payload` of
+    /// `{"schema", "payload"}`.
+    pub debezium_schema_include: bool,
     /// The Avro codecs, for an `avro` or `avro-confluent` key or value.
     pub avro: AvroCodecs,
 }
@@ -277,6 +312,7 @@ impl TableSpec {
                     "admin-url",
                     "pulsar.client.authPluginClassName",
                     "pulsar.client.authParams",
+                    "pulsar.client.tlsTrustCertsFilePath",
                 ] {
                     if let Some(v) = option(key) {
                         settings.push((key.to_string(), v.to_string()));
@@ -345,6 +381,52 @@ impl TableSpec {
                 value_fields.len()
             )));
         }
+        if let Some(format) = key_format.filter(|f| f.is_changelog()) {
+            return Err(unsupported(format!(
+                "'key.format' = '{}': a key format writes plain keys (Flink refuses a changelog \
+                 format there); use json, raw or csv",
+                format.as_str()
+            )));
+        }
+        if upsert && value_format.is_changelog() {
+            return Err(unsupported(format!(
+                "'{connector}' takes an insert-only value format, and {} is a changelog: use \
+                 'connector' = 'kafka' for change events",
+                value_format.as_str()
+            )));
+        }
+        // A format's own options: `csv.x` with 'format', `value.csv.x` with 'value.format'.
+        let value_prefix = if value_format_option == "format" {
+            ""
+        } else {
+            "value."
+        };
+        let csv_options = |prefix: &str, names: &[String]| -> Result<CsvOptions, TableError> {
+            let options = CsvOptions::from_options(prefix, option).map_err(&unsupported)?;
+            let fields: Vec<&Field> = names
+                .iter()
+                .filter_map(|n| columns.iter().find(|c| &c.name == n))
+                .collect();
+            CsvOptions::check_fields(&fields).map_err(&unsupported)?;
+            Ok(options)
+        };
+        let key_csv = (key_format == Some(Format::Csv))
+            .then(|| csv_options("key.csv.", &key_fields))
+            .transpose()?;
+        let value_csv = (value_format == Format::Csv)
+            .then(|| csv_options(&format!("{value_prefix}csv."), &value_fields))
+            .transpose()?;
+        let schema_include = format!("{value_prefix}debezium-json.schema-include");
+        let debezium_schema_include = match option(&schema_include) {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(v) => {
+                return Err(unsupported(format!(
+                    "'{schema_include}' = '{v}': expected true or false"
+                )));
+            }
+        };
         let avro_codec =
             |format: Format, prefix: &str, suffix: &str, fields: Vec<(String, Field)>| {
                 avro_codec(
@@ -407,6 +489,10 @@ impl TableSpec {
             value_format,
             value_fields,
             avro,
+            primary_key: primary_key.unwrap_or_default(),
+            key_csv,
+            value_csv,
+            debezium_schema_include,
         })
     }
 
@@ -456,6 +542,10 @@ impl TableSpec {
             key_prefix: String::new(),
             value_format: Format::Json,
             value_fields: columns.iter().map(|c| c.name.clone()).collect(),
+            primary_key: key_fields.clone(),
+            key_csv: None,
+            value_csv: None,
+            debezium_schema_include: false,
             key_fields,
             columns,
             avro: AvroCodecs::default(),
@@ -737,7 +827,11 @@ mod tests {
             "u",
         )
         .unwrap_err();
-        assert!(err.to_string().contains("avro-confluent formats"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("canal-json and maxwell-json formats"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -69,8 +69,40 @@ impl UpsertView {
         }
     }
 
-    /// Applies one record: a value replaces its key's row, a tombstone removes it.
+    /// Applies one record: a value replaces its key's row, a tombstone removes it. A
+    /// changelog table's record is a change event applied to the row of its PRIMARY KEY (the
+    /// whole row without one): `c`, `r` and `u` put `after` there, `u` and `d` remove `before`.
     pub fn apply(&mut self, record: &InRecord) -> Result<(), DecodeError> {
+        if let Some(table) = &self.table
+            && table.is_changelog()
+        {
+            let Some(value) = &record.value else {
+                return Ok(());
+            };
+            let changes = table
+                .decode_changes(value)
+                .map_err(|message| DecodeError::at(record, message))?;
+            self.applied += u64::from(!changes.is_empty());
+            for change in changes {
+                if let Some(before) = &change.before {
+                    self.rows.remove(&table.row_key(before));
+                }
+                if let Some(after) = &change.after {
+                    let row: Row = table
+                        .columns
+                        .iter()
+                        .map(|c| {
+                            (
+                                c.name.clone(),
+                                after.get(&c.name).cloned().unwrap_or(Value::Null),
+                            )
+                        })
+                        .collect();
+                    self.rows.insert(table.row_key(after), row);
+                }
+            }
+            return Ok(());
+        }
         let Some(key) = &record.key else {
             self.unkeyed += 1;
             return Ok(());
@@ -98,7 +130,7 @@ impl UpsertView {
     /// The rows, ordered by key (numbers numerically, text alphabetically).
     pub fn rows(&self) -> Vec<&Map<String, Value>> {
         let key_columns: Vec<String> = match &self.table {
-            Some(table) if !table.key_fields.is_empty() => table.key_fields.clone(),
+            Some(table) if !view_key(table).is_empty() => view_key(table).to_vec(),
             _ => vec!["key".into()],
         };
         let mut rows: Vec<&Map<String, Value>> = self.rows.values().collect();
@@ -117,7 +149,7 @@ impl UpsertView {
     /// a table without key columns.
     pub fn row(&self, key: &Value) -> Option<&Row> {
         let key_columns: Vec<&str> = match &self.table {
-            Some(table) => table.key_fields.iter().map(String::as_str).collect(),
+            Some(table) => view_key(table).iter().map(String::as_str).collect(),
             None => vec!["key"],
         };
         let matches = |row: &Row| match (key, key_columns.as_slice()) {
@@ -354,6 +386,15 @@ impl UpsertView {
         let n = self.rows.len();
         out.push_str(&format!("({n} row{})\n", if n == 1 { "" } else { "s" }));
         out
+    }
+}
+
+/// The columns a view's rows are keyed by: a changelog's PRIMARY KEY, else the message key's.
+fn view_key(table: &TableSpec) -> &[String] {
+    if table.is_changelog() {
+        table.row_key_columns()
+    } else {
+        &table.key_fields
     }
 }
 

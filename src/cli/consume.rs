@@ -200,7 +200,22 @@ fn record_json(table: Option<&TableSpec>, record: &InRecord) -> Value {
         _ => codec::show(key),
     });
     out.insert("key".into(), key.unwrap_or(Value::Null));
+    let mut change = None;
     let value = record.value.as_deref().map(|value| match table {
+        Some(t) if t.is_changelog() => match t.decode_changes(value) {
+            Ok(events) => {
+                let after = match events.as_slice() {
+                    [one] => one.after.clone().map_or(Value::Null, Value::Object),
+                    _ => Value::Null,
+                };
+                change = Some(events);
+                after
+            }
+            Err(e) => {
+                problems.push(format!("value: {e}"));
+                codec::show(value)
+            }
+        },
         Some(t) => match t.decode_row(record.key.as_deref(), value) {
             Ok(row) => Value::Object(row),
             Err(e) => {
@@ -211,6 +226,32 @@ fn record_json(table: Option<&TableSpec>, record: &InRecord) -> Value {
         None => codec::show(value),
     });
     out.insert("value".into(), value.unwrap_or(Value::Null));
+    match change.as_deref() {
+        // A change event: `value` is the row after it (null for a delete), `before` the row
+        // before it, `op` what happened (c, r, u, d).
+        Some([one]) => {
+            out.insert("op".into(), json!(one.op.as_str()));
+            out.insert(
+                "before".into(),
+                one.before.clone().map_or(Value::Null, Value::Object),
+            );
+        }
+        // A Canal event of several rows (or a DDL event, none): each change in `changes`.
+        Some(many) => {
+            let changes: Vec<Value> = many
+                .iter()
+                .map(|c| {
+                    json!({
+                        "op": c.op.as_str(),
+                        "before": c.before.clone().map_or(Value::Null, Value::Object),
+                        "after": c.after.clone().map_or(Value::Null, Value::Object),
+                    })
+                })
+                .collect();
+            out.insert("changes".into(), Value::Array(changes));
+        }
+        None => {}
+    }
     out.insert("timestamp".into(), json!(record.timestamp));
     let properties: Map<String, Value> = record
         .properties

@@ -58,7 +58,13 @@ pub fn run(ctx: &Context<'_>, args: &DemoArgs) -> anyhow::Result<()> {
         .map(|s| s.service)
         .collect();
     let runtime = super::stack::runtime(&stack, super::stack::RuntimeArg::Auto);
-    super::stack::start(&stack, runtime, &needed, args.stack_timeout)?;
+    super::stack::start(
+        &stack,
+        runtime,
+        &needed,
+        flinkit::flink::line::FlinkLine::default(),
+        args.stack_timeout,
+    )?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use clap::Args;
 use flinkit::connectors::Severity;
 use flinkit::flink::JobState;
+use flinkit::flink::line::FlinkLine;
 use flinkit::launch::{Event, Job, LaunchError, Options, Prepared, Target};
 use flinkit::lineage::Graph;
 use flinkit::sql::Script;
@@ -39,6 +40,11 @@ pub struct LaunchArgs {
     /// Cancel the job after this long (`30s`, `5m`); a streaming job otherwise runs until Ctrl-C.
     #[arg(long, value_name = "DURATION", value_parser = super::values::duration)]
     pub timeout: Option<Duration>,
+    /// The Flink line to run on locally: 1.20 (default), 2 (the newest 2.x flinkit runs, 2.2)
+    /// or 2.2. For rest and gateway the cluster's own version picks the runner; a value that
+    /// disagrees with it is an error.
+    #[arg(long, value_name = "VERSION", value_parser = super::values::flink_line)]
+    pub flink_version: Option<FlinkLine>,
     /// The local JVM's heap.
     #[arg(long, value_name = "SIZE", default_value = "1g", value_parser = super::values::heap)]
     pub heap: String,
@@ -98,6 +104,9 @@ impl LaunchArgs {
         if let Some(name) = &self.job_name {
             options = options.name(name.clone());
         }
+        if let Some(line) = self.flink_version {
+            options = options.flink_line(line);
+        }
         for (key, value) in &self.vars.vars {
             options = options.var(key.clone(), value.clone());
         }
@@ -149,9 +158,13 @@ pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
     let script = Script::from_inputs(&args.sql.inputs(ctx.matches))?;
     let reporter = Arc::new(Mutex::new(Reporter::new(true)));
     let listener = reporter.clone();
-    let options = args.options()?.on_event(move |event| {
+    let options = args.options()?;
+    // A cluster's own version picks the runner and the option catalog (before validating).
+    let options = super::block_on(options.cluster_line())?.map_err(LaunchError::Line)?;
+    let flink = options.line().unwrap_or_default().flink_version();
+    let options = options.on_event(move |event| {
         if let Ok(mut reporter) = listener.lock() {
-            progress(&mut reporter, event);
+            progress(&mut reporter, flink, event);
         }
     });
     let prepared = Prepared::new(&script, &options);
@@ -221,15 +234,12 @@ pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Shows a launch's progress.
-fn progress(reporter: &mut Reporter, event: &Event) {
+/// Shows a launch's progress (`flink`: the Flink release that runs it).
+fn progress(reporter: &mut Reporter, flink: &str, event: &Event) {
     match event {
         Event::Provision(p) => reporter.provision(p.clone()),
         Event::Submitting { target, url } => match target {
-            Target::Local => reporter.start(&format!(
-                "starting Flink {} locally",
-                flinkit::versions::flink()
-            )),
+            Target::Local => reporter.start(&format!("starting Flink {flink} locally")),
             Target::Gateway => {
                 reporter.start(&format!("running the script through the SQL Gateway at {url}"))
             }

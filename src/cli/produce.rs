@@ -11,11 +11,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
+use flinkit::bridge::format::changelog::{Change, Images, SharedImages};
+use flinkit::bridge::format::pulsar_schema::{TopicSchema, topic_schema};
 use flinkit::bridge::generate::{GenerateOptions, Generated, Generator, KeySpace, Pacer, Schedule};
 use flinkit::bridge::input::{self, Encoder, InputError, Lines, Shape};
 use flinkit::bridge::produce::{self, Delivery, Progress, Step};
+use flinkit::bridge::pulsar::PulsarProducer;
 use flinkit::bridge::table::TableSpec;
-use flinkit::bridge::{self, BridgeError, OutRecord};
+use flinkit::bridge::upsert::UpsertView;
+use flinkit::bridge::{self, BridgeError, Broker, OutRecord};
+use flinkit::config::Settings;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -40,6 +45,8 @@ pub struct ProduceArgs {
     #[arg(long, value_name = "KEY", conflicts_with = "file")]
     pub tombstone: Option<String>,
     /// JSON lines to send, one record per line (`-` reads stdin); checked before anything is sent.
+    /// A csv table also takes csv lines (a line not starting with `{`); a changelog table
+    /// (debezium-json, canal-json, maxwell-json) takes change events as well as plain rows.
     #[arg(long = "file", value_name = "PATH")]
     pub file: Option<PathBuf>,
     /// Without a table: the field of each value whose value is the message key.
@@ -106,6 +113,20 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
         .into());
     }
     target.ready_formats(true)?;
+    // A changelog table's before-images start from the rows its topic holds: the producer
+    // is opened first (it creates a missing topic), then the topic is read to its end.
+    let changelog = target
+        .table
+        .as_ref()
+        .filter(|t| t.is_changelog() && !t.row_key_columns().is_empty());
+    let mut opened = None;
+    let images = match changelog {
+        Some(table) => {
+            opened = Some(open(&target, args)?);
+            topic_rows(&target, table, args)?
+        }
+        None => Images::new(),
+    };
     let encoder = Encoder {
         table: target.table.clone(),
         shape: if args.envelope {
@@ -115,14 +136,24 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
         },
         key_field: args.key_field.clone(),
         properties: args.properties.clone(),
+        images: SharedImages::new(images),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .context("cannot handle Ctrl-C")?;
+    let mut open = |target: &Target, args: &ProduceArgs| match opened.take() {
+        Some(producer) => Ok(producer),
+        None => open(target, args),
+    };
 
     if let Some(path) = &args.file {
-        let spooled = check_file(ctx, args, &encoder, path)?;
+        // The check runs on a copy of the before-images: the send starts from the topic's.
+        let checker = Encoder {
+            images: encoder.images.copy(),
+            ..encoder.clone()
+        };
+        let spooled = check_file(ctx, args, &checker, path)?;
         let mut producer = open(&target, args)?;
         let reader: Box<dyn BufRead> = match spooled {
             Some(file) => Box::new(std::io::BufReader::with_capacity(1 << 16, file)),
@@ -166,7 +197,7 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
                 "--generate and --duration need --table: records follow its columns".into(),
             )
         })?;
-        let steps = generated(args, table)?;
+        let steps = generated(args, table, encoder.images.clone())?;
         let mut producer = open(&target, args)?;
         let delivery = send(&mut *producer, steps, &stop, args)?;
         return report(ctx, &target, &delivery);
@@ -194,13 +225,86 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
     report(ctx, &target, &delivery)
 }
 
+/// The rows a changelog table's topic holds now, latest per PRIMARY KEY: its events from the
+/// earliest to the end, at the target's topic and endpoint (which flags may have changed).
+fn topic_rows(target: &Target, table: &TableSpec, args: &ProduceArgs) -> anyhow::Result<Images> {
+    let table = TableSpec {
+        endpoint: target.endpoint.clone(),
+        topics: target.topics.clone(),
+        ..table.clone()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start a runtime")?;
+    let view = runtime
+        .block_on(UpsertView::read(&table, args.topic.connect_timeout))
+        .with_context(|| format!("cannot read the current rows of `{}`", table.name))?;
+    Ok(Images::from_view(&view))
+}
+
 fn open(target: &Target, args: &ProduceArgs) -> anyhow::Result<Box<dyn bridge::Producer>> {
-    bridge::producer(
-        &target.endpoint,
-        &target.topics[0],
-        args.topic.connect_timeout,
-    )
-    .with_context(|| format!("cannot produce to {}", target.describe()))
+    let topic = &target.topics[0];
+    let timeout = args.topic.connect_timeout;
+    let producer = match target.endpoint.broker {
+        Broker::Pulsar => {
+            let schema = pulsar_schema(target, timeout)?;
+            if let Some(schema) = &schema {
+                schema
+                    .check(topic, target.table.as_ref())
+                    .map_err(InvalidInput)?;
+            }
+            let announced = schema.and_then(|s| s.producer_schema(topic));
+            PulsarProducer::with_schema(&target.endpoint, topic, timeout, announced)
+                .map(|p| Box::new(p) as Box<dyn bridge::Producer>)
+        }
+        _ => bridge::producer(&target.endpoint, topic, timeout),
+    };
+    producer.with_context(|| format!("cannot produce to {}", target.describe()))
+}
+
+/// The schema registered for a Pulsar target's topic, read through the admin API: the table's
+/// 'admin-url', else `$FLINKIT_PULSAR_ADMIN_URL`, else — for a broker on this machine — the
+/// local stack's. For a remote broker without an admin URL, and when the admin API does not
+/// answer as one, the schema is not checked (a warning; the broker still refuses what does not
+/// fit its schema).
+fn pulsar_schema(target: &Target, timeout: Duration) -> anyhow::Result<Option<TopicSchema>> {
+    let given = target
+        .endpoint
+        .settings
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "admin-url")
+        .map(|(_, url)| url.clone())
+        .or_else(|| std::env::var("FLINKIT_PULSAR_ADMIN_URL").ok());
+    let local = ["://localhost:", "://127.0.0.1:", "://[::1]:"]
+        .iter()
+        .any(|host| target.endpoint.address.contains(host));
+    let admin = match given {
+        Some(url) => url,
+        None if local => Settings::load(None)?.stack.pulsar_admin(),
+        None => {
+            tracing::debug!(
+                "no Pulsar admin URL for a remote broker: the topic's schema is not checked"
+            );
+            return Ok(None);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start a runtime")?;
+    match runtime.block_on(topic_schema(&admin, &target.topics[0], timeout)) {
+        Ok(schema) => Ok(schema),
+        Err(err) => {
+            eprintln!(
+                "warning: the topic's schema was not checked: {}",
+                err.with_causes()
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// Checks every line of the file before anything is sent. Standard input is copied to a
@@ -402,6 +506,7 @@ pub fn report(ctx: &Context<'_>, target: &Target, d: &Delivery) -> anyhow::Resul
 fn generated(
     args: &ProduceArgs,
     table: &TableSpec,
+    images: SharedImages,
 ) -> anyhow::Result<impl Iterator<Item = Result<Step, BridgeError>> + use<>> {
     let schedule = Schedule::parse(args.rate.as_deref(), args.traffic_pattern.as_deref())
         .map_err(|e| InvalidInput(e.to_string()))?;
@@ -453,6 +558,14 @@ fn generated(
         pacer.sent();
         made += 1;
         let record = match generator.next_item() {
+            // A changelog's rows and deletes become events with their before-images.
+            Generated::Row(row) if table.is_changelog() => {
+                let change = images.with(|images| images.upsert(&table, row));
+                changed(&table, &change, &properties)
+            }
+            Generated::Delete(key) if table.is_changelog() => images
+                .with(|images| images.delete(&table, &key))
+                .and_then(|change| changed(&table, &change, &properties)),
             Generated::Row(row) => table.encode_key(&row).and_then(|key| {
                 Ok(OutRecord {
                     key,
@@ -476,4 +589,21 @@ fn generated(
             .into()
         }))
     }))
+}
+
+/// A change event of a changelog table as a record keyed by its row.
+fn changed(
+    table: &TableSpec,
+    change: &Change,
+    properties: &[(String, String)],
+) -> Result<OutRecord, String> {
+    let row = change
+        .row()
+        .ok_or_else(|| "an event without rows".to_string())?;
+    Ok(OutRecord {
+        key: table.encode_key(row)?,
+        value: Some(table.encode_change(change)),
+        properties: properties.to_vec(),
+        timestamp: None,
+    })
 }

@@ -2,8 +2,8 @@
 //! explicitly (other commands do it on first use), and says what flinkit runs.
 
 use clap::Args;
+use flinkit::flink::line::FlinkLine;
 use flinkit::provision::{Cache, Provisioned};
-use flinkit::versions;
 use serde_json::json;
 
 use super::progress::Reporter;
@@ -18,6 +18,9 @@ pub struct SetupArgs {
     /// Throw away the cached runner jar and Flink runtime and provision them again.
     #[arg(long)]
     pub force: bool,
+    /// The Flink line to provision: 1.20 (default), 2 (the newest 2.x flinkit runs, 2.2) or 2.2.
+    #[arg(long, value_name = "VERSION", value_parser = super::values::flink_line)]
+    pub flink_version: Option<FlinkLine>,
 }
 
 fn total_size(provisioned: &Provisioned) -> u64 {
@@ -30,7 +33,8 @@ fn total_size(provisioned: &Provisioned) -> u64 {
 
 /// Runs `flinkit setup`.
 pub fn run(ctx: &Context<'_>, args: &SetupArgs) -> anyhow::Result<()> {
-    let cache = Cache::from_env()?;
+    let line = args.flink_version.unwrap_or_default();
+    let cache = Cache::from_env()?.for_line(line);
     if args.force {
         cache.clear()?;
     }
@@ -48,9 +52,9 @@ pub fn run(ctx: &Context<'_>, args: &SetupArgs) -> anyhow::Result<()> {
             "bytes": size,
             "verified": args.verify,
             "versions": {
-                "flink": versions::flink(),
-                "kafka_connector": versions::kafka_connector(),
-                "pulsar_connector": versions::pulsar_connector(),
+                "flink": line.flink_version(),
+                "kafka_connector": line.kafka_connector(),
+                "pulsar_connector": line.pulsar_connector(),
             },
         }));
     }
@@ -63,7 +67,7 @@ pub fn run(ctx: &Context<'_>, args: &SetupArgs) -> anyhow::Result<()> {
             || "none (`flinkit -vv setup` says why)".to_string(),
             |p| p.display().to_string()
         ),
-        versions::flink(),
+        line.flink_version(),
         provisioned.classpath.len(),
         size / 1_000_000,
         cache.root().display()

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
+use flinkit::flink::line::FlinkLine;
 use flinkit::provision::Cache;
 use flinkit::stack::{self, Event, Runtime, Service, ServiceStatus, Stack, StackError};
 use serde_json::json;
@@ -44,6 +45,11 @@ pub struct Common {
     /// A flinkit.toml with a [stack] section of ports (default: ./flinkit.toml when present).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// The secure stack (its own ports, [secure_stack], and state): Kafka over SASL_SSL with
+    /// SCRAM-SHA-512, Pulsar over TLS with tokens, Flink and the Gateway over HTTPS; processes
+    /// only, no PostgreSQL. `stack status --secure` says what a table needs to reach each.
+    #[arg(long)]
+    pub secure: bool,
 }
 
 /// The stack subcommands.
@@ -53,6 +59,10 @@ pub enum StackCommand {
     Up {
         #[command(flatten)]
         common: Common,
+        /// The Flink line of the cluster and SQL Gateway: 1.20 (default), 2 (the newest 2.x
+        /// flinkit runs, 2.2) or 2.2. A 2.x stack runs no Pulsar jobs (no connector exists).
+        #[arg(long, value_name = "VERSION", value_parser = super::values::flink_line)]
+        flink_version: Option<FlinkLine>,
         /// How long to wait for the services to become healthy.
         #[arg(long, default_value = "180s", value_parser = super::values::duration)]
         timeout: Duration,
@@ -93,16 +103,46 @@ pub fn run(ctx: &Context<'_>, args: &StackArgs) -> anyhow::Result<()> {
         | StackCommand::Status { common }
         | StackCommand::Logs { common, .. } => common,
     };
-    let services = stack::parse_services(&common.services).map_err(invalid)?;
-    let stack = Stack::from_env(common.config.as_deref()).map_err(|e| match e {
+    let mut services = stack::parse_services(&common.services).map_err(invalid)?;
+    let stack = if common.secure {
+        Stack::secure_from_env(common.config.as_deref())
+    } else {
+        Stack::from_env(common.config.as_deref())
+    };
+    let stack = stack.map_err(|e| match e {
         StackError::Config { .. } => invalid(e),
         StackError::Io { ref path, .. } if common.config.as_ref() == Some(path) => {
             anyhow::Error::new(e).context(InvalidInput("cannot use the --config file".into()))
         }
         other => other.into(),
     })?;
+    if common.secure {
+        if common.services.is_empty() {
+            services = stack.services().to_vec();
+        }
+        if let Some(&service) = services.iter().find(|s| !stack.services().contains(s)) {
+            return Err(invalid(StackError::NotSecure(service)));
+        }
+        if common.runtime == RuntimeArg::Docker {
+            return Err(InvalidInput(
+                "the secure stack runs as processes only (--runtime process)".into(),
+            )
+            .into());
+        }
+    }
     match &args.command {
-        StackCommand::Up { timeout, .. } => up(ctx, &stack, common, &services, *timeout),
+        StackCommand::Up {
+            timeout,
+            flink_version,
+            ..
+        } => up(
+            ctx,
+            &stack,
+            common,
+            &services,
+            flink_version.unwrap_or_default(),
+            *timeout,
+        ),
         StackCommand::Down { purge, .. } => down(&stack, common, &services, *purge),
         StackCommand::Status { .. } => status(ctx, &stack, &services),
         StackCommand::Logs {
@@ -131,6 +171,9 @@ fn lib_error(err: StackError) -> anyhow::Error {
 
 /// The runtime to use: the flag, else the one the stack was started with, else detection.
 pub fn runtime(stack: &Stack, flag: RuntimeArg) -> Runtime {
+    if stack.secrets().is_some() {
+        return Runtime::Process;
+    }
     match flag {
         RuntimeArg::Process => Runtime::Process,
         RuntimeArg::Docker => Runtime::Docker,
@@ -147,14 +190,17 @@ fn up(
     stack: &Stack,
     common: &Common,
     services: &[Service],
+    line: FlinkLine,
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let runtime = match common.runtime {
+        // The Docker stack runs the default line's images; the secure stack runs as processes.
+        RuntimeArg::Auto if !line.is_default() || stack.secrets().is_some() => Runtime::Process,
         RuntimeArg::Auto => Runtime::detect(),
         flag => runtime(stack, flag),
     };
     let started = Instant::now();
-    let statuses = start(stack, runtime, services, timeout)?;
+    let statuses = start(stack, runtime, services, line, timeout)?;
     let took = started.elapsed();
     print_statuses(ctx, stack, &statuses, Some((runtime_name(runtime), took)))
 }
@@ -172,9 +218,18 @@ pub fn start(
     stack: &Stack,
     runtime: Runtime,
     services: &[Service],
+    line: FlinkLine,
     timeout: Duration,
 ) -> anyhow::Result<Vec<ServiceStatus>> {
-    let cache = Cache::from_env()?;
+    if runtime == Runtime::Docker && !line.is_default() {
+        return Err(InvalidInput(format!(
+            "--flink-version {line}: the Docker stack runs Flink {}'s images; use --runtime process for Flink {}",
+            FlinkLine::default().flink_version(),
+            line.flink_version()
+        ))
+        .into());
+    }
+    let cache = Cache::from_env()?.for_line(line);
     let jvms = services.iter().any(|&s| s != Service::Postgres);
     if jvms && !cache.runner_jar_cached() && stack.status(services).iter().any(|s| !s.healthy) {
         eprintln!("flinkit: {}", first_run_note(services, &cache));
@@ -192,7 +247,7 @@ pub fn start(
             reporter.done(&format!(
                 "{} healthy at {} ({:.1}s)",
                 service.title(),
-                stack.ports().endpoint(service),
+                stack.endpoint(service),
                 took.as_secs_f64()
             ));
             if !waiting.is_empty() {
@@ -202,7 +257,7 @@ pub fn start(
         Event::AlreadyHealthy(service) => reporter.done(&format!(
             "{} already running at {}",
             service.title(),
-            stack.ports().endpoint(service)
+            stack.endpoint(service)
         )),
         Event::Repairing(service, processes) => reporter.done(&format!(
             "{}: restarting its stopped {processes} process",
@@ -221,7 +276,26 @@ pub fn start(
             stack::docker::up(stack, services, &cache, timeout, &mut on_event).map_err(lib_error)?
         }
     };
+    if services.contains(&Service::Flink) {
+        same_line(stack, line)?;
+    }
     Ok(statuses)
+}
+
+/// Fails when the healthy Flink `up` left alone runs another line than `line` (a 1.20 stack on
+/// the ports a 2.x one was asked for, say).
+fn same_line(stack: &Stack, line: FlinkLine) -> anyhow::Result<()> {
+    let url = stack.ports().endpoint(Service::Flink);
+    let rest = flinkit::flink::rest::RestClient::new(&url, Duration::from_secs(10));
+    let version = super::block_on(rest.version())??;
+    if FlinkLine::of_cluster(&version, "the cluster", &url).ok() != Some(line) {
+        return Err(InvalidInput(format!(
+            "the Flink at {url} runs {version}, not Flink {}: stop it first (`flinkit stack down`), or give this stack other ports ([stack] in --config) and its own FLINKIT_STATE_DIR",
+            line.flink_version()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// What a first run downloads with Maven for the runner jar and the Flink cluster, in MB
@@ -297,7 +371,7 @@ pub fn stop(
         }
         Runtime::Docker => stack::docker::down(stack, services, purge)?,
     }
-    if services.len() == Service::ALL.len() {
+    if services.len() == stack.services().len() {
         let _ = std::fs::remove_file(stack.root().join("runtime"));
     }
     if purge {
@@ -331,6 +405,14 @@ fn print_statuses(
             .map(|s| {
                 let mut value = serde_json::to_value(s).unwrap_or_default();
                 value["rss_bytes"] = json!(rss(s));
+                let connect = stack.client_settings(s.service);
+                if !connect.is_empty() {
+                    value["connect"] = connect
+                        .into_iter()
+                        .map(|(k, v)| (k, json!(v)))
+                        .collect::<serde_json::Map<_, _>>()
+                        .into();
+                }
                 value
             })
             .collect();
@@ -346,7 +428,7 @@ fn print_statuses(
         let state = if s.healthy { "healthy" } else { "down" };
         let mut line = format!("{:<15} {:<8} {}", s.service.name(), state, s.endpoint);
         if s.service == Service::Pulsar {
-            line.push_str(&format!(" (admin {})", stack.ports().pulsar_admin()));
+            line.push_str(&format!(" (admin {})", stack.pulsar_admin()));
         }
         if !s.pids.is_empty() {
             let pids: Vec<_> = s.pids.iter().map(u32::to_string).collect();
@@ -358,6 +440,9 @@ fn print_statuses(
         }
         if let Some(reason) = &s.reason {
             line.push_str(&format!("\n         {reason}"));
+        }
+        for (key, value) in stack.client_settings(s.service) {
+            line.push_str(&connect_line(&key, &value));
         }
         text.push_str(&line);
         text.push('\n');
@@ -372,6 +457,16 @@ fn print_statuses(
         ));
     }
     output::print(&text)
+}
+
+/// One setting a client needs, as it is written: a table option (`'key' = 'value'`) or a
+/// variable (`KEY=value`).
+fn connect_line(key: &str, value: &str) -> String {
+    if key.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+        format!("\n         {key}={value}")
+    } else {
+        format!("\n         '{key}' = '{}'", value.replace('\'', "''"))
+    }
 }
 
 fn logs(

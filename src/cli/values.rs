@@ -109,6 +109,12 @@ pub fn traffic_pattern(text: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// `--flink-version`: `1.20`, `2` (the newest 2.x flinkit runs), `2.2`, or a release of one.
+pub fn flink_line(text: &str) -> Result<flinkit::flink::line::FlinkLine, String> {
+    text.parse()
+        .map_err(|e: flinkit::flink::line::LineError| e.to_string())
+}
+
 /// `--jar`: a jar file's path or `GROUP:ARTIFACT:VERSION`.
 pub fn jar(text: &str) -> Result<flinkit::connectors::resolve::JarSource, String> {
     text.parse()

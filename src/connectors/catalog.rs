@@ -8,8 +8,11 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-/// The snapshot of `flink-sql-runner --describe-connectors`.
+/// The snapshot of `flink-sql-runner --describe-connectors` (the Flink 1.20 runner).
 pub const SNAPSHOT: &str = include_str!("catalog.json");
+
+/// The same snapshot of the Flink 2.x runner ([`crate::flink::line::FlinkLine::V2`]).
+pub const SNAPSHOT_2: &str = include_str!("catalog-2.json");
 
 /// Every connector and format.
 #[derive(Debug, Clone, Deserialize)]
@@ -152,15 +155,23 @@ impl Format {
 }
 
 impl Catalog {
-    /// The compiled-in snapshot.
+    /// The compiled-in snapshot of the default (Flink 1.20) runner.
     pub fn builtin() -> &'static Catalog {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
-        CATALOG.get_or_init(|| {
-            serde_json::from_str(SNAPSHOT).unwrap_or_else(|err| Catalog {
-                flink_version: format!("unreadable snapshot: {err}"),
-                connectors: Vec::new(),
-                formats: Vec::new(),
-            })
+        CATALOG.get_or_init(|| Self::snapshot(SNAPSHOT))
+    }
+
+    /// The compiled-in snapshot of the Flink 2.x runner.
+    pub fn builtin_2() -> &'static Catalog {
+        static CATALOG: OnceLock<Catalog> = OnceLock::new();
+        CATALOG.get_or_init(|| Self::snapshot(SNAPSHOT_2))
+    }
+
+    fn snapshot(json: &str) -> Catalog {
+        serde_json::from_str(json).unwrap_or_else(|err| Catalog {
+            flink_version: format!("unreadable snapshot: {err}"),
+            connectors: Vec::new(),
+            formats: Vec::new(),
         })
     }
 

@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod database;
+mod lines;
 pub mod resolve;
 
 use std::ops::Range;
@@ -266,6 +267,7 @@ pub fn validate_with(script: &Script, values: &Substituted, catalog: &Catalog) -
             v.insert(stmt, insert);
         }
     }
+    v.line_rules();
     v.out.sort_by_key(|d| (d.statement, d.span.start));
     v.out
 }
@@ -387,6 +389,9 @@ impl<'a> Validator<'a> {
         };
         let identifier = self.value(stmt, connector_option).to_string();
         let Some(connector) = self.catalog.connector(&identifier) else {
+            if self.refuse_missing_connector(stmt, &table.name, connector_option, &identifier) {
+                return;
+            }
             let suggestion = nearest(
                 &identifier,
                 self.catalog
@@ -1322,14 +1327,20 @@ impl<'a> Validator<'a> {
         let Some(connector) = self.connector_of(stmt, target) else {
             return;
         };
-        if !connector.is_append_only_sink() {
+        // A changelog format (debezium-json, …) makes an append-only connector take updates.
+        if !connector.is_append_only_sink() || changelog_format(target).is_some() {
             return;
         }
-        let upsert_source = insert.sources.iter().find(|s| {
-            self.tables
-                .get(s.as_str())
-                .and_then(|(st, t)| self.connector_of(st, t))
+        let changing_source = insert.sources.iter().find_map(|s| {
+            let (st, t) = self.tables.get(s.as_str())?;
+            if let Some(format) = changelog_format(t) {
+                return Some(format!(
+                    "it reads the changelog table `{s}` ('{format}'), whose rows change"
+                ));
+            }
+            self.connector_of(st, t)
                 .is_some_and(Connector::is_upsert)
+                .then(|| format!("it reads the upsert table `{s}`, whose rows change"))
         });
         let why = if insert.shape.grouped {
             Some("its GROUP BY aggregate updates rows as new input arrives".to_string())
@@ -1341,7 +1352,7 @@ impl<'a> Validator<'a> {
                     .to_string(),
             )
         } else {
-            upsert_source.map(|s| format!("it reads the upsert table `{s}`, whose rows change"))
+            changing_source
         };
         if let Some(why) = why {
             let upsert = format!("upsert-{}", connector.identifier);
@@ -1515,6 +1526,27 @@ pub fn apply_edits(text: &str, edits: &[&Edit]) -> String {
         }
     }
     out
+}
+
+/// The changelog format a table's messages are in (`'format'` or `'value.format'` =
+/// `debezium-json`, `canal-json`, `maxwell-json`, `ogg-json`, `debezium-avro-confluent`), if
+/// any: such a table reads and writes updates and deletes whatever its connector.
+fn changelog_format(table: &CreateTable) -> Option<&str> {
+    table
+        .options
+        .iter()
+        .filter(|o| o.key == "format" || o.key == "value.format")
+        .map(|o| o.value.as_str())
+        .find(|v| {
+            matches!(
+                *v,
+                "debezium-json"
+                    | "canal-json"
+                    | "maxwell-json"
+                    | "ogg-json"
+                    | "debezium-avro-confluent"
+            )
+        })
 }
 
 #[cfg(test)]

@@ -161,6 +161,14 @@ pub struct Provider {
 }
 
 impl Provider {
+    /// Whether every Flink artifact of this provider was built for Flink `line` (`1.20`), or
+    /// for no particular line.
+    pub fn fits(&self, line: &str) -> bool {
+        self.artifacts()
+            .iter()
+            .all(|a| a.flink_line().is_none_or(|built| built == line))
+    }
+
     /// The artifacts, parsed.
     pub fn artifacts(&self) -> Vec<Artifact> {
         self.artifacts

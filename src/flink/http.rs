@@ -2,6 +2,16 @@
 //! reqwest, 5 s to connect, a deadline per call, JSON answers deserialized into the caller's
 //! typed structs, Flink's error bodies turned into their root cause, and idempotent requests
 //! retried with exponential backoff (backon) on refused connections and 502/503/504 answers.
+//!
+//! A service behind TLS with a private CA, or behind an ingress asking for credentials, is
+//! reached with what the environment says (never a command-line flag, which would land in the
+//! shell's history), per service — `FLINK` for the JobManager, `GATEWAY` for the SQL Gateway:
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `FLINKIT_FLINK_CA_FILE` | PEM certificates trusted besides the system's (Mozilla's) roots |
+//! | `FLINKIT_FLINK_TOKEN_FILE`, `FLINKIT_FLINK_TOKEN` | a bearer token (`Authorization: Bearer …`) |
+//! | `FLINKIT_FLINK_USER` with `FLINKIT_FLINK_PASSWORD_FILE` or `FLINKIT_FLINK_PASSWORD` | basic authentication |
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -19,6 +29,16 @@ pub enum Service {
     Rest,
     /// The SQL Gateway's REST API.
     Gateway,
+}
+
+impl Service {
+    /// The word in its variables' names (`FLINKIT_FLINK_CA_FILE`, `FLINKIT_GATEWAY_CA_FILE`).
+    pub fn variable(self) -> &'static str {
+        match self {
+            Self::Rest => "FLINK",
+            Self::Gateway => "GATEWAY",
+        }
+    }
 }
 
 impl fmt::Display for Service {
@@ -57,6 +77,45 @@ pub enum HttpError {
         /// The service's root cause, without the Java stack.
         message: String,
     },
+    /// The service's TLS certificate is not trusted.
+    #[error(
+        "{service} at {url}: its TLS certificate is not trusted ({detail}); set \
+         FLINKIT_{}_CA_FILE to the PEM file of the CA that signed it",
+        service.variable()
+    )]
+    Untrusted {
+        /// The service.
+        service: Service,
+        /// The base URL.
+        url: String,
+        /// What the TLS library said.
+        detail: String,
+    },
+    /// The service (or the ingress in front of it) refused the credentials, or there were none.
+    #[error(
+        "{service} at {url} refused {} (HTTP {status}); set FLINKIT_{var}_TOKEN_FILE, or \
+         FLINKIT_{var}_USER and FLINKIT_{var}_PASSWORD_FILE",
+        if *sent { "the credentials" } else { "a request without credentials" },
+        var = service.variable()
+    )]
+    Refused {
+        /// The service.
+        service: Service,
+        /// The request URL.
+        url: String,
+        /// 401 or 403.
+        status: u16,
+        /// Whether credentials were sent.
+        sent: bool,
+    },
+    /// The credentials or CA named by the environment cannot be read.
+    #[error("{service}: {message}")]
+    Access {
+        /// The service.
+        service: Service,
+        /// What is wrong (a variable and its file; never a secret).
+        message: String,
+    },
     /// The answer was not what the API promises.
     #[error("unexpected answer from {url}: {message}")]
     Protocol {
@@ -71,7 +130,7 @@ impl HttpError {
     /// The HTTP status, when the service answered with an error.
     pub fn http_status(&self) -> Option<u16> {
         match self {
-            Self::Status { status, .. } => Some(*status),
+            Self::Status { status, .. } | Self::Refused { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -97,6 +156,87 @@ pub(crate) struct Http {
     base: String,
     client: reqwest::Client,
     deadline: Duration,
+    auth: Option<Auth>,
+    /// Why the environment's CA or credentials could not be used: every call fails with it.
+    setup: Option<String>,
+}
+
+/// Credentials sent with every request.
+#[derive(Clone)]
+enum Auth {
+    Bearer(String),
+    Basic(String, String),
+}
+
+impl fmt::Debug for Auth {
+    /// Never the secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Bearer(_) => "Bearer(…)",
+            Self::Basic(..) => "Basic(…)",
+        })
+    }
+}
+
+/// What the environment says about reaching `service`: the CA certificates (PEM) and the
+/// credentials (see the module's table).
+fn access(service: Service) -> Result<(Option<Vec<u8>>, Option<Auth>), String> {
+    let var = |name: &str| {
+        let name = format!("FLINKIT_{}_{name}", service.variable());
+        let value = std::env::var(&name).ok().filter(|v| !v.is_empty());
+        (name, value)
+    };
+    let read = |name: &str, path: &str| {
+        std::fs::read(path).map_err(|e| format!("{name}: cannot read {path}: {e}"))
+    };
+    let secret = |name: &str| -> Result<Option<String>, String> {
+        let (file_var, file) = var(&format!("{name}_FILE"));
+        if let Some(path) = file {
+            let bytes = read(&file_var, &path)?;
+            let text = String::from_utf8_lossy(&bytes).trim().to_string();
+            if text.is_empty() {
+                return Err(format!("{file_var}: {path} is empty"));
+            }
+            return Ok(Some(text));
+        }
+        Ok(var(name).1)
+    };
+    let ca = match var("CA_FILE") {
+        (name, Some(path)) => {
+            let pem = read(&name, &path)?;
+            reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|certs| !certs.is_empty())
+                .ok_or_else(|| format!("{name}: {path} holds no PEM certificate"))?;
+            Some(pem)
+        }
+        (_, None) => None,
+    };
+    let auth = if let Some(token) = secret("TOKEN")? {
+        Some(Auth::Bearer(token))
+    } else if let (_, Some(user)) = var("USER") {
+        let password = secret("PASSWORD")?.ok_or_else(|| {
+            let var = service.variable();
+            format!("FLINKIT_{var}_USER is set but neither FLINKIT_{var}_PASSWORD_FILE nor FLINKIT_{var}_PASSWORD")
+        })?;
+        Some(Auth::Basic(user, password))
+    } else {
+        None
+    };
+    Ok((ca, auth))
+}
+
+/// Whether a transport error is a certificate the client does not trust.
+fn untrusted(error: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(err) = source {
+        let text = err.to_string();
+        if text.contains("certificate") {
+            return Some(text);
+        }
+        source = err.source();
+    }
+    None
 }
 
 const TRANSIENT: [StatusCode; 3] = [
@@ -117,17 +257,51 @@ enum Attempt {
 
 impl Http {
     /// A client for `base` (`http://localhost:8081`); each call gives up after `deadline`.
+    /// The CA and credentials come from the environment (see the module's documentation).
     pub(crate) fn new(service: Service, base: &str, deadline: Duration) -> Self {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .timeout(deadline)
-            .build()
-            .unwrap_or_default();
+            .timeout(deadline);
+        let (auth, setup) = match access(service) {
+            Ok((ca, auth)) => {
+                let certs = ca
+                    .map(|pem| reqwest::Certificate::from_pem_bundle(&pem).unwrap_or_default())
+                    .unwrap_or_default();
+                for cert in certs {
+                    builder = builder.add_root_certificate(cert);
+                }
+                (auth, None)
+            }
+            Err(message) => (None, Some(message)),
+        };
         Self {
             service,
             base: base.trim_end_matches('/').to_string(),
-            client,
+            client: builder.build().unwrap_or_default(),
             deadline,
+            auth,
+            setup,
+        }
+    }
+
+    /// A request with the credentials.
+    fn request(&self, method: Method, url: String) -> reqwest::RequestBuilder {
+        let request = self.client.request(method, url);
+        match &self.auth {
+            Some(Auth::Bearer(token)) => request.bearer_auth(token),
+            Some(Auth::Basic(user, password)) => request.basic_auth(user, Some(password)),
+            None => request,
+        }
+    }
+
+    /// The environment's CA or credentials that could not be used, as the error of a call.
+    fn setup_error(&self) -> Result<(), HttpError> {
+        match &self.setup {
+            Some(message) => Err(HttpError::Access {
+                service: self.service,
+                message: message.clone(),
+            }),
+            None => Ok(()),
         }
     }
 
@@ -144,6 +318,7 @@ impl Http {
     /// GET `path` as `T`, retrying refused connections (for up to 3 s) and 502/503/504
     /// answers (until the deadline) with exponential backoff.
     pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, HttpError> {
+        self.setup_error()?;
         let started = Instant::now();
         let backoff = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(100))
@@ -155,7 +330,9 @@ impl Http {
             .sleep(tokio::time::sleep)
             .when(|attempt| match attempt {
                 Attempt::Transport(err) => {
-                    (err.is_connect() || err.is_request()) && started.elapsed() < CONNECT_RETRY
+                    (err.is_connect() || err.is_request())
+                        && untrusted(err).is_none()
+                        && started.elapsed() < CONNECT_RETRY
                 }
                 Attempt::Transient(_) => started.elapsed() < self.deadline,
                 Attempt::Final(_) => false,
@@ -174,6 +351,7 @@ impl Http {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<T, HttpError> {
+        self.setup_error()?;
         match self.attempt(method, path, body).await {
             Ok(text) => self.decode(path, &text),
             Err(attempt) => Err(self.fail(attempt)),
@@ -187,6 +365,7 @@ impl Http {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<(), HttpError> {
+        self.setup_error()?;
         self.attempt(method, path, body)
             .await
             .map(drop)
@@ -201,12 +380,13 @@ impl Http {
         file_name: String,
         bytes: Vec<u8>,
     ) -> Result<T, HttpError> {
+        self.setup_error()?;
         let part = reqwest::multipart::Part::bytes(bytes)
             .file_name(file_name)
             .mime_str("application/x-java-archive")
             .map_err(|e| self.fail(Attempt::Transport(e)))?;
         let form = reqwest::multipart::Form::new().part(field, part);
-        let request = self.client.post(self.url(path)).multipart(form);
+        let request = self.request(Method::POST, self.url(path)).multipart(form);
         let text = self
             .finish(path, request.send().await)
             .await
@@ -220,7 +400,7 @@ impl Http {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<String, Attempt> {
-        let mut request = self.client.request(method, self.url(path));
+        let mut request = self.request(method, self.url(path));
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -235,6 +415,15 @@ impl Http {
         let response = sent.map_err(Attempt::Transport)?;
         let status = response.status();
         let text = response.text().await.map_err(Attempt::Transport)?;
+        if matches!(status.as_u16(), 401 | 403) && !text.trim_start().starts_with("{\"errors\"") {
+            // Flink answers its own errors as `{"errors": […]}`; a bare 401/403 is the ingress.
+            return Err(Attempt::Final(HttpError::Refused {
+                service: self.service,
+                url: self.url(path),
+                status: status.as_u16(),
+                sent: self.auth.is_some(),
+            }));
+        }
         if status.is_client_error() || status.is_server_error() {
             let error = HttpError::Status {
                 service: self.service,
@@ -253,10 +442,17 @@ impl Http {
 
     fn fail(&self, attempt: Attempt) -> HttpError {
         match attempt {
-            Attempt::Transport(source) => HttpError::Unreachable {
-                service: self.service,
-                url: self.base.clone(),
-                source,
+            Attempt::Transport(source) => match untrusted(&source) {
+                Some(detail) => HttpError::Untrusted {
+                    service: self.service,
+                    url: self.base.clone(),
+                    detail,
+                },
+                None => HttpError::Unreachable {
+                    service: self.service,
+                    url: self.base.clone(),
+                    source,
+                },
             },
             Attempt::Transient(err) | Attempt::Final(err) => err,
         }

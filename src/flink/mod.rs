@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod gateway;
 pub mod http;
+pub mod line;
 pub mod local;
 pub mod rest;
 pub mod session;

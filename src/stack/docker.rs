@@ -133,7 +133,7 @@ pub fn up(
     run(command, "docker compose up")?;
     for &service in services {
         loop {
-            match health::check(service, stack.ports()) {
+            match health::check(service, stack) {
                 Ok(()) => break,
                 Err(reason) if started.elapsed() >= timeout => {
                     return Err(StackError::Docker(format!(

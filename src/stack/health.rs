@@ -13,25 +13,29 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, Producer};
 
-use super::{Ports, Service};
+use super::secure::{KAFKA_MECHANISM, Secrets};
+use super::{Service, Stack};
 
 /// How long one check may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// `Ok` when the service is healthy, else why not.
-pub(crate) fn check(service: Service, ports: &Ports) -> Result<(), String> {
+/// `Ok` when the service is healthy, else why not. On the secure stack the checks trust its CA
+/// and sign in as `admin`.
+pub(crate) fn check(service: Service, stack: &Stack) -> Result<(), String> {
+    let ports = stack.ports();
+    let http = Http::new(stack.secrets(), service)?;
     match service {
-        Service::Kafka => kafka(ports.kafka_port),
-        Service::Pulsar => pulsar(&ports.pulsar_admin()),
-        Service::Flink => flink(&ports.endpoint(Service::Flink)),
-        Service::Gateway => gateway(&ports.endpoint(Service::Gateway)),
+        Service::Kafka => kafka(ports.kafka_port, stack.secrets()),
+        Service::Pulsar => pulsar(&http, &stack.pulsar_admin()),
+        Service::Flink => flink(&http, &stack.endpoint(Service::Flink)),
+        Service::Gateway => gateway(&http, &stack.endpoint(Service::Gateway)),
         Service::Postgres => postgres(ports.postgres_port),
-        Service::SchemaRegistry => schema_registry(&ports.endpoint(Service::SchemaRegistry)),
+        Service::SchemaRegistry => schema_registry(&http, &ports.endpoint(Service::SchemaRegistry)),
     }
 }
 
-fn schema_registry(api: &str) -> Result<(), String> {
-    let subjects = json(&format!("{api}/subjects"))?;
+fn schema_registry(http: &Http, api: &str) -> Result<(), String> {
+    let subjects = http.json(&format!("{api}/subjects"))?;
     if subjects.is_array() {
         Ok(())
     } else {
@@ -39,38 +43,77 @@ fn schema_registry(api: &str) -> Result<(), String> {
     }
 }
 
-/// The status and body of a request (reqwest's blocking client: stack commands are not async).
-fn request(method: &str, url: &str) -> Result<(u16, String), String> {
-    let client = reqwest::blocking::Client::builder()
-        .timeout(CHECK_TIMEOUT)
-        .build()
-        .map_err(|e| format!("HTTP client: {e}"))?;
-    let request = match method {
-        "PUT" => client.put(url),
-        "DELETE" => client.delete(url),
-        _ => client.get(url),
-    };
-    let response = request.send().map_err(|e| format!("{method} {url}: {e}"))?;
-    let status = response.status().as_u16();
-    let body = response.text().unwrap_or_default();
-    Ok((status, body))
+/// A blocking HTTP client (stack commands are not async) trusting the secure stack's CA, with
+/// Pulsar's admin token when it asks Pulsar.
+struct Http {
+    client: reqwest::blocking::Client,
+    token: Option<String>,
 }
 
-fn json(url: &str) -> Result<serde_json::Value, String> {
-    let (status, body) = request("GET", url)?;
-    if status != 200 {
-        return Err(format!("GET {url}: HTTP {status}"));
+impl Http {
+    fn new(secrets: Option<&Secrets>, service: Service) -> Result<Self, String> {
+        let mut builder = reqwest::blocking::Client::builder().timeout(CHECK_TIMEOUT);
+        let mut token = None;
+        if let Some(secrets) = secrets {
+            let pem = std::fs::read(secrets.ca())
+                .map_err(|e| format!("the stack's CA {}: {e}", secrets.ca().display()))?;
+            let ca = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| format!("the stack's CA {}: {e}", secrets.ca().display()))?;
+            builder = builder.add_root_certificate(ca);
+            if service == Service::Pulsar {
+                token = Some(secrets.pulsar_token("admin").map_err(|e| e.to_string())?);
+            }
+        }
+        let client = builder.build().map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(Self { client, token })
     }
-    serde_json::from_str(&body).map_err(|e| format!("GET {url}: not JSON ({e})"))
+
+    /// The status and body of a request.
+    fn request(&self, method: &str, url: &str) -> Result<(u16, String), String> {
+        let mut request = match method {
+            "PUT" => self.client.put(url),
+            "DELETE" => self.client.delete(url),
+            _ => self.client.get(url),
+        };
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().map_err(|e| {
+            let cause = std::error::Error::source(&e)
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
+            format!("{method} {url}: {e}{cause}")
+        })?;
+        let status = response.status().as_u16();
+        let body = response.text().unwrap_or_default();
+        Ok((status, body))
+    }
+
+    fn json(&self, url: &str) -> Result<serde_json::Value, String> {
+        let (status, body) = self.request("GET", url)?;
+        if status != 200 {
+            return Err(format!("GET {url}: HTTP {status}"));
+        }
+        serde_json::from_str(&body).map_err(|e| format!("GET {url}: not JSON ({e})"))
+    }
 }
 
-fn kafka(port: u16) -> Result<(), String> {
-    let producer: BaseProducer = ClientConfig::new()
+fn kafka(port: u16, secrets: Option<&Secrets>) -> Result<(), String> {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", format!("localhost:{port}"))
         .set("socket.timeout.ms", "3000")
-        .set("log_level", "0")
-        .create()
-        .map_err(|e| format!("Kafka client: {e}"))?;
+        .set("log_level", "0");
+    if let Some(secrets) = secrets {
+        let password = secrets.kafka_password("admin").map_err(|e| e.to_string())?;
+        config
+            .set("security.protocol", "SASL_SSL")
+            .set("sasl.mechanism", KAFKA_MECHANISM)
+            .set("sasl.username", "admin")
+            .set("sasl.password", password)
+            .set("ssl.ca.location", secrets.ca().display().to_string());
+    }
+    let producer: BaseProducer = config.create().map_err(|e| format!("Kafka client: {e}"))?;
     let metadata = producer
         .client()
         .fetch_metadata(None, CHECK_TIMEOUT)
@@ -81,8 +124,8 @@ fn kafka(port: u16) -> Result<(), String> {
     Ok(())
 }
 
-fn pulsar(admin: &str) -> Result<(), String> {
-    let clusters = json(&format!("{admin}/admin/v2/clusters"))?;
+fn pulsar(http: &Http, admin: &str) -> Result<(), String> {
+    let clusters = http.json(&format!("{admin}/admin/v2/clusters"))?;
     if clusters.as_array().is_none_or(Vec::is_empty) {
         return Err(format!("Pulsar at {admin} lists no cluster"));
     }
@@ -90,27 +133,27 @@ fn pulsar(admin: &str) -> Result<(), String> {
         "{admin}/admin/v2/persistent/public/default/flinkit-health-{}",
         random_hex()
     );
-    let (status, body) = request("PUT", &topic)?;
+    let (status, body) = http.request("PUT", &topic)?;
     if !(200..300).contains(&status) {
         return Err(format!(
             "Pulsar at {admin} cannot create a topic yet: HTTP {status} {}",
             body.trim()
         ));
     }
-    let _ = request("DELETE", &format!("{topic}?force=true"));
+    let _ = http.request("DELETE", &format!("{topic}?force=true"));
     Ok(())
 }
 
-fn flink(url: &str) -> Result<(), String> {
-    let overview = json(&format!("{url}/overview"))?;
+fn flink(http: &Http, url: &str) -> Result<(), String> {
+    let overview = http.json(&format!("{url}/overview"))?;
     match overview["taskmanagers"].as_u64() {
         Some(n) if n >= 1 => Ok(()),
         _ => Err(format!("Flink at {url} has no TaskManager yet")),
     }
 }
 
-fn gateway(url: &str) -> Result<(), String> {
-    let info = json(&format!("{url}/v1/info"))?;
+fn gateway(http: &Http, url: &str) -> Result<(), String> {
+    let info = http.json(&format!("{url}/v1/info"))?;
     if info["version"].is_string() {
         Ok(())
     } else {
@@ -164,17 +207,18 @@ mod tests {
 
     #[test]
     fn nothing_listening_is_unhealthy_with_a_reason() {
-        let ports = Ports {
+        let ports = super::super::Ports {
             kafka_port: 1,
             pulsar_http_port: 1,
             flink_port: 1,
             gateway_port: 1,
             postgres_port: 1,
             schema_registry_port: 1,
-            ..Ports::default()
+            ..super::super::Ports::default()
         };
+        let stack = Stack::new("/nonexistent", ports);
         for service in Service::ALL {
-            let err = check(service, &ports).unwrap_err();
+            let err = check(service, &stack).unwrap_err();
             assert!(err.contains("localhost:1"), "{service}: {err}");
         }
     }

@@ -25,6 +25,7 @@ pub mod docker;
 mod health;
 pub mod postgres;
 pub mod process;
+pub mod secure;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -148,6 +149,22 @@ impl Default for Ports {
 }
 
 impl Ports {
+    /// The secure stack's ports by default ([`Stack::secure`]): beside the plain stack's, so
+    /// both can run at once.
+    pub fn secure_default() -> Self {
+        Self {
+            kafka_port: 9192,
+            kafka_controller_port: 9193,
+            pulsar_port: 6651,
+            pulsar_http_port: 8443,
+            flink_port: 8481,
+            flink_rpc_port: 6223,
+            gateway_port: 8483,
+            postgres_port: 5532,
+            schema_registry_port: 8485,
+        }
+    }
+
     /// The ports a service listens on, the one clients use first (Pulsar's bookie and Flink's
     /// blob server and TaskManager take free ports the system picks).
     pub fn of(&self, service: Service) -> Vec<u16> {
@@ -257,6 +274,12 @@ pub enum StackError {
     /// The Docker runtime failed.
     #[error("docker: {0}")]
     Docker(String),
+    /// The secure stack's certificates, stores or tokens could not be made.
+    #[error("the secure stack's credentials: {0}")]
+    Credentials(String),
+    /// A service the secure stack does not run.
+    #[error("the secure stack has no {0} (it runs flink, gateway, kafka and pulsar)")]
+    NotSecure(Service),
     /// A file operation failed.
     #[error("{}", path.display())]
     Io {
@@ -339,11 +362,13 @@ impl Runtime {
     }
 }
 
-/// A local stack: where its state lives and which ports it uses.
+/// A local stack: where its state lives, which ports it uses and, for the secure one, its
+/// credentials.
 #[derive(Debug, Clone)]
 pub struct Stack {
     root: PathBuf,
     ports: Ports,
+    secrets: Option<secure::Secrets>,
 }
 
 impl Stack {
@@ -352,6 +377,123 @@ impl Stack {
         Self {
             root: state_dir.as_ref().join("stack"),
             ports,
+            secrets: None,
+        }
+    }
+
+    /// The secure stack, its state under `state_dir/stack-secure`: Kafka only over SASL_SSL
+    /// (SCRAM-SHA-512, with ACLs), Pulsar only over TLS with token authentication and
+    /// authorization, Flink's REST API and the SQL Gateway over HTTPS; the credentials in
+    /// [`Stack::secrets`]. It has no PostgreSQL.
+    pub fn secure(state_dir: impl AsRef<Path>, ports: Ports) -> Self {
+        let root = state_dir.as_ref().join("stack-secure");
+        Self {
+            secrets: Some(secure::Secrets::at(root.join("secrets"))),
+            root,
+            ports,
+        }
+    }
+
+    /// The secure stack from the environment: state under [`crate::config::state_dir`], ports
+    /// from the `[secure_stack]` section of the settings, else [`Ports::secure_default`].
+    pub fn secure_from_env(config: Option<&Path>) -> Result<Self, StackError> {
+        let state = crate::config::state_dir().map_err(|_| StackError::NoStateDir)?;
+        let settings = crate::config::Settings::load(config)?;
+        Ok(Self::secure(state, settings.secure_stack))
+    }
+
+    /// The credentials, for the secure stack.
+    pub fn secrets(&self) -> Option<&secure::Secrets> {
+        self.secrets.as_ref()
+    }
+
+    /// The services this stack runs (the secure one has no PostgreSQL).
+    pub fn services(&self) -> &'static [Service] {
+        if self.secrets.is_some() {
+            &Service::ALL[..4]
+        } else {
+            &Service::ALL
+        }
+    }
+
+    /// Where clients reach a service: [`Ports::endpoint`], with `https://` and `pulsar+ssl://`
+    /// on the secure stack.
+    pub fn endpoint(&self, service: Service) -> String {
+        let plain = self.ports.endpoint(service);
+        if self.secrets.is_none() {
+            return plain;
+        }
+        match service {
+            Service::Flink | Service::Gateway => plain.replacen("http://", "https://", 1),
+            Service::Pulsar => plain.replacen("pulsar://", "pulsar+ssl://", 1),
+            Service::Kafka | Service::Postgres | Service::SchemaRegistry => plain,
+        }
+    }
+
+    /// What a table, `flinkit.toml` or the environment needs to reach a service of the secure
+    /// stack (none on the plain one), as `(key, value)`: table options for Kafka and Pulsar
+    /// (`${KAFKA_PASSWORD}` stands for the password, which is read from its file), variables
+    /// for Flink and the Gateway. Never a secret itself.
+    pub fn client_settings(&self, service: Service) -> Vec<(String, String)> {
+        let Some(secrets) = &self.secrets else {
+            return Vec::new();
+        };
+        let ca = secrets.ca().display().to_string();
+        let pairs: Vec<(&str, String)> = match service {
+            Service::Kafka => vec![
+                ("properties.bootstrap.servers", self.endpoint(service)),
+                ("properties.security.protocol", "SASL_SSL".into()),
+                ("properties.sasl.mechanism", secure::KAFKA_MECHANISM.into()),
+                (
+                    "properties.sasl.jaas.config",
+                    format!(
+                        "{} required username=\"flinkit\" password=\"${{KAFKA_PASSWORD}}\";",
+                        secure::FLINK_SCRAM_LOGIN_MODULE
+                    ),
+                ),
+                ("properties.ssl.truststore.type", "PEM".into()),
+                ("properties.ssl.truststore.location", ca),
+                (
+                    "KAFKA_PASSWORD",
+                    format!(
+                        "$(cat {})",
+                        secrets.kafka_password_file("flinkit").display()
+                    ),
+                ),
+            ],
+            Service::Pulsar => vec![
+                ("service-url", self.endpoint(service)),
+                ("admin-url", self.pulsar_admin()),
+                (
+                    "pulsar.client.authPluginClassName",
+                    secure::PULSAR_TOKEN_PLUGIN.into(),
+                ),
+                (
+                    "pulsar.client.authParams",
+                    format!("file://{}", secrets.pulsar_token_file("flinkit").display()),
+                ),
+                ("pulsar.client.tlsTrustCertsFilePath", ca),
+            ],
+            Service::Flink => vec![
+                ("FLINKIT_FLINK_URL", self.endpoint(service)),
+                ("FLINKIT_FLINK_CA_FILE", ca),
+            ],
+            Service::Gateway => vec![
+                ("FLINKIT_GATEWAY_URL", self.endpoint(service)),
+                ("FLINKIT_GATEWAY_CA_FILE", ca),
+            ],
+            Service::Postgres | Service::SchemaRegistry => Vec::new(),
+        };
+        pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+
+    /// Pulsar's admin URL (`https://` on the secure stack).
+    pub fn pulsar_admin(&self) -> String {
+        let plain = self.ports.pulsar_admin();
+        if self.secrets.is_some() {
+            plain.replacen("http://", "https://", 1)
+        } else {
+            plain
         }
     }
 
@@ -379,8 +521,8 @@ impl Stack {
         let checks: Vec<_> = services
             .iter()
             .map(|&service| {
-                let ports = self.ports;
-                std::thread::spawn(move || health::check(service, &ports))
+                let stack = self.clone();
+                std::thread::spawn(move || health::check(service, &stack))
             })
             .collect();
         services
@@ -393,7 +535,7 @@ impl Stack {
                 ServiceStatus {
                     service,
                     healthy: result.is_ok(),
-                    endpoint: self.ports.endpoint(service),
+                    endpoint: self.endpoint(service),
                     reason: result.err(),
                     pids: process::live_pids(self, service),
                 }

@@ -35,7 +35,9 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
 use super::postgres::Server;
-use super::{Event, Ports, Service, ServiceStatus, Stack, StackError, diagnose, health, io};
+use super::{
+    Event, Ports, Service, ServiceStatus, Stack, StackError, diagnose, health, io, secure,
+};
 use crate::connectors::resolve::{self, Kind};
 use crate::provision::{Cache, find_java};
 use crate::versions;
@@ -133,6 +135,12 @@ impl Stack {
     /// start everything twice).
     fn lock(&self) -> Result<File, StackError> {
         std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        if self.secrets.is_some() {
+            // The secure stack's configurations hold its store passwords.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700))
+                .map_err(io(&self.root))?;
+        }
         let path = self.root.join(".lock");
         let file = File::create(&path).map_err(io(&path))?;
         file.lock().map_err(io(&path))?;
@@ -223,7 +231,11 @@ pub fn up(
     progress: &mut dyn FnMut(Event),
 ) -> Result<Vec<ServiceStatus>, StackError> {
     let _lock = stack.lock()?;
-    let ports = *stack.ports();
+    if stack.secrets().is_some()
+        && let Some(&service) = services.iter().find(|s| !stack.services().contains(s))
+    {
+        return Err(StackError::NotSecure(service));
+    }
     let mut pending: Vec<(Service, Vec<Unit>)> = Vec::new();
     for status in stack.status(services) {
         let units = Unit::of(status.service);
@@ -262,6 +274,9 @@ pub fn up(
         provision(cache, &to_start, &mut |p| progress(Event::Provision(p)))?
     };
     let mut tools = Tools::default();
+    if let Some(secrets) = stack.secrets() {
+        secrets.ensure(tools.java()?)?;
+    }
     progress(Event::Starting(pending.iter().map(|(s, _)| *s).collect()));
     let started = Instant::now();
     // PostgreSQL and Kafka last: their storage is initialised (short runs of initdb, a JVM)
@@ -280,7 +295,7 @@ pub fn up(
         let checks: Vec<Result<(), String>> = std::thread::scope(|scope| {
             let handles: Vec<_> = waiting
                 .iter()
-                .map(|&service| scope.spawn(move || health::check(service, &ports)))
+                .map(|&service| scope.spawn(move || health::check(service, stack)))
                 .collect();
             handles
                 .into_iter()
@@ -355,7 +370,10 @@ fn provision(
         .any(|u| matches!(u, Unit::JobManager | Unit::TaskManager | Unit::Gateway));
     if needs_flink {
         let runner = cache.runner_jar(false, progress)?;
-        let title = format!("Flink {} cluster and SQL Gateway", versions::flink());
+        let title = format!(
+            "Flink {} cluster and SQL Gateway",
+            cache.line().flink_version()
+        );
         classpaths.flink = cache.stack_classpath("flink", &title, false, progress)?;
         classpaths.flink.insert(0, runner);
     }
@@ -379,7 +397,11 @@ pub(super) fn gateway_jars(
     cache: &Cache,
     progress: &mut dyn FnMut(crate::provision::Progress),
 ) -> Result<Vec<PathBuf>, StackError> {
-    let jdbc = resolve::provider(Kind::Catalog, "jdbc").map_or_else(Vec::new, |p| p.artifacts());
+    // Only a release built for the cluster's line: a factory of another line's would break
+    // every statement's factory discovery.
+    let jdbc = resolve::provider(Kind::Catalog, "jdbc")
+        .filter(|p| p.fits(cache.line().as_str()))
+        .map_or_else(Vec::new, |p| p.artifacts());
     Ok(cache.artifact_jars(&jdbc, false, progress)?)
 }
 
@@ -434,6 +456,7 @@ fn format_kafka_storage(
         ))
         .args(["kafka.tools.StorageTool", "format", "-t", &cluster_id, "-c"])
         .arg(&config)
+        .args(scram_users(stack)?)
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
@@ -453,6 +476,24 @@ fn format_kafka_storage(
         tail: diagnose::tail(&log, 20),
         log,
     })
+}
+
+/// The secure stack's SCRAM users, for `kafka-storage format` (`--add-scram` puts them in the
+/// cluster's first metadata, so the broker can authenticate its own connections at once).
+fn scram_users(stack: &Stack) -> Result<Vec<String>, StackError> {
+    let Some(secrets) = stack.secrets() else {
+        return Ok(Vec::new());
+    };
+    let mut args = Vec::new();
+    for user in secure::USERS {
+        let password = secrets.kafka_password(user)?;
+        args.push("--add-scram".to_string());
+        args.push(format!(
+            "{}=[name={user},password={password}]",
+            secure::KAFKA_MECHANISM
+        ));
+    }
+    Ok(args)
 }
 
 /// A random KRaft cluster id: 16 bytes in URL-safe base64 without padding.
@@ -479,10 +520,49 @@ fn kafka_cluster_id() -> String {
     id
 }
 
+/// The listeners of the secure Kafka: clients only over SASL_SSL with SCRAM-SHA-512 (the
+/// broker signs in to itself as `admin`), the controller over TLS with client certificates (the
+/// broker's own certificate, principal `User:CN=localhost`), and an ACL authorizer that lets the
+/// super users do anything and anyone else nothing without a grant.
+fn secure_kafka_listeners(stack: &Stack, port: u16, ctrl: u16) -> Result<String, StackError> {
+    let Some(secrets) = stack.secrets() else {
+        return Ok(format!(
+            "listeners=PLAINTEXT://localhost:{port},CONTROLLER://localhost:{ctrl}\n\
+             advertised.listeners=PLAINTEXT://localhost:{port}\n\
+             inter.broker.listener.name=PLAINTEXT\n\
+             listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\n"
+        ));
+    };
+    let admin = secrets.kafka_password("admin")?;
+    Ok(format!(
+        "listeners=SASL_SSL://localhost:{port},CONTROLLER://localhost:{ctrl}\n\
+         advertised.listeners=SASL_SSL://localhost:{port}\n\
+         inter.broker.listener.name=SASL_SSL\n\
+         listener.security.protocol.map=CONTROLLER:SSL,SASL_SSL:SASL_SSL\n\
+         sasl.enabled.mechanisms={mechanism}\n\
+         sasl.mechanism.inter.broker.protocol={mechanism}\n\
+         listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={module} required \
+         username=\"admin\" password=\"{admin}\";\n\
+         listener.name.controller.ssl.client.auth=required\n\
+         ssl.keystore.type=PEM\n\
+         ssl.keystore.location={keystore}\n\
+         ssl.truststore.type=PEM\n\
+         ssl.truststore.location={ca}\n\
+         authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n\
+         super.users=User:admin;User:flinkit;User:CN=localhost\n\
+         allow.everyone.if.no.acl.found=false\n",
+        mechanism = secure::KAFKA_MECHANISM,
+        module = secure::SCRAM_LOGIN_MODULE,
+        keystore = secrets.kafka_keystore().display(),
+        ca = secrets.ca().display(),
+    ))
+}
+
 fn write_kafka_config(stack: &Stack) -> Result<PathBuf, StackError> {
     let dir = stack.unit_dir(Unit::Kafka);
     let p = stack.ports();
     let config = dir.join("conf/server.properties");
+    let listeners = secure_kafka_listeners(stack, p.kafka_port, p.kafka_controller_port)?;
     write(
         &config,
         &format!(
@@ -490,11 +570,8 @@ fn write_kafka_config(stack: &Stack) -> Result<PathBuf, StackError> {
              process.roles=broker,controller\n\
              node.id=1\n\
              controller.quorum.voters=1@localhost:{ctrl}\n\
-             listeners=PLAINTEXT://localhost:{port},CONTROLLER://localhost:{ctrl}\n\
-             advertised.listeners=PLAINTEXT://localhost:{port}\n\
              controller.listener.names=CONTROLLER\n\
-             inter.broker.listener.name=PLAINTEXT\n\
-             listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\n\
+             {listeners}\
              log.dirs={data}\n\
              num.partitions=1\n\
              offsets.topic.replication.factor=1\n\
@@ -510,7 +587,6 @@ fn write_kafka_config(stack: &Stack) -> Result<PathBuf, StackError> {
              # Test data must not vanish.\n\
              log.retention.ms=-1\n",
             ctrl = p.kafka_controller_port,
-            port = p.kafka_port,
             data = dir.join("data").display(),
         ),
     )?;
@@ -523,6 +599,41 @@ fn write_kafka_config(stack: &Stack) -> Result<PathBuf, StackError> {
         ]),
     )?;
     Ok(config)
+}
+
+/// Pulsar's ports: plain, or on the secure stack TLS only (the plain ports empty, so closed),
+/// token authentication (tokens signed with the stack's key) and authorization, `admin` and
+/// `flinkit` super users; the broker's own admin client (which sets up the `public/default`
+/// namespace) signs in as `admin`.
+fn pulsar_listeners(stack: &Stack, port: u16, http: u16) -> Result<String, StackError> {
+    let Some(secrets) = stack.secrets() else {
+        return Ok(format!("brokerServicePort={port}\nwebServicePort={http}\n"));
+    };
+    Ok(format!(
+        "brokerServicePort=\n\
+         webServicePort=\n\
+         brokerServicePortTls={port}\n\
+         webServicePortTls={http}\n\
+         tlsCertificateFilePath={cert}\n\
+         tlsKeyFilePath={key}\n\
+         tlsTrustCertsFilePath={ca}\n\
+         tlsAllowInsecureConnection=false\n\
+         authenticationEnabled=true\n\
+         authenticationProviders=org.apache.pulsar.broker.authentication.AuthenticationProviderToken\n\
+         tokenSecretKey=file://{secret}\n\
+         authorizationEnabled=true\n\
+         superUserRoles=admin,flinkit\n\
+         brokerClientTlsEnabled=true\n\
+         brokerClientTrustCertsFilePath={ca}\n\
+         brokerClientAuthenticationPlugin={plugin}\n\
+         brokerClientAuthenticationParameters=file://{admin}\n",
+        cert = secrets.server_cert().display(),
+        key = secrets.server_key().display(),
+        ca = secrets.ca().display(),
+        secret = secrets.pulsar_secret_key().display(),
+        plugin = secure::PULSAR_TOKEN_PLUGIN,
+        admin = secrets.pulsar_token_file("admin").display(),
+    ))
 }
 
 fn write_pulsar_config(stack: &Stack) -> Result<PathBuf, StackError> {
@@ -538,8 +649,7 @@ fn write_pulsar_config(stack: &Stack) -> Result<PathBuf, StackError> {
              clusterName=standalone\n\
              bindAddress=127.0.0.1\n\
              advertisedAddress=localhost\n\
-             brokerServicePort={port}\n\
-             webServicePort={http}\n\
+             {listeners}\
              managedLedgerDefaultEnsembleSize=1\n\
              managedLedgerDefaultWriteQuorum=1\n\
              managedLedgerDefaultAckQuorum=1\n\
@@ -562,8 +672,7 @@ fn write_pulsar_config(stack: &Stack) -> Result<PathBuf, StackError> {
              dbStorage_rocksDB_blockCacheSize=16777216\n\
              journalMaxGroupWaitMSec=1\n",
             data = data.display(),
-            port = p.pulsar_port,
-            http = p.pulsar_http_port,
+            listeners = pulsar_listeners(stack, p.pulsar_port, p.pulsar_http_port)?,
         ),
     )?;
     write(
@@ -587,10 +696,10 @@ fn write_pulsar_config(stack: &Stack) -> Result<PathBuf, StackError> {
 /// jdbc catalog: a second copy from `ADD JAR` is a class `DriverManager` refuses its caller.
 /// The REST API's metrics are fetched every second (Flink's default is 10 s), so that
 /// `flinkit run` and `jobs watch`, which sample every second, see counters move as they do.
-fn flink_common(stack: &Stack) -> String {
+fn flink_common(stack: &Stack) -> Result<String, StackError> {
     let p = stack.ports();
     let flink = stack.root.join("flink");
-    format!(
+    Ok(format!(
         "jobmanager.rpc.address: localhost\n\
          jobmanager.rpc.port: {rpc}\n\
          jobmanager.bind-host: localhost\n\
@@ -606,12 +715,33 @@ fn flink_common(stack: &Stack) -> String {
          state.checkpoints.dir: file://{data}/checkpoints\n\
          state.savepoints.dir: file://{data}/savepoints\n\
          web.upload.dir: {data}/uploads\n\
-         web.tmpdir: {tmp}/web\n",
+         web.tmpdir: {tmp}/web\n\
+         {tls}",
         rpc = p.flink_rpc_port,
         rest = p.flink_port,
         tmp = flink.join("tmp").display(),
         data = flink.join("data").display(),
-    )
+        tls = flink_rest_tls(stack)?,
+    ))
+}
+
+/// On the secure stack: Flink's REST API over TLS (`security.ssl.rest.*`: the server's key
+/// store, and the trust store its own clients — the SQL Gateway, the TaskManager — use).
+fn flink_rest_tls(stack: &Stack) -> Result<String, StackError> {
+    let Some(secrets) = stack.secrets() else {
+        return Ok(String::new());
+    };
+    let password = secrets.store_password()?;
+    Ok(format!(
+        "security.ssl.rest.enabled: true\n\
+         security.ssl.rest.keystore: {keystore}\n\
+         security.ssl.rest.keystore-password: {password}\n\
+         security.ssl.rest.key-password: {password}\n\
+         security.ssl.rest.truststore: {truststore}\n\
+         security.ssl.rest.truststore-password: {password}\n",
+        keystore = secrets.flink_keystore().display(),
+        truststore = secrets.flink_truststore().display(),
+    ))
 }
 
 /// The TaskManager's memory, every option resolved (TaskManagerRunner does not compute them):
@@ -664,7 +794,7 @@ fn write_flink_config(stack: &Stack, unit: Unit) -> Result<PathBuf, StackError> 
         &format!(
             "# Generated by flinkit for the local stack's {}.\n{}{specific}",
             unit.name(),
-            flink_common(stack)
+            flink_common(stack)?
         ),
     )?;
     write(

@@ -2,7 +2,6 @@ package dev.flinkit.runner;
 
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.ConfigurationUtils;
 import org.apache.flink.configuration.FallbackKey;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.description.Formatter;
@@ -239,7 +238,7 @@ final class ConnectorCatalog {
             entry.put("values", Arrays.stream(clazz.getEnumConstants()).map(Object::toString).toList());
         }
         if (option.hasDefaultValue()) {
-            entry.put("default", ConfigurationUtils.convertValue(option.defaultValue(), String.class, false));
+            entry.put("default", FlinkLine.asString(option.defaultValue()));
         }
         List<FallbackKey> alternatives = StreamSupport.stream(option.fallbackKeys().spliterator(), false).toList();
         List<String> fallbackKeys = alternatives.stream()

@@ -2,7 +2,6 @@ package dev.flinkit.runner;
 
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.dag.Pipeline;
-import org.apache.flink.client.deployment.executors.PipelineExecutorUtils;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.configuration.TaskManagerOptions;
@@ -113,7 +112,7 @@ final class LocalMiniClusterExecutor
         }
         Configuration effective = new Configuration(configuration);
         effective.addAll(pipelineConfiguration);
-        JobGraph jobGraph = PipelineExecutorUtils.getJobGraph(pipeline, effective, userClassLoader);
+        JobGraph jobGraph = FlinkLine.jobGraph(pipeline, effective, userClassLoader);
         jobName = jobGraph.getName();
         MiniCluster target = owned ? startCluster(effective, jobGraph) : cluster;
         webUiListener.accept(target.getRestAddress().get());
