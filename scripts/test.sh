@@ -18,7 +18,7 @@ mvn -B -ntp -f jars/pom.xml verify
 step "flinkit setup (runner jar and Flink runtime for local runs; cached after the first run)"
 cargo run --locked --quiet -- setup
 
-step "flinkit stack up (Flink, SQL Gateway, Kafka, Pulsar, PostgreSQL as processes; Maven fetches the JVMs the first time)"
+step "flinkit stack up (Flink, SQL Gateway, Kafka, Pulsar, PostgreSQL, Schema Registry as processes; Maven fetches the JVMs and builds the registry the first time)"
 # A stack of its own (state under target/), on the default ports, up while the tests run and
 # stopped when this script ends, whether the tests pass or not. If a stack of yours already
 # serves those ports, it is used as is and left running.

@@ -517,6 +517,79 @@ impl Cache {
         self.resolve_classpath(&dir, &pom, title, verify, progress)
     }
 
+    /// The runnable jar of one of the stack's applications that must be built rather than only
+    /// fetched (the Schema Registry, a Quarkus application: see
+    /// `jars/stack/<name>/pom.xml`), built with Maven into `stack-<name>-<pom-hash>/app/` once
+    /// and listed with its files' SHA-256 in `app.sha256`. Returns `app/quarkus-app/<name>-runner.jar`
+    /// (its libraries in `lib/` beside it, named by its manifest).
+    pub fn stack_application(
+        &self,
+        name: &str,
+        title: &str,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<PathBuf, ProvisionError> {
+        let pom = format!("stack/{name}/pom.xml");
+        let prefix = format!("stack/{name}/");
+        if !versions::jar_sources::FILES.iter().any(|(p, _)| *p == pom) {
+            return Err(ProvisionError::Io {
+                path: PathBuf::from("jars").join(&pom),
+                source: std::io::ErrorKind::NotFound.into(),
+            });
+        }
+        let hash = poms_hash(|p| p.starts_with(&prefix));
+        let dir = self.root.join(format!("stack-{name}-{}", &hash[..12]));
+        let app = dir.join("app");
+        let jar = app.join("quarkus-app").join(format!("{name}-runner.jar"));
+        let manifest = dir.join("app.sha256");
+        let step = title.to_string();
+        if check_manifest(&app, &manifest, false)? {
+            progress(Progress::Cached(step));
+            return Ok(jar);
+        }
+        let _lock = self.lock()?;
+        if !check_manifest(&app, &manifest, false)? {
+            progress(Progress::Started(format!(
+                "building the {step} from Maven Central's artifacts (first time only)"
+            )));
+            let started = Instant::now();
+            find_maven()?;
+            let src = self.extract_sources()?;
+            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+            let tmp = dir.join("app.tmp");
+            if tmp.exists() {
+                std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+            }
+            maven(
+                &format!("building the {step}"),
+                started,
+                progress,
+                &[
+                    "-f",
+                    &src.join(&pom).display().to_string(),
+                    "package",
+                    &format!("-Dregistry.output={}", tmp.display()),
+                ],
+                &dir.join("build.log"),
+            )?;
+            if app.exists() {
+                std::fs::remove_dir_all(&app).map_err(io(&app))?;
+            }
+            std::fs::rename(&tmp, &app).map_err(io(&app))?;
+            let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&app)
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .map(walkdir::DirEntry::into_path)
+                .collect();
+            files.sort();
+            write_manifest(&app, &manifest, &files)?;
+            progress(Progress::Done(step, started.elapsed()));
+        } else {
+            progress(Progress::Cached(step));
+        }
+        Ok(jar)
+    }
+
     /// The jars of Maven `artifacts` and their runtime dependencies (Flink's own modules left
     /// out: the runner and the cluster have them), fetched with Maven into
     /// `jars-<hash of the sorted coordinates>/lib/` once, Maven checking each download against

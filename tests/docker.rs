@@ -31,6 +31,7 @@ const PORTS: Ports = Ports {
     flink_rpc_port: 30123,
     gateway_port: 30083,
     postgres_port: 30432,
+    schema_registry_port: 30085,
 };
 
 /// A folder with a `flinkit.toml` of [`PORTS`] and a state folder, where `flinkit` runs.

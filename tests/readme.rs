@@ -109,6 +109,7 @@ fn the_versions_table_is_the_pinned_versions() {
         ("| Flink formats avro", "flink.sql.avro.version"),
         ("| Apache Kafka,", "kafka.version"),
         ("| Apache Pulsar,", "pulsar.version"),
+        ("| Apicurio Registry", "apicurio.registry.version"),
         ("| Java |", "java.release"),
     ] {
         let row = table

@@ -31,6 +31,7 @@ const TEST_PORTS: Ports = Ports {
     flink_rpc_port: 16123,
     gateway_port: 18083,
     postgres_port: 15432,
+    schema_registry_port: 18085,
 };
 
 /// Ports of the PostgreSQL-only test (which runs beside the whole stack's).
@@ -187,7 +188,8 @@ fn the_process_stack_comes_up_repairs_itself_and_goes_down() {
             "http://localhost:18083",
             "localhost:19092",
             "pulsar://localhost:16650",
-            "jdbc:postgresql://localhost:15432/flinkit"
+            "jdbc:postgresql://localhost:15432/flinkit",
+            "http://localhost:18085/apis/ccompat/v7"
         ]
     );
 
@@ -197,7 +199,14 @@ fn the_process_stack_comes_up_repairs_itself_and_goes_down() {
     let noop = started.elapsed();
     eprintln!("stack up again: {:.1}s", noop.as_secs_f64());
     assert!(noop < Duration::from_secs(15), "a no-op, took {noop:?}");
-    for name in ["flink", "gateway", "kafka", "pulsar", "postgres"] {
+    for name in [
+        "flink",
+        "gateway",
+        "kafka",
+        "pulsar",
+        "postgres",
+        "schema-registry",
+    ] {
         assert_eq!(
             pids_of(&json(&again), name),
             pids_of(&first, name),
@@ -274,7 +283,7 @@ fn the_process_stack_comes_up_repairs_itself_and_goes_down() {
     );
 }
 
-const TEST_PORTS_LIST: [u16; 8] = [
+const TEST_PORTS_LIST: [u16; 9] = [
     TEST_PORTS.kafka_port,
     TEST_PORTS.kafka_controller_port,
     TEST_PORTS.pulsar_port,
@@ -283,6 +292,7 @@ const TEST_PORTS_LIST: [u16; 8] = [
     TEST_PORTS.flink_rpc_port,
     TEST_PORTS.gateway_port,
     TEST_PORTS.postgres_port,
+    TEST_PORTS.schema_registry_port,
 ];
 
 fn write_config(root: &Path, ports: Ports) {
@@ -490,6 +500,14 @@ fn the_compose_file_pins_the_same_versions() {
             "apachepulsar/pulsar:{}",
             versions::property("pulsar.version").unwrap()
         )
+    );
+    assert_eq!(
+        image("schema-registry"),
+        format!(
+            "apicurio/apicurio-registry-mem:{}",
+            versions::property("apicurio.registry.version").unwrap()
+        ),
+        "the image is the Apicurio release the process runtime builds"
     );
     let server = flinkit::stack::postgres::Server::find().expect("PostgreSQL is installed");
     assert_eq!(

@@ -1,6 +1,6 @@
 //! Encoding rows into message keys and values the way Flink's formats read them (`raw` and
-//! `json` here, `csv` and `debezium-json` in [`super::format`]), and decoding messages back
-//! into rows.
+//! `json` here, `csv`, `debezium-json`, `avro` and `avro-confluent` in [`super::format`]), and
+//! decoding messages back into rows.
 
 use base64::Engine as _;
 use serde_json::{Map, Number, Value};
@@ -44,7 +44,22 @@ impl TableSpec {
             Format::DebeziumJson | Format::CanalJson | Format::MaxwellJson => {
                 Err(no_changelog_key())
             }
+            Format::Avro | Format::AvroConfluent => self.key_codec()?.encode(row).map(Some),
         }
+    }
+
+    fn key_codec(&self) -> Result<&super::format::avro::AvroCodec, String> {
+        self.avro
+            .key
+            .as_deref()
+            .ok_or_else(|| format!("table `{}` has no Avro codec for its key", self.name))
+    }
+
+    fn value_codec(&self) -> Result<&super::format::avro::AvroCodec, String> {
+        self.avro
+            .value
+            .as_deref()
+            .ok_or_else(|| format!("table `{}` has no Avro codec for its value", self.name))
     }
 
     /// The message value of a row. `original` is the row's JSON text as read, sent as it is
@@ -88,6 +103,7 @@ impl TableSpec {
                     before: None,
                     after: Some(row.clone()),
                 })),
+            Format::Avro | Format::AvroConfluent => self.value_codec()?.encode(row),
         }
     }
 
@@ -121,6 +137,12 @@ impl TableSpec {
             Some(Format::DebeziumJson | Format::CanalJson | Format::MaxwellJson) => {
                 return Err(no_changelog_key());
             }
+            Some(Format::Avro | Format::AvroConfluent) => {
+                out = self
+                    .key_codec()?
+                    .decode(bytes)
+                    .map_err(|e| format!("the key: {e}"))?;
+            }
         }
         Ok(out)
     }
@@ -153,6 +175,10 @@ impl TableSpec {
                 .next()
                 .and_then(|change| change.after.or(change.before))
                 .ok_or_else(|| "the value holds no change of a row (Flink skips it)".to_string()),
+            Format::Avro | Format::AvroConfluent => self
+                .value_codec()?
+                .decode(bytes)
+                .map_err(|e| format!("the value: {e}")),
         }
     }
 

@@ -2076,6 +2076,7 @@ mod tests {
             key_csv: None,
             value_csv: None,
             debezium_schema_include: false,
+            avro: Default::default(),
         }
     }
 

@@ -4,9 +4,13 @@
 //! `password`), its key the primary key, and its records are rows in JSON (see
 //! [`super::jdbc`]).
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
+use super::format::avro::{AvroCodec, Subject};
 use super::format::csv::CsvOptions;
+use super::format::registry::{Registry, RegistryError};
 use super::types::{self, DataType, Field, Mismatch};
 use super::{Broker, Endpoint};
 use crate::sql::Script;
@@ -29,6 +33,11 @@ pub enum Format {
     CanalJson,
     /// Flink's `maxwell-json`: change events `{"data": row, "old": row, "type"}`.
     MaxwellJson,
+    /// Flink's `avro`: Avro binary of the schema derived from the columns.
+    Avro,
+    /// Flink's `avro-confluent`: Confluent's wire format (magic byte, schema id, Avro binary),
+    /// the schema registered in a Schema Registry.
+    AvroConfluent,
 }
 
 impl Format {
@@ -40,11 +49,13 @@ impl Format {
             "debezium-json" => Ok(Self::DebeziumJson),
             "canal-json" => Ok(Self::CanalJson),
             "maxwell-json" => Ok(Self::MaxwellJson),
+            "avro" => Ok(Self::Avro),
+            "avro-confluent" => Ok(Self::AvroConfluent),
             other => Err(TableError::Unsupported {
                 table: table.into(),
                 message: format!(
-                    "'{option}' = '{other}': the bridge reads and writes the raw, json, csv, \
-                     debezium-json, canal-json and maxwell-json formats"
+                    "'{option}' = '{other}': the bridge reads and writes the raw, json, csv, avro, \
+                     avro-confluent, debezium-json, canal-json and maxwell-json formats"
                 ),
             }),
         }
@@ -59,6 +70,8 @@ impl Format {
             Self::DebeziumJson => "debezium-json",
             Self::CanalJson => "canal-json",
             Self::MaxwellJson => "maxwell-json",
+            Self::Avro => "avro",
+            Self::AvroConfluent => "avro-confluent",
         }
     }
 
@@ -69,6 +82,21 @@ impl Format {
             Self::DebeziumJson | Self::CanalJson | Self::MaxwellJson
         )
     }
+
+    /// Whether this is `avro` or `avro-confluent`.
+    pub fn is_avro(self) -> bool {
+        matches!(self, Self::Avro | Self::AvroConfluent)
+    }
+}
+
+/// The Avro codecs of a table's key and value, when their format is `avro` or
+/// `avro-confluent`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AvroCodecs {
+    /// The key's codec.
+    pub key: Option<Arc<AvroCodec>>,
+    /// The value's codec.
+    pub value: Option<Arc<AvroCodec>>,
 }
 
 /// Everything the bridge needs to know about one table.
@@ -103,6 +131,8 @@ pub struct TableSpec {
     /// `debezium-json.schema-include` (`value.debezium-json.…`): events are the `payload` of
     /// `{"schema", "payload"}`.
     pub debezium_schema_include: bool,
+    /// The Avro codecs, for an `avro` or `avro-confluent` key or value.
+    pub avro: AvroCodecs,
 }
 
 /// Why a table cannot be used by the bridge.
@@ -397,6 +427,52 @@ impl TableSpec {
                 )));
             }
         };
+        let avro_codec =
+            |format: Format, prefix: &str, suffix: &str, fields: Vec<(String, Field)>| {
+                avro_codec(
+                    name, options, &topics, broker, format, prefix, suffix, fields,
+                )
+            };
+        // Flink makes primary key columns NOT NULL, and derives their Avro types so.
+        let field = |column: &str, record_name: &str| {
+            columns.iter().find(|c| c.name == column).map(|c| {
+                let mut data_type = c.data_type.clone();
+                if primary_key.as_ref().is_some_and(|pk| pk.contains(&c.name)) {
+                    data_type.nullable = false;
+                }
+                (
+                    c.name.clone(),
+                    Field {
+                        name: record_name.to_string(),
+                        data_type,
+                    },
+                )
+            })
+        };
+        let avro = AvroCodecs {
+            key: match key_format {
+                Some(format) if format.is_avro() => avro_codec(
+                    format,
+                    "key.",
+                    "key",
+                    key_fields
+                        .iter()
+                        .filter_map(|k| field(k, k.strip_prefix(key_prefix.as_str()).unwrap_or(k)))
+                        .collect(),
+                )?,
+                _ => None,
+            },
+            value: avro_codec(
+                value_format,
+                if value_format_option == "format" {
+                    ""
+                } else {
+                    "value."
+                },
+                "value",
+                value_fields.iter().filter_map(|c| field(c, c)).collect(),
+            )?,
+        };
         Ok(Self {
             name: name.into(),
             endpoint: Endpoint {
@@ -412,6 +488,7 @@ impl TableSpec {
             key_prefix,
             value_format,
             value_fields,
+            avro,
             primary_key: primary_key.unwrap_or_default(),
             key_csv,
             value_csv,
@@ -471,6 +548,7 @@ impl TableSpec {
             debezium_schema_include: false,
             key_fields,
             columns,
+            avro: AvroCodecs::default(),
         })
     }
 
@@ -496,12 +574,101 @@ impl TableSpec {
         Ok(())
     }
 
+    /// Readies the table's formats for writing: for `avro-confluent`, registers the key's and
+    /// the value's schemas (or finds them registered), so a registry that does not answer, or
+    /// refuses the schema, is known before anything is sent.
+    pub fn prepare_writing(&self) -> Result<(), RegistryError> {
+        for codec in [&self.avro.key, &self.avro.value].into_iter().flatten() {
+            codec.prepare()?;
+        }
+        Ok(())
+    }
+
+    /// Readies the table's formats for reading: for `avro-confluent`, checks that the registry
+    /// answers (schemas are fetched by id as messages name them).
+    pub fn prepare_reading(&self) -> Result<(), RegistryError> {
+        for codec in [&self.avro.key, &self.avro.value].into_iter().flatten() {
+            codec.ping()?;
+        }
+        Ok(())
+    }
+
     /// The key's JSON field name for key column `column` (the prefix stripped).
     pub fn key_json_name<'a>(&self, column: &'a str) -> &'a str {
         column
             .strip_prefix(self.key_prefix.as_str())
             .unwrap_or(column)
     }
+}
+
+/// The Avro codec of a key (`prefix` `key.`) or value (`value.`, or none with `'format'`)
+/// in `format`, or `None` when the format is not Avro. For `avro-confluent` the registry is the
+/// `avro-confluent.url` option and the subject the `avro-confluent.subject` option, else
+/// `<topic>-key` / `<topic>-value` on Kafka as Flink's Kafka connector names it.
+#[allow(clippy::too_many_arguments)]
+fn avro_codec(
+    table: &str,
+    options: &[(String, String)],
+    topics: &[String],
+    broker: Broker,
+    format: Format,
+    prefix: &str,
+    suffix: &str,
+    fields: Vec<(String, Field)>,
+) -> Result<Option<Arc<AvroCodec>>, TableError> {
+    let option = |name: &str| last_option(options, &format!("{prefix}{name}"));
+    let unsupported = |message: String| unsupported_table(table, message);
+    let confluent = match format {
+        Format::Avro => None,
+        Format::AvroConfluent => {
+            let key = |name: &str| format!("{prefix}avro-confluent.{name}");
+            if option("avro-confluent.schema").is_some() {
+                return Err(unsupported(format!(
+                    "'{}' is set: the bridge writes the schema Flink derives from the columns \
+                     and does not take a schema of its own yet",
+                    key("schema")
+                )));
+            }
+            let url = option("avro-confluent.url")
+                .or_else(|| option("avro-confluent.schema-registry.url"))
+                .ok_or_else(|| unsupported(format!("it has no '{}' option", key("url"))))?;
+            let subject = match option("avro-confluent.subject")
+                .or_else(|| option("avro-confluent.schema-registry.subject"))
+            {
+                Some(subject) => subject.to_string(),
+                None if broker == Broker::Kafka && topics.len() == 1 => {
+                    format!("{}-{suffix}", topics[0])
+                }
+                None => {
+                    return Err(unsupported(format!(
+                        "it has no '{}' option (Flink names the subject itself only for one \
+                         Kafka topic)",
+                        key("subject")
+                    )));
+                }
+            };
+            let user_info = option("avro-confluent.basic-auth.user-info").map(String::from);
+            Some(Subject {
+                registry: Registry::new(url, user_info),
+                subject,
+            })
+        }
+        _ => return Ok(None),
+    };
+    for name in [
+        "avro.timestamp_mapping.legacy",
+        "avro-confluent.timestamp_mapping.legacy",
+    ] {
+        if option(name).is_some_and(|v| v.eq_ignore_ascii_case("false")) {
+            return Err(unsupported(format!(
+                "'{prefix}{name}' = 'false': the bridge writes Flink's default (legacy) timestamp \
+                 mapping only"
+            )));
+        }
+    }
+    AvroCodec::new(fields, confluent)
+        .map(|codec| Some(Arc::new(codec)))
+        .map_err(|e| unsupported(format!("'{prefix}format' {}: {e}", format.as_str())))
 }
 
 /// The physical columns of a table with their parsed types.
@@ -656,7 +823,7 @@ mod tests {
         assert!(err.to_string().contains("needs a PRIMARY KEY"), "{err}");
         let err = spec(
             "CREATE TABLE u (a INT, b INT) WITH ('connector' = 'kafka', 'topic' = 't', \
-             'properties.bootstrap.servers' = 'x', 'format' = 'avro')",
+             'properties.bootstrap.servers' = 'x', 'format' = 'protobuf')",
             "u",
         )
         .unwrap_err();

@@ -80,6 +80,7 @@ pub fn run(ctx: &Context<'_>, args: &ConsumeArgs) -> anyhow::Result<()> {
         .into());
     }
     let target = args.topic.resolve()?;
+    target.ready_formats(false)?;
     let options = ConsumeOptions {
         start: args.from,
         follow: args.follow,

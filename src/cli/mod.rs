@@ -111,6 +111,7 @@ pub enum Command {
   flinkit stack up --services kafka,flink   # some of them
   flinkit stack status --format json        # {\"services\":[{\"name\",\"healthy\",\"endpoint\"}]}
   flinkit stack up --services postgres       # jdbc:postgresql://localhost:5432/flinkit, user flinkit
+  flinkit stack up --services schema-registry  # http://localhost:8085/apis/ccompat/v7 (avro-confluent.url)
   flinkit stack logs pulsar -n 100
   flinkit stack down --purge                # stop and delete the data")]
     Stack(stack::StackArgs),
@@ -124,10 +125,12 @@ pub enum Command {
   flinkit produce --table users -f users-jdbc.sql --file users.jsonl   # 'connector' = 'jdbc': one transaction
   flinkit produce --table orders -f orders.sql --file orders.csv    # 'format' = 'csv'
   flinkit produce --table orders -f debezium.sql --file events.jsonl  # 'format' = 'debezium-json'
+  flinkit produce --table users -f sql/user-count/kafka-avro.sql --file users.jsonl   # avro-confluent: registered first
 Formats, key and value, as Flink reads them: raw, json, csv (with the table's csv.* options; a
-csv table also takes csv lines), debezium-json, canal-json and maxwell-json (change events:
-{\"op\",\"before\",\"after\"} or the format's own; plain rows and tombstones become events with
-their before-images). A Pulsar topic's registered schema is read first: JSON rows that fit a
+csv table also takes csv lines), avro and avro-confluent (the schema Flink derives from the
+columns, registered at 'avro-confluent.url'), debezium-json, canal-json and maxwell-json (change
+events: {\"op\",\"before\",\"after\"} or the format's own; plain rows and tombstones become events
+with their before-images). A Pulsar topic's registered schema is read first: JSON rows that fit a
 JSON schema are sent announcing it; anything else is explained and nothing is sent.")]
     Produce(Box<produce::ProduceArgs>),
     /// Read a Kafka or Pulsar topic (or a jdbc table's rows) as JSON lines, or as a materialized
@@ -138,6 +141,7 @@ JSON schema are sent announcing it; anything else is explained and nothing is se
   flinkit consume pulsar events --from 10m --follow
   flinkit consume --table users -f users-jdbc.sql --upsert             # a PostgreSQL table as it is
   flinkit consume --table orders -f debezium.sql --upsert   # events applied by PRIMARY KEY
+  flinkit consume --table users -f sql/user-count/kafka-avro.sql --upsert   # Avro, schemas by id from the registry
 A changelog table's records (debezium-json, canal-json, maxwell-json) print the row after the
 change as `value`, with `op` (c, r, u, d) and `before`.")]
     Consume(Box<consume::ConsumeArgs>),

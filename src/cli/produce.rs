@@ -112,6 +112,7 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    target.ready_formats(true)?;
     // A changelog table's before-images start from the rows its topic holds: the producer
     // is opened first (it creates a missing topic), then the topic is read to its end.
     let changelog = target

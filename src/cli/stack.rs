@@ -483,7 +483,7 @@ fn print_statuses(
     let mut text = String::new();
     for s in statuses {
         let state = if s.healthy { "healthy" } else { "down" };
-        let mut line = format!("{:<8} {:<8} {}", s.service.name(), state, s.endpoint);
+        let mut line = format!("{:<15} {:<8} {}", s.service.name(), state, s.endpoint);
         if s.service == Service::Pulsar {
             line.push_str(&format!(" (admin {})", stack.pulsar_admin()));
         }

@@ -74,6 +74,30 @@ pub struct Target {
     pub table: Option<TableSpec>,
 }
 
+impl Target {
+    /// Readies the table's formats before any record is read or sent: an `avro-confluent`
+    /// table's schemas are registered (`writing`) or its registry reached (reading). A
+    /// registry that does not answer is a runtime failure (exit 1); one that refuses the
+    /// table's schema (incompatible with the subject's) is the input's fault (exit 2).
+    pub fn ready_formats(&self, writing: bool) -> anyhow::Result<()> {
+        let Some(table) = &self.table else {
+            return Ok(());
+        };
+        let ready = if writing {
+            table.prepare_writing()
+        } else {
+            table.prepare_reading()
+        };
+        ready.map_err(|err| {
+            if err.is_invalid_input() {
+                anyhow::Error::new(InvalidInput(format!("table `{}`: {err}", table.name)))
+            } else {
+                anyhow::Error::new(err).context(format!("table `{}`", table.name))
+            }
+        })
+    }
+}
+
 impl TopicArgs {
     /// Reads the table (if any) and works out endpoint and topics.
     pub fn resolve(&self) -> anyhow::Result<Target> {

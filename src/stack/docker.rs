@@ -55,6 +55,7 @@ pub fn compose_services(service: Service) -> &'static [&'static str] {
         Service::Kafka => &["kafka"],
         Service::Pulsar => &["pulsar"],
         Service::Postgres => &["postgres"],
+        Service::SchemaRegistry => &["schema-registry"],
     }
 }
 
@@ -69,6 +70,7 @@ pub fn compose_env(ports: &Ports) -> Vec<(&'static str, String)> {
         ("FLINKIT_FLINK_RPC_PORT", ports.flink_rpc_port),
         ("FLINKIT_GATEWAY_PORT", ports.gateway_port),
         ("FLINKIT_POSTGRES_PORT", ports.postgres_port),
+        ("FLINKIT_SCHEMA_REGISTRY_PORT", ports.schema_registry_port),
     ]
     .into_iter()
     .map(|(name, port)| (name, port.to_string()))
@@ -505,6 +507,11 @@ fn classpaths(
     if units.contains(&Unit::Gateway) {
         classpaths.gateway = process::gateway_jars(cache, &mut |p| progress(Event::Provision(p)))?;
     }
+    if units.contains(&Unit::SchemaRegistry) {
+        classpaths.schema_registry = vec![process::schema_registry_jar(cache, &mut |p| {
+            progress(Event::Provision(p))
+        })?];
+    }
     Ok(classpaths)
 }
 
@@ -688,17 +695,29 @@ fn container(
         let jvm = process::prepare_jvm(stack, unit, classpaths)?;
         std::fs::create_dir_all(&conf).map_err(io(&conf))?;
         mounts.push(bind(&conf));
-        let host_jars: Vec<&PathBuf> = match unit {
-            Unit::JobManager | Unit::TaskManager => classpaths.flink.iter().take(1).collect(),
+        let host_jars: Vec<&Path> = match unit {
+            Unit::JobManager | Unit::TaskManager => classpaths
+                .flink
+                .iter()
+                .take(1)
+                .map(PathBuf::as_path)
+                .collect(),
             Unit::Gateway => classpaths
                 .flink
                 .iter()
                 .take(1)
                 .chain(&classpaths.gateway)
+                .map(PathBuf::as_path)
+                .collect(),
+            // The application's folder: its jar's manifest names the libraries beside it.
+            Unit::SchemaRegistry => classpaths
+                .schema_registry
+                .iter()
+                .filter_map(|jar| jar.parent())
                 .collect(),
             _ => Vec::new(),
         };
-        mounts.extend(host_jars.into_iter().map(|jar| bind(jar)));
+        mounts.extend(host_jars.into_iter().map(|path| bind(path)));
         // Executable: JNI libraries (RocksDB) are unpacked there and loaded.
         tmpfs.insert(
             stack.root().join("tmp").display().to_string(),

@@ -6,6 +6,7 @@
 //! - SQL Gateway: `GET /v1/info` answers.
 //! - PostgreSQL: `SELECT 1` runs in the database `flinkit` as the user `flinkit`, without a
 //!   password.
+//! - Schema Registry: its Confluent-compatible API answers `GET /subjects` with a list.
 
 use std::time::Duration;
 
@@ -29,6 +30,16 @@ pub(crate) fn check(service: Service, stack: &Stack) -> Result<(), String> {
         Service::Flink => flink(&http, &stack.endpoint(Service::Flink)),
         Service::Gateway => gateway(&http, &stack.endpoint(Service::Gateway)),
         Service::Postgres => postgres(ports.postgres_port),
+        Service::SchemaRegistry => schema_registry(&http, &ports.endpoint(Service::SchemaRegistry)),
+    }
+}
+
+fn schema_registry(http: &Http, api: &str) -> Result<(), String> {
+    let subjects = http.json(&format!("{api}/subjects"))?;
+    if subjects.is_array() {
+        Ok(())
+    } else {
+        Err(format!("GET {api}/subjects: not a list of subjects"))
     }
 }
 
@@ -212,6 +223,7 @@ mod tests {
             flink_port: 1,
             gateway_port: 1,
             postgres_port: 1,
+            schema_registry_port: 1,
             ..super::super::Ports::default()
         };
         let stack = Stack::new("/nonexistent", ports);

@@ -55,11 +55,20 @@ pub enum StackImage {
     Pulsar,
     /// The PostgreSQL server.
     Postgres,
+    /// The Schema Registry: Java only, its application mounted from the cache (as the runner
+    /// jar reaches the Flink containers).
+    SchemaRegistry,
 }
 
 impl StackImage {
     /// Every image, in the stack's order.
-    pub const ALL: [StackImage; 4] = [Self::Flink, Self::Kafka, Self::Pulsar, Self::Postgres];
+    pub const ALL: [StackImage; 5] = [
+        Self::Flink,
+        Self::Kafka,
+        Self::Pulsar,
+        Self::Postgres,
+        Self::SchemaRegistry,
+    ];
 
     /// The image a service runs in.
     pub fn of(service: Service) -> Self {
@@ -68,6 +77,7 @@ impl StackImage {
             Service::Kafka => Self::Kafka,
             Service::Pulsar => Self::Pulsar,
             Service::Postgres => Self::Postgres,
+            Service::SchemaRegistry => Self::SchemaRegistry,
         }
     }
 
@@ -86,6 +96,7 @@ impl StackImage {
             Self::Kafka => "kafka",
             Self::Pulsar => "pulsar",
             Self::Postgres => "postgres",
+            Self::SchemaRegistry => "schema-registry",
         }
     }
 
@@ -97,6 +108,7 @@ impl StackImage {
             Self::Kafka => property("kafka.version"),
             Self::Pulsar => property("pulsar.version"),
             Self::Postgres => POSTGRES_MAJOR.to_string(),
+            Self::SchemaRegistry => property("apicurio.registry.version"),
         }
     }
 
@@ -113,6 +125,7 @@ impl StackImage {
             Self::Kafka => format!("apache/kafka:{version}"),
             Self::Pulsar => format!("apachepulsar/pulsar:{version}"),
             Self::Postgres => format!("postgres:{version}"),
+            Self::SchemaRegistry => format!("apicurio/apicurio-registry-mem:{version}"),
         }
     }
 
@@ -122,7 +135,7 @@ impl StackImage {
             Self::Flink => Some("flink"),
             Self::Kafka => Some("kafka"),
             Self::Pulsar => Some("pulsar"),
-            Self::Postgres => None,
+            Self::Postgres | Self::SchemaRegistry => None,
         }
     }
 
@@ -133,6 +146,7 @@ impl StackImage {
             Self::Kafka => format!("Kafka {version} broker"),
             Self::Pulsar => format!("Pulsar {version} standalone"),
             Self::Postgres => format!("PostgreSQL {version}"),
+            Self::SchemaRegistry => format!("Schema Registry (Apicurio Registry {version})"),
         }
     }
 }
@@ -264,7 +278,7 @@ fn build(
             "RUN {}\n",
             apt_install(&format!("postgresql-{POSTGRES_MAJOR}"))
         )),
-        StackImage::Postgres => {}
+        StackImage::Postgres | StackImage::SchemaRegistry => {}
         _ => dockerfile.push_str(&format!("COPY lib/ {LIB}/\n")),
     }
     if image == StackImage::Postgres {

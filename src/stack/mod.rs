@@ -1,6 +1,6 @@
 //! The local stack: a Flink session cluster (JobManager and one TaskManager), the SQL Gateway,
-//! a Kafka broker, a Pulsar standalone broker and a PostgreSQL server on this machine, for
-//! tutorials, tests and scripts.
+//! a Kafka broker, a Pulsar standalone broker, a PostgreSQL server and a Schema Registry on this
+//! machine, for tutorials, tests and scripts.
 //!
 //! Two runtimes bring it up: [`process`] runs the Apache releases as plain JVM processes from
 //! Maven Central artifacts and the PostgreSQL server of this machine's packages ([`postgres`]),
@@ -9,7 +9,8 @@
 //! the same endpoints, and [`Stack::status`] checks them the same way: Kafka answers a metadata
 //! request, Pulsar's admin API lists its clusters and creates a topic, Flink's `/overview` shows
 //! a TaskManager, the Gateway's `/v1/info` answers, PostgreSQL runs a query in the database
-//! `flinkit` as the user `flinkit`.
+//! `flinkit` as the user `flinkit`, the Schema Registry's Confluent-compatible API lists its
+//! subjects.
 //!
 //! ```no_run
 //! use flinkit::stack::{Service, Stack};
@@ -51,16 +52,20 @@ pub enum Service {
     Pulsar,
     /// A PostgreSQL server with the database `flinkit`, user `flinkit` trusted on loopback.
     Postgres,
+    /// A Confluent-compatible Schema Registry (Apicurio Registry, in-memory storage).
+    #[serde(rename = "schema-registry")]
+    SchemaRegistry,
 }
 
 impl Service {
     /// Every service, in start order.
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 6] = [
         Self::Flink,
         Self::Gateway,
         Self::Kafka,
         Self::Pulsar,
         Self::Postgres,
+        Self::SchemaRegistry,
     ];
 
     /// The name used on the command line and in JSON.
@@ -71,6 +76,7 @@ impl Service {
             Self::Kafka => "kafka",
             Self::Pulsar => "pulsar",
             Self::Postgres => "postgres",
+            Self::SchemaRegistry => "schema-registry",
         }
     }
 
@@ -82,6 +88,7 @@ impl Service {
             Self::Kafka => "Kafka",
             Self::Pulsar => "Pulsar",
             Self::Postgres => "PostgreSQL",
+            Self::SchemaRegistry => "Schema Registry",
         }
     }
 }
@@ -123,6 +130,8 @@ pub struct Ports {
     pub gateway_port: u16,
     /// PostgreSQL's client port.
     pub postgres_port: u16,
+    /// The Schema Registry's HTTP API.
+    pub schema_registry_port: u16,
 }
 
 impl Default for Ports {
@@ -136,6 +145,7 @@ impl Default for Ports {
             flink_rpc_port: 6123,
             gateway_port: 8083,
             postgres_port: 5432,
+            schema_registry_port: 8085,
         }
     }
 }
@@ -153,6 +163,7 @@ impl Ports {
             flink_rpc_port: 6223,
             gateway_port: 8483,
             postgres_port: 5532,
+            schema_registry_port: 8485,
         }
     }
 
@@ -165,10 +176,12 @@ impl Ports {
             Service::Kafka => vec![self.kafka_port, self.kafka_controller_port],
             Service::Pulsar => vec![self.pulsar_port, self.pulsar_http_port],
             Service::Postgres => vec![self.postgres_port],
+            Service::SchemaRegistry => vec![self.schema_registry_port],
         }
     }
 
-    /// Where clients reach a service (PostgreSQL: the JDBC URL a table's `url` takes).
+    /// Where clients reach a service (PostgreSQL: the JDBC URL a table's `url` takes; the
+    /// Schema Registry: the Confluent-compatible API a table's `avro-confluent.url` takes).
     pub fn endpoint(&self, service: Service) -> String {
         match service {
             Service::Flink => format!("http://localhost:{}", self.flink_port),
@@ -176,6 +189,10 @@ impl Ports {
             Service::Kafka => format!("localhost:{}", self.kafka_port),
             Service::Pulsar => format!("pulsar://localhost:{}", self.pulsar_port),
             Service::Postgres => postgres::jdbc_url(self),
+            Service::SchemaRegistry => format!(
+                "http://localhost:{}/apis/ccompat/v7",
+                self.schema_registry_port
+            ),
         }
     }
 
@@ -198,8 +215,11 @@ pub enum StackError {
     /// The settings (`flinkit.toml`) could not be read.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    /// A service name that is not one of flink, gateway, kafka, pulsar, postgres.
-    #[error("unknown service `{0}` (expected flink, gateway, kafka, pulsar or postgres)")]
+    /// A service name that is not one of flink, gateway, kafka, pulsar, postgres,
+    /// schema-registry.
+    #[error(
+        "unknown service `{0}` (expected flink, gateway, kafka, pulsar, postgres or schema-registry)"
+    )]
     UnknownService(String),
     /// The PostgreSQL server programs are not installed.
     #[error(
@@ -477,7 +497,7 @@ impl Stack {
         match service {
             Service::Flink | Service::Gateway => plain.replacen("http://", "https://", 1),
             Service::Pulsar => plain.replacen("pulsar://", "pulsar+ssl://", 1),
-            Service::Kafka | Service::Postgres => plain,
+            Service::Kafka | Service::Postgres | Service::SchemaRegistry => plain,
         }
     }
 
@@ -533,7 +553,7 @@ impl Stack {
                 ("FLINKIT_GATEWAY_URL", self.endpoint(service)),
                 ("FLINKIT_GATEWAY_CA_FILE", ca),
             ],
-            Service::Postgres => Vec::new(),
+            Service::Postgres | Service::SchemaRegistry => Vec::new(),
         };
         pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
@@ -692,6 +712,14 @@ mod tests {
         assert_eq!(
             ports.endpoint(Service::Postgres),
             "jdbc:postgresql://localhost:5432/flinkit"
+        );
+        assert_eq!(
+            ports.endpoint(Service::SchemaRegistry),
+            "http://localhost:8085/apis/ccompat/v7"
+        );
+        assert_eq!(
+            "schema-registry".parse::<Service>().unwrap(),
+            Service::SchemaRegistry
         );
     }
 }

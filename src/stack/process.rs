@@ -2,10 +2,12 @@
 //! Central artifacts cached by [`crate::provision`], and the PostgreSQL server of this
 //! machine's packages ([`super::postgres`]) — no Docker needed.
 //!
-//! Six processes make the five services: `kafka` (one KRaft node, broker and controller),
+//! Seven processes make the six services: `kafka` (one KRaft node, broker and controller),
 //! `pulsar` (`PulsarStandaloneStarter`: broker and bookie, RocksDB metadata), `jobmanager` and
-//! `taskmanager` (the Flink session cluster), `gateway` (the SQL Gateway) and `postgres` (the
-//! PostgreSQL server, whose own worker processes it starts itself). The runner jar,
+//! `taskmanager` (the Flink session cluster), `gateway` (the SQL Gateway), `postgres` (the
+//! PostgreSQL server, whose own worker processes it starts itself) and `schema-registry`
+//! (Apicurio Registry, a Quarkus application built once from Maven Central's artifacts,
+//! in-memory storage, its Confluent-compatible API under `/apis/ccompat/v7`). The runner jar,
 //! which bundles the Kafka and Pulsar connectors and formats, is on the classpath of the Flink
 //! processes and the Gateway, so SQL Gateway sessions and jars submitted over REST can use them;
 //! the Gateway also has the jdbc catalog's jars (the connector and the PostgreSQL driver).
@@ -49,6 +51,7 @@ pub(super) enum Unit {
     TaskManager,
     Gateway,
     Postgres,
+    SchemaRegistry,
 }
 
 impl Unit {
@@ -60,6 +63,7 @@ impl Unit {
             Self::TaskManager => "taskmanager",
             Self::Gateway => "gateway",
             Self::Postgres => "postgres",
+            Self::SchemaRegistry => "schema-registry",
         }
     }
 
@@ -80,6 +84,7 @@ impl Unit {
             Service::Kafka => &[Self::Kafka],
             Service::Pulsar => &[Self::Pulsar],
             Service::Postgres => &[Self::Postgres],
+            Service::SchemaRegistry => &[Self::SchemaRegistry],
         }
     }
 
@@ -92,6 +97,7 @@ impl Unit {
             Self::TaskManager => Vec::new(),
             Self::Gateway => vec![ports.gateway_port],
             Self::Postgres => vec![ports.postgres_port],
+            Self::SchemaRegistry => vec![ports.schema_registry_port],
         }
     }
 }
@@ -180,6 +186,8 @@ pub(super) struct Classpaths {
     /// each Gateway statement copies the session's class loader, so a catalog created from `ADD
     /// JAR` classes meets other copies of them when a later statement plans its tables.
     pub(super) gateway: Vec<PathBuf>,
+    /// The Schema Registry's runnable jar (its manifest names its libraries).
+    pub(super) schema_registry: Vec<PathBuf>,
 }
 
 pub(super) fn join(paths: &[PathBuf]) -> String {
@@ -338,6 +346,7 @@ pub(super) fn service_of(unit: Unit) -> Service {
         Unit::JobManager | Unit::TaskManager => Service::Flink,
         Unit::Gateway => Service::Gateway,
         Unit::Postgres => Service::Postgres,
+        Unit::SchemaRegistry => Service::SchemaRegistry,
     }
 }
 
@@ -371,7 +380,23 @@ fn provision(
     if units.contains(&Unit::Gateway) {
         classpaths.gateway = gateway_jars(cache, progress)?;
     }
+    if units.contains(&Unit::SchemaRegistry) {
+        classpaths.schema_registry = vec![schema_registry_jar(cache, progress)?];
+    }
     Ok(classpaths)
+}
+
+/// The Schema Registry's runnable jar, built once into the cache (the process and the Docker
+/// runtime run the same one).
+pub(super) fn schema_registry_jar(
+    cache: &Cache,
+    progress: &mut dyn FnMut(crate::provision::Progress),
+) -> Result<PathBuf, StackError> {
+    let title = format!(
+        "Schema Registry (Apicurio Registry {})",
+        versions::property("apicurio.registry.version").unwrap_or("unknown")
+    );
+    Ok(cache.stack_application("schema-registry", &title, progress)?)
 }
 
 /// The jars the stack's SQL Gateway has besides Flink's: the jdbc catalog's (see
@@ -910,6 +935,33 @@ pub(super) fn prepare_jvm(
                 jvm,
                 args: vec![config.display().to_string()],
                 classpath: join(&classpaths.kafka),
+                env: Vec::new(),
+            }
+        }
+        Unit::SchemaRegistry => {
+            // Quarkus reads its settings from system properties; the storage is Apicurio's
+            // default, an in-memory H2 database (the stack's schemas last as long as it runs).
+            let mut jvm = strings(&[
+                "-Xmx256m",
+                "-Xms64m",
+                "-XX:MaxMetaspaceSize=192m",
+                "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1",
+                "-XX:+ExitOnOutOfMemoryError",
+                "-Dquarkus.http.host=localhost",
+                "-Dquarkus.log.console.color=false",
+                "-Djava.util.logging.manager=org.jboss.logmanager.LogManager",
+            ]);
+            jvm.push(format!(
+                "-Dquarkus.http.port={}",
+                stack.ports().schema_registry_port
+            ));
+            jvm.push(tmp);
+            Jvm {
+                main_class: "io.quarkus.runner.GeneratedMain",
+                jvm,
+                args: Vec::new(),
+                classpath: join(&classpaths.schema_registry),
                 env: Vec::new(),
             }
         }
