@@ -1083,12 +1083,15 @@ fn properties(message: &BorrowedMessage<'_>) -> Vec<(String, String)> {
 
 impl Consumer for KafkaConsumer {
     fn next(&mut self, timeout: Duration) -> Result<Next, BridgeError> {
-        let deadline = deadline_in(timeout);
+        // Records that are ready are taken without a wait, so that the clock is read only once
+        // none is: while records flow, taking the time for each costs as much as reading it.
+        // `Some(deadline)` once waiting (`deadline` is `None` when there is none).
+        let mut waiting: Option<Option<Instant>> = None;
         loop {
             if !self.progress.follow && self.progress.pending == 0 {
                 return Ok(Next::End);
             }
-            let left = remaining(deadline);
+            let left = waiting.map_or(Duration::ZERO, remaining);
             match self.consumer.poll(wait(left)) {
                 Some(Ok(message)) => {
                     if let Some(record) = self.progress.accept(&self.consumer, &message) {
@@ -1108,8 +1111,13 @@ impl Consumer for KafkaConsumer {
                         error,
                     ));
                 }
-                None if left.is_zero() || remaining(deadline).is_zero() => return Ok(Next::Idle),
-                None => {}
+                None => match waiting {
+                    None => waiting = Some(deadline_in(timeout)),
+                    Some(deadline) if left.is_zero() || remaining(deadline).is_zero() => {
+                        return Ok(Next::Idle);
+                    }
+                    Some(_) => {}
+                },
             }
         }
     }

@@ -8,8 +8,9 @@
 //! knows about tables lives beside them: [`table`] derives topic, endpoint, key fields and
 //! formats from a `CREATE TABLE`, [`types`] checks JSON values against Flink types, [`codec`]
 //! encodes and decodes keys and values, [`input`] reads JSON lines, [`generate`] makes records
-//! from a schema, [`upsert`] materializes the latest value per key, and [`produce`] drives a
-//! producer over an input with delivery tracking.
+//! from a schema, [`upsert`] materializes the latest value per key, [`spool`] checks and encodes
+//! a whole input before anything is sent, and [`produce`] drives a producer over an input with
+//! delivery tracking.
 //!
 //! Async programs use [`client`]: a producer whose `send` resolves on delivery, a consumer
 //! that is a `Stream`, their table-aware forms, and [`upsert::UpsertView`] fed from them.
@@ -24,6 +25,7 @@ pub mod kafka;
 mod kafka_security;
 pub mod produce;
 pub mod pulsar;
+pub mod spool;
 pub mod table;
 pub mod types;
 pub mod upsert;

@@ -22,7 +22,8 @@
 //! Topics may be given short (`users`, `tenant/namespace/users`) or full
 //! (`persistent://public/default/users`); records name their topic in full, without the
 //! partition suffix of a partitioned topic (the partition is in the message id). A producer
-//! sends the records of a key to one partition (a Murmur3 hash of the key), in order.
+//! sends the records of a key to one partition, the one Java's client and Flink's sink pick
+//! ([`key_partition`]), in order.
 //!
 //! [`create_topics`] and [`delete_topics`] manage topics through the broker's admin REST API
 //! (`/admin/v2/persistent/{tenant}/{namespace}/{topic}`).
@@ -43,7 +44,7 @@ use pulsar::consumer::InitialPosition;
 use pulsar::error::{ConnectionError, ConsumerError, ProducerError, ServiceDiscoveryError};
 use pulsar::message::proto::MessageIdData;
 use pulsar::producer::{self, SendFuture};
-use pulsar::routing_policy::RoutingPolicy;
+use pulsar::routing_policy::{CustomRoutingPolicy, RoutingPolicy};
 use pulsar::{
     Authentication, ConnectionRetryOptions, ConsumerOptions, OperationRetryOptions,
     ProducerOptions, Pulsar, SubType, TokioExecutor,
@@ -232,8 +233,41 @@ impl Settings {
             compression: Some(self.compression.clone()),
             block_queue_if_full: true,
             // Keyed messages go to the partition of their key's hash, the others round robin.
-            routing_policy: Some(RoutingPolicy::RoundRobin),
+            routing_policy: Some(RoutingPolicy::Custom(std::sync::Arc::new(
+                KeyHash::default(),
+            ))),
             ..Default::default()
+        }
+    }
+}
+
+/// The partition of a key among `partitions`, as Java's client routes it with its Murmur3
+/// hashing scheme and as Flink's Pulsar sink does by default (`MessageKeyHash.MURMUR3_32_HASH`):
+/// `signSafeMod(Murmur3Hash32.makeHash(key), partitions)`, where `makeHash` is the 32-bit x86
+/// Murmur3 of the key's UTF-8 bytes, seed 0, with its sign bit cleared. The key is the message
+/// key as sent (the Base64 text of a key that is not UTF-8). The `pulsar` crate's own
+/// routing keeps the sign bit, so half the keys went to another partition than Flink's and
+/// Java's whenever the count is not a power of two.
+pub fn key_partition(key: &str, partitions: usize) -> usize {
+    // Reading from a slice cannot fail.
+    let hash = murmur3::murmur3_32(&mut key.as_bytes(), 0).unwrap_or(0) & 0x7fff_ffff;
+    hash as usize % partitions.max(1)
+}
+
+/// Keyed messages to [`key_partition`], the others round robin.
+#[derive(Default)]
+struct KeyHash {
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl CustomRoutingPolicy for KeyHash {
+    fn route(&self, message: &producer::Message, partitions: usize) -> usize {
+        match &message.partition_key {
+            Some(key) => key_partition(key, partitions),
+            None => {
+                let next = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                next % partitions.max(1)
+            }
         }
     }
 }

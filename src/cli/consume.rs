@@ -13,7 +13,8 @@ use clap::Args;
 use flinkit::bridge::table::TableSpec;
 use flinkit::bridge::upsert::UpsertView;
 use flinkit::bridge::{self, ConsumeOptions, InRecord, Next, Position, StartAt, codec};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::topic::TopicArgs;
 use super::{Context, Format, InvalidInput, output};
@@ -104,13 +105,15 @@ pub fn run(ctx: &Context<'_>, args: &ConsumeArgs) -> anyhow::Result<()> {
     // end; a reader that closes the pipe (`| head`) ends the run quietly.
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut read = 0u64;
-    let mut idle_since = Instant::now();
+    // Since when no record came, taken at the first idle tick (not at every record: reading
+    // the clock for each costs as much as reading the record).
+    let mut quiet_since: Option<Instant> = None;
     let tick = Duration::from_millis(200);
     while !stop.load(Ordering::Relaxed) && args.count.is_none_or(|n| read < n) {
         match consumer.next(tick)? {
             Next::Record(record) => {
                 read += 1;
-                idle_since = Instant::now();
+                quiet_since = None;
                 match view.as_mut() {
                     Some(view) => {
                         if let Err(err) = view.apply(&record) {
@@ -118,14 +121,19 @@ pub fn run(ctx: &Context<'_>, args: &ConsumeArgs) -> anyhow::Result<()> {
                         }
                     }
                     None => {
-                        let line = record_json(target.table.as_ref(), &record);
-                        if !write_line(&mut out, &line)? {
+                        if !write_line(&mut out, target.table.as_ref(), &record)? {
                             break;
                         }
                     }
                 }
             }
-            Next::Idle if idle_since.elapsed() >= args.timeout => break,
+            // An idle tick means `tick` went by without a record.
+            Next::Idle
+                if quiet_since.get_or_insert_with(Instant::now).elapsed() + tick
+                    >= args.timeout =>
+            {
+                break;
+            }
             Next::Idle => {
                 if !flush(&mut out)? {
                     break;
@@ -140,12 +148,12 @@ pub fn run(ctx: &Context<'_>, args: &ConsumeArgs) -> anyhow::Result<()> {
     if let Some(view) = view {
         match ctx.format {
             Format::Json => {
-                let rows: Vec<Value> = view
-                    .rows()
-                    .into_iter()
-                    .map(|r| Value::Object(r.clone()))
-                    .collect();
-                output::print_json(&json!({ "rows": rows }))?;
+                /// `{"rows":[…]}`, serialized straight from the view.
+                #[derive(serde::Serialize)]
+                struct Rows<'a> {
+                    rows: Vec<&'a serde_json::Map<String, Value>>,
+                }
+                output::write_json(&Rows { rows: view.rows() })?;
             }
             _ => output::print(&view.to_text())?,
         }
@@ -160,12 +168,13 @@ pub fn run(ctx: &Context<'_>, args: &ConsumeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes one JSON line; false when stdout was closed.
-fn write_line(out: &mut impl Write, value: &Value) -> anyhow::Result<bool> {
-    let result = serde_json::to_writer(&mut *out, value)
-        .map_err(std::io::Error::from)
-        .and_then(|()| out.write_all(b"\n"));
-    closed_is_fine(result)
+/// Writes one record as a JSON line; false when stdout was closed.
+fn write_line(
+    out: &mut impl Write,
+    table: Option<&TableSpec>,
+    record: &InRecord,
+) -> anyhow::Result<bool> {
+    closed_is_fine(write_record(out, table, record).and_then(|()| out.write_all(b"\n")))
 }
 
 /// Flushes; false when stdout was closed.
@@ -181,105 +190,166 @@ fn closed_is_fine(result: std::io::Result<()>) -> anyhow::Result<bool> {
     }
 }
 
-/// One record as the contract's JSON line.
-fn record_json(table: Option<&TableSpec>, record: &InRecord) -> Value {
-    let mut out = Map::new();
-    out.insert("topic".into(), json!(record.topic));
+/// One record as the contract's JSON object, written field by field: `topic`, `key`, `value`,
+/// `timestamp`, `properties`, the position (`partition` and `offset`, `message_id` or `row`),
+/// and `decode_error` when the table's formats could not decode the key or value (which are
+/// then shown as without a table). Nothing is built per record but the decoded rows of a table.
+fn write_record(
+    out: &mut impl Write,
+    table: Option<&TableSpec>,
+    record: &InRecord,
+) -> std::io::Result<()> {
     let mut problems = Vec::new();
-    let key = record.key.as_deref().map(|key| match table {
-        Some(t) if t.key_format.is_some() => match t.decode_key(key) {
-            Ok(columns) if columns.len() == 1 => {
-                columns.into_iter().next().map_or(Value::Null, |(_, v)| v)
-            }
-            Ok(columns) => Value::Object(columns),
-            Err(e) => {
-                problems.push(format!("key: {e}"));
-                codec::show(key)
-            }
+    out.write_all(b"{\"topic\":")?;
+    write_json(out, &record.topic)?;
+    out.write_all(b",\"key\":")?;
+    match record.key.as_deref() {
+        None => out.write_all(b"null")?,
+        Some(key) => match table {
+            Some(t) if t.key_format.is_some() => match t.decode_key(key) {
+                Ok(columns) if columns.len() == 1 => {
+                    write_json(out, columns.values().next().unwrap_or(&Value::Null))?;
+                }
+                Ok(columns) => write_json(out, &columns)?,
+                Err(e) => {
+                    problems.push(format!("key: {e}"));
+                    write_shown(out, key)?;
+                }
+            },
+            _ => write_shown(out, key)?,
         },
-        _ => codec::show(key),
-    });
-    out.insert("key".into(), key.unwrap_or(Value::Null));
+    }
+    out.write_all(b",\"value\":")?;
     let mut change = None;
-    let value = record.value.as_deref().map(|value| match table {
-        Some(t) if t.is_changelog() => match t.decode_changes(value) {
+    match (record.value.as_deref(), table) {
+        (None, _) => out.write_all(b"null")?,
+        (Some(value), Some(t)) if t.is_changelog() => match t.decode_changes(value) {
             Ok(events) => {
-                let after = match events.as_slice() {
-                    [one] => one.after.clone().map_or(Value::Null, Value::Object),
-                    _ => Value::Null,
-                };
+                match events.as_slice() {
+                    [one] => write_json(out, &one.after)?,
+                    _ => out.write_all(b"null")?,
+                }
                 change = Some(events);
-                after
             }
             Err(e) => {
                 problems.push(format!("value: {e}"));
-                codec::show(value)
+                write_shown(out, value)?;
             }
         },
-        Some(t) => match t.decode_row(record.key.as_deref(), value) {
-            Ok(row) => Value::Object(row),
+        (Some(value), Some(t)) => match t.decode_row(record.key.as_deref(), value) {
+            Ok(row) => write_json(out, &row)?,
             Err(e) => {
                 problems.push(format!("value: {e}"));
-                codec::show(value)
+                write_shown(out, value)?;
             }
         },
-        None => codec::show(value),
-    });
-    out.insert("value".into(), value.unwrap_or(Value::Null));
+        (Some(value), None) => write_shown(out, value)?,
+    }
     match change.as_deref() {
         // A change event: `value` is the row after it (null for a delete), `before` the row
         // before it, `op` what happened (c, r, u, d).
         Some([one]) => {
-            out.insert("op".into(), json!(one.op.as_str()));
-            out.insert(
-                "before".into(),
-                one.before.clone().map_or(Value::Null, Value::Object),
-            );
+            out.write_all(b",\"op\":")?;
+            write_json(out, one.op.as_str())?;
+            out.write_all(b",\"before\":")?;
+            write_json(out, &one.before)?;
         }
         // A Canal event of several rows (or a DDL event, none): each change in `changes`.
         Some(many) => {
             let changes: Vec<Value> = many
                 .iter()
                 .map(|c| {
-                    json!({
+                    serde_json::json!({
                         "op": c.op.as_str(),
-                        "before": c.before.clone().map_or(Value::Null, Value::Object),
-                        "after": c.after.clone().map_or(Value::Null, Value::Object),
+                        "before": &c.before,
+                        "after": &c.after,
                     })
                 })
                 .collect();
-            out.insert("changes".into(), Value::Array(changes));
+            out.write_all(b",\"changes\":")?;
+            write_json(out, &changes)?;
         }
         None => {}
     }
-    out.insert("timestamp".into(), json!(record.timestamp));
-    let properties: Map<String, Value> = record
-        .properties
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
-    out.insert("properties".into(), Value::Object(properties));
+    out.write_all(b",\"timestamp\":")?;
+    write_json(out, &record.timestamp)?;
+    out.write_all(b",\"properties\":{")?;
+    for (i, (name, value)) in record.properties.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        write_json(out, name)?;
+        out.write_all(b":")?;
+        write_json(out, value)?;
+    }
+    out.write_all(b"}")?;
     match &record.position {
         Position::Kafka { partition, offset } => {
-            out.insert("partition".into(), json!(partition));
-            out.insert("offset".into(), json!(offset));
+            write!(out, ",\"partition\":{partition},\"offset\":{offset}")?;
         }
         Position::Pulsar { message_id } => {
-            out.insert("message_id".into(), json!(message_id));
+            out.write_all(b",\"message_id\":")?;
+            write_json(out, message_id)?;
         }
-        Position::Row { row } => {
-            out.insert("row".into(), json!(row));
-        }
+        Position::Row { row } => write!(out, ",\"row\":{row}")?,
     }
     if !problems.is_empty() {
-        out.insert("decode_error".into(), json!(problems.join("; ")));
+        out.write_all(b",\"decode_error\":")?;
+        write_json(out, &problems.join("; "))?;
     }
-    Value::Object(out)
+    out.write_all(b"}")
+}
+
+fn write_json(
+    out: &mut impl Write,
+    value: &(impl serde::Serialize + ?Sized),
+) -> std::io::Result<()> {
+    serde_json::to_writer(out, value).map_err(std::io::Error::from)
+}
+
+/// A key or value without a table, as [`codec::show`] gives it, written without building it:
+/// JSON as it is (checked, and without the whitespace between its tokens, so that it stays on
+/// one line), else its text as a JSON string when it is UTF-8, else `{"base64": …}`.
+fn write_shown(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
+    if let Ok(raw) = serde_json::from_slice::<&RawValue>(bytes) {
+        return write_compact(out, raw.get().as_bytes());
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => write_json(out, text),
+        Err(_) => write_json(out, &codec::show(bytes)),
+    }
+}
+
+/// Valid JSON text without the whitespace outside its strings. Written here because serde_json
+/// can only re-serialize a parsed tree (the allocation per string and number that this saves),
+/// and checked against that in the tests.
+fn write_compact(out: &mut impl Write, json: &[u8]) -> std::io::Result<()> {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut from = 0;
+    for (at, &byte) in json.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+        } else if byte == b'"' {
+            in_string = true;
+        } else if matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
+            out.write_all(&json[from..at])?;
+            from = at + 1;
+        }
+    }
+    out.write_all(&json[from..])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn start_positions() {
@@ -295,5 +365,119 @@ mod tests {
         );
         assert!(matches!(parse_start("10m"), Ok(StartAt::Timestamp(_))));
         assert!(parse_start("yesterday").is_err());
+    }
+
+    fn line(table: Option<&TableSpec>, record: &InRecord) -> String {
+        let mut out = Vec::new();
+        write_record(&mut out, table, record).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn record(key: Option<&[u8]>, value: Option<&[u8]>) -> InRecord {
+        InRecord {
+            topic: "t\"1".into(),
+            key: key.map(<[u8]>::to_vec),
+            value: value.map(<[u8]>::to_vec),
+            properties: vec![("h".into(), "v\n".into()), ("e".into(), String::new())],
+            timestamp: Some(1_700_000_000_000),
+            position: Position::Kafka {
+                partition: 2,
+                offset: 7,
+            },
+        }
+    }
+
+    #[test]
+    fn keys_and_values_are_shown_as_codec_shows_them_on_one_line() {
+        let samples: &[&[u8]] = &[
+            br#"{"uid":"1-1","fullName":"User 1 of account 1","score":12.500}"#,
+            b"{ \"a\" : [1, 2 ,\t3],\r\n  \"b\": {\"c\": \"x y\\\" z\"} }\n",
+            br#"  12345678901234567890.12345678901234567890  "#,
+            br#""esc\u00e9 \"q\" \\ /""#,
+            b"100-1",
+            b"plain text with \"quotes\"",
+            b"not { json",
+            &[0xff, 0xfe, 0x00],
+            b"",
+            b"[]",
+            b"null",
+            "{\"k\": \"caf\u{e9} \u{1f600}\"}".as_bytes(),
+        ];
+        for bytes in samples {
+            let mut out = Vec::new();
+            write_shown(&mut out, bytes).unwrap();
+            assert!(!out.contains(&b'\n'), "{out:?}");
+            let shown: Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(
+                shown,
+                codec::show(bytes),
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+
+    #[test]
+    fn compacting_keeps_strings_and_drops_the_rest_of_the_whitespace() {
+        let mut out = Vec::new();
+        write_compact(
+            &mut out,
+            b"{ \"a b\" : [ 1 ,\n 2 ], \"c\\\" d\":\t\"\\\\\" }",
+        )
+        .unwrap();
+        assert_eq!(out, b"{\"a b\":[1,2],\"c\\\" d\":\"\\\\\"}");
+    }
+
+    #[test]
+    fn a_record_line_has_the_contracts_fields_in_order() {
+        let text = line(None, &record(Some(b"100-1"), Some(b"{\"a\": 1}")));
+        assert_eq!(
+            text,
+            r#"{"topic":"t\"1","key":"100-1","value":{"a":1},"timestamp":1700000000000,"properties":{"h":"v\n","e":""},"partition":2,"offset":7}"#
+        );
+        let mut tombstone = record(Some(b"7"), None);
+        tombstone.properties.clear();
+        tombstone.timestamp = None;
+        tombstone.position = Position::Pulsar {
+            message_id: "1:2:-1:0".into(),
+        };
+        assert_eq!(
+            line(None, &tombstone),
+            r#"{"topic":"t\"1","key":7,"value":null,"timestamp":null,"properties":{},"message_id":"1:2:-1:0"}"#
+        );
+        let mut row = record(None, Some(b"{}"));
+        row.position = Position::Row { row: 3 };
+        assert!(line(None, &row).ends_with(r#""key":null,"value":{},"timestamp":1700000000000,"properties":{"h":"v\n","e":""},"row":3}"#));
+    }
+
+    #[test]
+    fn a_tables_records_are_decoded_and_what_does_not_decode_is_named() {
+        let script = flinkit::sql::Script::parse_str(
+            "CREATE TABLE u (id BIGINT, name STRING, PRIMARY KEY (id) NOT ENFORCED) WITH ( \
+             'connector' = 'upsert-kafka', 'topic' = 'u', 'properties.bootstrap.servers' = 'x', \
+             'key.format' = 'raw', 'value.format' = 'json')",
+        )
+        .unwrap();
+        let values = flinkit::vars::substitute(&script, &flinkit::vars::Vars::none());
+        let table = TableSpec::from_script(&script, &values, "u").unwrap();
+        let key = 5i64.to_be_bytes();
+        let good = line(Some(&table), &record(Some(&key), Some(br#"{"name":"x"}"#)));
+        let good: Value = serde_json::from_str(&good).unwrap();
+        assert_eq!(good["key"], json!(5));
+        assert_eq!(good["value"], json!({"id": 5, "name": "x"}));
+        assert!(good.get("decode_error").is_none());
+        let bad = line(Some(&table), &record(Some(b"12"), Some(b"[1]")));
+        let bad: Value = serde_json::from_str(&bad).unwrap();
+        assert_eq!(bad["key"], json!(12));
+        assert_eq!(bad["value"], json!([1]));
+        let problem = bad["decode_error"].as_str().unwrap();
+        assert!(
+            problem.starts_with("key: a raw BIGINT has 8 bytes"),
+            "{problem}"
+        );
+        assert!(
+            problem.contains("; value: the value is not a JSON object"),
+            "{problem}"
+        );
     }
 }

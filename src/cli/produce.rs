@@ -3,7 +3,7 @@
 //! table's schema — and exits non-zero unless
 //! every record was acknowledged.
 
-use std::io::{BufRead, IsTerminal, Seek, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,9 +14,10 @@ use clap::Args;
 use flinkit::bridge::format::changelog::{Change, Images, SharedImages};
 use flinkit::bridge::format::pulsar_schema::{TopicSchema, topic_schema};
 use flinkit::bridge::generate::{GenerateOptions, Generated, Generator, KeySpace, Pacer, Schedule};
-use flinkit::bridge::input::{self, Encoder, InputError, Lines, Shape};
+use flinkit::bridge::input::{Encoder, InputError, Shape};
 use flinkit::bridge::produce::{self, Delivery, Progress, Step};
 use flinkit::bridge::pulsar::PulsarProducer;
+use flinkit::bridge::spool::{self, SpoolOptions, Spooled};
 use flinkit::bridge::table::TableSpec;
 use flinkit::bridge::upsert::UpsertView;
 use flinkit::bridge::{self, BridgeError, Broker, OutRecord};
@@ -148,45 +149,17 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
     };
 
     if let Some(path) = &args.file {
-        // The check runs on a copy of the before-images: the send starts from the topic's.
-        let checker = Encoder {
-            images: encoder.images.copy(),
-            ..encoder.clone()
-        };
-        let spooled = check_file(ctx, args, &checker, path)?;
-        let mut producer = open(&target, args)?;
-        let reader: Box<dyn BufRead> = match spooled {
-            Some(file) => Box::new(std::io::BufReader::with_capacity(1 << 16, file)),
-            None => open_input(path)?,
-        };
-        let mut lines = Lines::new(reader);
-        let skip = args.skip;
-        let skip_invalid = args.skip_invalid;
-        let invalid = std::rc::Rc::new(std::cell::Cell::new(0u64));
-        let counter = invalid.clone();
-        let steps = std::iter::from_fn(move || {
-            loop {
-                return match lines.next_line() {
-                    Err(err) => Some(Err(input::read_error(err))),
-                    Ok(None) => None,
-                    Ok(Some((line, _))) if line <= skip => continue,
-                    Ok(Some((line, text))) => Some(match encoder.line(line, text) {
-                        Ok(record) => Ok(Step::Record(line, record)),
-                        Err(err) if skip_invalid => {
-                            counter.set(counter.get() + 1);
-                            if counter.get() <= SHOWN_ERRORS as u64 {
-                                eprintln!("warning: skipped {err}");
-                            }
-                            Ok(Step::Skip(line))
-                        }
-                        Err(err) => Err(err.into()),
-                    }),
-                };
+        let spooled = check_file(ctx, args, &encoder, path)?;
+        if spooled.invalid > 0 {
+            for error in &spooled.errors {
+                eprintln!("warning: skipped {error}");
             }
-        });
-        let delivery = send(&mut *producer, steps, &stop, args)?;
-        if invalid.get() > 0 {
-            eprintln!("warning: skipped {} invalid records", invalid.get());
+        }
+        let invalid = spooled.invalid;
+        let mut producer = open(&target, args)?;
+        let delivery = send(&mut *producer, spooled.steps(), &stop, args)?;
+        if invalid > 0 {
+            eprintln!("warning: skipped {invalid} invalid records");
         }
         return report(ctx, &target, &delivery);
     }
@@ -307,102 +280,53 @@ fn pulsar_schema(target: &Target, timeout: Duration) -> anyhow::Result<Option<To
     }
 }
 
-/// Checks every line of the file before anything is sent. Standard input is copied to a
-/// temporary file as it is checked (memory stays flat), and that copy is returned to be sent.
+/// Checks and encodes every line of the file before anything is sent (the records wait in a
+/// temporary file, so memory stays flat); fails, naming the first bad lines, unless every line
+/// is valid or `--skip-invalid` leaves the bad ones out.
 fn check_file(
     ctx: &Context<'_>,
     args: &ProduceArgs,
     encoder: &Encoder,
     path: &std::path::Path,
-) -> anyhow::Result<Option<std::fs::File>> {
-    let stdin = path.as_os_str() == "-";
-    let spool = if stdin {
-        Some(tempfile::tempfile().context("cannot create a temporary file for stdin")?)
-    } else {
-        None
+) -> anyhow::Result<Spooled> {
+    let reader = open_input(path)?;
+    let options = SpoolOptions {
+        skip: args.skip,
+        skip_invalid: args.skip_invalid,
+        keep_errors: SHOWN_ERRORS,
     };
-    if args.skip_invalid && spool.is_none() {
-        return Ok(None);
+    let spooled = spool::spool(reader, encoder, options)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if spooled.invalid == 0 || args.skip_invalid {
+        return Ok(spooled);
     }
-    let mut reader = open_input(path)?;
-    let mut writer = spool.map(|f| std::io::BufWriter::with_capacity(1 << 16, f));
-    let mut errors: Vec<InputError> = Vec::new();
-    let mut invalid = 0u64;
-    let mut checked = 0u64;
-    let mut buf = Vec::new();
-    let mut line = 0u64;
-    loop {
-        buf.clear();
-        if input::read_line(&mut reader, &mut buf, line + 1)
-            .map_err(input::read_error)
-            .with_context(|| format!("cannot read {}", path.display()))?
-            == 0
-        {
-            break;
-        }
-        line += 1;
-        if let Some(w) = writer.as_mut() {
-            w.write_all(&buf).context("cannot spool stdin")?;
-        }
-        if line <= args.skip || args.skip_invalid {
-            continue;
-        }
-        let text = trim_line(&buf);
-        if text.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        checked += 1;
-        if let Err(err) = encoder.line(line, text) {
-            invalid += 1;
-            if errors.len() < SHOWN_ERRORS {
-                errors.push(err);
-            }
+    let source = if path.as_os_str() == "-" {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
+    };
+    let listed: Vec<String> = spooled
+        .errors
+        .iter()
+        .map(|e| format!("{source}:{}: {}", e.line, e.message))
+        .collect();
+    if ctx.format == Format::Text {
+        for item in &listed {
+            eprintln!("error: {item}");
         }
     }
-    let mut spool = writer
-        .map(std::io::BufWriter::into_inner)
-        .transpose()
-        .map_err(|e| e.into_error())
-        .context("cannot spool stdin")?;
-    if invalid > 0 {
-        let source = if stdin {
-            "<stdin>".to_string()
-        } else {
-            path.display().to_string()
-        };
-        let listed: Vec<String> = errors
-            .iter()
-            .map(|e| format!("{source}:{}: {}", e.line, e.message))
-            .collect();
-        if ctx.format == Format::Text {
-            for item in &listed {
-                eprintln!("error: {item}");
-            }
+    let more = spooled.invalid - spooled.errors.len() as u64;
+    let mut message = format!(
+        "{} of {} records are invalid, so nothing was sent (--skip-invalid sends the valid ones)",
+        spooled.invalid, spooled.checked
+    );
+    if ctx.format == Format::Json || more > 0 {
+        message = format!("{message}:\n  {}", listed.join("\n  "));
+        if more > 0 {
+            message.push_str(&format!("\n  … and {more} more"));
         }
-        let more = invalid - errors.len() as u64;
-        let mut message = format!(
-            "{invalid} of {checked} records are invalid, so nothing was sent (--skip-invalid sends the valid ones)"
-        );
-        if ctx.format == Format::Json || more > 0 {
-            message = format!("{message}:\n  {}", listed.join("\n  "));
-            if more > 0 {
-                message.push_str(&format!("\n  … and {more} more"));
-            }
-        }
-        return Err(InvalidInput(message).into());
     }
-    if let Some(file) = spool.as_mut() {
-        file.rewind().context("cannot rewind the spooled stdin")?;
-    }
-    Ok(spool)
-}
-
-fn trim_line(buf: &[u8]) -> &[u8] {
-    let mut end = buf.len();
-    while end > 0 && matches!(buf[end - 1], b'\n' | b'\r') {
-        end -= 1;
-    }
-    &buf[..end]
+    Err(InvalidInput(message).into())
 }
 
 /// Sends with a progress bar on a terminal.
