@@ -717,7 +717,7 @@ fn container(
                 .collect(),
             _ => Vec::new(),
         };
-        mounts.extend(host_jars.into_iter().map(|path| bind(path)));
+        mounts.extend(host_jars.into_iter().map(bind));
         // Executable: JNI libraries (RocksDB) are unpacked there and loaded.
         tmpfs.insert(
             stack.root().join("tmp").display().to_string(),
