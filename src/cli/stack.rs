@@ -294,10 +294,22 @@ pub fn start(
 /// Fails when the healthy Flink `up` left alone runs another line than `line` (a 1.20 stack on
 /// the ports a 2.x one was asked for, say).
 fn same_line(stack: &Stack, line: FlinkLine) -> anyhow::Result<()> {
-    let url = stack.ports().endpoint(Service::Flink);
-    let rest = flinkit::flink::rest::RestClient::new(&url, Duration::from_secs(10));
-    let version = super::block_on(rest.version())??;
-    if FlinkLine::of_cluster(&version, "the cluster", &url).ok() != Some(line) {
+    let version = stack.flink_version().map_err(anyhow::Error::msg)?;
+    line_is(stack, line, &version)
+}
+
+/// For `down`, `status` and `logs --flink-version`: fails when this stack's Flink answers and
+/// runs another line than `line`; a Flink that does not answer has no line to compare.
+fn running_line(stack: &Stack, line: FlinkLine) -> anyhow::Result<()> {
+    match stack.flink_version() {
+        Ok(version) => line_is(stack, line, &version),
+        Err(_) => Ok(()),
+    }
+}
+
+fn line_is(stack: &Stack, line: FlinkLine, version: &str) -> anyhow::Result<()> {
+    let url = stack.endpoint(Service::Flink);
+    if FlinkLine::of_cluster(version, "the cluster", &url).ok() != Some(line) {
         return Err(InvalidInput(format!(
             "the Flink at {url} runs {version}, not Flink {}: stop it first (`flinkit stack down`), or give this stack other ports ([stack] in --config) and its own FLINKIT_STATE_DIR",
             line.flink_version()
@@ -305,17 +317,6 @@ fn same_line(stack: &Stack, line: FlinkLine) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
-}
-
-/// For `down`, `status` and `logs --flink-version`: fails when this stack's Flink answers and
-/// runs another line than `line`; a Flink that does not answer has no line to compare.
-fn running_line(stack: &Stack, line: FlinkLine) -> anyhow::Result<()> {
-    let url = stack.ports().endpoint(Service::Flink);
-    let rest = flinkit::flink::rest::RestClient::new(&url, Duration::from_secs(5));
-    match super::block_on(rest.version())? {
-        Ok(_) => same_line(stack, line),
-        Err(_) => Ok(()),
-    }
 }
 
 /// What a first run downloads with Maven for the runner jar and the Flink cluster, in MB

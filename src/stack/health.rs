@@ -152,6 +152,16 @@ fn flink(http: &Http, url: &str) -> Result<(), String> {
     }
 }
 
+/// The version the stack's Flink reports (`GET /overview`), asked as its health check asks.
+pub(crate) fn flink_version(stack: &Stack) -> Result<String, String> {
+    let url = stack.endpoint(Service::Flink);
+    let overview = Http::new(stack.secrets(), Service::Flink)?.json(&format!("{url}/overview"))?;
+    overview["flink-version"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("GET {url}/overview: no flink-version"))
+}
+
 fn gateway(http: &Http, url: &str) -> Result<(), String> {
     let info = http.json(&format!("{url}/v1/info"))?;
     if info["version"].is_string() {

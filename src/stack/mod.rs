@@ -473,6 +473,12 @@ impl Stack {
         Ok(Self::secure(state, settings.secure_stack))
     }
 
+    /// The version its Flink reports, asked as its health check asks (trusting the secure
+    /// stack's CA); why not when it does not answer.
+    pub fn flink_version(&self) -> Result<String, String> {
+        health::flink_version(self)
+    }
+
     /// The credentials, for the secure stack.
     pub fn secrets(&self) -> Option<&secure::Secrets> {
         self.secrets.as_ref()
