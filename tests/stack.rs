@@ -92,7 +92,7 @@ fn assert_ok(output: &Output, what: &str) {
 
 fn all_healthy(doc: &Value) {
     let services = services(doc);
-    assert_eq!(services.len(), 5, "{doc}");
+    assert_eq!(services.len(), Service::ALL.len(), "{doc}");
     for (name, healthy, pids) in services {
         assert!(healthy, "{name} is healthy: {doc}");
         assert!(!pids.is_empty(), "{name} has recorded pids: {doc}");

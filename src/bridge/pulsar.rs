@@ -389,7 +389,7 @@ pub async fn create_topics(
     topics: &[String],
     timeout: Duration,
 ) -> Result<(), BridgeError> {
-    let client = admin_client(timeout)?;
+    let client = admin_client(timeout, &[])?;
     for topic in topics {
         let url = format!(
             "{}/admin/v2/{}",
@@ -422,7 +422,7 @@ pub async fn delete_topics(
     struct Metadata {
         partitions: u32,
     }
-    let client = admin_client(timeout)?;
+    let client = admin_client(timeout, &[])?;
     for topic in topics {
         let base = format!(
             "{}/admin/v2/{}",
@@ -457,11 +457,36 @@ pub async fn delete_topics(
     Ok(())
 }
 
-pub(crate) fn admin_client(timeout: Duration) -> Result<reqwest::Client, BridgeError> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
-        .map_err(|e| BridgeError::client_caused(Broker::Pulsar, "creating an admin client", e))
+/// An admin API client that signs in and trusts certificates as the broker client does with
+/// the same `settings` (a token from `auth.token` or `pulsar.client.authParams`, the CA of
+/// `pulsar.client.tlsTrustCertsFilePath`).
+pub(crate) fn admin_client(
+    timeout: Duration,
+    settings: &[(String, String)],
+) -> Result<reqwest::Client, BridgeError> {
+    let parsed = Settings::parse(settings)?;
+    let failed = |e| BridgeError::client_caused(Broker::Pulsar, "creating an admin client", e);
+    let mut builder = reqwest::Client::builder().timeout(timeout);
+    if let Some(pem) = &parsed.trust_certs {
+        for certificate in reqwest::Certificate::from_pem_bundle(pem).map_err(failed)? {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    if let Some(token) = &parsed.token {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| {
+                setting(
+                    "pulsar.client.authParams",
+                    "the token is not valid in an HTTP header",
+                )
+            })?;
+        value.set_sensitive(true);
+        builder = builder.default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::AUTHORIZATION,
+            value,
+        )]));
+    }
+    builder.build().map_err(failed)
 }
 
 pub(crate) fn admin_unreachable(

@@ -268,7 +268,12 @@ fn pulsar_schema(target: &Target, timeout: Duration) -> anyhow::Result<Option<To
         .enable_all()
         .build()
         .context("cannot start a runtime")?;
-    match runtime.block_on(topic_schema(&admin, &target.topics[0], timeout)) {
+    match runtime.block_on(topic_schema(
+        &admin,
+        &target.topics[0],
+        &target.endpoint.settings,
+        timeout,
+    )) {
         Ok(schema) => Ok(schema),
         Err(err) => {
             eprintln!(

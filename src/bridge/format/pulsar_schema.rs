@@ -40,14 +40,16 @@ pub struct TopicSchema {
     pub properties: BTreeMap<String, String>,
 }
 
-/// The schema registered for `topic` through the admin API at `admin`; `None` when the topic
-/// has none (or does not exist yet).
+/// The schema registered for `topic` through the admin API at `admin`, signing in and trusting
+/// certificates as the broker client does with the same `settings`; `None` when the topic has
+/// none (or does not exist yet), or when the admin API refuses the credentials.
 pub async fn topic_schema(
     admin: &str,
     topic: &str,
+    settings: &[(String, String)],
     timeout: Duration,
 ) -> Result<Option<TopicSchema>, BridgeError> {
-    let client = admin_client(timeout)?;
+    let client = admin_client(timeout, settings)?;
     let url = format!(
         "{}/admin/v2/schemas/{}/schema",
         admin.trim_end_matches('/'),
@@ -62,6 +64,12 @@ pub async fn topic_schema(
         .map_err(|e| admin_unreachable(admin, timeout, e))?;
     let status = answer.status();
     if status == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    // Credentials the admin API refuses are the broker's to refuse too: its answer to the
+    // producer is the one error the user sees.
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        tracing::debug!(%status, "the admin API refused the credentials: the schema is not checked");
         return Ok(None);
     }
     let body = answer
