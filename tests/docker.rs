@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use flinkit::bridge::Broker;
 use flinkit::demo::{self, Rewrite, Tutorial};
-use flinkit::stack::Ports;
+use flinkit::stack::{Ports, Service};
 use serde_json::Value;
 
 /// The Docker stack's ports.
@@ -175,7 +175,7 @@ fn healthy(doc: &Value) -> Vec<(String, bool)> {
 
 fn all_healthy(doc: &Value) {
     let services = healthy(doc);
-    assert_eq!(services.len(), 5, "{doc}");
+    assert_eq!(services.len(), Service::ALL.len(), "{doc}");
     assert!(services.iter().all(|(_, h)| *h), "{doc}");
 }
 
