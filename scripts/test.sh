@@ -26,13 +26,13 @@ export FLINKIT_STATE_DIR="$PWD/target/test-stack-state"
 # A Flink 2.x cluster and SQL Gateway beside it, on ports and a state folder of their own
 # (Kafka is the stack's above): the Kafka tutorials and the REST and Gateway tests run on both.
 flink2_conf="$PWD/target/flink2-stack.toml"
-printf '[stack]\nflink_port = 18081\nflink_rpc_port = 16124\ngateway_port = 18083\n' > "$flink2_conf"
-export FLINKIT_FLINK2_URL=http://localhost:18081 FLINKIT_GATEWAY2_URL=http://localhost:18083
+printf '[stack]\nflink_port = 17081\nflink_rpc_port = 17124\ngateway_port = 17083\n' > "$flink2_conf"
+export FLINKIT_FLINK2_URL=http://localhost:17081 FLINKIT_GATEWAY2_URL=http://localhost:17083
 flink2() { FLINKIT_STATE_DIR="$PWD/target/test-stack-2-state" cargo run --locked --quiet -- "$@" --config "$flink2_conf"; }
 trap 'step "flinkit stack down"; flink2 stack down --runtime process --purge || true; cargo run --locked --quiet -- stack down --runtime process --purge || true' EXIT
 cargo run --locked --quiet -- stack up --runtime process
 
-step "flinkit stack up --flink-version 2 (Flink 2.x and its SQL Gateway on ports 18081/18083)"
+step "flinkit stack up --flink-version 2 (Flink 2.x and its SQL Gateway on ports 17081/17083; tests/stack.rs uses 18081/18083)"
 flink2 stack up --runtime process --flink-version 2 --services flink,gateway
 
 step "cargo test (tests/stack.rs runs its own stack on other ports)"
