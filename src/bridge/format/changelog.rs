@@ -581,8 +581,7 @@ impl Images {
 
 /// [`Images`] behind a shared lock, for encoders whose lines are taken one at a time through
 /// shared references: clones share the rows (a producer's row and envelope encoders see each
-/// other's records), and [`SharedImages::copy`] makes an independent copy — a checking pass
-/// runs on one and leaves the rows the sending pass starts from as they were.
+/// other's records).
 #[derive(Debug, Clone, Default)]
 pub struct SharedImages(Arc<Mutex<Images>>);
 
@@ -590,11 +589,6 @@ impl SharedImages {
     /// Starts from `images` (a topic's current rows).
     pub fn new(images: Images) -> Self {
         Self(Arc::new(Mutex::new(images)))
-    }
-
-    /// An independent copy of the rows as they are now.
-    pub fn copy(&self) -> Self {
-        Self::new(self.with(|images| images.clone()))
     }
 
     /// Runs `f` on the images.
