@@ -402,21 +402,7 @@ pub fn up(
             .iter()
             .any(|c| c.unit == unit.name() && c.running)
     };
-    let mut pending: Vec<(Service, Vec<Unit>)> = Vec::new();
-    for status in stack.status(services) {
-        let units = Unit::of(status.service);
-        let dead: Vec<Unit> = units.iter().copied().filter(|&u| !running(u)).collect();
-        let partial = !dead.is_empty() && dead.len() < units.len();
-        if status.healthy && !partial {
-            progress(Event::AlreadyHealthy(status.service));
-            continue;
-        }
-        if partial {
-            let names: Vec<_> = dead.iter().map(|u| u.name()).collect();
-            progress(Event::Repairing(status.service, names.join(", ")));
-        }
-        pending.push((status.service, dead));
-    }
+    let pending = process::pending_units(stack, services, running, progress);
     let to_start: Vec<Unit> = pending
         .iter()
         .flat_map(|(_, units)| units.iter().copied())

@@ -221,6 +221,34 @@ impl Jvm {
     }
 }
 
+/// The services of `services` to start and, for each, its processes that `alive` says are not
+/// running. A service healthy with all its processes (or served by something else entirely) is
+/// left alone; one healthy with a process dead (a JobManager still listing a killed
+/// TaskManager) is repaired. Both runtimes decide this way; `alive` is theirs.
+pub(super) fn pending_units(
+    stack: &Stack,
+    services: &[Service],
+    alive: impl Fn(Unit) -> bool,
+    progress: &mut dyn FnMut(Event),
+) -> Vec<(Service, Vec<Unit>)> {
+    let mut pending = Vec::new();
+    for status in stack.status(services) {
+        let units = Unit::of(status.service);
+        let dead: Vec<Unit> = units.iter().copied().filter(|&u| !alive(u)).collect();
+        let partial = !dead.is_empty() && dead.len() < units.len();
+        if status.healthy && !partial {
+            progress(Event::AlreadyHealthy(status.service));
+            continue;
+        }
+        if partial {
+            let names: Vec<_> = dead.iter().map(|u| u.name()).collect();
+            progress(Event::Repairing(status.service, names.join(", ")));
+        }
+        pending.push((status.service, dead));
+    }
+    pending
+}
+
 /// Brings up `services`, leaving healthy ones alone and restarting dead processes, and returns
 /// when all of them are healthy (or fails after `timeout` with the tail of the failing log).
 pub fn up(
@@ -236,27 +264,12 @@ pub fn up(
     {
         return Err(StackError::NotSecure(service));
     }
-    let mut pending: Vec<(Service, Vec<Unit>)> = Vec::new();
-    for status in stack.status(services) {
-        let units = Unit::of(status.service);
-        let dead: Vec<Unit> = units
-            .iter()
-            .copied()
-            .filter(|&unit| stack.live_pid(unit).is_none())
-            .collect();
-        // Healthy with all its processes (or served by something else entirely): left alone.
-        // Healthy with one process dead (a JobManager still listing a killed TaskManager): repaired.
-        let partial = !dead.is_empty() && dead.len() < units.len();
-        if status.healthy && !partial {
-            progress(Event::AlreadyHealthy(status.service));
-            continue;
-        }
-        if partial {
-            let names: Vec<_> = dead.iter().map(|u| u.name()).collect();
-            progress(Event::Repairing(status.service, names.join(", ")));
-        }
-        pending.push((status.service, dead));
-    }
+    let pending = pending_units(
+        stack,
+        services,
+        |unit| stack.live_pid(unit).is_some(),
+        progress,
+    );
     if pending.is_empty() {
         return Ok(stack.status(services));
     }
