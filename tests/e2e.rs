@@ -46,9 +46,10 @@ fn ok_json(args: &[&str]) -> Value {
     let out = flinkit(args);
     assert!(
         out.status.success(),
-        "flinkit {}: {}",
+        "flinkit {}: {}{}",
         args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, Producer};
+use serde_json::Value;
 
 use super::secure::{KAFKA_MECHANISM, Secrets};
 use super::{Service, Stack};
@@ -137,11 +138,34 @@ fn pulsar(http: &Http, admin: &str) -> Result<(), String> {
     if !(200..300).contains(&status) {
         return Err(format!(
             "Pulsar at {admin} cannot create a topic yet: HTTP {status} {}",
-            body.trim()
+            pulsar_reason(&body)
         ));
     }
     let _ = http.request("DELETE", &format!("{topic}?force=true"));
     Ok(())
+}
+
+/// The one line of a Pulsar admin error worth showing: its `reason`'s `Message:` (the broker puts
+/// a Java stack trace after it), with what to do when the bookie stopped writing.
+fn pulsar_reason(body: &str) -> String {
+    let reason = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v["reason"].as_str().map(str::to_string))
+        .unwrap_or_else(|| body.to_string());
+    let message = reason
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Message:"))
+        .unwrap_or_else(|| reason.lines().find(|l| !l.trim().is_empty()).unwrap_or(""))
+        .trim()
+        .to_string();
+    if message.contains("Not enough non-faulty bookies") {
+        format!(
+            "{message} (its bookie went read-only: BookKeeper stops writing when the disk holding \
+             the stack's data is 99 % used; free space, then run `flinkit stack up`)"
+        )
+    } else {
+        message
+    }
 }
 
 fn flink(http: &Http, url: &str) -> Result<(), String> {
@@ -241,6 +265,23 @@ mod tests {
             let err = check(service, &stack).unwrap_err();
             assert!(err.contains("localhost:1"), "{service}: {err}");
         }
+    }
+
+    #[test]
+    fn a_pulsar_error_is_its_message_line_without_the_java_trace() {
+        let body = r#"{"reason":"\n --- An unexpected error occurred in the server ---\n\nMessage: org.apache.bookkeeper.mledger.ManagedLedgerException: Not enough non-faulty bookies available error code: -6\n\nStacktrace:\n\norg.apache.pulsar.broker.service.BrokerServiceException$PersistenceException: x\n\tat org.apache.pulsar.broker.service.BrokerService$2.openLedgerFailed(BrokerService.java:1905)\n"}"#;
+        let reason = pulsar_reason(body);
+        assert!(reason.starts_with("org.apache.bookkeeper.mledger.ManagedLedgerException: Not enough non-faulty bookies"), "{reason}");
+        assert!(reason.contains("disk"), "{reason}");
+        assert!(
+            !reason.contains("Stacktrace") && !reason.contains("\tat "),
+            "{reason}"
+        );
+        assert_eq!(
+            pulsar_reason(r#"{"reason":"Namespace does not exist"}"#),
+            "Namespace does not exist"
+        );
+        assert_eq!(pulsar_reason("Service Unavailable"), "Service Unavailable");
     }
 
     #[test]

@@ -691,7 +691,13 @@ fn write_pulsar_config(stack: &Stack) -> Result<PathBuf, StackError> {
              dbStorage_writeCacheMaxSizeMb=64\n\
              dbStorage_readAheadCacheMaxSizeMb=64\n\
              dbStorage_rocksDB_blockCacheSize=16777216\n\
-             journalMaxGroupWaitMSec=1\n",
+             journalMaxGroupWaitMSec=1\n\
+             # BookKeeper turns its bookie read-only at 95 % disk use by default, measured against\n\
+             # the whole filesystem: on a shared build machine a test stack's few MB would be refused\n\
+             # (\"Not enough non-faulty bookies\") while gigabytes are free.\n\
+             diskUsageWarnThreshold=0.99\n\
+             diskUsageThreshold=0.99\n\
+             diskUsageLwmThreshold=0.98\n",
             data = data.display(),
             listeners = pulsar_listeners(stack, p.pulsar_port, p.pulsar_http_port)?,
         ),
