@@ -260,8 +260,22 @@ fn bad_sql_names_the_statement_and_line_without_a_stack_trace_cold_and_warm() {
 fn ctrl_c_cancels_the_job_and_stops_the_jvm() {
     let dir = tempfile::tempdir().unwrap();
     let name = unique("flinkit-test-ctrl-c");
-    let child = start_streaming(cold(&dir.path().join("state")), &name, dir.path());
+    let state = dir.path().join("state");
+    let child = start_streaming(cold(&state), &name, dir.path());
     assert!(!processes_mentioning(&name).is_empty(), "the JVM runs");
+    let tmp_files = || -> Vec<std::path::PathBuf> {
+        walk(&state.join("runs"))
+            .into_iter()
+            .filter(|f| f.components().any(|c| c.as_os_str() == "tmp"))
+            .collect()
+    };
+    assert!(
+        tmp_files().iter().any(|f| f
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("flink-rpc"))),
+        "Flink unpacks its RPC jar in the run's own tmp folder: {:?}",
+        walk(&state.join("runs"))
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -270,6 +284,10 @@ fn ctrl_c_cancels_the_job_and_stops_the_jvm() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
     assert_no_jvm_left(&name);
+    for run in std::fs::read_dir(state.join("runs")).unwrap().flatten() {
+        let tmp = run.path().join("tmp");
+        assert!(!tmp.exists(), "{} is removed", tmp.display());
+    }
 }
 
 #[test]

@@ -128,9 +128,31 @@ pub fn command(
     statements_file: &Path,
     options: &LocalOptions,
 ) -> Command {
-    let mut cmd = runner_command(provisioned, &options.heap, jit_flags(spec, &options.conf));
+    let tmp = tmpdir_flag(&options.run_dir.join(TMP));
+    let mut flags = jit_flags(spec, &options.conf).to_vec();
+    flags.push(&tmp);
+    let mut cmd = runner_command(provisioned, &options.heap, &flags);
     cmd.args(runner_args(spec, statements_file, options));
     cmd
+}
+
+/// The run directory's folder for the JVM's temporary files (`java.io.tmpdir`): Flink unpacks
+/// its RPC system there (a 21 MB jar per JVM) and deletes it only on a clean exit, so a killed
+/// JVM's copy stays where flinkit removes it rather than in the system's `/tmp`.
+pub const TMP: &str = "tmp";
+
+/// `-Djava.io.tmpdir=<dir>`.
+pub fn tmpdir_flag(dir: &Path) -> String {
+    format!("-Djava.io.tmpdir={}", dir.display())
+}
+
+/// Removes a JVM's temporary folder once the JVM is gone.
+pub fn remove_tmp(dir: &Path) {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => tracing::debug!("removing {}: {err}", dir.display()),
+    }
 }
 
 /// The runner's arguments for `spec`: the same for a child JVM and for a session.
@@ -392,6 +414,7 @@ pub fn start(
 ) -> Result<LocalJob, LocalError> {
     let dir = &options.run_dir;
     let (statements, stderr) = run_files(dir, spec)?;
+    private_dir(&dir.join(TMP))?;
     let mut cmd = command(provisioned, spec, &statements, options);
     cmd.stdin(Stdio::null()).stderr(stderr).process_group(0);
     let stdout_log = dir.join("stdout.log");
@@ -666,7 +689,11 @@ impl LocalJob {
     /// Waits for the JVM to exit (for a session's run: for the session's exit code).
     pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
         match &mut self.process {
-            Process::Jvm { child, .. } => child.wait().await,
+            Process::Jvm { child, .. } => {
+                let status = child.wait().await;
+                remove_tmp(&self.run_dir.join(TMP));
+                status
+            }
             Process::Session { exit, .. } => match exit.wait_for(Option::is_some).await {
                 Ok(code) => Ok(exit_status(code.unwrap_or(1))),
                 Err(_) => Err(std::io::ErrorKind::UnexpectedEof.into()),
@@ -677,7 +704,13 @@ impl LocalJob {
     /// Whether the JVM has exited (the session's run has ended).
     pub fn has_exited(&mut self) -> bool {
         match &mut self.process {
-            Process::Jvm { child, .. } => matches!(child.try_wait(), Ok(Some(_))),
+            Process::Jvm { child, .. } => {
+                let exited = matches!(child.try_wait(), Ok(Some(_)));
+                if exited {
+                    remove_tmp(&self.run_dir.join(TMP));
+                }
+                exited
+            }
             Process::Session { exit, .. } => exit.borrow().is_some(),
         }
     }
@@ -689,16 +722,22 @@ impl LocalJob {
         match &mut self.process {
             Process::Jvm { child, pid } => {
                 let pid = *pid;
-                if let Some(status) = child.try_wait()? {
-                    return Ok(status);
-                }
-                signal_group(pid, Signal::SIGTERM);
-                if let Ok(status) = tokio::time::timeout(grace, child.wait()).await {
-                    return status;
-                }
-                tracing::warn!(pid, "the local JVM ignored SIGTERM; killing it");
-                signal_group(pid, Signal::SIGKILL);
-                child.wait().await
+                let status = match child.try_wait()? {
+                    Some(status) => Ok(status),
+                    None => {
+                        signal_group(pid, Signal::SIGTERM);
+                        match tokio::time::timeout(grace, child.wait()).await {
+                            Ok(status) => status,
+                            Err(_) => {
+                                tracing::warn!(pid, "the local JVM ignored SIGTERM; killing it");
+                                signal_group(pid, Signal::SIGKILL);
+                                child.wait().await
+                            }
+                        }
+                    }
+                };
+                remove_tmp(&self.run_dir.join(TMP));
+                status
             }
             Process::Session { requests, exit } => {
                 if let Some(code) = *exit.borrow() {

@@ -23,7 +23,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
-use super::local::jvm_command;
+use super::local::{TMP, jvm_command, remove_tmp, tmpdir_flag};
 use crate::provision::Provisioned;
 
 /// The session's main class in the runner jar.
@@ -287,7 +287,11 @@ fn start(
         .open(&log)
         .map_err(io(&log))?;
     let stderr = log_file.try_clone().map_err(io(&log))?;
-    let mut cmd = jvm_command(provisioned, &settings.heap, &[]);
+    // A session killed before its clean exit left its temporary files; none is running now.
+    let tmp = dir.join(TMP);
+    remove_tmp(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    let mut cmd = jvm_command(provisioned, &settings.heap, &[&tmpdir_flag(&tmp)]);
     cmd.arg(MAIN_CLASS)
         .arg("--dir")
         .arg(dir)
