@@ -499,3 +499,33 @@ fn findings_on_a_very_long_line_give_their_place_without_drawing_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("  --> <stdin>:1:"), "{stderr}");
 }
+
+/// A refused command in `--format json` prints one JSON document on stdout (a script parses
+/// it whole), with its `error` or diagnostics, and exits 2.
+#[test]
+fn a_refusal_in_json_is_one_document() {
+    let bad = "CREATE TABLE t (a INT) WITH ('connector' = 'kafka'); INSERT INTO t SELECT 1;";
+    for args in [
+        vec!["launch", "--format", "json", bad],
+        vec!["launch", "--format", "json", "--dry-run", bad],
+        vec!["validate", "--format", "json", bad],
+        vec!["launch", "--format", "json", "SELECT 'open"],
+        vec!["launch", "--format", "json", "--parallelism", "0", bad],
+    ] {
+        let out = flinkit(&args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let documents: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&out.stdout)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e})"));
+        assert_eq!(documents.len(), 1, "{args:?}: {documents:#?}");
+        let doc = &documents[0];
+        assert!(
+            doc["error"]["message"].is_string() || doc["ok"] == false,
+            "{args:?}: {doc:#}"
+        );
+        if args[0] == "launch" && args.contains(&bad) && !args.contains(&"--parallelism") {
+            assert_eq!(doc["diagnostics"][0]["code"], "missing-option", "{args:?}");
+        }
+    }
+}

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::args::{ClusterArgs, JarArgs, SqlArgs, TargetArg, VarArgs, key_value};
 use super::progress::Reporter;
-use super::{Context, Format, InvalidInput, output, validate};
+use super::{Context, Format, InvalidInput, Reported, output, validate};
 
 /// Flags of `flinkit launch`.
 #[derive(Args, Debug, Clone)]
@@ -179,12 +179,16 @@ pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
         validate::render(ctx, &script, prepared.substituted(), prepared.diagnostics());
     }
     if prepared.has_errors() {
+        let problem = "the script has errors (above); nothing was started";
         if ctx.format == Format::Json {
-            output::print_json(&validate::to_json(&redactor, prepared.diagnostics()))?;
+            // One document: the diagnostics as `validate` prints them, and the error.
+            let mut value = validate::to_json(&redactor, prepared.diagnostics());
+            value["error"] = json!({ "message": problem });
+            output::print_json(&value)?;
+            return Err(anyhow::Error::new(Reported(problem.to_string()))
+                .context(InvalidInput(problem.to_string())));
         }
-        return Err(
-            InvalidInput("the script has errors (above); nothing was started".to_string()).into(),
-        );
+        return Err(InvalidInput(problem.to_string()).into());
     }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();

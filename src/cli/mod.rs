@@ -197,16 +197,17 @@ pub struct Reported(pub String);
 
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(err) => usage_error(err),
+    };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
-        Err(err) => err.exit(),
+        Err(err) => usage_error(err),
     };
     let name = matches.subcommand_name().unwrap_or_default();
     if let Err(problem) = require_format(name, cli.format, cli.command.formats()) {
-        Cli::command()
-            .error(clap::error::ErrorKind::InvalidValue, problem)
-            .exit();
+        usage_error(Cli::command().error(clap::error::ErrorKind::InvalidValue, problem));
     }
     output::init_logging(cli.verbose);
     let sub = matches.subcommand().map(|(_, m)| m).unwrap_or(&matches);
@@ -235,6 +236,53 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => report::failure(&ctx, &err),
     }
+}
+
+/// Exits on a command line clap refused: as clap prints it, and with `--format json` also the
+/// contract's `{"error":{"message","help"}}` on stdout, so that a script reading stdout gets
+/// one document for every failure. Help and version requests print and exit 0 as usual.
+fn usage_error(err: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let usage = !matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if usage && json_requested(std::env::args()) {
+        let rendered = err.render().to_string();
+        let message = rendered
+            .lines()
+            .find(|line| !line.trim().is_empty())
+            .unwrap_or_default()
+            .trim_start_matches("error: ")
+            .to_string();
+        let mut error = serde_json::json!({ "message": message });
+        if let Some(tip) = rendered
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("tip: "))
+        {
+            error["help"] = serde_json::json!(tip);
+        }
+        let _ = output::print_json(&serde_json::json!({ "error": error }));
+    }
+    err.exit()
+}
+
+/// Whether the command line asks for `--format json` (read from the raw arguments, as clap
+/// refused them).
+fn json_requested(args: impl Iterator<Item = String>) -> bool {
+    let mut previous_is_format = false;
+    for arg in args {
+        if arg == "--" {
+            return false;
+        }
+        if arg == "--format=json" || (previous_is_format && arg == "json") {
+            return true;
+        }
+        previous_is_format = arg == "--format";
+    }
+    false
 }
 
 impl Command {
@@ -279,4 +327,27 @@ pub fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> 
         .build()
         .context("cannot start the async runtime")?;
     Ok(runtime.block_on(future))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_requested;
+
+    fn args(line: &str) -> impl Iterator<Item = String> {
+        line.split(' ')
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn json_is_requested_by_the_format_flag_only() {
+        assert!(json_requested(args(
+            "flinkit launch --format json --parallelism 0"
+        )));
+        assert!(json_requested(args("flinkit --format=json launch -x")));
+        assert!(!json_requested(args("flinkit launch --format text json")));
+        assert!(!json_requested(args("flinkit launch json")));
+        assert!(!json_requested(args("flinkit split -- --format json")));
+    }
 }
