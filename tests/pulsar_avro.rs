@@ -37,7 +37,10 @@ fn pulsar_up() -> bool {
         admin()
     );
     if !up {
-        eprintln!("skipped: no Pulsar admin API at {}; `flinkit stack up` first", admin());
+        eprintln!(
+            "skipped: no Pulsar admin API at {}; `flinkit stack up` first",
+            admin()
+        );
     }
     up
 }
@@ -72,7 +75,11 @@ impl Namespace {
 impl Drop for Namespace {
     fn drop(&mut self) {
         let _ = reqwest::blocking::Client::new()
-            .delete(format!("{}/admin/v2/namespaces/{}?force=true", admin(), self.0))
+            .delete(format!(
+                "{}/admin/v2/namespaces/{}?force=true",
+                admin(),
+                self.0
+            ))
             .send();
     }
 }
@@ -80,7 +87,11 @@ impl Drop for Namespace {
 fn ok(answer: reqwest::Result<reqwest::blocking::Response>) {
     let answer = answer.unwrap();
     let status = answer.status();
-    assert!(status.is_success(), "{status}: {}", answer.text().unwrap_or_default());
+    assert!(
+        status.is_success(),
+        "{status}: {}",
+        answer.text().unwrap_or_default()
+    );
 }
 
 /// The topic's registered schema, as the admin API gives it (`None`: it has none).
@@ -215,7 +226,11 @@ fn java(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("java runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -273,7 +288,13 @@ fn records_javas_client_wrote_are_decoded_with_the_version_that_wrote_them() {
     // Without a table: the schema's fields, each record read with its own version (the
     // first two lack `email`, which the latest version has).
     let out = flinkit(&[
-        "consume", "pulsar", &topic, "--endpoint", &url(), "--timeout", "3s",
+        "consume",
+        "pulsar",
+        &topic,
+        "--endpoint",
+        &url(),
+        "--timeout",
+        "3s",
     ]);
     let expected = [
         json!({"name": "Zoë", "age": 20, "score": 0.5, "tags": ["t0", "x"], "email": null}),
@@ -311,13 +332,13 @@ fn rows_flinkit_wrote_are_read_back_by_javas_client_field_for_field() {
     // What Java's Schema.AVRO(User.class) registers, registered before anything is written.
     let path = topic.trim_start_matches("persistent://");
     let definition = json!({"type": "record", "name": "User", "namespace": "AvroClient",
-        "fields": [
-            {"name": "name", "type": ["null", "string"], "default": null},
-            {"name": "age", "type": "int"},
-            {"name": "score", "type": ["null", "double"], "default": null},
-            {"name": "tags", "type": ["null", {"type": "array", "items": "string"}],
-             "default": null}
-        ]});
+    "fields": [
+        {"name": "name", "type": ["null", "string"], "default": null},
+        {"name": "age", "type": "int"},
+        {"name": "score", "type": ["null", "double"], "default": null},
+        {"name": "tags", "type": ["null", {"type": "array", "items": "string"}],
+         "default": null}
+    ]});
     ok(reqwest::blocking::Client::new()
         .post(format!("{}/admin/v2/schemas/{path}/schema", admin()))
         .json(&json!({"type": "AVRO", "schema": definition.to_string(), "properties": {}}))
@@ -342,7 +363,12 @@ fn rows_flinkit_wrote_are_read_back_by_javas_client_field_for_field() {
     let out = flinkit(&[
         "produce", "--table", "users", "-f", &misfit, "--file", &file, "--format", "json",
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let error = json(&out)["error"]["message"].as_str().unwrap().to_string();
     for part in [
         &format!("topic {topic} has a registered AVRO schema (version 0)"),
@@ -361,13 +387,26 @@ fn rows_flinkit_wrote_are_read_back_by_javas_client_field_for_field() {
     );
     // A row that does not fit: the line and the field, and nothing sent.
     let bad = dir.path().join("bad.jsonl");
-    std::fs::write(&bad, format!("{}\n{{\"name\": \"x\", \"age\": null}}\n", lines[0])).unwrap();
+    std::fs::write(
+        &bad,
+        format!("{}\n{{\"name\": \"x\", \"age\": null}}\n", lines[0]),
+    )
+    .unwrap();
     let out = flinkit(&[
-        "produce", "--table", "users", "-f", &sql, "--file", bad.to_str().unwrap(),
+        "produce",
+        "--table",
+        "users",
+        "-f",
+        &sql,
+        "--file",
+        bad.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("bad.jsonl:2:") && stderr.contains("age"), "{stderr}");
+    assert!(
+        stderr.contains("bad.jsonl:2:") && stderr.contains("age"),
+        "{stderr}"
+    );
 
     let out = flinkit(&[
         "produce", "--table", "users", "-f", &sql, "--file", &file, "--format", "json",
@@ -403,7 +442,13 @@ fn an_avro_table_on_a_topic_without_a_schema_registers_none() {
     let dir = tempfile::tempdir().unwrap();
     let sql = write_sql(dir.path(), &topic, "name STRING, age INT NOT NULL");
     let out = flinkit(&[
-        "produce", "--table", "users", "-f", &sql, "--value", r#"{"name":"a","age":1}"#,
+        "produce",
+        "--table",
+        "users",
+        "-f",
+        &sql,
+        "--value",
+        r#"{"name":"a","age":1}"#,
     ]);
     assert_success(&out);
     assert_eq!(registered(&topic), None);

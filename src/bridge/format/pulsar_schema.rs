@@ -148,17 +148,19 @@ impl TopicSchema {
             "JSON" => match table {
                 Some(t) if t.value_format != Format::Json => Err(self.refusal(
                     &topic,
+                    true,
                     &format!("its JSON schema takes JSON values, and the bridge writes {writes}"),
                 )),
-                Some(t) => self.fits(t).map_err(|why| self.refusal(&topic, &why)),
+                Some(t) => self.fits(t).map_err(|why| self.refusal(&topic, true, &why)),
                 None => Ok(()),
             },
             "AVRO" => match table {
-                Some(t) if t.value_format == Format::Avro => {
-                    self.fits_avro(t).map_err(|why| self.refusal(&topic, &why))
-                }
+                Some(t) if t.value_format == Format::Avro => self
+                    .fits_avro(t)
+                    .map_err(|why| self.refusal(&topic, true, &why)),
                 _ => Err(self.refusal(
                     &topic,
+                    table.is_some(),
                     &format!(
                         "its AVRO schema takes Avro binary records, and the bridge writes \
                          {writes} (the broker refuses them with IncompatibleSchemaException, or \
@@ -168,6 +170,7 @@ impl TopicSchema {
             },
             other => Err(self.refusal(
                 &topic,
+                table.is_some(),
                 &format!(
                     "the bridge writes {writes}, which the topic's {other} schema does not \
                      take (the broker refuses them with IncompatibleSchemaException, or the \
@@ -229,7 +232,7 @@ impl TopicSchema {
     }
 
     /// The explanation for a schema the records do not fit.
-    fn refusal(&self, topic: &str, why: &str) -> String {
+    fn refusal(&self, topic: &str, with_table: bool, why: &str) -> String {
         let shown: String = self.data.chars().take(200).collect();
         let cut = if self.data.chars().count() > 200 {
             "…"
@@ -237,8 +240,12 @@ impl TopicSchema {
             ""
         };
         let declare = match self.columns() {
-            Some(columns) if self.kind == "AVRO" => format!(
+            Some(columns) if self.kind == "AVRO" && with_table => format!(
                 "declare the table's value columns as the schema has them, with \
+                 'format' = 'avro': {columns}"
+            ),
+            Some(columns) if self.kind == "AVRO" => format!(
+                "produce with --table, a table whose value columns are the schema's, with \
                  'format' = 'avro': {columns}"
             ),
             _ => "declare the table's columns and format as the schema has them".into(),
@@ -286,11 +293,7 @@ impl TopicSchema {
             .avro_fields()
             .ok()?
             .into_iter()
-            .map(|(name, avro)| {
-                flink_type(&avro)
-                    .ok()
-                    .map(|t| format!("`{name}` {t}"))
-            })
+            .map(|(name, avro)| flink_type(&avro).ok().map(|t| format!("`{name}` {t}")))
             .collect::<Option<Vec<_>>>()?;
         Some(columns.join(", "))
     }
@@ -679,10 +682,8 @@ impl AvroReading {
                     debezium_schema_include: false,
                     avro: AvroCodecs::default(),
                 };
-                let latest = with_value_codec(
-                    &table,
-                    AvroCodec::registered(fields.clone(), &schema.data)?,
-                );
+                let latest =
+                    with_value_codec(&table, AvroCodec::registered(fields.clone(), &schema.data)?);
                 (fields, latest)
             }
         };
@@ -828,7 +829,11 @@ mod tests {
             err.contains("with 'format' = 'avro': `n` INT NOT NULL"),
             "{err}"
         );
-        assert!(avro.check("users", None).is_err());
+        let err = avro.check("users", None).unwrap_err();
+        assert!(
+            err.contains("produce with --table, a table whose value columns are the schema's"),
+            "{err}"
+        );
         assert_eq!(schema("STRING", "").check("users", None), Ok(()));
         let announced = avro.producer_schema("users").unwrap();
         assert_eq!(announced.r#type, proto::schema::Type::Avro as i32);
@@ -855,9 +860,8 @@ mod tests {
     #[test]
     fn an_avro_table_fits_a_schema_that_writes_the_same_bytes() {
         let registered = schema("AVRO", JAVA_USER);
-        let fits = avro_table(
-            "name STRING, age INT NOT NULL, score DOUBLE, tags ARRAY<STRING NOT NULL>",
-        );
+        let fits =
+            avro_table("name STRING, age INT NOT NULL, score DOUBLE, tags ARRAY<STRING NOT NULL>");
         assert_eq!(registered.check("users", Some(&fits)), Ok(()));
         // Rows are written with the registered schema: plain Avro binary, no header.
         let table = registered.writing_table(&fits).unwrap();
@@ -873,7 +877,10 @@ mod tests {
         };
         assert_eq!(fields[1], ("age".into(), apache_avro::types::Value::Int(7)));
         // … which is what Flink's derived schema writes too.
-        assert_eq!(bytes, fits.encode_value(row.as_object().unwrap(), None).unwrap());
+        assert_eq!(
+            bytes,
+            fits.encode_value(row.as_object().unwrap(), None).unwrap()
+        );
     }
 
     #[test]
