@@ -218,6 +218,7 @@ fn round_trip_keeps_unicode_empty_values_tombstones_headers_and_timestamps() {
                 partition: 0,
                 offset: offset as i64,
             },
+            schema_version: None,
         })
         .collect();
     assert_eq!(received, expected);

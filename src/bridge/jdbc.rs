@@ -845,6 +845,7 @@ impl JdbcConsumer {
             properties: Vec::new(),
             timestamp: None,
             position: Position::Row { row: self.read },
+            schema_version: None,
         })
     }
 }

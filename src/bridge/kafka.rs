@@ -751,6 +751,7 @@ impl Progress {
             properties: properties(message),
             timestamp: message.timestamp().to_millis(),
             position: Position::Kafka { partition, offset },
+            schema_version: None,
         })
     }
 }

@@ -161,6 +161,9 @@ pub struct InRecord {
     pub timestamp: Option<i64>,
     /// Partition and offset, or message id.
     pub position: Position,
+    /// Pulsar: the version of the topic's registered schema its producer announced (`None`
+    /// for a producer that announced none, and for Kafka and tables).
+    pub schema_version: Option<i64>,
 }
 
 /// The outcome of one sent record.

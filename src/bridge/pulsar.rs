@@ -1272,6 +1272,12 @@ impl Part {
         let position = Position::Pulsar {
             message_id: message_id(&id, self.partition),
         };
+        // The schema storage Pulsar ships with numbers versions as 8-byte big-endian longs.
+        let schema_version = metadata
+            .schema_version
+            .as_deref()
+            .and_then(|v| <[u8; 8]>::try_from(v).ok())
+            .map(i64::from_be_bytes);
         let data = message.payload.data;
         Ok(Some(InRecord {
             topic: self.topic.clone(),
@@ -1280,6 +1286,7 @@ impl Part {
             properties,
             timestamp,
             position,
+            schema_version,
         }))
     }
 }

@@ -507,6 +507,7 @@ mod tests {
                 partition: 0,
                 offset,
             },
+            schema_version: None,
         }
     }
 

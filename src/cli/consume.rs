@@ -10,13 +10,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use clap::Args;
+use flinkit::bridge::format::pulsar_schema::AvroReading;
 use flinkit::bridge::table::TableSpec;
 use flinkit::bridge::upsert::UpsertView;
-use flinkit::bridge::{self, ConsumeOptions, InRecord, Next, Position, StartAt, codec};
+use flinkit::bridge::{self, Broker, ConsumeOptions, InRecord, Next, Position, StartAt, codec};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::topic::TopicArgs;
+use super::topic::{Target, TopicArgs};
 use super::{Context, Format, InvalidInput, output};
 
 /// Flags of `flinkit consume`.
@@ -82,6 +83,9 @@ pub fn run(ctx: &Context<'_>, args: &ConsumeArgs) -> anyhow::Result<()> {
     }
     let target = args.topic.resolve()?;
     target.ready_formats(false)?;
+    let mut avro = avro_reading(&target, args.topic.connect_timeout)?;
+    // Schema versions that could not be read, each reported once.
+    let mut unreadable = std::collections::BTreeSet::new();
     let options = ConsumeOptions {
         start: args.from,
         follow: args.follow,
@@ -121,7 +125,19 @@ pub fn run(ctx: &Context<'_>, args: &ConsumeArgs) -> anyhow::Result<()> {
                         }
                     }
                     None => {
-                        if !write_line(&mut out, target.table.as_ref(), &record)? {
+                        let table = match avro.as_mut() {
+                            Some(reading) => match reading.table(record.schema_version) {
+                                Ok(table) => Some(table),
+                                Err(err) => {
+                                    if unreadable.insert(record.schema_version) {
+                                        eprintln!("warning: {err}");
+                                    }
+                                    target.table.as_ref()
+                                }
+                            },
+                            None => target.table.as_ref(),
+                        };
+                        if !write_line(&mut out, table, &record)? {
                             break;
                         }
                     }
@@ -169,6 +185,29 @@ pub fn run(ctx: &Context<'_>, args: &ConsumeArgs) -> anyhow::Result<()> {
 }
 
 /// Writes one record as a JSON line; false when stdout was closed.
+/// For one Pulsar topic with a registered AVRO schema: how its messages are decoded (a
+/// warning, and the messages shown as they are, when the schema's fields have no Flink type).
+fn avro_reading(target: &Target, timeout: Duration) -> anyhow::Result<Option<AvroReading>> {
+    if target.endpoint.broker != Broker::Pulsar || target.topics.len() != 1 {
+        return Ok(None);
+    }
+    let Some((admin, schema)) = super::produce::pulsar_schema(target, timeout)? else {
+        return Ok(None);
+    };
+    let topic = &target.topics[0];
+    let table = target.table.as_ref();
+    match AvroReading::new(&schema, &admin, topic, table, &target.endpoint, timeout) {
+        Ok(reading) => Ok(reading),
+        Err(err) => {
+            eprintln!(
+                "warning: {topic}'s AVRO schema (version {}) does not decode it: {err}",
+                schema.version
+            );
+            Ok(None)
+        }
+    }
+}
+
 fn write_line(
     out: &mut impl Write,
     table: Option<&TableSpec>,
@@ -384,6 +423,7 @@ mod tests {
                 partition: 2,
                 offset: 7,
             },
+            schema_version: None,
         }
     }
 

@@ -104,7 +104,7 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    let target = args.topic.resolve()?;
+    let mut target = args.topic.resolve()?;
     if target.topics.len() != 1 {
         return Err(InvalidInput(format!(
             "produce writes one topic, and {} are named ({}); pick one with TOPIC",
@@ -112,6 +112,26 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
             target.topics.join(", ")
         ))
         .into());
+    }
+    // A Pulsar topic's registered schema is checked before anything is read or sent; an AVRO
+    // one becomes the table's value schema.
+    let mut announced = None;
+    if target.endpoint.broker == Broker::Pulsar
+        && let Some((_, schema)) = pulsar_schema(&target, args.topic.connect_timeout)?
+    {
+        let topic = &target.topics[0];
+        schema
+            .check(topic, target.table.as_ref())
+            .map_err(InvalidInput)?;
+        if let Some(table) = &target.table {
+            target.table = Some(schema.writing_table(table).map_err(|e| {
+                InvalidInput(format!(
+                    "the schema of {topic} (version {}): {e}",
+                    schema.version
+                ))
+            })?);
+        }
+        announced = schema.producer_schema(topic);
     }
     target.ready_formats(true)?;
     // A changelog table's before-images start from the rows its topic holds: the producer
@@ -123,7 +143,7 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
     let mut opened = None;
     let images = match changelog {
         Some(table) => {
-            opened = Some(open(&target, args)?);
+            opened = Some(open(&target, args, announced.clone())?);
             topic_rows(&target, table, args)?
         }
         None => Images::new(),
@@ -145,7 +165,7 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
         .context("cannot handle Ctrl-C")?;
     let mut open = |target: &Target, args: &ProduceArgs| match opened.take() {
         Some(producer) => Ok(producer),
-        None => open(target, args),
+        None => open(target, args, announced.clone()),
     };
 
     if let Some(path) = &args.file {
@@ -217,32 +237,32 @@ fn topic_rows(target: &Target, table: &TableSpec, args: &ProduceArgs) -> anyhow:
     Ok(Images::from_view(&view))
 }
 
-fn open(target: &Target, args: &ProduceArgs) -> anyhow::Result<Box<dyn bridge::Producer>> {
+/// The producer of the target's topic; a Pulsar producer announces `announced`, the topic's
+/// registered schema.
+fn open(
+    target: &Target,
+    args: &ProduceArgs,
+    announced: Option<pulsar::proto::Schema>,
+) -> anyhow::Result<Box<dyn bridge::Producer>> {
     let topic = &target.topics[0];
     let timeout = args.topic.connect_timeout;
     let producer = match target.endpoint.broker {
-        Broker::Pulsar => {
-            let schema = pulsar_schema(target, timeout)?;
-            if let Some(schema) = &schema {
-                schema
-                    .check(topic, target.table.as_ref())
-                    .map_err(InvalidInput)?;
-            }
-            let announced = schema.and_then(|s| s.producer_schema(topic));
-            PulsarProducer::with_schema(&target.endpoint, topic, timeout, announced)
-                .map(|p| Box::new(p) as Box<dyn bridge::Producer>)
-        }
+        Broker::Pulsar => PulsarProducer::with_schema(&target.endpoint, topic, timeout, announced)
+            .map(|p| Box::new(p) as Box<dyn bridge::Producer>),
         _ => bridge::producer(&target.endpoint, topic, timeout),
     };
     producer.with_context(|| format!("cannot produce to {}", target.describe()))
 }
 
-/// The schema registered for a Pulsar target's topic, read through the admin API: the table's
-/// 'admin-url', else `$FLINKIT_PULSAR_ADMIN_URL`, else — for a broker on this machine — the
-/// local stack's. For a remote broker without an admin URL, and when the admin API does not
-/// answer as one, the schema is not checked (a warning; the broker still refuses what does not
-/// fit its schema).
-fn pulsar_schema(target: &Target, timeout: Duration) -> anyhow::Result<Option<TopicSchema>> {
+/// The schema registered for a Pulsar target's topic, read through the admin API (with the
+/// API's URL): the table's 'admin-url', else `$FLINKIT_PULSAR_ADMIN_URL`, else — for a broker
+/// on this machine — the local stack's. For a remote broker without an admin URL, and when the
+/// admin API does not answer as one, the schema is not checked (a warning; the broker still
+/// refuses what does not fit its schema).
+pub(super) fn pulsar_schema(
+    target: &Target,
+    timeout: Duration,
+) -> anyhow::Result<Option<(String, TopicSchema)>> {
     let given = target
         .endpoint
         .settings
@@ -274,7 +294,7 @@ fn pulsar_schema(target: &Target, timeout: Duration) -> anyhow::Result<Option<To
         &target.endpoint.settings,
         timeout,
     )) {
-        Ok(schema) => Ok(schema),
+        Ok(schema) => Ok(schema.map(|s| (admin, s))),
         Err(err) => {
             eprintln!(
                 "warning: the topic's schema was not checked: {}",

@@ -89,6 +89,22 @@ impl AvroCodec {
         })
     }
 
+    /// The codec of `fields` that writes and reads with `schema_json` — a schema registered
+    /// elsewhere (a Pulsar topic's) — instead of the one derived from the columns: records are
+    /// built by field name, so the schema's fields must carry the columns' types.
+    pub fn registered(fields: Vec<(String, Field)>, schema_json: &str) -> Result<Self, String> {
+        let schema = Schema::parse_str(schema_json)
+            .map_err(|e| format!("the registered Avro schema does not parse: {e}"))?;
+        Ok(Self {
+            fields,
+            schema_json: schema_json.to_string(),
+            schema,
+            confluent: None,
+            id: OnceLock::new(),
+            writers: Mutex::default(),
+        })
+    }
+
     /// The Avro schema derived from the columns, as JSON text.
     pub fn schema_json(&self) -> &str {
         &self.schema_json
