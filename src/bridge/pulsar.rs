@@ -396,13 +396,17 @@ pub(crate) fn admin_path(topic: &str) -> String {
 }
 
 /// Creates `topics` (not partitioned) through Pulsar's admin REST API at `admin`
-/// (`http://localhost:8080`); a topic that exists already is not an error.
+/// (`http://localhost:8080`), signing in and trusting certificates with the endpoint's
+/// `settings` as its producers and consumers do ([`SETTINGS`]: `auth.token` or
+/// `pulsar.client.authParams`, `pulsar.client.tlsTrustCertsFilePath`); a topic that exists
+/// already is not an error.
 pub async fn create_topics(
     admin: &str,
     topics: &[String],
+    settings: &[(String, String)],
     timeout: Duration,
 ) -> Result<(), BridgeError> {
-    let client = admin_client(timeout, &[])?;
+    let client = admin_client(timeout, settings)?;
     for topic in topics {
         let url = format!(
             "{}/admin/v2/{}",
@@ -424,18 +428,19 @@ pub async fn create_topics(
 }
 
 /// Deletes `topics` through Pulsar's admin REST API at `admin`, with `force=true` (their
-/// producers and subscriptions closed) and every partition of a partitioned topic; a topic that
-/// does not exist is not an error.
+/// producers and subscriptions closed) and every partition of a partitioned topic, signing in
+/// with `settings` as [`create_topics`] does; a topic that does not exist is not an error.
 pub async fn delete_topics(
     admin: &str,
     topics: &[String],
+    settings: &[(String, String)],
     timeout: Duration,
 ) -> Result<(), BridgeError> {
     #[derive(serde::Deserialize)]
     struct Metadata {
         partitions: u32,
     }
-    let client = admin_client(timeout, &[])?;
+    let client = admin_client(timeout, settings)?;
     for topic in topics {
         let base = format!(
             "{}/admin/v2/{}",
@@ -502,11 +507,27 @@ pub(crate) fn admin_client(
     builder.build().map_err(failed)
 }
 
+/// Why an admin call got no answer: a refused TLS handshake (the broker's certificate not
+/// trusted) is [`BridgeError::Refused`], anything else [`BridgeError::Unreachable`].
 pub(crate) fn admin_unreachable(
     admin: &str,
     timeout: Duration,
     err: reqwest::Error,
 ) -> BridgeError {
+    let mut cause: Option<&dyn std::error::Error> = Some(&err);
+    while let Some(error) = cause {
+        if error.to_string().contains("certificate") {
+            return BridgeError::Refused {
+                broker: Broker::Pulsar,
+                endpoint: admin.to_string(),
+                detail: format!(
+                    "the TLS handshake failed ({error}): trust the broker's CA with \
+                     `pulsar.client.tlsTrustCertsFilePath`"
+                ),
+            };
+        }
+        cause = error.source();
+    }
     BridgeError::Unreachable {
         broker: Broker::Pulsar,
         endpoint: admin.to_string(),
