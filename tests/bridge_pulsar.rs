@@ -1025,6 +1025,7 @@ fn the_admin_api_creates_and_deletes_topics_partitioned_or_not() {
     common::block_on(flinkit::bridge::pulsar::create_topics(
         &admin,
         &topics[..1],
+        &[],
         TIMEOUT,
     ))
     .unwrap();
@@ -1033,7 +1034,10 @@ fn the_admin_api_creates_and_deletes_topics_partitioned_or_not() {
     // A consumer keeps the plain topic busy: `force=true` deletes it anyway.
     let _consumer = consumer(&[&plain], earliest());
     common::block_on(flinkit::bridge::pulsar::delete_topics(
-        &admin, &topics, TIMEOUT,
+        &admin,
+        &topics,
+        &[],
+        TIMEOUT,
     ))
     .unwrap();
     let left = listed("");
@@ -1047,7 +1051,10 @@ fn the_admin_api_creates_and_deletes_topics_partitioned_or_not() {
     );
     assert!(!listed("/partitioned").contains(&full(&partitioned)));
     common::block_on(flinkit::bridge::pulsar::delete_topics(
-        &admin, &topics, TIMEOUT,
+        &admin,
+        &topics,
+        &[],
+        TIMEOUT,
     ))
     .expect("deleting topics that are gone is not an error");
 }

@@ -4,8 +4,9 @@
 //! them; a job launched over HTTPS reads and writes the secure Kafka; and every refused
 //! credential — wrong password, wrong or expired token, untrusted certificate, missing
 //! permission — is one line naming the endpoint, exit 1, with the planted secret in no output
-//! (text, JSON, `-vv`). One test runs it all so the stack starts once; it has its own state
-//! folder and ports and always stops what it started.
+//! (text, JSON, `-vv`); `run`'s Pulsar topics are managed with the table's token and CA; and
+//! `stack up --secure` repairs every service after `kill -9`. One test runs it all so the stack
+//! starts once; it has its own state folder and ports and always stops what it started.
 
 mod common;
 
@@ -14,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use flinkit::bridge::pulsar;
+use flinkit::stack::secure;
 use serde_json::Value;
 
 /// The secure stack's ports in this test.
@@ -159,6 +162,28 @@ fn assert_refused(
             assert!(doc.to_string().contains(endpoint), "{all:?}: {doc}");
         }
     }
+}
+
+/// The short names of the topics in the secure Pulsar's `public/default`, asked as `admin`.
+fn topics_listed(secure: &Secure, ca: &Path) -> Vec<String> {
+    let certificate = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
+    let client = reqwest::blocking::Client::builder()
+        .add_root_certificate(certificate)
+        .build()
+        .unwrap();
+    let listed: Vec<String> = client
+        .get("https://localhost:29443/admin/v2/persistent/public/default")
+        .bearer_auth(secure.secret("pulsar-admin.token"))
+        .send()
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .unwrap();
+    listed
+        .iter()
+        .map(|t| t.rsplit('/').next().unwrap_or(t).to_string())
+        .collect()
 }
 
 #[test]
@@ -330,7 +355,7 @@ fn the_secure_stack_enforces_credentials_and_serves_the_bridge_and_jobs() {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let secrets = flinkit::stack::secure::Secrets::at(secure.secrets());
+    let secrets = secure::Secrets::at(secure.secrets());
     let expired = secrets.expired_pulsar_token("flinkit", now - 3600).unwrap();
     let flinkit_token = secure.secret("pulsar-flinkit.token");
     let forged = format!("{}x", &flinkit_token[..flinkit_token.len() - 1]);
@@ -364,6 +389,68 @@ fn the_secure_stack_enforces_credentials_and_serves_the_bridge_and_jobs() {
             says,
         );
     }
+
+    // The topics `run` makes and removes for a Pulsar table go through the admin API with the
+    // table's own token and CA, as its producers and consumers reach the broker.
+    let token_params = format!(
+        "file://{}",
+        secure.secrets().join("pulsar-flinkit.token").display()
+    );
+    let table_settings: Vec<(String, String)> = [
+        (
+            "pulsar.client.authPluginClassName",
+            secure::PULSAR_TOKEN_PLUGIN,
+        ),
+        ("pulsar.client.authParams", token_params.as_str()),
+        ("pulsar.client.tlsTrustCertsFilePath", ca.to_str().unwrap()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let managed = vec![common::unique("secure-managed")];
+    let admin = "https://localhost:29443";
+    let timeout = Duration::from_secs(20);
+    common::block_on(pulsar::create_topics(
+        admin,
+        &managed,
+        &table_settings,
+        timeout,
+    ))
+    .expect("creating a topic with the table's token and CA");
+    assert!(topics_listed(&secure, &ca).contains(&managed[0]));
+    let untrusted = common::block_on(pulsar::create_topics(admin, &managed, &[], timeout))
+        .expect_err("the admin API without the table's CA");
+    let said = untrusted.with_causes();
+    assert!(
+        said.contains(admin) && said.contains("certificate"),
+        "{said}"
+    );
+    let guest = [
+        table_settings[0].clone(),
+        (
+            "pulsar.client.authParams".to_string(),
+            format!(
+                "file://{}",
+                secure.secrets().join("pulsar-guest.token").display()
+            ),
+        ),
+        table_settings[2].clone(),
+    ];
+    let refused = common::block_on(pulsar::delete_topics(admin, &managed, &guest, timeout))
+        .expect_err("a token without permission");
+    assert!(
+        refused.with_causes().contains("403"),
+        "{}",
+        refused.with_causes()
+    );
+    common::block_on(pulsar::delete_topics(
+        admin,
+        &managed,
+        &table_settings,
+        timeout,
+    ))
+    .expect("deleting the topic with the table's token and CA");
+    assert!(!topics_listed(&secure, &ca).contains(&managed[0]));
 
     // Flink over HTTPS: trusted through FLINKIT_FLINK_CA_FILE, refused without it.
     let ca_text = ca.display().to_string();
@@ -445,4 +532,60 @@ fn the_secure_stack_enforces_credentials_and_serves_the_bridge_and_jobs() {
     );
     let cancel = secure.run(&["jobs", "cancel", id], &flink);
     assert!(cancel.status.success(), "{launched} {}", text(&cancel));
+
+    // Every secure service killed with SIGKILL: `stack up --secure` brings each back, with the
+    // same certificates and credentials.
+    let status = secure.run(&["stack", "status", "--secure", "--format", "json"], &[]);
+    let doc: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let pids: Vec<u64> = doc["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["pids"].as_array().unwrap().clone())
+        .filter_map(|pid| pid.as_u64())
+        .collect();
+    assert!(pids.len() >= 4, "{doc}");
+    for pid in &pids {
+        let killed = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success(), "kill -9 {pid}");
+    }
+    let repaired = Instant::now();
+    let up = secure.run(&["stack", "up", "--secure", "--timeout", "300s"], &[]);
+    assert!(
+        up.status.success(),
+        "stack up --secure after kill -9: {}",
+        text(&up)
+    );
+    eprintln!("repaired after kill -9 in {:.1?}", repaired.elapsed());
+    let status = secure.run(&["stack", "status", "--secure", "--format", "json"], &[]);
+    let doc: Value = serde_json::from_slice(&status.stdout).unwrap();
+    for service in doc["services"].as_array().unwrap() {
+        assert_eq!(service["healthy"], true, "{service}");
+        for pid in service["pids"].as_array().unwrap() {
+            assert!(!pids.contains(&pid.as_u64().unwrap()), "{service}");
+        }
+    }
+    let consume = secure.run(
+        &["consume", "--table", "users", "-f", &sql, "--count", "1"],
+        &env,
+    );
+    assert!(text(&consume).contains("ada"), "{}", text(&consume));
+    let consume = secure.run(
+        &[
+            "consume",
+            "--table",
+            "pulsar_users",
+            "-f",
+            &sql,
+            "--count",
+            "1",
+        ],
+        &env,
+    );
+    assert!(text(&consume).contains("grace"), "{}", text(&consume));
+    let jobs = secure.run(&["jobs", "list"], &flink);
+    assert!(jobs.status.success(), "{}", text(&jobs));
 }

@@ -31,6 +31,12 @@ pub struct Delivery {
     pub failed: u64,
     /// Input lines 1..=n are all delivered (or skipped): the `--skip` to resume with.
     pub delivered_lines: u64,
+    /// The input lines of the records that failed or were not acknowledged in time, as
+    /// inclusive ranges in ascending order (`[(3, 5), (9, 9)]`: lines 3, 4, 5 and 9).
+    pub failed_lines: Vec<(u64, u64)>,
+    /// The producer gave up sending at this input line (it failed too): the lines after it
+    /// were not sent.
+    pub unsent_after: Option<u64>,
     /// The first failure's message, if any.
     pub first_error: Option<String>,
     /// Whether the run stopped early because it was interrupted.
@@ -44,7 +50,7 @@ pub struct Delivery {
 struct Tracker {
     in_flight: BTreeSet<u64>,
     read_through: u64,
-    first_failed: Option<u64>,
+    failed: BTreeSet<u64>,
     delivery: Delivery,
 }
 
@@ -59,7 +65,7 @@ impl Tracker {
 
     fn failed(&mut self, seq: u64, message: String) {
         self.delivery.failed += 1;
-        self.first_failed = Some(self.first_failed.map_or(seq, |f| f.min(seq)));
+        self.failed.insert(seq);
         if self.delivery.first_error.is_none() {
             self.delivery.first_error = Some(message);
         }
@@ -70,10 +76,22 @@ impl Tracker {
         if let Some(first) = self.in_flight.first() {
             through = through.min(first - 1);
         }
-        if let Some(failed) = self.first_failed {
+        if let Some(failed) = self.failed.first() {
             through = through.min(failed - 1);
         }
         through
+    }
+
+    /// [`Delivery::failed_lines`]: the failed lines, consecutive ones joined.
+    fn failed_lines(&self) -> Vec<(u64, u64)> {
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        for &line in &self.failed {
+            match ranges.last_mut() {
+                Some((_, end)) if *end + 1 == line => *end = line,
+                _ => ranges.push((line, line)),
+            }
+        }
+        ranges
     }
 }
 
@@ -91,7 +109,10 @@ pub struct Progress {
 /// Sends every record of `steps` through `producer`, then flushes (at most `flush_timeout`).
 /// Stops reading early when `stop` becomes true (Ctrl-C), still flushing what is in flight.
 /// `progress` is called about five times a second. An `Err` step (a bad record, a read
-/// error) stops the run after flushing and is returned.
+/// error, a refused send) stops the run after flushing and is returned. A producer that gives
+/// up waiting — a send that finds no room in time, a flush that times out — is not an error of
+/// its own: the records it gave up on are failures of the [`Delivery`], by line, and after such
+/// a send the rest is unsent ([`Delivery::unsent_after`]).
 pub fn send_all(
     producer: &mut dyn Producer,
     steps: impl Iterator<Item = Result<Step, BridgeError>>,
@@ -119,7 +140,11 @@ pub fn send_all(
                 if let Err(err) = producer.send(seq, record, &mut |ack| tracker.ack(ack)) {
                     tracker.in_flight.remove(&seq);
                     tracker.failed(seq, err.with_causes());
-                    failure = Some(err);
+                    if matches!(err, BridgeError::Timeout(_)) {
+                        tracker.delivery.unsent_after = Some(seq);
+                    } else {
+                        failure = Some(err);
+                    }
                     break;
                 }
             }
@@ -154,7 +179,15 @@ pub fn send_all(
     if let Some(err) = failure {
         return Err(err);
     }
-    flushed?;
+    if let Err(err) = flushed {
+        // The producer reports what it gave up on; anything it did not report failed too.
+        let left: Vec<u64> = std::mem::take(&mut tracker.in_flight).into_iter().collect();
+        let message = err.with_causes();
+        for seq in left {
+            tracker.failed(seq, message.clone());
+        }
+    }
+    tracker.delivery.failed_lines = tracker.failed_lines();
     tracker.delivery.delivered_lines = tracker.delivered_lines();
     tracker.delivery.elapsed = started.elapsed();
     Ok(tracker.delivery)
@@ -250,6 +283,90 @@ mod tests {
         .unwrap();
         assert_eq!((d.sent, d.failed, d.delivered_lines), (6, 1, 4));
         assert!(d.first_error.is_some());
+    }
+
+    #[test]
+    fn failed_lines_are_named_as_ranges() {
+        let mut p = Scripted {
+            pending: vec![],
+            fail: vec![2, 3, 4, 7, 9, 10],
+        };
+        let stop = AtomicBool::new(false);
+        let d = send_all(
+            &mut p,
+            steps(&[1, 2, 3, 4, 5, 7, 8, 9, 10]),
+            &stop,
+            Duration::ZERO,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(d.failed, 6);
+        assert_eq!(d.failed_lines, vec![(2, 4), (7, 7), (9, 10)]);
+    }
+
+    /// Acknowledges nothing; its flush times out without reporting anything, and a send after
+    /// `room` sends finds no room.
+    struct Silent {
+        room: usize,
+    }
+
+    impl Producer for Silent {
+        fn send(
+            &mut self,
+            _: u64,
+            _: OutRecord,
+            _: &mut dyn FnMut(Ack),
+        ) -> Result<(), BridgeError> {
+            if self.room == 0 {
+                return Err(BridgeError::Timeout(Duration::from_secs(60)));
+            }
+            self.room -= 1;
+            Ok(())
+        }
+
+        fn poll(&mut self, _: Duration, _: &mut dyn FnMut(Ack)) {}
+
+        fn flush(&mut self, timeout: Duration, _: &mut dyn FnMut(Ack)) -> Result<(), BridgeError> {
+            Err(BridgeError::Timeout(timeout))
+        }
+
+        fn topic(&self) -> &str {
+            "t"
+        }
+    }
+
+    #[test]
+    fn a_flush_that_times_out_fails_what_is_still_in_flight_by_line() {
+        let stop = AtomicBool::new(false);
+        let d = send_all(
+            &mut Silent { room: 9 },
+            steps(&[1, 2, 3, 5]),
+            &stop,
+            Duration::from_secs(1),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!((d.sent, d.failed, d.delivered_lines), (0, 4, 0));
+        assert_eq!(d.failed_lines, vec![(1, 3), (5, 5)]);
+        assert_eq!(d.unsent_after, None);
+        assert!(d.first_error.unwrap().contains("1s"));
+    }
+
+    #[test]
+    fn a_producer_without_room_stops_the_run_naming_what_was_not_sent() {
+        let stop = AtomicBool::new(false);
+        let d = send_all(
+            &mut Silent { room: 2 },
+            steps(&[1, 2, 3, 4, 5]),
+            &stop,
+            Duration::from_secs(1),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!((d.sent, d.failed, d.delivered_lines), (0, 3, 0));
+        assert_eq!(d.failed_lines, vec![(1, 3)]);
+        assert_eq!(d.unsent_after, Some(3));
+        assert!(d.first_error.unwrap().contains("60s"));
     }
 
     #[test]

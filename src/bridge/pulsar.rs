@@ -66,6 +66,7 @@ use super::{
 /// | `compression` | `none`, `lz4`, `zlib`, `zstd` or `snappy` | `none` |
 /// | `max.pending` | records sent but not yet acknowledged, at most | `10000` |
 /// | `max.message.bytes` | larger records (value, key and properties) fail at once: the broker's `maxMessageSize` | `5242880` |
+/// | `send.timeout.ms` | how long a record may wait for its receipt, resends after a lost connection included (librdkafka's `message.timeout.ms`), and a send for room among `max.pending` | `300000` |
 /// | `auth.token` | a JWT for token authentication | none |
 /// | `pulsar.client.authPluginClassName` | from a table: only token authentication (`org.apache.pulsar.client.impl.auth.AuthenticationToken`) | none |
 /// | `pulsar.client.authParams` | from a table: `token:…`, `file:///path`, `{"token":"…"}` or the bare token | none |
@@ -81,6 +82,7 @@ pub const SETTINGS: &[&str] = &[
     "compression",
     "max.pending",
     "max.message.bytes",
+    "send.timeout.ms",
     "auth.token",
     "pulsar.client.authPluginClassName",
     "pulsar.client.authParams",
@@ -94,11 +96,16 @@ const TRUST_CERTS: &str = "pulsar.client.tlsTrustCertsFilePath";
 /// The Java client's token authentication plugin, the only one the bridge can stand in for.
 const TOKEN_PLUGIN: &str = "org.apache.pulsar.client.impl.auth.AuthenticationToken";
 
-/// How long a message may wait for its receipt, and a lookup or subscription for its answer.
+/// How long a lookup or subscription may wait for its answer.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a waiting `send` (queue full) or `commit` may block before giving up.
+/// How long a `commit` may block before giving up.
 const BLOCK_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long a record may wait for its receipt by default (`send.timeout.ms`): a broker
+/// restarted in the middle of a produce (which takes a minute and more on a loaded machine)
+/// fails no record, as librdkafka's default `message.timeout.ms` gives a Kafka broker.
+const SEND_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How long dropping a consumer waits for its subscription to be closed on the broker.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -120,6 +127,7 @@ struct Settings {
     compression: Compression,
     max_pending: usize,
     max_message_bytes: usize,
+    send_timeout: Duration,
     token: Option<String>,
     /// The PEM certificates of [`TRUST_CERTS`].
     trust_certs: Option<Vec<u8>>,
@@ -134,6 +142,7 @@ impl Default for Settings {
             compression: Compression::None,
             max_pending: 10_000,
             max_message_bytes: 5 * 1024 * 1024,
+            send_timeout: SEND_TIMEOUT,
             token: None,
             trust_certs: None,
         }
@@ -150,6 +159,7 @@ impl std::fmt::Debug for Settings {
             .field("compression", &self.compression)
             .field("max_pending", &self.max_pending)
             .field("max_message_bytes", &self.max_message_bytes)
+            .field("send_timeout", &self.send_timeout)
             .field("token", &self.token.as_ref().map(|_| "…"))
             .finish()
     }
@@ -175,6 +185,9 @@ impl Settings {
                 "compression" => parsed.compression = compression(key, value)?,
                 "max.pending" => parsed.max_pending = positive(key, value)?,
                 "max.message.bytes" => parsed.max_message_bytes = positive(key, value)?,
+                "send.timeout.ms" => {
+                    parsed.send_timeout = Duration::from_millis(positive(key, value)?);
+                }
                 "auth.token" => {
                     if value.trim().is_empty() {
                         return Err(setting(key, "the token is empty"));
@@ -383,13 +396,17 @@ pub(crate) fn admin_path(topic: &str) -> String {
 }
 
 /// Creates `topics` (not partitioned) through Pulsar's admin REST API at `admin`
-/// (`http://localhost:8080`); a topic that exists already is not an error.
+/// (`http://localhost:8080`), signing in and trusting certificates with the endpoint's
+/// `settings` as its producers and consumers do ([`SETTINGS`]: `auth.token` or
+/// `pulsar.client.authParams`, `pulsar.client.tlsTrustCertsFilePath`); a topic that exists
+/// already is not an error.
 pub async fn create_topics(
     admin: &str,
     topics: &[String],
+    settings: &[(String, String)],
     timeout: Duration,
 ) -> Result<(), BridgeError> {
-    let client = admin_client(timeout, &[])?;
+    let client = admin_client(timeout, settings)?;
     for topic in topics {
         let url = format!(
             "{}/admin/v2/{}",
@@ -411,18 +428,19 @@ pub async fn create_topics(
 }
 
 /// Deletes `topics` through Pulsar's admin REST API at `admin`, with `force=true` (their
-/// producers and subscriptions closed) and every partition of a partitioned topic; a topic that
-/// does not exist is not an error.
+/// producers and subscriptions closed) and every partition of a partitioned topic, signing in
+/// with `settings` as [`create_topics`] does; a topic that does not exist is not an error.
 pub async fn delete_topics(
     admin: &str,
     topics: &[String],
+    settings: &[(String, String)],
     timeout: Duration,
 ) -> Result<(), BridgeError> {
     #[derive(serde::Deserialize)]
     struct Metadata {
         partitions: u32,
     }
-    let client = admin_client(timeout, &[])?;
+    let client = admin_client(timeout, settings)?;
     for topic in topics {
         let base = format!(
             "{}/admin/v2/{}",
@@ -489,11 +507,27 @@ pub(crate) fn admin_client(
     builder.build().map_err(failed)
 }
 
+/// Why an admin call got no answer: a refused TLS handshake (the broker's certificate not
+/// trusted) is [`BridgeError::Refused`], anything else [`BridgeError::Unreachable`].
 pub(crate) fn admin_unreachable(
     admin: &str,
     timeout: Duration,
     err: reqwest::Error,
 ) -> BridgeError {
+    let mut cause: Option<&dyn std::error::Error> = Some(&err);
+    while let Some(error) = cause {
+        if error.to_string().contains("certificate") {
+            return BridgeError::Refused {
+                broker: Broker::Pulsar,
+                endpoint: admin.to_string(),
+                detail: format!(
+                    "the TLS handshake failed ({error}): trust the broker's CA with \
+                     `pulsar.client.tlsTrustCertsFilePath`"
+                ),
+            };
+        }
+        cause = error.source();
+    }
     BridgeError::Unreachable {
         broker: Broker::Pulsar,
         endpoint: admin.to_string(),
@@ -537,11 +571,13 @@ fn runtime() -> Result<Runtime, BridgeError> {
         })
 }
 
-/// A connected client, or why not within `timeout`.
+/// A connected client, or why not within `timeout`, whose operations — a record's receipt
+/// among them — may take `operations`.
 async fn connect(
     url: &str,
     settings: &Settings,
     timeout: Duration,
+    operations: Duration,
 ) -> Result<Pulsar<TokioExecutor>, pulsar::Error> {
     let mut builder = Pulsar::builder(url, TokioExecutor)
         .with_connection_retry_options(ConnectionRetryOptions {
@@ -553,7 +589,7 @@ async fn connect(
             ..Default::default()
         })
         .with_operation_retry_options(OperationRetryOptions {
-            operation_timeout: OPERATION_TIMEOUT,
+            operation_timeout: operations,
             retry_delay: Duration::from_millis(500),
             max_retries: Some(20),
         });
@@ -804,7 +840,7 @@ impl PulsarProducer {
         let topic = full_topic(topic);
         let rt = runtime()?;
         let (client, producer) = open(&rt, &url, timeout, async {
-            let client = connect(&url, &settings, timeout).await?;
+            let client = connect(&url, &settings, timeout, settings.send_timeout).await?;
             let producer = client
                 .producer()
                 .with_topic(&topic)
@@ -878,8 +914,9 @@ impl Producer for PulsarProducer {
         };
         self.drain(acks);
         while self.outstanding.len() >= self.settings.max_pending {
-            if !self.wait(BLOCK_LIMIT, acks) {
-                return Err(BridgeError::Timeout(BLOCK_LIMIT));
+            // Room comes at the latest when the oldest record's receipt times out.
+            if !self.wait(self.settings.send_timeout, acks) {
+                return Err(BridgeError::Timeout(self.settings.send_timeout));
             }
         }
         // A message as large as a batch goes alone: what is batched so far leaves first, so
@@ -1016,7 +1053,7 @@ impl PulsarConsumer {
         let rt = runtime()?;
         // The consumers keep the client (and its connections) for as long as they live.
         let parts = open(&rt, &url, timeout, async {
-            let client = connect(&url, &settings, timeout).await?;
+            let client = connect(&url, &settings, timeout, OPERATION_TIMEOUT).await?;
             let mut parts = Vec::new();
             for topic in &full {
                 for (name, _) in client.lookup_partitioned_topic(topic.as_str()).await? {

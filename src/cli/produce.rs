@@ -402,10 +402,15 @@ pub fn report(ctx: &Context<'_>, target: &Target, d: &Delivery) -> anyhow::Resul
         ))
     } else if d.failed > 0 {
         Some(format!(
-            "{} record{} not acknowledged ({}); lines 1 to {n} are delivered, resume with --skip {n}",
+            "{} record{} not acknowledged ({}): {}{}; lines 1 to {n} are delivered, resume with \
+             --skip {n}",
             d.failed,
             if d.failed == 1 { " was" } else { "s were" },
             d.first_error.as_deref().unwrap_or("no reason given"),
+            line_ranges(&d.failed_lines),
+            d.unsent_after
+                .map(|line| format!("; the lines after {line} were not sent"))
+                .unwrap_or_default(),
             n = d.delivered_lines
         ))
     } else {
@@ -419,6 +424,8 @@ pub fn report(ctx: &Context<'_>, target: &Target, d: &Delivery) -> anyhow::Resul
                 "topic": topic,
                 "broker": target.endpoint.broker.as_str(),
                 "delivered_lines": d.delivered_lines,
+                "failed_lines": d.failed_lines,
+                "unsent_after": d.unsent_after,
                 "interrupted": d.interrupted,
                 "elapsed_ms": d.elapsed.as_millis() as u64,
             });
@@ -449,6 +456,38 @@ pub fn report(ctx: &Context<'_>, target: &Target, d: &Delivery) -> anyhow::Resul
         }
     }
     Ok(())
+}
+
+/// How many ranges of failed lines a text report names; JSON names them all.
+const NAMED_RANGES: usize = 20;
+
+/// `input line 7` or `input lines 2-4, 7, 9-10` (the first [`NAMED_RANGES`], then how many more).
+fn line_ranges(ranges: &[(u64, u64)]) -> String {
+    let single = matches!(ranges, [(a, b)] if a == b);
+    let mut text = String::from(if single {
+        "input line "
+    } else {
+        "input lines "
+    });
+    let named: Vec<String> = ranges
+        .iter()
+        .take(NAMED_RANGES)
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    text.push_str(&named.join(", "));
+    if ranges.len() > NAMED_RANGES {
+        text.push_str(&format!(
+            " and {} more ranges (--format json lists them all)",
+            ranges.len() - NAMED_RANGES
+        ));
+    }
+    text
 }
 
 /// The steps of a generated run: records from the table's schema, paced by the schedule.
@@ -555,4 +594,22 @@ fn changed(
         properties: properties.to_vec(),
         timestamp: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_ranges;
+
+    #[test]
+    fn failed_lines_read_as_ranges_and_a_long_list_is_cut() {
+        assert_eq!(line_ranges(&[(7, 7)]), "input line 7");
+        assert_eq!(line_ranges(&[(2, 4), (7, 7)]), "input lines 2-4, 7");
+        let many: Vec<(u64, u64)> = (0..25).map(|i| (i * 10, i * 10 + 1)).collect();
+        let text = line_ranges(&many);
+        assert!(text.starts_with("input lines 0-1, 10-11"), "{text}");
+        assert!(
+            text.ends_with("190-191 and 5 more ranges (--format json lists them all)"),
+            "{text}"
+        );
+    }
 }

@@ -578,12 +578,15 @@ pub async fn run(
 struct RunTopics<'a> {
     /// The Kafka tables' topics, with the endpoint of the first.
     kafka: Option<(Endpoint, Vec<String>)>,
-    /// The Pulsar tables' topics, and the admin API that manages them.
-    pulsar: (&'a str, Vec<String>),
+    /// The admin API that manages the Pulsar tables' topics.
+    pulsar_admin: &'a str,
+    /// The Pulsar tables: their topics, and the settings that sign in to the admin API as the
+    /// table's clients sign in to the broker.
+    pulsar: Vec<&'a TableSpec>,
 }
 
 impl<'a> RunTopics<'a> {
-    fn of(plan: &Plan, pulsar_admin: &'a str) -> Self {
+    fn of(plan: &'a Plan, pulsar_admin: &'a str) -> Self {
         let tables = || plan.sources.iter().chain(&plan.sinks);
         let topics = |broker: Broker| -> Vec<String> {
             tables()
@@ -594,35 +597,46 @@ impl<'a> RunTopics<'a> {
         let kafka = tables()
             .find(|t| t.endpoint.broker == Broker::Kafka)
             .map(|t| (t.endpoint.clone(), topics(Broker::Kafka)));
+        let pulsar = tables()
+            .filter(|t| t.endpoint.broker == Broker::Pulsar && !t.topics.is_empty())
+            .collect();
         Self {
             kafka,
-            pulsar: (pulsar_admin, topics(Broker::Pulsar)),
+            pulsar_admin,
+            pulsar,
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.kafka.is_none() && self.pulsar.1.is_empty()
+        self.kafka.is_none() && self.pulsar.is_empty()
     }
 
     fn names(&self) -> Vec<String> {
         let kafka = self.kafka.iter().flat_map(|(_, t)| t);
-        kafka.chain(&self.pulsar.1).cloned().collect()
+        let pulsar = self.pulsar.iter().flat_map(|t| &t.topics);
+        kafka.chain(pulsar).cloned().collect()
     }
 
     async fn create(&self, timeout: Duration) -> Result<(), BridgeError> {
         if let Some((endpoint, topics)) = &self.kafka {
             bridge::kafka::create_topics(endpoint, topics, timeout).await?;
         }
-        let (admin, topics) = &self.pulsar;
-        bridge::pulsar::create_topics(admin, topics, timeout).await
+        for table in &self.pulsar {
+            let (topics, settings) = (&table.topics, &table.endpoint.settings);
+            bridge::pulsar::create_topics(self.pulsar_admin, topics, settings, timeout).await?;
+        }
+        Ok(())
     }
 
     async fn delete(&self, timeout: Duration) -> Result<(), BridgeError> {
         if let Some((endpoint, topics)) = &self.kafka {
             bridge::kafka::delete_topics(endpoint, topics, timeout).await?;
         }
-        let (admin, topics) = &self.pulsar;
-        bridge::pulsar::delete_topics(admin, topics, timeout).await
+        for table in &self.pulsar {
+            let (topics, settings) = (&table.topics, &table.endpoint.settings);
+            bridge::pulsar::delete_topics(self.pulsar_admin, topics, settings, timeout).await?;
+        }
+        Ok(())
     }
 }
 
@@ -1124,7 +1138,14 @@ mod tests {
         assert!(plan.unread.is_empty());
         let topics = RunTopics::of(&plan, "http://admin:1");
         assert!(topics.kafka.is_none());
-        assert_eq!(topics.pulsar.0, "http://admin:1");
+        assert_eq!(topics.pulsar_admin, "http://admin:1");
+        assert_eq!(topics.pulsar.len(), 2);
+        assert!(
+            topics
+                .pulsar
+                .iter()
+                .all(|t| t.endpoint.broker == Broker::Pulsar)
+        );
         assert_eq!(topics.names().len(), 2);
         assert!(topics.names().iter().all(|t| t.ends_with(&plan.suffix)));
     }

@@ -679,6 +679,10 @@ fn write_pulsar_config(stack: &Stack) -> Result<PathBuf, StackError> {
              defaultRetentionTimeInMinutes=-1\n\
              defaultRetentionSizeInMB=-1\n\
              brokerDeleteInactiveTopicsEnabled=false\n\
+             # A producer resends what a lost connection left unacknowledged under its name and\n\
+             # sequence ids: the broker drops what it had stored already, so a broker restarted\n\
+             # in the middle of a produce duplicates nothing.\n\
+             brokerDeduplicationEnabled=true\n\
              allowAutoTopicCreation=true\n\
              allowAutoTopicCreationType=non-partitioned\n\
              functionsWorkerEnabled=false\n\
@@ -1340,6 +1344,7 @@ mod tests {
         let pulsar = std::fs::read_to_string(write_pulsar_config(&stack).unwrap()).unwrap();
         assert!(pulsar.contains("defaultRetentionTimeInMinutes=-1"));
         assert!(pulsar.contains("brokerDeleteInactiveTopicsEnabled=false"));
+        assert!(pulsar.contains("brokerDeduplicationEnabled=true"));
         let gateway = write_flink_config(&stack, Unit::Gateway).unwrap();
         let gateway = std::fs::read_to_string(gateway.join("config.yaml")).unwrap();
         assert!(gateway.contains("sql-gateway.endpoint.rest.port: 18083"));
