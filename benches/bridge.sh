@@ -9,7 +9,8 @@
 #   - Pulsar produce: flinkit vs Apache Pulsar's Java perf client (pulsar-perf, batching on,
 #     both), PULSAR_REPEAT times the records, compared by throughput while sending
 #   - flinkit's peak RSS producing a BIG_MB file, keyless and keyed
-# Runs against the local stack (`flinkit stack up`); each run writes a fresh topic.
+# Runs against the local stack (`flinkit stack up`); each run writes a fresh topic. PULSAR=0
+# leaves the Pulsar pair out (a stack of Kafka alone; pulsar-perf is then not needed).
 # Run by hand, not by CI:  benches/bridge.sh [RECORDS] [RUNS]
 # Prints every run, then per pair the median and spread (min–max) and the ratio of the medians
 # flinkit/peer for times (≤ 1.0: flinkit is faster) and rates (≥ 1.0: flinkit is faster).
@@ -22,24 +23,29 @@ big_mb=${BIG_MB:-400}
 kafka=${FLINKIT_KAFKA_URL:-localhost:9092}
 pulsar=${FLINKIT_PULSAR_URL:-pulsar://localhost:6650}
 pulsar_admin=${FLINKIT_PULSAR_ADMIN_URL:-http://localhost:8080}
+with_pulsar=${PULSAR:-1}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 missing() { echo "benches/bridge.sh: $1 is missing: $2" >&2; exit 1; }
 command -v kcat >/dev/null || missing kcat "apt-get install kcat"
 command -v python3 >/dev/null || missing python3 "apt-get install python3"
-command -v java >/dev/null || missing java "apt-get install openjdk-17-jre-headless"
-command -v mvn >/dev/null || missing mvn "apt-get install maven"
+if [ "$with_pulsar" = 1 ]; then
+  command -v java >/dev/null || missing java "apt-get install openjdk-17-jre-headless"
+  command -v mvn >/dev/null || missing mvn "apt-get install maven"
+fi
 [ -x /usr/bin/time ] || missing /usr/bin/time "apt-get install time"
 flinkit=${FLINKIT_BIN:-target/release/flinkit}
 [ -n "${FLINKIT_BIN:-}" ] || cargo build --release -q
 echo "flinkit $($flinkit --version | cut -d' ' -f2), $(kcat -V | head -1)"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ { print $2 }') GB, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-mvn -q -B -ntp -f jars/stack/pulsar-perf/pom.xml dependency:build-classpath \
-  -Dmdep.outputFile="$work/perf.cp" >/dev/null || missing pulsar-perf "Maven could not resolve jars/stack/pulsar-perf/pom.xml"
-perf_cp=$(cat "$work/perf.cp")
-: > "$work/client.conf"  # pulsar-perf reads its settings from a client.conf; flags suffice
+if [ "$with_pulsar" = 1 ]; then
+  mvn -q -B -ntp -f jars/stack/pulsar-perf/pom.xml dependency:build-classpath \
+    -Dmdep.outputFile="$work/perf.cp" >/dev/null || missing pulsar-perf "Maven could not resolve jars/stack/pulsar-perf/pom.xml"
+  perf_cp=$(cat "$work/perf.cp")
+  : > "$work/client.conf"  # pulsar-perf reads its settings from a client.conf; flags suffice
+fi
 
 # The records: JSON objects of about 140 bytes, all different; `uid` is the key.
 awk -v n="$records" 'BEGIN { srand(7); for (i = 1; i <= n; i++)
@@ -49,7 +55,9 @@ awk -v n="$records" 'BEGIN { srand(7); for (i = 1; i <= n; i++)
 sed -E 's/^(\{"uid":"([^"]*)".*)$/\2\t\1/' "$work/records.jsonl" > "$work/keyed.txt"
 echo "records: $records lines, $(du -h "$work/records.jsonl" | cut -f1)"
 pulsar_records=$((records * ${PULSAR_REPEAT:-10}))
-for _ in $(seq "${PULSAR_REPEAT:-10}"); do cat "$work/records.jsonl"; done > "$work/pulsar.jsonl"
+if [ "$with_pulsar" = 1 ]; then
+  for _ in $(seq "${PULSAR_REPEAT:-10}"); do cat "$work/records.jsonl"; done > "$work/pulsar.jsonl"
+fi
 
 # The table of the keyed produce and the upsert consume: an upsert-kafka table keyed by uid.
 table() { # table TOPIC: the DDL file
@@ -113,6 +121,7 @@ for run in $(seq "$runs"); do
   add upsert_consume_kcat_py "$(seconds upsert_kcat "$t5")"
   # Pulsar produce (batching on for both), pulsar_records records: both rates are taken while
   # sending (flinkit's from its send time, pulsar-perf's own aggregate), wall times beside.
+  [ "$with_pulsar" = 1 ] || continue
   t3=$(topic pf); t4=$(topic pj)
   start=$(date +%s.%N)
   "$flinkit" produce pulsar "$t3" --endpoint "$pulsar" --file "$work/pulsar.jsonl" --format json > "$work/pf.json"
@@ -143,9 +152,11 @@ report kafka_produce_flinkit kafka_produce_kcat s
 report keyed_produce_flinkit keyed_produce_kcat s
 report kafka_consume_flinkit kafka_consume_kcat s
 report upsert_consume_flinkit upsert_consume_kcat_py s
-echo "pulsar produce, $pulsar_records records (rates in msg/s; wall times beside):"
-report pulsar_rate_flinkit pulsar_rate_java ""
-report pulsar_wall_flinkit pulsar_wall_java s
+if [ "$with_pulsar" = 1 ]; then
+  echo "pulsar produce, $pulsar_records records (rates in msg/s; wall times beside):"
+  report pulsar_rate_flinkit pulsar_rate_java ""
+  report pulsar_wall_flinkit pulsar_wall_java s
+fi
 
 # Peak memory for a large input: the file is streamed (checked, then sent), never held.
 if [ "$big_mb" -gt 0 ]; then

@@ -15,7 +15,9 @@ use std::str::FromStr as _;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use apache_avro::Schema;
+use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value as Avro;
+use apache_avro::writer::datum::GenericDatumWriter;
 use base64::Engine as _;
 use bigdecimal::BigDecimal;
 use bigdecimal::num_bigint::BigInt;
@@ -49,10 +51,34 @@ pub struct AvroCodec {
     /// (a key's `key.fields-prefix` is stripped).
     fields: Vec<(String, Field)>,
     schema_json: String,
-    schema: Schema,
+    schema: Resolved,
     confluent: Option<Subject>,
     id: OnceLock<u32>,
-    writers: Mutex<HashMap<u32, Arc<Schema>>>,
+    writers: Mutex<HashMap<u32, Arc<Resolved>>>,
+}
+
+/// A schema with its names resolved once, and the writer and reader that use them: resolving
+/// (which the writer and reader builders do) costs far more than encoding one row.
+#[ouroboros::self_referencing]
+struct Resolved {
+    schema: Schema,
+    #[borrows(schema)]
+    #[covariant]
+    writer: GenericDatumWriter<'this>,
+    #[borrows(schema)]
+    #[covariant]
+    reader: GenericDatumReader<'this>,
+}
+
+impl Resolved {
+    fn parse(text: &str) -> Result<Self, apache_avro::Error> {
+        ResolvedTryBuilder {
+            schema: Schema::parse_str(text)?,
+            writer_builder: |schema: &Schema| GenericDatumWriter::builder(schema).build(),
+            reader_builder: |schema: &Schema| GenericDatumReader::builder(schema).build(),
+        }
+        .try_build()
+    }
 }
 
 impl std::fmt::Debug for AvroCodec {
@@ -77,7 +103,7 @@ impl AvroCodec {
         let record: Vec<Field> = fields.iter().map(|(_, f)| f.clone()).collect();
         let schema_value = record_schema(&record, RECORD_NAME)?;
         let schema_json = schema_value.to_string();
-        let schema = Schema::parse_str(&schema_json)
+        let schema = Resolved::parse(&schema_json)
             .map_err(|e| format!("the derived Avro schema does not parse: {e}"))?;
         Ok(Self {
             fields,
@@ -161,9 +187,9 @@ impl AvroCodec {
             out.push(MAGIC);
             out.extend_from_slice(&id.to_be_bytes());
         }
-        apache_avro::writer::datum::GenericDatumWriter::builder(&self.schema)
-            .build()
-            .and_then(|writer| writer.write_value(&mut out, Avro::Record(record)))
+        self.schema
+            .borrow_writer()
+            .write_value(&mut out, Avro::Record(record))
             .map_err(|e| format!("the row does not fit the Avro schema: {e}"))?;
         Ok(out)
     }
@@ -186,9 +212,9 @@ impl AvroCodec {
             }
         };
         let schema = writer.as_deref().unwrap_or(&self.schema);
-        let value = apache_avro::reader::datum::GenericDatumReader::builder(schema)
-            .build()
-            .and_then(|reader| reader.read_value(&mut body))
+        let value = schema
+            .borrow_reader()
+            .read_value(&mut body)
             .map_err(|e| format!("not Avro of the expected schema: {e}"))?;
         let Avro::Record(mut record) = unwrap_union(value) else {
             return Err("the Avro datum is not a record".into());
@@ -206,7 +232,7 @@ impl AvroCodec {
     }
 
     /// The writer's schema with id `id`, fetched from the registry once.
-    fn writer(&self, registry: &Registry, id: u32) -> Result<Arc<Schema>, String> {
+    fn writer(&self, registry: &Registry, id: u32) -> Result<Arc<Resolved>, String> {
         let mut writers = self
             .writers
             .lock()
@@ -216,7 +242,7 @@ impl AvroCodec {
         }
         let text = registry.schema(id).map_err(|e| e.to_string())?;
         let schema = Arc::new(
-            Schema::parse_str(&text)
+            Resolved::parse(&text)
                 .map_err(|e| format!("schema id {id} from the registry does not parse: {e}"))?,
         );
         writers.insert(id, schema.clone());
