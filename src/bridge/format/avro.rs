@@ -119,7 +119,7 @@ impl AvroCodec {
     /// elsewhere (a Pulsar topic's) — instead of the one derived from the columns: records are
     /// built by field name, so the schema's fields must carry the columns' types.
     pub fn registered(fields: Vec<(String, Field)>, schema_json: &str) -> Result<Self, String> {
-        let schema = Schema::parse_str(schema_json)
+        let schema = Resolved::parse(schema_json)
             .map_err(|e| format!("the registered Avro schema does not parse: {e}"))?;
         Ok(Self {
             fields,
