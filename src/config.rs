@@ -3,10 +3,12 @@
 //! project's `./flinkit.toml` (or the file given with `--config`), then `FLINKIT_*` environment
 //! variables; command-line flags win over all of them. The `[cluster]` section gives the default
 //! target and the Flink REST and SQL Gateway addresses, `[stack]` the local stack's ports,
-//! top-level `jars` the connector or user jars every script gets.
+//! top-level `jars` the connector or user jars every script gets, `[bridge.kafka]` and
+//! `[bridge.pulsar]` the client settings (credentials by `${VAR}`) of the bridge's connections.
 //! Also where flinkit keeps its state and cache. Layering is figment's; the XDG folders are
 //! etcetera's.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use etcetera::BaseStrategy;
@@ -14,6 +16,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::bridge::Broker;
 use crate::launch::Target;
 use crate::stack::Ports;
 
@@ -27,6 +30,65 @@ pub struct Cluster {
     pub flink_url: Option<String>,
     /// The SQL Gateway address (`FLINKIT_GATEWAY_URL`).
     pub gateway_url: Option<String>,
+}
+
+/// The `[bridge]` section: the client settings every Kafka (`[bridge.kafka]`, librdkafka
+/// properties) or Pulsar (`[bridge.pulsar]`, the keys `-X` takes) connection of `produce`,
+/// `consume` and `run` starts with; a table's own properties and `-X` flags come after and
+/// win. A value may name environment variables (`"sasl.password" = "${KAFKA_PASSWORD}"`), so
+/// that no file holds a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bridge {
+    /// librdkafka properties for every Kafka connection.
+    #[serde(default)]
+    pub kafka: BTreeMap<String, String>,
+    /// Pulsar client settings for every Pulsar connection.
+    #[serde(default)]
+    pub pulsar: BTreeMap<String, String>,
+}
+
+impl Bridge {
+    /// The settings for `broker`, each `${NAME}` replaced by the environment variable's value
+    /// (none for a jdbc table).
+    pub fn settings(&self, broker: Broker) -> Result<Vec<(String, String)>, ConfigError> {
+        let table = match broker {
+            Broker::Kafka => &self.kafka,
+            Broker::Pulsar => &self.pulsar,
+            _ => return Ok(Vec::new()),
+        };
+        table
+            .iter()
+            .map(|(key, value)| Ok((key.clone(), expand(key, value)?)))
+            .collect()
+    }
+}
+
+/// `value` with each `${NAME}` replaced by the variable's value.
+fn expand(key: &str, value: &str) -> Result<String, ConfigError> {
+    let problem = |problem: String| ConfigError::Variable {
+        setting: key.to_string(),
+        problem,
+    };
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| problem("`${` without its closing `}`".to_string()))?;
+        let name = &after[..end];
+        let found = std::env::var(name).map_err(|_| {
+            problem(format!(
+                "${{{name}}} has no value: set {name} in the environment"
+            ))
+        })?;
+        out.push_str(&found);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// Every setting, after layering.
@@ -46,6 +108,9 @@ pub struct Settings {
     /// before the `--jar` flags.
     #[serde(default)]
     pub jars: Vec<crate::connectors::resolve::JarSource>,
+    /// Client settings for the bridge's connections.
+    #[serde(default)]
+    pub bridge: Bridge,
 }
 
 impl Default for Settings {
@@ -55,6 +120,7 @@ impl Default for Settings {
             stack: Ports::default(),
             secure_stack: Ports::secure_default(),
             jars: Vec::new(),
+            bridge: Bridge::default(),
         }
     }
 }
@@ -76,6 +142,14 @@ pub enum ConfigError {
     /// The file given explicitly does not exist.
     #[error("{}: no such file", .0.display())]
     Missing(PathBuf),
+    /// A `[bridge]` setting names a variable that has no value, or is malformed.
+    #[error("flinkit.toml [bridge] setting `{setting}`: {problem}")]
+    Variable {
+        /// The setting's key.
+        setting: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// No folder for state or cache: `HOME` is not set.
     #[error("no {what} directory: set {variable}")]
     NoDir {
@@ -89,7 +163,10 @@ pub enum ConfigError {
 impl ConfigError {
     /// Whether the user's files or variables are at fault.
     pub fn is_invalid_input(&self) -> bool {
-        matches!(self, Self::Invalid(_) | Self::Missing(_))
+        matches!(
+            self,
+            Self::Invalid(_) | Self::Missing(_) | Self::Variable { .. }
+        )
     }
 }
 
@@ -168,6 +245,52 @@ pub fn cache_dir() -> Result<PathBuf, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail's closure returns figment's own error type"
+    )]
+    fn bridge_settings_come_from_the_file_with_variables_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("XDG_CONFIG_HOME", jail.directory().join("user").display());
+            jail.create_file(
+                "flinkit.toml",
+                "[bridge.kafka]\n\
+                 \"security.protocol\" = \"SASL_SSL\"\n\
+                 \"sasl.password\" = \"${FLINKIT_TEST_PW}\"\n\
+                 [bridge.pulsar]\n\
+                 \"auth.token\" = \"tok-${FLINKIT_TEST_TOKEN}-end\"\n",
+            )?;
+            let bridge = Settings::load(None).unwrap().bridge;
+            let missing = bridge.settings(Broker::Kafka).unwrap_err();
+            assert!(missing.is_invalid_input());
+            assert_eq!(
+                missing.to_string(),
+                "flinkit.toml [bridge] setting `sasl.password`: ${FLINKIT_TEST_PW} has no value: \
+                 set FLINKIT_TEST_PW in the environment"
+            );
+            jail.set_env("FLINKIT_TEST_PW", "s3cret");
+            jail.set_env("FLINKIT_TEST_TOKEN", "abc");
+            assert_eq!(
+                bridge.settings(Broker::Kafka).unwrap(),
+                [
+                    ("sasl.password".to_string(), "s3cret".to_string()),
+                    ("security.protocol".to_string(), "SASL_SSL".to_string()),
+                ]
+            );
+            assert_eq!(
+                bridge.settings(Broker::Pulsar).unwrap(),
+                [("auth.token".to_string(), "tok-abc-end".to_string())]
+            );
+            assert!(bridge.settings(Broker::Jdbc).unwrap().is_empty());
+            jail.create_file("flinkit.toml", "[bridge.kafka]\nx = \"${OPEN\"\n")?;
+            let err = Settings::load(None).unwrap().bridge.settings(Broker::Kafka);
+            assert!(err.unwrap_err().to_string().contains("without its closing"));
+            Ok(())
+        });
+    }
 
     #[test]
     #[expect(

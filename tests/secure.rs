@@ -52,10 +52,15 @@ impl Secure {
     /// flinkit in the test's folder, with `env` set and the Flink variables of the shell
     /// running the tests removed.
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.run_in(self.dir.path(), args, env)
+    }
+
+    /// As `run`, in `dir` (whose `flinkit.toml` is read).
+    fn run_in(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut command = common::flinkit_command();
         command
             .args(args)
-            .current_dir(self.dir.path())
+            .current_dir(dir)
             .env("FLINKIT_STATE_DIR", self.state())
             .env_remove("FLINKIT_LOG");
         for name in [
@@ -272,6 +277,67 @@ fn the_secure_stack_enforces_credentials_and_serves_the_bridge_and_jobs() {
     );
     assert!(consume.status.success(), "{}", text(&consume));
     assert!(text(&consume).contains("ada"), "{}", text(&consume));
+
+    // Without a table: the credentials from flinkit.toml's [bridge.kafka], the password from
+    // the environment.
+    let with_bridge = secure.dir.path().join("bridge");
+    std::fs::create_dir_all(&with_bridge).unwrap();
+    std::fs::write(
+        with_bridge.join("flinkit.toml"),
+        format!(
+            "{PORTS}\n[bridge.kafka]\n\
+             \"security.protocol\" = \"SASL_SSL\"\n\
+             \"sasl.mechanism\" = \"SCRAM-SHA-512\"\n\
+             \"sasl.username\" = \"flinkit\"\n\
+             \"sasl.password\" = \"${{KAFKA_PASSWORD}}\"\n\
+             \"ssl.ca.location\" = \"{}\"\n",
+            ca.display()
+        ),
+    )
+    .unwrap();
+    let raw_topic = common::unique("secure-raw");
+    let raw = ["--endpoint", "localhost:29192"];
+    let produce = secure.run_in(
+        &with_bridge,
+        &[
+            &[
+                "produce",
+                "kafka",
+                &raw_topic,
+                "--value",
+                r#"{"note":"from-toml"}"#,
+            ][..],
+            &raw[..],
+        ]
+        .concat(),
+        &env,
+    );
+    assert!(produce.status.success(), "{}", text(&produce));
+    let consume = secure.run_in(
+        &with_bridge,
+        &[
+            &["consume", "kafka", &raw_topic, "--count", "1"][..],
+            &raw[..],
+        ]
+        .concat(),
+        &env,
+    );
+    assert!(text(&consume).contains("from-toml"), "{}", text(&consume));
+    let unset = secure.run_in(
+        &with_bridge,
+        &[
+            &["produce", "kafka", &raw_topic, "--value", "{}"][..],
+            &raw[..],
+        ]
+        .concat(),
+        &[],
+    );
+    assert_eq!(unset.status.code(), Some(2), "{}", text(&unset));
+    assert!(
+        text(&unset).contains("${KAFKA_PASSWORD} has no value"),
+        "{}",
+        text(&unset)
+    );
 
     // Refusals: wrong password, untrusted certificate, missing permission.
     let planted = "pl4nted-s3cret-w0rd";

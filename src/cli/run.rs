@@ -116,7 +116,14 @@ pub fn run(ctx: &Context<'_>, args: &RunArgs) -> anyhow::Result<()> {
         || args.file.display().to_string(),
         |n| n.to_string_lossy().into(),
     );
-    let plan = run::plan(&label, &sql, &options).map_err(located)?;
+    let mut plan = run::plan(&label, &sql, &options).map_err(located)?;
+    // flinkit.toml's [bridge] settings under each table's own, for what the run feeds and reads.
+    let bridge = Settings::load(None)?.bridge;
+    for table in plan.sources.iter_mut().chain(plan.sinks.iter_mut()) {
+        let mut settings = bridge.settings(table.endpoint.broker)?;
+        settings.append(&mut table.endpoint.settings);
+        table.endpoint.settings = settings;
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use flinkit::bridge::table::TableSpec;
 use flinkit::bridge::{Broker, Endpoint};
+use flinkit::config::Settings;
 use flinkit::sql::{Input, Script};
 use flinkit::vars;
 
@@ -176,7 +177,11 @@ impl TopicArgs {
         if let Some(address) = &self.endpoint {
             endpoint.address.clone_from(address);
         }
-        endpoint.settings.extend(self.settings.iter().cloned());
+        // flinkit.toml's [bridge] settings first: the table's properties and -X win.
+        let mut settings = Settings::load(None)?.bridge.settings(endpoint.broker)?;
+        settings.append(&mut endpoint.settings);
+        settings.extend(self.settings.iter().cloned());
+        endpoint.settings = settings;
         let topics = if self.topics.is_empty() {
             match &table {
                 Some(table) => table.topics.clone(),
