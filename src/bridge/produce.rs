@@ -179,13 +179,18 @@ pub fn send_all(
     if let Some(err) = failure {
         return Err(err);
     }
-    if let Err(err) = flushed {
-        // The producer reports what it gave up on; anything it did not report failed too.
-        let left: Vec<u64> = std::mem::take(&mut tracker.in_flight).into_iter().collect();
-        let message = err.with_causes();
-        for seq in left {
-            tracker.failed(seq, message.clone());
+    match flushed {
+        Ok(()) => {}
+        Err(err @ BridgeError::Timeout(_)) => {
+            // The producer reports what it gave up on; anything it did not report failed too.
+            let left: Vec<u64> = std::mem::take(&mut tracker.in_flight).into_iter().collect();
+            let message = err.with_causes();
+            for seq in left {
+                tracker.failed(seq, message.clone());
+            }
         }
+        // A refusal at the end (a database that rolls the file back) is the run's error.
+        Err(err) => return Err(err),
     }
     tracker.delivery.failed_lines = tracker.failed_lines();
     tracker.delivery.delivered_lines = tracker.delivered_lines();
@@ -302,6 +307,48 @@ mod tests {
         .unwrap();
         assert_eq!(d.failed, 6);
         assert_eq!(d.failed_lines, vec![(2, 4), (7, 7), (9, 10)]);
+    }
+
+    /// Takes every record, then refuses them all at the flush (as a database rolling a file
+    /// back does).
+    struct RefusedAtFlush;
+
+    impl Producer for RefusedAtFlush {
+        fn send(
+            &mut self,
+            _: u64,
+            _: OutRecord,
+            _: &mut dyn FnMut(Ack),
+        ) -> Result<(), BridgeError> {
+            Ok(())
+        }
+
+        fn poll(&mut self, _: Duration, _: &mut dyn FnMut(Ack)) {}
+
+        fn flush(&mut self, _: Duration, _: &mut dyn FnMut(Ack)) -> Result<(), BridgeError> {
+            Err(BridgeError::client(
+                super::super::Broker::Jdbc,
+                "rolled back: line 2 was refused".to_string(),
+            ))
+        }
+
+        fn topic(&self) -> &str {
+            "t"
+        }
+    }
+
+    #[test]
+    fn a_refusal_at_the_flush_is_the_runs_error_not_a_timeout() {
+        let stop = AtomicBool::new(false);
+        let err = send_all(
+            &mut RefusedAtFlush,
+            steps(&[1, 2]),
+            &stop,
+            Duration::ZERO,
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("rolled back"), "{err}");
     }
 
     /// Acknowledges nothing; its flush times out without reporting anything, and a send after
