@@ -14,7 +14,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::{assert_success, json, unique};
 use serde_json::{Value, json};
@@ -218,7 +218,7 @@ fn java(dir: &Path, args: &[&str]) -> Output {
         .collect();
     let source: PathBuf = dir.join("AvroClient.java");
     std::fs::write(&source, JAVA).unwrap();
-    let out = Command::new("java")
+    let out = common::pulsar_java(dir)
         .env("PULSAR_URL", url())
         .arg("-cp")
         .arg(classpath.join(":"))

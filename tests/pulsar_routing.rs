@@ -2,7 +2,7 @@
 //! Pulsar client's own `Murmur3Hash32` and `MathUtils.signSafeMod` (what its Murmur3 hashing
 //! scheme and Flink's Pulsar sink use), run in a real JVM on the stack's Pulsar jars.
 
-use std::process::Command;
+mod common;
 
 use flinkit::bridge::pulsar::key_partition;
 
@@ -72,7 +72,7 @@ public class Route {
 "#,
     )
     .unwrap();
-    let out = Command::new("java")
+    let out = common::pulsar_java(dir.path())
         .arg("-cp")
         .arg(classpath.join(":"))
         .arg(&source)

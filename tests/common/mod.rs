@@ -100,3 +100,24 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .unwrap()
         .block_on(future)
 }
+
+/// `java` for a program on the stack's Pulsar jars, which log through log4j: warnings and
+/// errors to stderr (log4j's default is stdout), so stdout carries only what the program
+/// prints. The configuration is written into `dir`.
+pub fn pulsar_java(dir: &Path) -> Command {
+    let config = dir.join("log4j2-stderr.properties");
+    std::fs::write(
+        &config,
+        "appender.err.type = Console\n\
+         appender.err.name = err\n\
+         appender.err.target = SYSTEM_ERR\n\
+         appender.err.layout.type = PatternLayout\n\
+         appender.err.layout.pattern = %d %p %c{1} - %m%n\n\
+         rootLogger.level = warn\n\
+         rootLogger.appenderRef.err.ref = err\n",
+    )
+    .unwrap();
+    let mut command = Command::new("java");
+    command.arg(format!("-Dlog4j2.configurationFile={}", config.display()));
+    command
+}
