@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -85,20 +84,9 @@ fn write_temp(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
 
 fn confluent_client(python: &str, args: &[&str], stdin: Option<&str>) -> String {
     let script = root().join("tests/fixtures/avro/confluent_client.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        pipe.write_all(text.as_bytes()).unwrap();
-    }
-    drop(pipe);
-    let out = child.wait_with_output().unwrap();
+    let mut command = Command::new(python);
+    command.arg(script).args(args);
+    let out = common::output_with_stdin(command, stdin);
     assert!(
         out.status.success(),
         "confluent_client.py {args:?}: {}",

@@ -28,8 +28,15 @@ pub fn flinkit(args: &[&str]) -> Output {
 
 /// Runs `flinkit ARGS` with `stdin` on its standard input (closed at once when `None`).
 pub fn flinkit_stdin(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = flinkit_command()
-        .args(args)
+    let mut command = flinkit_command();
+    command.args(args);
+    output_with_stdin(command, stdin)
+}
+
+/// Runs `command` with `stdin` on its standard input (closed at once when `None`) and returns
+/// what it printed.
+pub fn output_with_stdin(mut command: Command, stdin: Option<&str>) -> Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
