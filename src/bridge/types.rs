@@ -4,6 +4,7 @@
 use std::fmt;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// A Flink logical type with its nullability.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -512,6 +513,36 @@ pub struct Mismatch {
 /// (Flink reads any other text as false) and a ROW field that the type does not have is an error.
 pub fn check(value: &Value, data_type: &DataType) -> Result<(), Mismatch> {
     check_at(value, data_type, &mut String::new())
+}
+
+/// Whether the JSON text of one value fits `data_type`: exactly what [`check`] accepts for the
+/// value `raw` parses to, decided from the text itself for the common scalars (text, numbers,
+/// booleans, whole numbers in range) so that no tree is built for them.
+pub fn fits_raw(raw: &RawValue, data_type: &DataType) -> bool {
+    let text = raw.get();
+    if text == "null" {
+        return data_type.nullable;
+    }
+    let first = text.as_bytes().first().copied().unwrap_or(b' ');
+    let number = first == b'-' || first.is_ascii_digit();
+    let range = match &data_type.kind {
+        TypeKind::String { .. } if first == b'"' || number || text == "true" || text == "false" => {
+            return true;
+        }
+        TypeKind::Boolean if text == "true" || text == "false" => return true,
+        TypeKind::Float | TypeKind::Double if number => return true,
+        TypeKind::TinyInt => Some((i8::MIN.into(), i8::MAX.into())),
+        TypeKind::SmallInt => Some((i16::MIN.into(), i16::MAX.into())),
+        TypeKind::Int => Some((i32::MIN.into(), i32::MAX.into())),
+        TypeKind::BigInt => Some((i64::MIN, i64::MAX)),
+        _ => None,
+    };
+    if let Some((min, max)) = range
+        && let Ok(n) = text.parse::<i64>()
+    {
+        return (min..=max).contains(&n);
+    }
+    serde_json::from_str::<Value>(text).is_ok_and(|value| check(&value, data_type).is_ok())
 }
 
 fn check_at(value: &Value, data_type: &DataType, path: &mut String) -> Result<(), Mismatch> {
