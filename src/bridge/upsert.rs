@@ -133,15 +133,26 @@ impl UpsertView {
             Some(table) if !view_key(table).is_empty() => view_key(table).to_vec(),
             _ => vec!["key".into()],
         };
-        let mut rows: Vec<&Map<String, Value>> = self.rows.values().collect();
-        rows.sort_by(|a, b| {
-            key_columns
-                .iter()
-                .map(|c| compare(a.get(c), b.get(c)))
+        // Each row's key values are looked up (and numbers read) once, not per comparison.
+        let mut rows: Vec<(Vec<SortKey>, &Map<String, Value>)> = self
+            .rows
+            .values()
+            .map(|row| {
+                let key = key_columns
+                    .iter()
+                    .map(|c| SortKey::of(row.get(c)))
+                    .collect();
+                (key, row)
+            })
+            .collect();
+        rows.sort_by(|(a, _), (b, _)| {
+            a.iter()
+                .zip(b)
+                .map(|(a, b)| a.cmp(b))
                 .find(|o| o.is_ne())
                 .unwrap_or(Ordering::Equal)
         });
-        rows
+        rows.into_iter().map(|(_, row)| row).collect()
     }
 
     /// The row of a key: the value of a one-column key, or an object of the key columns (the
@@ -474,17 +485,41 @@ fn position(record: &InRecord) -> String {
     }
 }
 
-fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
-    match (a, b) {
-        (Some(Value::Number(x)), Some(Value::Number(y))) => x
-            .as_f64()
-            .unwrap_or(0.0)
-            .total_cmp(&y.as_f64().unwrap_or(0.0)),
-        (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
-        (None | Some(Value::Null), None | Some(Value::Null)) => Ordering::Equal,
-        (None | Some(Value::Null), _) => Ordering::Less,
-        (_, None | Some(Value::Null)) => Ordering::Greater,
-        (Some(x), Some(y)) => x.to_string().cmp(&y.to_string()),
+/// A key column's value as rows are ordered by it: NULL (or absent) first, numbers by value,
+/// text by its characters, anything else (or a mix of kinds) by its JSON text.
+enum SortKey<'a> {
+    Null,
+    Number(f64, &'a Value),
+    Text(&'a str, &'a Value),
+    Other(&'a Value),
+}
+
+impl<'a> SortKey<'a> {
+    fn of(value: Option<&'a Value>) -> Self {
+        match value {
+            None | Some(Value::Null) => Self::Null,
+            Some(v @ Value::Number(n)) => Self::Number(n.as_f64().unwrap_or(0.0), v),
+            Some(v @ Value::String(s)) => Self::Text(s, v),
+            Some(v) => Self::Other(v),
+        }
+    }
+
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Self::Number(x, _), Self::Number(y, _)) => x.total_cmp(y),
+            (Self::Text(x, _), Self::Text(y, _)) => x.cmp(y),
+            (Self::Null, Self::Null) => Ordering::Equal,
+            (Self::Null, _) => Ordering::Less,
+            (_, Self::Null) => Ordering::Greater,
+            (x, y) => x.value().to_string().cmp(&y.value().to_string()),
+        }
+    }
+
+    fn value(&self) -> &'a Value {
+        match self {
+            Self::Null => &Value::Null,
+            Self::Number(_, v) | Self::Text(_, v) | Self::Other(v) => v,
+        }
     }
 }
 
@@ -555,6 +590,16 @@ mod tests {
             Value::Array(rows),
             serde_json::json!([{"accountId":"100","userCount":2},{"accountId":"101","userCount":2}])
         );
+    }
+
+    #[test]
+    fn rows_are_ordered_by_key_numbers_by_value_and_text_before_numbers() {
+        let mut view = UpsertView::new(None);
+        for (i, key) in ["10", "b", "9", "2.5", "a", "-1"].into_iter().enumerate() {
+            view.apply(&record(key, Some("1"), i as i64)).unwrap();
+        }
+        let keys: Vec<String> = view.rows().iter().map(|r| r["key"].to_string()).collect();
+        assert_eq!(keys, ["\"a\"", "\"b\"", "-1", "2.5", "9", "10"]);
     }
 
     #[test]

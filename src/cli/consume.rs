@@ -363,26 +363,40 @@ fn write_shown(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
 /// can only re-serialize a parsed tree (the allocation per string and number that this saves),
 /// and checked against that in the tests.
 fn write_compact(out: &mut impl Write, json: &[u8]) -> std::io::Result<()> {
-    let mut in_string = false;
-    let mut escaped = false;
     let mut from = 0;
-    for (at, &byte) in json.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if byte == b'\\' {
-                escaped = true;
-            } else if byte == b'"' {
-                in_string = false;
+    let mut at = 0;
+    while at < json.len() {
+        match json[at] {
+            b'"' => {
+                // A string, skipped to its closing quote: searched for with memchr, since
+                // strings are most of a record's bytes.
+                at += 1;
+                loop {
+                    match json
+                        .get(at..)
+                        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+                    {
+                        Some(i) if json[at + i] == b'"' => {
+                            at += i + 1;
+                            break;
+                        }
+                        Some(i) => at += i + 2,
+                        None => {
+                            at = json.len();
+                            break;
+                        }
+                    }
+                }
             }
-        } else if byte == b'"' {
-            in_string = true;
-        } else if matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
-            out.write_all(&json[from..at])?;
-            from = at + 1;
+            b' ' | b'\n' | b'\r' | b'\t' => {
+                out.write_all(&json[from..at])?;
+                at += 1;
+                from = at;
+            }
+            _ => at += 1,
         }
     }
-    out.write_all(&json[from..])
+    out.write_all(&json[from.min(json.len())..])
 }
 
 #[cfg(test)]
@@ -466,6 +480,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, b"{\"a b\":[1,2],\"c\\\" d\":\"\\\\\"}");
+        // Text that is not JSON (never given) ends without a panic.
+        for broken in [&b"\"ab\\"[..], b"\"", b"\\", b"\" \\\" "] {
+            out.clear();
+            write_compact(&mut out, broken).unwrap();
+        }
     }
 
     #[test]
