@@ -180,6 +180,9 @@ pub fn run(ctx: &Context<'_>, args: &ConsumeArgs) -> anyhow::Result<()> {
                 if view.unkeyed() == 1 { "" } else { "s" }
             );
         }
+        // The command ends here: the view's rows (every key's, millions of allocations) are
+        // left to the process's exit instead of being freed one by one, a quarter of the run.
+        std::mem::forget(view);
     }
     Ok(())
 }
