@@ -138,6 +138,16 @@ for run in $(seq "$runs"); do
   add pulsar_rate_java "$rate"
 done
 
+# What the last run read, counted: a tool that read less than the whole topic would look fast.
+count_check() { # count_check WHAT EXPECTED ACTUAL
+  [ "$2" = "$3" ] || { echo "benches/bridge.sh: $1 read $3 records, not $2" >&2; exit 1; }
+}
+count_check "flinkit consume" "$records" "$("$flinkit" consume kafka "$t1" --endpoint "$kafka" --count "$records" --format json | wc -l)"
+count_check "kcat -C" "$records" "$(kcat -C -b "$kafka" -t "$t1" -o beginning -e -c "$records" -J -q | wc -l)"
+count_check "flinkit consume --upsert" "$records" "$("$flinkit" consume --table users -f "$(table "$t5")" --upsert --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rows"]))')"
+count_check "kcat | python3" "$records" "$(upsert_kcat "$t5" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rows"]))')"
+echo "counted: both consumers read $records records; both upsert views hold $records rows"
+
 report() { # report NAME PEER UNIT
   local a b
   a=$(printf '%s' "${times[$1]}" | median)

@@ -210,6 +210,11 @@ impl ClientContext for Hooks {
             RDKafkaLogLevel::Error => {
                 tracing::info!(target: LOG_TARGET, facility = fac, "{message}")
             }
+            // A warning librdkafka recovers from by itself (a broker still loading its
+            // coordinator right after it started: "…: retrying") is only detail.
+            RDKafkaLogLevel::Warning if message.trim_end().ends_with("retrying") => {
+                tracing::debug!(target: LOG_TARGET, facility = fac, "{message}");
+            }
             RDKafkaLogLevel::Warning => {
                 tracing::warn!(target: LOG_TARGET, facility = fac, "{message}");
             }
