@@ -320,6 +320,34 @@ fn sql_errors_are_located_on_both_targets() {
 }
 
 #[test]
+fn jobs_watch_samples_a_job_that_just_started() {
+    if !cluster_up() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = script(dir.path(), "stream.sql", STREAM);
+    // A datagen source reports its busy time as "NaN" for its first seconds; the samples
+    // say 0 ms/s for it instead of failing.
+    let report = launch(&file, "rest", &unique("watch-new"), &[]);
+    let _cancel = CancelOnDrop::of(&report);
+    let id = report["job_id"].as_str().unwrap();
+    let out = flinkit(&[
+        "jobs", "watch", id, "--every", "1s", "--count", "3", "--format", "json",
+    ]);
+    common::assert_success(&out);
+    let samples: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(samples.len(), 3);
+    for sample in &samples {
+        for vertex in sample["vertices"].as_array().unwrap() {
+            assert!(vertex["busy_ms_per_s"].as_f64().is_some(), "{sample}");
+        }
+    }
+}
+
+#[test]
 fn an_unreachable_cluster_fails_fast_and_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let file = script(dir.path(), "stream.sql", STREAM);
