@@ -529,3 +529,31 @@ fn a_refusal_in_json_is_one_document() {
         }
     }
 }
+
+#[test]
+fn a_malformed_job_id_is_refused_before_the_cluster_is_asked() {
+    // Port 1 answers nothing: a command that got as far as the cluster would exit 1.
+    for id in [
+        "nothex",
+        "../overview",
+        "",
+        "41ee197032ef0cdbc6656c3b75918d47?mode=stop",
+    ] {
+        for command in [
+            vec!["jobs", "status", id],
+            vec!["jobs", "exceptions", id],
+            vec!["jobs", "cancel", id],
+            vec!["jobs", "watch", id],
+            vec!["jobs", "stop", id, "--savepoint-dir", "file:///tmp/sp"],
+        ] {
+            let mut args = command.clone();
+            args.extend(["--flink-url", "http://localhost:1", "--format", "json"]);
+            let out = flinkit(&args, None);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(err.contains("32 hex digits"), "{args:?}: {err}");
+            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert!(doc["error"]["message"].is_string(), "{args:?}: {doc}");
+        }
+    }
+}
