@@ -557,3 +557,60 @@ fn a_malformed_job_id_is_refused_before_the_cluster_is_asked() {
         }
     }
 }
+
+#[test]
+fn credentials_in_a_cluster_address_never_show() {
+    let ddl = "CREATE TABLE t (x INT) WITH ('connector' = 'datagen')";
+    let insert =
+        "CREATE TABLE s (x INT) WITH ('connector' = 'blackhole'); INSERT INTO s SELECT x FROM t";
+    for args in [
+        vec![
+            "jobs",
+            "list",
+            "--flink-url",
+            "http://ops:s3cret@localhost:1",
+        ],
+        vec![
+            "jobs",
+            "list",
+            "--flink-url",
+            "http://ops:s3cret@localhost:1",
+            "--format",
+            "json",
+            "-vv",
+        ],
+        vec![
+            "launch",
+            "--target",
+            "rest",
+            "--flink-url",
+            "http://ops:s3cret@localhost:1",
+            ddl,
+            insert,
+        ],
+        vec![
+            "launch",
+            "--target",
+            "gateway",
+            "--gateway-url",
+            "http://ops:s3cret@localhost:1",
+            "--format",
+            "json",
+            ddl,
+            insert,
+        ],
+    ] {
+        let out = flinkit(&args, None);
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {printed}");
+        assert!(
+            printed.contains("http://localhost:1"),
+            "{args:?}: {printed}"
+        );
+        assert!(!printed.contains("s3cret"), "{args:?}: {printed}");
+    }
+}
