@@ -614,3 +614,39 @@ fn credentials_in_a_cluster_address_never_show() {
         assert!(!printed.contains("s3cret"), "{args:?}: {printed}");
     }
 }
+
+#[test]
+fn a_topic_name_the_broker_refuses_is_invalid_input_before_connecting() {
+    // Nothing listens at the endpoint: a command that got as far as the broker would exit 1.
+    let long = "t".repeat(250);
+    for topic in ["bad topic/name", "", "..", "ünïcode", long.as_str()] {
+        for args in [
+            vec!["produce", "kafka", topic, "--key", "k", "--value", "{}"],
+            vec!["consume", "kafka", topic, "--count", "1"],
+        ] {
+            let mut args = args.clone();
+            args.extend(["--endpoint", "localhost:1", "--format", "json"]);
+            let out = flinkit(&args, None);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let message = doc["error"]["message"].as_str().unwrap();
+            assert!(message.contains("a Kafka topic name"), "{message}");
+        }
+    }
+    let out = flinkit(
+        &[
+            "produce",
+            "pulsar",
+            "two words",
+            "--key",
+            "k",
+            "--value",
+            "{}",
+            "--endpoint",
+            "pulsar://localhost:1",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
