@@ -316,6 +316,21 @@ fn sql_errors_are_located_on_both_targets() {
         );
         assert!(err.contains("nope"), "{target}: {err}");
         assert!(!err.contains("\tat "), "{target}: {err}");
+        // JSON: the same place as fields, like a syntax error's.
+        let out = flinkit(&[
+            "launch", "--target", target, "-f", &file, "--format", "json",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{target}");
+        let error = &json(&out)["error"];
+        assert_eq!(
+            (&error["statement"], &error["line"], &error["column"]),
+            (&Value::from(2), &Value::from(3), &Value::from(1)),
+            "{target}: {error}"
+        );
+        assert!(
+            error["source"].as_str().unwrap().ends_with("bad.sql"),
+            "{error}"
+        );
     }
 }
 
