@@ -650,3 +650,20 @@ fn a_topic_name_the_broker_refuses_is_invalid_input_before_connecting() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_scripts_set_pipeline_name_names_the_job_unless_job_name_is_given() {
+    let script = [
+        "SET 'pipeline.name' = 'orders ''daily'''",
+        "CREATE TABLE t (x INT) WITH ('connector' = 'datagen')",
+        "CREATE TABLE s (x INT) WITH ('connector' = 'blackhole')",
+        "INSERT INTO s SELECT x FROM t",
+    ];
+    let mut args = vec!["launch", "--dry-run", "--format", "json"];
+    args.extend(script);
+    let out = flinkit(&args, None);
+    assert_eq!(json(&out)["name"], "orders 'daily'");
+    args.extend(["--job-name", "given"]);
+    let out = flinkit(&args, None);
+    assert_eq!(json(&out)["name"], "given");
+}
