@@ -322,10 +322,11 @@ impl<'a> Validator<'a> {
         self.out.last_mut().expect("just pushed")
     }
 
-    /// Warns about each table `stmt` reads that no statement before it creates, as a table or
-    /// a view: Flink answers "Object '…' not found" unless the cluster's catalog has it. Flink's
-    /// names are case-sensitive, so a created name that differs only in case is the fix.
-    /// Qualified names (`cat.db.t`) are the catalog's.
+    /// Warns about each table `stmt` reads that no statement of the script creates, as a table
+    /// or a view: Flink answers "Object '…' not found" unless the cluster's catalog has it.
+    /// Flink's names are case-sensitive, so a created name that differs only in case is the
+    /// fix. Qualified names (`cat.db.t`) are the catalog's. Anywhere in the script counts: a
+    /// pipeline folder's files are read in path order, not in the order its jobs run.
     fn undeclared_sources(&mut self, stmt: &Statement) {
         let reads: Vec<(&[String], Range<usize>)> = match stmt.inserts() {
             [] => vec![(stmt.sources(), stmt.range.clone())],
@@ -334,7 +335,9 @@ impl<'a> Validator<'a> {
                 .map(|i| (i.sources.as_slice(), i.span.clone()))
                 .collect(),
         };
-        let created: Vec<&str> = self.script.statements[..stmt.index]
+        let created: Vec<&str> = self
+            .script
+            .statements
             .iter()
             .filter(|s| {
                 matches!(
@@ -353,8 +356,8 @@ impl<'a> Validator<'a> {
                 let suggestion = match created.iter().find(|c| c.to_lowercase() == lower) {
                     Some(same) => format!("write `{same}`: Flink's table names are case-sensitive"),
                     None => format!(
-                        "add a CREATE TABLE {source} (…) WITH (…) or CREATE VIEW {source} AS … \
-                         before this statement, unless the cluster's catalog has it"
+                        "add a CREATE TABLE {source} (…) WITH (…) or CREATE VIEW {source} AS …, \
+                         unless the cluster's catalog has it"
                     ),
                 };
                 let span = self.name_span(stmt, &range, source);
