@@ -213,6 +213,36 @@ fn a_closed_stdout_pipe_is_not_an_error() {
 }
 
 #[test]
+fn a_closed_stderr_is_not_a_panic() {
+    // `flinkit … 2>&1 | head -1`: what is written to stderr after the reader left is lost, and
+    // the command ends with its own exit code (a panic would be 101).
+    let dir = tempfile::tempdir().unwrap();
+    let warned = dir.path().join("warned.sql");
+    std::fs::write(
+        &warned,
+        "CREATE TABLE s (x INT) WITH ('connector' = 'blackhole');\nINSERT INTO s SELECT x FROM nowhere;\n",
+    )
+    .unwrap();
+    let warned = warned.to_str().unwrap();
+    for (args, code) in [
+        (vec!["split", "SELECT 'unterminated"], 2),
+        (vec!["validate", "-f", warned], 0),
+        (vec!["launch", "--dry-run", "SELECT 'unterminated"], 2),
+        (vec!["jobs", "status", "nothex"], 2),
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = common::flinkit_command()
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(writer)
+            .status()
+            .unwrap();
+        assert_eq!(out.code(), Some(code), "{args:?}");
+    }
+}
+
+#[test]
 fn fix_write_repairs_the_seed_tutorial_sql() {
     let dir = tempfile::tempdir().unwrap();
     let seed = dir.path().join("seed.sql");
