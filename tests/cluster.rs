@@ -388,3 +388,54 @@ fn an_unreachable_cluster_fails_fast_and_says_what_to_do() {
         );
     }
 }
+
+#[test]
+fn ctrl_c_before_a_cluster_job_runs_cancels_it_on_both_targets() {
+    use std::io::BufRead as _;
+    if !cluster_up() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = script(dir.path(), "stream.sql", STREAM);
+    for (target, submitting) in [
+        ("rest", "submitting to"),
+        ("gateway", "through the SQL Gateway"),
+    ] {
+        let name = unique("ctrl-c-submitting");
+        let mut child = common::flinkit_command()
+            .args(["launch", "--format", "json", "--target", target])
+            .args(["--job-name", &name, "-f", &file])
+            .env("FLINKIT_FLINK_URL", flink_url())
+            .env("FLINKIT_GATEWAY_URL", common::gateway_url())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        for line in stderr.lines() {
+            let line = line.unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains(submitting) {
+                break;
+            }
+        }
+        // Ctrl-C while the script is being submitted (the SQL is planned on the cluster,
+        // which takes far longer than this signal): the job it makes is cancelled.
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{target}: {seen}");
+        let report = json(&out);
+        assert_eq!(
+            (&report["name"], &report["state"]),
+            (&Value::from(name.clone()), &Value::from("CANCELED")),
+            "{target}: {report}"
+        );
+        assert_eq!(state_of(report["job_id"].as_str().unwrap()), "CANCELED");
+    }
+}
