@@ -321,7 +321,8 @@ impl Options {
         self
     }
 
-    /// The job name (default: `flinkit: ` and the tables the script writes).
+    /// The job name (default: the script's `SET 'pipeline.name'`, else `flinkit: ` and the
+    /// tables the script writes).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self

@@ -30,7 +30,8 @@ pub struct LaunchArgs {
     /// Where to run the job (default: FLINKIT_TARGET, flinkit.toml, else local).
     #[arg(long, value_enum)]
     pub target: Option<TargetArg>,
-    /// The Flink job name (default: "flinkit: " and the tables it writes).
+    /// The Flink job name (default: the script's SET 'pipeline.name', else "flinkit: " and the
+    /// tables it writes).
     #[arg(long, value_name = "NAME", value_parser = super::values::non_empty)]
     pub job_name: Option<String>,
     /// Return once the job is submitted (local: run in the background and print the JVM's pid,

@@ -82,9 +82,9 @@ pub enum StackCommand {
         #[command(flatten)]
         common: Common,
     },
-    /// Print the end of a service's log.
+    /// Print the end of a service's log (--format json: one {"service","log","line"} per line).
     Logs {
-        /// flink, gateway, kafka, pulsar or postgres.
+        /// flink, gateway, kafka, pulsar, postgres or schema-registry.
         service: String,
         #[command(flatten)]
         common: Common,

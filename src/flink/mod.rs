@@ -94,7 +94,8 @@ impl JobError {
 
 impl JobSpec {
     /// The job for `script`: `texts` (each statement's text, variables substituted) in order,
-    /// named `name` or after the tables it writes.
+    /// named `name`, else by the script's last `SET 'pipeline.name'` (unless a `RESET` undid it),
+    /// else after the tables it writes.
     pub fn from_script(
         script: &Script,
         texts: &[String],
