@@ -593,30 +593,14 @@ fn credentials_in_a_cluster_address_never_show() {
     let ddl = "CREATE TABLE t (x INT) WITH ('connector' = 'datagen')";
     let insert =
         "CREATE TABLE s (x INT) WITH ('connector' = 'blackhole'); INSERT INTO s SELECT x FROM t";
+    // A refused address is retried for 3 s: one command per service, one per format.
     for args in [
         vec![
             "jobs",
             "list",
             "--flink-url",
             "http://ops:s3cret@localhost:1",
-        ],
-        vec![
-            "jobs",
-            "list",
-            "--flink-url",
-            "http://ops:s3cret@localhost:1",
-            "--format",
-            "json",
             "-vv",
-        ],
-        vec![
-            "launch",
-            "--target",
-            "rest",
-            "--flink-url",
-            "http://ops:s3cret@localhost:1",
-            ddl,
-            insert,
         ],
         vec![
             "launch",
