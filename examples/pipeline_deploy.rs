@@ -235,7 +235,7 @@ impl Run {
         .await?;
 
         // 5. Status, then undeploy.
-        let tables = pipeline::status(&project, &self.cluster).await?;
+        let tables = pipeline::status(&project, &self.cluster, &[]).await?;
         for table in &tables {
             let running = table.state.map(|s| s.to_string());
             println!(

@@ -227,8 +227,8 @@ impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Options")
             .field("target", &self.target)
-            .field("flink_url", &self.flink_url)
-            .field("gateway_url", &self.gateway_url)
+            .field("flink_url", &crate::flink::http::shown(&self.flink_url))
+            .field("gateway_url", &crate::flink::http::shown(&self.gateway_url))
             .field("name", &self.name)
             .field(
                 "vars",
@@ -321,7 +321,8 @@ impl Options {
         self
     }
 
-    /// The job name (default: `flinkit: ` and the tables the script writes).
+    /// The job name (default: the script's `SET 'pipeline.name'`, else `flinkit: ` and the
+    /// tables the script writes).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -461,14 +462,14 @@ impl Options {
                 let rest = RestClient::new(&self.flink_url, Duration::from_secs(5));
                 (
                     "the cluster",
-                    self.flink_url.clone(),
+                    rest.url().to_string(),
                     rest.version().await.ok(),
                 )
             }
             Target::Gateway => {
                 let gateway = GatewayClient::new(&self.gateway_url);
                 let version = gateway.version().await.ok();
-                ("the SQL Gateway", self.gateway_url.clone(), version)
+                ("the SQL Gateway", gateway.url().to_string(), version)
             }
         };
         let Some(version) = version else {

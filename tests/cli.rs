@@ -213,6 +213,36 @@ fn a_closed_stdout_pipe_is_not_an_error() {
 }
 
 #[test]
+fn a_closed_stderr_is_not_a_panic() {
+    // `flinkit … 2>&1 | head -1`: what is written to stderr after the reader left is lost, and
+    // the command ends with its own exit code (a panic would be 101).
+    let dir = tempfile::tempdir().unwrap();
+    let warned = dir.path().join("warned.sql");
+    std::fs::write(
+        &warned,
+        "CREATE TABLE s (x INT) WITH ('connector' = 'blackhole');\nINSERT INTO s SELECT x FROM nowhere;\n",
+    )
+    .unwrap();
+    let warned = warned.to_str().unwrap();
+    for (args, code) in [
+        (vec!["split", "SELECT 'unterminated"], 2),
+        (vec!["validate", "-f", warned], 0),
+        (vec!["launch", "--dry-run", "SELECT 'unterminated"], 2),
+        (vec!["jobs", "status", "nothex"], 2),
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = common::flinkit_command()
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(writer)
+            .status()
+            .unwrap();
+        assert_eq!(out.code(), Some(code), "{args:?}");
+    }
+}
+
+#[test]
 fn fix_write_repairs_the_seed_tutorial_sql() {
     let dir = tempfile::tempdir().unwrap();
     let seed = dir.path().join("seed.sql");
@@ -528,4 +558,126 @@ fn a_refusal_in_json_is_one_document() {
             assert_eq!(doc["diagnostics"][0]["code"], "missing-option", "{args:?}");
         }
     }
+}
+
+#[test]
+fn a_malformed_job_id_is_refused_before_the_cluster_is_asked() {
+    // Port 1 answers nothing: a command that got as far as the cluster would exit 1.
+    for id in [
+        "nothex",
+        "../overview",
+        "",
+        "41ee197032ef0cdbc6656c3b75918d47?mode=stop",
+    ] {
+        for command in [
+            vec!["jobs", "status", id],
+            vec!["jobs", "exceptions", id],
+            vec!["jobs", "cancel", id],
+            vec!["jobs", "watch", id],
+            vec!["jobs", "stop", id, "--savepoint-dir", "file:///tmp/sp"],
+        ] {
+            let mut args = command.clone();
+            args.extend(["--flink-url", "http://localhost:1", "--format", "json"]);
+            let out = flinkit(&args, None);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(err.contains("32 hex digits"), "{args:?}: {err}");
+            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert!(doc["error"]["message"].is_string(), "{args:?}: {doc}");
+        }
+    }
+}
+
+#[test]
+fn credentials_in_a_cluster_address_never_show() {
+    let ddl = "CREATE TABLE t (x INT) WITH ('connector' = 'datagen')";
+    let insert =
+        "CREATE TABLE s (x INT) WITH ('connector' = 'blackhole'); INSERT INTO s SELECT x FROM t";
+    // A refused address is retried for 3 s: one command per service, one per format.
+    for args in [
+        vec![
+            "jobs",
+            "list",
+            "--flink-url",
+            "http://ops:s3cret@localhost:1",
+            "-vv",
+        ],
+        vec![
+            "launch",
+            "--target",
+            "gateway",
+            "--gateway-url",
+            "http://ops:s3cret@localhost:1",
+            "--format",
+            "json",
+            ddl,
+            insert,
+        ],
+    ] {
+        let out = flinkit(&args, None);
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {printed}");
+        assert!(
+            printed.contains("http://localhost:1"),
+            "{args:?}: {printed}"
+        );
+        assert!(!printed.contains("s3cret"), "{args:?}: {printed}");
+    }
+}
+
+#[test]
+fn a_topic_name_the_broker_refuses_is_invalid_input_before_connecting() {
+    // Nothing listens at the endpoint: a command that got as far as the broker would exit 1.
+    let long = "t".repeat(250);
+    for topic in ["bad topic/name", "", "..", "ünïcode", long.as_str()] {
+        for args in [
+            vec!["produce", "kafka", topic, "--key", "k", "--value", "{}"],
+            vec!["consume", "kafka", topic, "--count", "1"],
+        ] {
+            let mut args = args.clone();
+            args.extend(["--endpoint", "localhost:1", "--format", "json"]);
+            let out = flinkit(&args, None);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let message = doc["error"]["message"].as_str().unwrap();
+            assert!(message.contains("a Kafka topic name"), "{message}");
+        }
+    }
+    let out = flinkit(
+        &[
+            "produce",
+            "pulsar",
+            "two words",
+            "--key",
+            "k",
+            "--value",
+            "{}",
+            "--endpoint",
+            "pulsar://localhost:1",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_scripts_set_pipeline_name_names_the_job_unless_job_name_is_given() {
+    let script = [
+        "SET 'pipeline.name' = 'orders ''daily'''",
+        "CREATE TABLE t (x INT) WITH ('connector' = 'datagen')",
+        "CREATE TABLE s (x INT) WITH ('connector' = 'blackhole')",
+        "INSERT INTO s SELECT x FROM t",
+    ];
+    let mut args = vec!["launch", "--dry-run", "--format", "json"];
+    args.extend(script);
+    let out = flinkit(&args, None);
+    assert_eq!(json(&out)["name"], "orders 'daily'");
+    args.extend(["--job-name", "given"]);
+    let out = flinkit(&args, None);
+    assert_eq!(json(&out)["name"], "given");
 }

@@ -286,6 +286,26 @@ fn lifecycle(target: &str) {
     folder.write(&fact_dml, &fact_sql("COUNT(*)").replace("'x'", "'y'"));
     let kept = run(&["deploy", "--parallelism", "1", "--keep-state"]);
     assert_eq!(actions(&kept), pair("unchanged", "upgraded"));
+    // Named tables select the rows; a name that is not a table of the folder is refused.
+    let one = run(&["status", &fact]);
+    let names: Vec<&Value> = one["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["name"])
+        .collect();
+    assert_eq!(names, [&Value::from(fact.clone())], "{one}");
+    let unknown = flinkit_command()
+        .args(["pipeline", "status", "nosuch", "--format", "json", "-f"])
+        .arg(folder.dir.path())
+        .args(["--env", &env, "--flink-url", &flink_url()])
+        .env("FLINKIT_STATE_DIR", state.path())
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unknown.stdout).contains("nosuch is not a table of the folder")
+    );
     let kept_status = run(&["status"]);
     let fact_row = kept_status["tables"]
         .as_array()

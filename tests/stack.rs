@@ -259,6 +259,22 @@ fn the_process_stack_comes_up_repairs_itself_and_goes_down() {
     let logs = flinkit(root, &["stack", "logs", "kafka", "-n", "5"]);
     assert_ok(&logs, "stack logs");
     assert!(!logs.stdout.is_empty(), "kafka has a log");
+    let logs = flinkit(
+        root,
+        &["stack", "logs", "kafka", "-n", "5", "--format", "json"],
+    );
+    assert_ok(&logs, "stack logs --format json");
+    let lines: Vec<Value> = String::from_utf8_lossy(&logs.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON document per log line"))
+        .collect();
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["service"] == "kafka" && l["line"].is_string()),
+        "{lines:?}"
+    );
 
     let started = Instant::now();
     let down = flinkit(root, &["stack", "down"]);

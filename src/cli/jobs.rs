@@ -33,21 +33,25 @@ pub enum JobsCommand {
     /// One job: state, start time, and each operator's records in and out.
     Status {
         /// The job id.
+        #[arg(value_parser = super::values::job_id)]
         id: String,
     },
     /// The root cause of a job's failure.
     Exceptions {
         /// The job id.
+        #[arg(value_parser = super::values::job_id)]
         id: String,
     },
     /// Cancel a job (no savepoint).
     Cancel {
         /// The job id.
+        #[arg(value_parser = super::values::job_id)]
         id: String,
     },
     /// Stop a job with a savepoint; prints the savepoint's path.
     Stop {
         /// The job id.
+        #[arg(value_parser = super::values::job_id)]
         id: String,
         /// Where the savepoint goes (a path the cluster can write, e.g. file:///tmp/savepoints).
         #[arg(long, value_name = "DIR", value_parser = super::values::non_empty)]
@@ -57,6 +61,7 @@ pub enum JobsCommand {
     /// checkpoints and restarts, sampled until it ends or Ctrl-C (JSON: one sample per line).
     Watch {
         /// The job id.
+        #[arg(value_parser = super::values::job_id)]
         id: String,
         /// How often to sample it.
         #[arg(long, value_name = "D", default_value = "1s", value_parser = super::values::duration)]

@@ -30,7 +30,8 @@ pub struct LaunchArgs {
     /// Where to run the job (default: FLINKIT_TARGET, flinkit.toml, else local).
     #[arg(long, value_enum)]
     pub target: Option<TargetArg>,
-    /// The Flink job name (default: "flinkit: " and the tables it writes).
+    /// The Flink job name (default: the script's SET 'pipeline.name', else "flinkit: " and the
+    /// tables it writes).
     #[arg(long, value_name = "NAME", value_parser = super::values::non_empty)]
     pub job_name: Option<String>,
     /// Return once the job is submitted (local: run in the background and print the JVM's pid,
@@ -151,6 +152,9 @@ struct Report {
     log: Option<std::path::PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     output: Option<std::path::PathBuf>,
+    /// A cluster job cancelled because Ctrl-C came before it ran.
+    #[serde(skip)]
+    interrupted: bool,
 }
 
 /// Runs `flinkit launch`.
@@ -232,7 +236,10 @@ pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
                 .unwrap_or_default()
         ),
     }
-    if stop.load(Ordering::SeqCst) && args.timeout.is_none() {
+    // Interrupted: a local job was stopped, a cluster job cancelled before it ran. A cluster
+    // job that ran before Ctrl-C came is launched, and the command succeeded.
+    let local = report.target == "local";
+    if report.interrupted || (local && stop.load(Ordering::SeqCst) && args.timeout.is_none()) {
         std::process::exit(130);
     }
     Ok(())
@@ -276,6 +283,30 @@ fn progress(reporter: &mut Reporter, flink: &str, event: &Event) {
     }
 }
 
+/// Resolves once Ctrl-C was pressed.
+async fn interrupted(stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Cancels a cluster job the user interrupted before it ran, and reports it CANCELED.
+async fn cancel_interrupted(
+    job: Job,
+    mut report: Report,
+    reporter: &Mutex<Reporter>,
+) -> Result<Report, LaunchError> {
+    if let Ok(mut r) = reporter.lock() {
+        r.start(&format!("interrupted: cancelling job {}", report.job_id));
+    }
+    report.state = job.cancel().await?.to_string();
+    report.interrupted = true;
+    if let Ok(mut r) = reporter.lock() {
+        r.done(&format!("job {} {}", report.job_id, report.state));
+    }
+    Ok(report)
+}
+
 /// Follows a submitted job: a local job's output is printed until it ends (or Ctrl-C,
 /// `--timeout`); a cluster job is waited for until every task runs (unless `--detach`).
 async fn follow(
@@ -301,16 +332,27 @@ async fn follow(
         pid: None,
         log: None,
         output: None,
+        interrupted: false,
     };
     if job.target() != Target::Local {
+        // Ctrl-C before the job is known to run (while it was submitted, or while its tasks
+        // wait for slots) cancels it: the command was not done, so it leaves nothing behind.
+        if stop.load(Ordering::SeqCst) {
+            return cancel_interrupted(job, report, reporter).await;
+        }
         report.state = if args.detach {
             JobState::Created.to_string()
         } else {
             update(&format!("job {} submitted; waiting for RUNNING", job.id()));
-            match job.wait_running(Duration::from_secs(120)).await {
-                Ok(state) => state.to_string(),
-                Err(err @ LaunchError::Failed { .. }) => return Err(err),
-                Err(_) => "SUBMITTED".to_string(),
+            let waited = tokio::select! {
+                waited = job.wait_running(Duration::from_secs(120)) => Some(waited),
+                () = interrupted(stop) => None,
+            };
+            match waited {
+                None => return cancel_interrupted(job, report, reporter).await,
+                Some(Ok(state)) => state.to_string(),
+                Some(Err(err @ LaunchError::Failed { .. })) => return Err(err),
+                Some(Err(_)) => "SUBMITTED".to_string(),
             }
         };
         return Ok(report);

@@ -1,6 +1,24 @@
 //! The command line: clap types, global flags, input gathering, logging, exit codes and the
 //! rendering of failures. Each subcommand lives in its own module.
 
+/// `eprintln!` for the whole command line (this definition shadows the standard one in every
+/// module declared below): a message to a closed stderr (`flinkit … 2>&1 | head -1`) is lost,
+/// never a panic, so the command still ends with its own exit code.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `eprint!` that never panics, like [`eprintln!`] above.
+macro_rules! eprint {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod args;
 mod completions;
 mod consume;

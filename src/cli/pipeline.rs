@@ -153,7 +153,7 @@ pub fn run(ctx: &Context<'_>, args: &PipelineArgs) -> anyhow::Result<()> {
         PipelineCommand::Status(common) => {
             let project = Project::load(&common.dir)?;
             let cluster = common.cluster()?;
-            let tables = super::block_on(pipeline::status(&project, &cluster))??;
+            let tables = super::block_on(pipeline::status(&project, &cluster, &common.tables))??;
             print_status(ctx, &tables)
         }
         PipelineCommand::Report(args) => {

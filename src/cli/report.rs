@@ -76,6 +76,21 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
             {
                 error["line"] = json!(at.line);
                 error["column"] = json!(at.column);
+            } else if let Some(at) = err.chain().find_map(|cause| {
+                cause
+                    .downcast_ref::<LaunchError>()
+                    .and_then(LaunchError::statement)
+                    .or_else(|| {
+                        cause
+                            .downcast_ref::<PipelineError>()
+                            .and_then(PipelineError::statement)
+                    })
+            }) {
+                // A statement Flink refused or failed: where it starts, as the text says.
+                error["statement"] = json!(at.index);
+                error["source"] = json!(at.source);
+                error["line"] = json!(at.line);
+                error["column"] = json!(at.column);
             }
             if let Some(fix) = fix(err) {
                 error["help"] = json!(fix);

@@ -82,9 +82,9 @@ pub enum StackCommand {
         #[command(flatten)]
         common: Common,
     },
-    /// Print the end of a service's log.
+    /// Print the end of a service's log (--format json: one {"service","log","line"} per line).
     Logs {
-        /// flink, gateway, kafka, pulsar or postgres.
+        /// flink, gateway, kafka, pulsar, postgres or schema-registry.
         service: String,
         #[command(flatten)]
         common: Common,
@@ -175,7 +175,7 @@ pub fn run(ctx: &Context<'_>, args: &StackArgs) -> anyhow::Result<()> {
             ..
         } => {
             let service: Service = service.parse().map_err(invalid)?;
-            logs(&stack, common, service, *lines, *follow)
+            logs(&stack, common, service, *lines, *follow, ctx.format)
         }
         StackCommand::Images { .. } => build_images(&services),
     }
@@ -527,18 +527,42 @@ fn connect_line(key: &str, value: &str) -> String {
     }
 }
 
+/// Prints log lines: as they are, or with `--format json` one `{"service","log","line"}`
+/// document per line (`log` is the file's name, for a service with several).
+fn print_log(format: Format, service: Service, log: &str, text: &str) -> anyhow::Result<()> {
+    if format != Format::Json {
+        return output::print(text);
+    }
+    let mut out = String::new();
+    for line in text.lines() {
+        out.push_str(&serde_json::to_string(
+            &serde_json::json!({"service": service.to_string(), "log": log, "line": line}),
+        )?);
+        out.push('\n');
+    }
+    output::print(&out)
+}
+
 fn logs(
     stack: &Stack,
     common: &Common,
     service: Service,
     lines: usize,
     follow: bool,
+    format: Format,
 ) -> anyhow::Result<()> {
     if runtime(stack, common.runtime) == Runtime::Docker {
-        return output::print(&stack::docker::logs(stack, service, lines, follow)?);
+        let text = stack::docker::logs(stack, service, lines, follow)?;
+        return print_log(format, service, &service.to_string(), &text);
     }
     let files = stack.logs(service);
-    let several = files.len() > 1;
+    let several = files.len() > 1 && format != Format::Json;
+    let stem = |path: &PathBuf| {
+        path.file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    };
     let prefix = |path: &PathBuf| {
         if several {
             format!(
@@ -549,24 +573,26 @@ fn logs(
             String::new()
         }
     };
-    let mut text = String::new();
+    let mut found = false;
     for file in &files {
         if !file.exists() {
             continue;
         }
+        let mut text = String::new();
         for line in stack::diagnose::tail(file, lines).lines() {
             text.push_str(&prefix(file));
             text.push_str(line);
             text.push('\n');
         }
+        found |= !text.is_empty();
+        print_log(format, service, &stem(file), &text)?;
     }
-    if text.is_empty() && !follow {
+    if !found && !follow {
         anyhow::bail!(
             "no log for {service} in {} (has `flinkit stack up` started it?)",
             stack.root().display()
         );
     }
-    output::print(&text)?;
     if !follow {
         return Ok(());
     }
@@ -596,7 +622,7 @@ fn logs(
                 text.push_str(&prefix(file));
                 text.push_str(line);
             }
-            output::print(&text)?;
+            print_log(format, service, &stem(file), &text)?;
         }
         std::thread::sleep(Duration::from_millis(250));
     }

@@ -192,11 +192,44 @@ impl TopicArgs {
         } else {
             self.topics.clone()
         };
+        for topic in &topics {
+            check_topic(endpoint.broker, topic)?;
+        }
         Ok(Target {
             endpoint,
             topics,
             table,
         })
+    }
+}
+
+/// Refuses a topic name the broker would refuse, before anything connects: Kafka takes 1 to 249
+/// ASCII letters, digits, `.`, `_` and `-` (not `.` or `..`); Pulsar a name without white space
+/// or control characters. A jdbc table's name is the database's to judge.
+fn check_topic(broker: Broker, topic: &str) -> Result<(), InvalidInput> {
+    let problem = match broker {
+        Broker::Kafka => {
+            let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+            if topic.is_empty() || topic.len() > 249 || topic == "." || topic == ".." {
+                Some("a Kafka topic name is 1 to 249 characters, and not `.` or `..`")
+            } else if !topic.chars().all(legal) {
+                Some("a Kafka topic name holds only ASCII letters, digits, `.`, `_` and `-`")
+            } else {
+                None
+            }
+        }
+        Broker::Pulsar if topic.is_empty() => Some("a Pulsar topic name is not empty"),
+        Broker::Pulsar if topic.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            Some("a Pulsar topic name holds no white space or control characters")
+        }
+        _ => None,
+    };
+    match problem {
+        Some(problem) => Err(InvalidInput(format!(
+            "`{}` is not a topic {broker} accepts: {problem}",
+            topic.escape_debug()
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -50,6 +50,18 @@ pub fn http_url(text: &str) -> Result<String, String> {
     Ok(text.to_string())
 }
 
+/// A Flink job id: 32 hex digits (Flink's `JobID`), checked before it becomes part of a REST
+/// path, so that a typo is a usage error and not a request for another resource.
+pub fn job_id(text: &str) -> Result<String, String> {
+    let id = text.trim();
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(id.to_ascii_lowercase());
+    }
+    Err(format!(
+        "`{id}` is not a Flink job id; a job id is 32 hex digits, as `flinkit jobs list` prints them"
+    ))
+}
+
 /// A broker address: not empty, no white space (`localhost:9092`, `pulsar://host:6650`).
 pub fn endpoint(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
@@ -140,6 +152,23 @@ mod tests {
         }
         for bad in ["lots", "", "0", "0g", "1gb", "g", "1.5g", "-1g"] {
             assert!(heap(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn job_ids_are_32_hex_digits() {
+        assert_eq!(
+            job_id(" 41EE197032ef0cdbc6656c3b75918d47\n"),
+            Ok("41ee197032ef0cdbc6656c3b75918d47".to_string())
+        );
+        for bad in [
+            "",
+            "nothex",
+            "../overview",
+            "41ee197032ef0cdbc6656c3b75918d4",
+            "41ee197032ef0cdbc6656c3b75918d47?mode=stop",
+        ] {
+            assert!(job_id(bad).is_err(), "{bad}");
         }
     }
 

@@ -266,6 +266,9 @@ pub fn validate_with(script: &Script, values: &Substituted, catalog: &Catalog) -
             }
             v.insert(stmt, insert);
         }
+        if !catalogs {
+            v.undeclared_sources(stmt);
+        }
     }
     v.line_rules();
     v.out.sort_by_key(|d| (d.statement, d.span.start));
@@ -317,6 +320,85 @@ impl<'a> Validator<'a> {
             fixes: Vec::new(),
         });
         self.out.last_mut().expect("just pushed")
+    }
+
+    /// Warns about each table `stmt` reads that no statement of the script creates, as a table
+    /// or a view: Flink answers "Object '…' not found" unless the cluster's catalog has it.
+    /// Flink's names are case-sensitive, so a created name that differs only in case is the
+    /// fix. Qualified names (`cat.db.t`) are the catalog's. Anywhere in the script counts: a
+    /// pipeline folder's files are read in path order, not in the order its jobs run.
+    fn undeclared_sources(&mut self, stmt: &Statement) {
+        let reads: Vec<(&[String], Range<usize>)> = match stmt.inserts() {
+            [] => vec![(stmt.sources(), stmt.range.clone())],
+            inserts => inserts
+                .iter()
+                .map(|i| (i.sources.as_slice(), i.span.clone()))
+                .collect(),
+        };
+        let created: Vec<&str> = self
+            .script
+            .statements
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s.kind,
+                    StatementKind::CreateTable | StatementKind::CreateView
+                )
+            })
+            .filter_map(Statement::name)
+            .collect();
+        for (sources, range) in reads {
+            for source in sources {
+                if source.contains('.') || created.contains(&source.as_str()) {
+                    continue;
+                }
+                let lower = source.to_lowercase();
+                let suggestion = match created.iter().find(|c| c.to_lowercase() == lower) {
+                    Some(same) => format!("write `{same}`: Flink's table names are case-sensitive"),
+                    None => format!(
+                        "add a CREATE TABLE {source} (…) WITH (…) or CREATE VIEW {source} AS …, \
+                         unless the cluster's catalog has it"
+                    ),
+                };
+                let span = self.name_span(stmt, &range, source);
+                self.push(
+                    stmt,
+                    Severity::Warning,
+                    "undeclared-table",
+                    format!(
+                        "`{source}` is read but not created in this script; Flink answers \
+                         \"Object '{source}' not found\" unless the cluster's catalog has it"
+                    ),
+                    span,
+                    None,
+                    Some(suggestion),
+                );
+            }
+        }
+    }
+
+    /// Where `name` is read in `range` of `stmt`'s source: the first time it follows `FROM`,
+    /// `JOIN`, `TABLE` or a comma, else its first appearance, else the range's start.
+    fn name_span(&self, stmt: &Statement, range: &Range<usize>, name: &str) -> Range<usize> {
+        let text = &self.script.source_of(stmt).text()[range.clone()];
+        let tokens: Vec<_> = Lexer::new(text)
+            .filter_map(Result::ok)
+            .filter(|t| !t.kind.is_trivia())
+            .collect();
+        let is_name = |i: usize| crate::sql::ident_text(text, &tokens[i]).as_deref() == Some(name);
+        let after_from = |i: usize| {
+            i > 0
+                && (tokens[i - 1].kind == TokenKind::Comma
+                    || ["FROM", "JOIN", "TABLE"]
+                        .iter()
+                        .any(|k| tokens[i - 1].text(text).eq_ignore_ascii_case(k)))
+        };
+        (0..tokens.len())
+            .find(|&i| is_name(i) && after_from(i))
+            .or_else(|| (0..tokens.len()).find(|&i| is_name(i)))
+            .map_or(range.start..range.start, |i| {
+                range.start + tokens[i].start..range.start + tokens[i].end
+            })
     }
 
     fn value(&self, stmt: &Statement, option: &'a TableOption) -> &'a str {

@@ -226,6 +226,37 @@ fn access(service: Service) -> Result<(Option<Vec<u8>>, Option<Auth>), String> {
     Ok((ca, auth))
 }
 
+/// `base` without the user and password it may carry (`https://user:secret@flink:8081`), and
+/// those as basic authentication: they are sent as reqwest would send them, and the address
+/// every message and progress line shows holds no secret. Variables' credentials win.
+fn without_credentials(base: &str) -> (String, Option<Auth>) {
+    let trimmed = base.trim_end_matches('/');
+    let Ok(mut url) = reqwest::Url::parse(trimmed) else {
+        return (trimmed.to_string(), None);
+    };
+    if url.username().is_empty() && url.password().is_none() {
+        return (trimmed.to_string(), None);
+    }
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let auth = Auth::Basic(
+        decode(url.username()),
+        decode(url.password().unwrap_or_default()),
+    );
+    // Both only fail for URLs that cannot have a host, which `parse` left with credentials.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    (url.as_str().trim_end_matches('/').to_string(), Some(auth))
+}
+
+/// `url` as messages and logs show it: without the credentials it may carry.
+pub(crate) fn shown(url: &str) -> String {
+    without_credentials(url).0
+}
+
 /// Whether a transport error is a certificate the client does not trust.
 fn untrusted(error: &reqwest::Error) -> Option<String> {
     let mut source: Option<&dyn std::error::Error> = Some(error);
@@ -262,8 +293,10 @@ impl Http {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(deadline);
+        let (base, in_url) = without_credentials(base);
         let (auth, setup) = match access(service) {
             Ok((ca, auth)) => {
+                let auth = auth.or(in_url);
                 let certs = ca
                     .map(|pem| reqwest::Certificate::from_pem_bundle(&pem).unwrap_or_default())
                     .unwrap_or_default();
@@ -276,7 +309,7 @@ impl Http {
         };
         Self {
             service,
-            base: base.trim_end_matches('/').to_string(),
+            base,
             client: builder.build().unwrap_or_default(),
             deadline,
             auth,
@@ -514,6 +547,29 @@ mod tests {
             "statement 2: Column 'x' not found in any table"
         );
         assert_eq!(error_text("plain"), "plain");
+    }
+
+    #[tokio::test]
+    async fn credentials_in_the_address_are_sent_and_never_shown() {
+        let (base, auth) = without_credentials("https://ops:s%40cret@flink.example.com:8443/api/");
+        assert_eq!(base, "https://flink.example.com:8443/api");
+        assert!(
+            matches!(auth, Some(Auth::Basic(user, password)) if user == "ops" && password == "s@cret")
+        );
+        let (plain, none) = without_credentials("http://localhost:8081/");
+        assert_eq!(plain, "http://localhost:8081");
+        assert!(none.is_none());
+        let http = Http::new(
+            Service::Rest,
+            "http://ops:s3cret@127.0.0.1:9",
+            Duration::from_secs(30),
+        );
+        let err = http.get::<Value>("/overview").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot reach Flink's REST API at http://127.0.0.1:9"
+        );
+        assert!(!format!("{err:?} {http:?}").contains("s3cret"));
     }
 
     #[tokio::test]

@@ -94,7 +94,8 @@ impl JobError {
 
 impl JobSpec {
     /// The job for `script`: `texts` (each statement's text, variables substituted) in order,
-    /// named `name` or after the tables it writes.
+    /// named `name`, else by the script's last `SET 'pipeline.name'` (unless a `RESET` undid it),
+    /// else after the tables it writes.
     pub fn from_script(
         script: &Script,
         texts: &[String],
@@ -125,6 +126,7 @@ impl JobSpec {
             return Err(JobError::NoInsert);
         }
         let mut runtime_mode = None;
+        let mut set_name = None;
         for stmt in &script.statements {
             match (&stmt.kind, &stmt.detail) {
                 (StatementKind::Set, Detail::Set(set))
@@ -132,10 +134,18 @@ impl JobSpec {
                 {
                     runtime_mode.clone_from(&set.value);
                 }
-                (StatementKind::Reset, Detail::Set(set))
-                    if set.key.is_none() || set.key.as_deref() == Some(local::RUNTIME_MODE) =>
+                (StatementKind::Set, Detail::Set(set))
+                    if set.key.as_deref() == Some(PIPELINE_NAME) =>
                 {
-                    runtime_mode = None;
+                    set_name = texts.get(stmt.index).and_then(|text| set_value(text));
+                }
+                (StatementKind::Reset, Detail::Set(set)) => {
+                    if set.key.is_none() || set.key.as_deref() == Some(local::RUNTIME_MODE) {
+                        runtime_mode = None;
+                    }
+                    if set.key.is_none() || set.key.as_deref() == Some(PIPELINE_NAME) {
+                        set_name = None;
+                    }
                 }
                 _ => {}
             }
@@ -143,16 +153,28 @@ impl JobSpec {
         Ok(Self {
             runtime_mode,
             statements: texts.to_vec(),
-            name: name.map_or_else(
-                || format!("flinkit: {}", targets.join(", ")),
-                str::to_string,
-            ),
+            name: name
+                .map(str::to_string)
+                .or(set_name)
+                .unwrap_or_else(|| format!("flinkit: {}", targets.join(", "))),
         })
     }
 
     /// The statements as the runner's `--statements-file` JSON array.
     pub fn statements_json(&self) -> String {
         serde_json::Value::from(self.statements.clone()).to_string()
+    }
+}
+
+/// The option that names a job; a script's `SET` of it names the job unless a name is given.
+const PIPELINE_NAME: &str = "pipeline.name";
+
+/// The value a `SET 'key' = 'value'` statement's text (variables substituted) sets, if any.
+fn set_value(text: &str) -> Option<String> {
+    let script = Script::parse_str(text).ok()?;
+    match &script.statements.first()?.detail {
+        Detail::Set(set) => set.value.clone().filter(|v| !v.trim().is_empty()),
+        _ => None,
     }
 }
 
@@ -410,6 +432,29 @@ mod tests {
         assert!(spec.statements_json().starts_with("[\"SET 'a' = 'b'\","));
         let named = JobSpec::from_script(&script, &texts, Some("mine")).unwrap();
         assert_eq!(named.name, "mine");
+
+        // A script's own `SET 'pipeline.name'` names the job (with its variables substituted)
+        // unless a name is given; `RESET` undoes it.
+        let set = Script::parse_str(
+            "SET 'pipeline.name' = '${JOB}'; CREATE TABLE t (x INT) WITH ('connector' = 'datagen'); \
+             INSERT INTO o SELECT x FROM t",
+        )
+        .unwrap();
+        let mut texts: Vec<String> = set.statements.iter().map(|s| s.text.clone()).collect();
+        texts[0] = "SET 'pipeline.name' = 'it''s orders'".into();
+        let spec = JobSpec::from_script(&set, &texts, None).unwrap();
+        assert_eq!(spec.name, "it's orders");
+        let named = JobSpec::from_script(&set, &texts, Some("mine")).unwrap();
+        assert_eq!(named.name, "mine");
+        let reset = Script::parse_str(
+            "SET 'pipeline.name' = 'a'; RESET 'pipeline.name'; INSERT INTO o SELECT 1",
+        )
+        .unwrap();
+        let texts: Vec<String> = reset.statements.iter().map(|s| s.text.clone()).collect();
+        assert_eq!(
+            JobSpec::from_script(&reset, &texts, None).unwrap().name,
+            "flinkit: o"
+        );
 
         let no_insert = Script::parse_str("CREATE TABLE t (x INT)").unwrap();
         assert_eq!(

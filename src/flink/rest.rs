@@ -396,8 +396,22 @@ struct VertexAnswer {
 #[derive(Deserialize)]
 struct Metric {
     id: String,
+    #[serde(default, deserialize_with = "measured")]
     sum: Option<f64>,
+    #[serde(default, deserialize_with = "measured")]
     max: Option<f64>,
+}
+
+/// An aggregated metric's value: Flink writes a number, or the string `"NaN"` (or
+/// `"Infinity"`) while a subtask has not measured it yet (a source's busy time, for one),
+/// which is no value.
+fn measured<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+    Ok(match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(text) => text.parse::<f64>().ok(),
+        _ => None,
+    }
+    .filter(|n| n.is_finite()))
 }
 
 #[derive(Deserialize)]
@@ -669,13 +683,7 @@ impl RestClient {
             .await?;
         let find = |name: &str| metrics.iter().find(|m| m.id == name);
         let sum = |name: &str| find(name).and_then(|m| m.sum).map_or(0, |n| n as u64);
-        // A metric is NaN while a subtask has not measured it yet; Flink then leaves it out.
-        let max = |name: &str| {
-            find(name)
-                .and_then(|m| m.max)
-                .filter(|n| n.is_finite())
-                .unwrap_or(0.0)
-        };
+        let max = |name: &str| find(name).and_then(|m| m.max).unwrap_or(0.0);
         Ok(VertexLoad {
             records_in: sum("numRecordsIn"),
             records_out: sum("numRecordsOut"),
@@ -934,6 +942,15 @@ mod tests {
         .unwrap();
         assert_eq!((metrics[0].sum, metrics[0].max), (Some(4.0), Some(3.0)));
         assert_eq!((metrics[1].sum, metrics[1].max), (None, Some(250.5)));
+        // What Flink 1.20 answered for a datagen source's vertex a second after it started.
+        let unmeasured: Vec<Metric> = serde_json::from_str(
+            r#"[{"id":"numRecordsIn","max":0.0,"sum":0.0},{"id":"numRecordsOut","max":20.0,"sum":20.0},
+            {"id":"busyTimeMsPerSecond","max":"NaN","sum":"NaN"},
+            {"id":"backPressuredTimeMsPerSecond","max":0.0,"sum":0.0}]"#,
+        )
+        .unwrap();
+        assert_eq!(unmeasured[1].sum, Some(20.0));
+        assert_eq!((unmeasured[2].sum, unmeasured[2].max), (None, None));
         let restarts: Vec<JobMetric> =
             serde_json::from_str(r#"[{"id":"numRestarts","value":"2"}]"#).unwrap();
         assert_eq!(restarts[0].value, "2");

@@ -268,15 +268,23 @@ pub struct TableStatus {
     pub restored_from: Option<Checkpoint>,
 }
 
-/// Every table of `project`, parents first, with its job on `cluster`: its state, the records
-/// it read and wrote, its last checkpoint.
+/// The tables of `project` (those named in `tables`, every one when it is empty), parents
+/// first, each with its job on `cluster`: its state, the records it read and wrote, its last
+/// checkpoint. A name that is not a table of the folder is [`PipelineError::UnknownTable`].
 pub async fn status(
     project: &Project,
     cluster: &Cluster,
+    tables: &[String],
 ) -> Result<Vec<TableStatus>, PipelineError> {
+    project.check_tables(tables)?;
     let rest = cluster.rest_client();
     let live = live_jobs(&rest).await?;
-    let rows = project.graph().order.iter().map(|table| {
+    let shown = project
+        .graph()
+        .order
+        .iter()
+        .filter(|table| tables.is_empty() || tables.contains(table));
+    let rows = shown.map(|table| {
         let job = project.job(table).map(|j| cluster.job_name(&j.table));
         let running = job.as_ref().and_then(|n| live.get(n)).cloned();
         let rest = &rest;

@@ -26,6 +26,7 @@ mod tables;
 
 use std::ops::Range;
 
+pub(crate) use cursor::ident_text;
 pub use tables::{Redeclared, Tables};
 
 pub use model::{
