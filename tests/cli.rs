@@ -681,3 +681,46 @@ fn a_scripts_set_pipeline_name_names_the_job_unless_job_name_is_given() {
     let out = flinkit(&args, None);
     assert_eq!(json(&out)["name"], "given");
 }
+
+#[test]
+fn a_key_value_flag_without_its_equals_sign_is_refused_without_repeating_it() {
+    for args in [
+        vec![
+            "produce",
+            "kafka",
+            "t",
+            "-X",
+            "sasl.password:s3cret",
+            "--value",
+            "{}",
+        ],
+        vec![
+            "consume",
+            "kafka",
+            "t",
+            "-X",
+            "sasl.password:s3cret",
+            "--format",
+            "json",
+        ],
+        vec![
+            "launch",
+            "--dry-run",
+            "--var",
+            "TOKEN:s3cret",
+            "--sql",
+            "SELECT 1",
+        ],
+        vec!["run", "--file", "x.sql", "--set", "s3cret"],
+    ] {
+        let out = flinkit(&args, None);
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {printed}");
+        assert!(printed.contains("takes KEY=VALUE"), "{args:?}: {printed}");
+        assert!(!printed.contains("s3cret"), "{args:?}: {printed}");
+    }
+}

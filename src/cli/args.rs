@@ -69,7 +69,7 @@ impl SqlArgs {
 #[derive(Args, Debug, Clone)]
 pub struct VarArgs {
     /// A value for `${NAME}` in option values (repeatable; wins over the environment).
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = key_value)]
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = KeyValue)]
     pub vars: Vec<(String, String)>,
 }
 
@@ -159,12 +159,40 @@ impl From<TargetArg> for Target {
     }
 }
 
-/// Parses `KEY=VALUE`.
-pub fn key_value(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .filter(|(k, _)| !k.is_empty())
-        .ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))
+/// The parser of `KEY=VALUE` flags (`--var`, `-X`, `--set`, …): the name trimmed, the value
+/// after the first `=`. Its error never repeats the argument, which may hold a secret
+/// (`-X sasl.password:…` written without its `=`).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyValue;
+
+impl clap::builder::TypedValueParser for KeyValue {
+    type Value = (String, String);
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        value
+            .to_str()
+            .and_then(|text| text.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| {
+                let flag = arg
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| "KEY=VALUE".into());
+                clap::Error::raw(
+                    clap::error::ErrorKind::ValueValidation,
+                    format!(
+                        "{flag} takes KEY=VALUE: a name, `=`, then the value (the argument given \
+                         is not shown, as it may hold a secret)\n"
+                    ),
+                )
+                .with_cmd(cmd)
+            })
+    }
 }
 
 /// `--jar`: jars a script gets beyond the runner and the connectors flinkit fetches itself.

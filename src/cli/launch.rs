@@ -18,7 +18,7 @@ use flinkit::sql::Script;
 use serde::Serialize;
 use serde_json::json;
 
-use super::args::{ClusterArgs, JarArgs, SqlArgs, TargetArg, VarArgs, key_value};
+use super::args::{ClusterArgs, JarArgs, KeyValue, SqlArgs, TargetArg, VarArgs};
 use super::progress::Reporter;
 use super::{Context, Format, InvalidInput, Reported, output, validate};
 
@@ -53,7 +53,7 @@ pub struct LaunchArgs {
     #[arg(long, value_name = "PORT")]
     pub web_port: Option<u16>,
     /// Flink configuration for the local cluster, e.g. `parallelism.default=2` (repeatable).
-    #[arg(long = "conf", value_name = "KEY=VALUE", value_parser = key_value)]
+    #[arg(long = "conf", value_name = "KEY=VALUE", value_parser = KeyValue)]
     pub conf: Vec<(String, String)>,
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -61,7 +61,7 @@ pub struct LaunchArgs {
     #[arg(long)]
     pub keep_session: bool,
     /// A Flink option for the job, like a SET statement (repeatable; every target).
-    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = KeyValue)]
     pub set: Vec<(String, String)>,
     /// The job's parallelism (default: the cluster's).
     #[arg(long, value_name = "N", value_parser = super::values::parallelism)]

@@ -57,7 +57,7 @@ pub struct ProduceArgs {
     #[arg(long)]
     pub envelope: bool,
     /// A property (Kafka header) on every record (repeatable).
-    #[arg(long = "property", value_name = "KEY=VALUE", value_parser = super::args::key_value)]
+    #[arg(long = "property", value_name = "KEY=VALUE", value_parser = super::args::KeyValue)]
     pub properties: Vec<(String, String)>,
     /// Skip the first N lines of --file (resume an interrupted run).
     #[arg(long, value_name = "N", default_value_t = 0)]

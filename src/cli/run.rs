@@ -17,7 +17,7 @@ use flinkit::launch::{Options, Target};
 use flinkit::provision::Cache;
 use flinkit::run::{self, RunError, RunEvent, RunOptions};
 
-use super::args::{ClusterArgs, TargetArg, key_value};
+use super::args::{ClusterArgs, KeyValue, TargetArg};
 use super::{Context, Format, InvalidInput, Reported, output};
 
 /// Flags of `flinkit run`.
@@ -36,7 +36,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "P", value_parser = super::values::traffic_pattern)]
     pub traffic_pattern: Option<String>,
     /// Replay a file of JSON rows into a source table instead of generated rows (repeatable).
-    #[arg(long = "rows", value_name = "TABLE=FILE", value_parser = key_value)]
+    #[arg(long = "rows", value_name = "TABLE=FILE", value_parser = KeyValue)]
     pub rows: Vec<(String, String)>,
     /// Where the job runs (default: FLINKIT_TARGET, flinkit.toml, else local).
     #[arg(long, value_enum)]
@@ -49,7 +49,7 @@ pub struct RunArgs {
     pub kafka: Option<String>,
     /// A Flink option for the job, like a SET statement (repeatable), e.g.
     /// `execution.checkpointing.interval=5s`.
-    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = KeyValue)]
     pub set: Vec<(String, String)>,
     /// Write the report as one self-contained HTML page with charts.
     #[arg(long, value_name = "FILE.html")]

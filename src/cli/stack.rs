@@ -37,7 +37,8 @@ pub enum RuntimeArg {
 /// Flags every stack subcommand shares.
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// Services, comma-separated: flink, gateway, kafka, pulsar, postgres (default: all).
+    /// Services, comma-separated: flink, gateway, kafka, pulsar, postgres, schema-registry
+    /// (default: all).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub services: Vec<String>,
     /// How to run the stack.

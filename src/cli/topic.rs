@@ -58,7 +58,7 @@ pub struct TopicArgs {
     /// A client setting: any librdkafka property for Kafka (`-X compression.type=lz4`); for
     /// Pulsar batch.size, batch.bytes, batch.delay.ms, compression, max.pending, auth.token; for
     /// a jdbc table username, password.
-    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = super::args::key_value)]
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = super::args::KeyValue)]
     pub settings: Vec<(String, String)>,
     /// How long to wait for the broker to answer at the start.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::values::duration)]

@@ -666,6 +666,10 @@ pub fn parse_services(list: &[String]) -> Result<Vec<Service>, StackError> {
         services.push(service);
     }
     if services.is_empty() {
+        // No list means every service; a list of nothing (`--services ""`) is a mistake.
+        if !list.is_empty() {
+            return Err(StackError::UnknownService(list.join(",")));
+        }
         services.extend(Service::ALL);
     }
     services.sort();
@@ -689,6 +693,11 @@ mod tests {
             parse_services(&list("kafka,zookeeper")),
             Err(StackError::UnknownService(name)) if name == "zookeeper"
         ));
+        assert!(matches!(
+            parse_services(&list("")),
+            Err(StackError::UnknownService(_))
+        ));
+        assert!(parse_services(&list(" , ")).is_err());
     }
 
     #[test]
