@@ -593,6 +593,116 @@ fn type_text(avro: &Value) -> Result<String, String> {
     Ok(base + NOT_NULL)
 }
 
+/// The option that makes Flink's Pulsar sink announce the topic's schema
+/// (`Schema.AUTO_PRODUCE_BYTES`, each record checked against it) instead of sending its
+/// records without one (`Schema.BYTES`).
+pub const FLINK_SINK_VALIDATES: &str = "pulsar.sink.validateSinkMessageBytes";
+
+/// Whether `topic`'s namespace takes only producers that announce the topic's schema
+/// (`schemaValidationEnforced`), read through the admin API at `admin` as [`topic_schema`]
+/// reads the schema; `false` when the admin API refuses the credentials.
+pub async fn schema_validation_enforced(
+    admin: &str,
+    topic: &str,
+    settings: &[(String, String)],
+    timeout: Duration,
+) -> Result<bool, BridgeError> {
+    let client = admin_client(timeout, settings)?;
+    let path = admin_path(topic);
+    let namespace = path
+        .split('/')
+        .skip(1)
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("/");
+    let url = format!(
+        "{}/admin/v2/namespaces/{namespace}/schemaValidationEnforced",
+        admin.trim_end_matches('/')
+    );
+    let answer = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| admin_unreachable(admin, timeout, e))?;
+    if !answer.status().is_success() {
+        tracing::debug!(status = %answer.status(), "schemaValidationEnforced is not known");
+        return Ok(false);
+    }
+    let body = answer
+        .text()
+        .await
+        .map_err(|e| admin_unreachable(admin, timeout, e))?;
+    Ok(body.trim() == "true")
+}
+
+impl TopicSchema {
+    /// Why a Flink job cannot read (`writes` false) or write `table` on `topic`, which has
+    /// this schema; `None` when it can. Flink's Pulsar connector reads and writes the bytes of
+    /// the table's format: an `avro` table's records are Avro binary of the schema Flink
+    /// derives from its columns, a `json` table's are JSON, so those must be this schema's
+    /// records. Its sink announces no schema unless the table sets [`FLINK_SINK_VALIDATES`]
+    /// to `true`, and a namespace that enforces schemas (`enforced`) refuses such a producer
+    /// (`IncompatibleSchemaException`, and the job fails). Tables in other formats are not
+    /// checked.
+    pub fn flink_refusal(
+        &self,
+        topic: &str,
+        table: &TableSpec,
+        writes: bool,
+        validates: bool,
+        enforced: bool,
+    ) -> Option<String> {
+        let topic = full_topic(topic);
+        let fit = match (self.kind.as_str(), table.value_format) {
+            ("AVRO", Format::Avro) => self.fits_avro(table),
+            ("JSON", Format::Json) => self.fits(table),
+            ("AVRO" | "JSON", Format::Avro | Format::Json) => Err(format!(
+                "its {} schema takes {} records, and the table's format is {}",
+                self.kind,
+                if self.kind == "AVRO" {
+                    "Avro binary"
+                } else {
+                    "JSON"
+                },
+                table.value_format.as_str()
+            )),
+            _ => return None,
+        };
+        let head = format!(
+            "topic {topic} has a registered {} schema (version {})",
+            self.kind, self.version
+        );
+        if let Err(why) = fit {
+            let declare = match self.columns() {
+                Some(columns) if self.kind == "AVRO" => {
+                    format!("declare the value columns {columns}, with 'format' = 'avro'")
+                }
+                Some(columns) => {
+                    format!("declare the value columns {columns}, with 'format' = 'json'")
+                }
+                None => "declare the table's columns as the schema has them".into(),
+            };
+            let what = if writes {
+                "the job would write records the topic's schema does not describe (or fail \
+                 on them with 'pulsar.sink.validateSinkMessageBytes' = 'true')"
+            } else {
+                "the job would fail to decode the topic's records"
+            };
+            return Some(format!("{head}: {why}; {what}.\nWhat to do: {declare}"));
+        }
+        (writes && enforced && !validates).then(|| {
+            format!(
+                "{head}, and its namespace takes only producers that announce the topic's \
+                 schema (schemaValidationEnforced); Flink's Pulsar sink sends its records \
+                 without one, so the broker would refuse it (IncompatibleSchemaException) and \
+                 the job would fail.\nWhat to do: add '{FLINK_SINK_VALIDATES}' = 'true' to the \
+                 table's WITH options: the sink then announces the topic's schema and checks \
+                 each record against it"
+            )
+        })
+    }
+}
+
 /// `table` with `codec` for its value.
 fn with_value_codec(table: &TableSpec, codec: AvroCodec) -> TableSpec {
     TableSpec {
