@@ -103,7 +103,7 @@ fn registered(topic: &str) -> Option<Value> {
 }
 
 /// The Java side: `produce TOPIC VERSION N` sends N users with `Schema.AVRO` of the POJO of
-/// that version (2 adds a nullable `email`, a compatible change); `consume TOPIC N` reads N records with
+/// that version (2 adds a nullable `email`, a compatible change), keyed by name; `consume TOPIC N` reads N records with
 /// `Schema.AUTO_CONSUME()` and prints each as a JSON line of its fields and schema version.
 const JAVA: &str = r#"
 import java.io.PrintStream;
@@ -169,7 +169,7 @@ public class AvroClient {
                             u.age = 20 + i;
                             u.score = i == 1 ? null : i + 0.5;
                             u.tags = Arrays.asList("t" + i, "x");
-                            p.send(u);
+                            p.newMessage().key(u.name).value(u).send();
                         }
                     }
                 } else {
@@ -181,7 +181,7 @@ public class AvroClient {
                             u.score = 2.25;
                             u.tags = Collections.emptyList();
                             u.email = "u" + i + "@example.com";
-                            p.send(u);
+                            p.newMessage().key(u.name).value(u).send();
                         }
                     }
                 }
@@ -313,11 +313,48 @@ fn records_javas_client_wrote_are_decoded_with_the_version_that_wrote_them() {
     let out = flinkit(&["consume", "--table", "users", "-f", &sql, "--timeout", "3s"]);
     let read = values(&out);
     assert_eq!(read.len(), 3);
+    let mut rows = Vec::new();
     for (read, expected) in read.iter().zip(&expected) {
         let mut expected = expected.clone();
         expected.as_object_mut().unwrap().remove("email");
         assert_eq!(*read, expected);
+        rows.push(expected);
     }
+
+    // As an upsert table keyed by name (`--upsert`): each record too by its own version.
+    let path = dir.path().join("upsert.sql");
+    std::fs::write(
+        &path,
+        format!(
+            "CREATE TABLE users (name STRING, age INT NOT NULL, score DOUBLE, tags ARRAY<STRING>, \
+             PRIMARY KEY (name) NOT ENFORCED) WITH ('connector' = 'upsert-pulsar', \
+             'topics' = '{topic}', 'service-url' = '{}', 'admin-url' = '{}', \
+             'key.format' = 'raw', 'value.format' = 'avro');\n",
+            url(),
+            admin()
+        ),
+    )
+    .unwrap();
+    let out = flinkit(&[
+        "consume",
+        "--table",
+        "users",
+        "-f",
+        path.to_str().unwrap(),
+        "--timeout",
+        "3s",
+        "--upsert",
+        "--format",
+        "json",
+    ]);
+    assert_success(&out);
+    rows.sort_by_key(|row| row["name"].to_string());
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        json!({ "rows": rows }),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
