@@ -514,17 +514,28 @@ fn shape(avro: &Value) -> Value {
 /// The Flink SQL type of an Avro type (as Flink's `AvroSchemaConverter.convertToDataType`
 /// maps it): a union with `null` is nullable, anything else NOT NULL.
 fn flink_type(avro: &Value) -> Result<DataType, String> {
-    DataType::parse(&type_text(avro)?)
+    DataType::parse(&type_text(avro, false)?)
 }
 
-fn type_text(avro: &Value) -> Result<String, String> {
+/// The Flink SQL type a reader decodes an Avro type into: [`flink_type`]'s, and also the types
+/// no table's derived schema has, as `AvroSchemaConverter.convertToDataType` maps them with
+/// Flink 1.20's default legacy timestamp mapping — `enum` → STRING, `fixed` → VARBINARY(size)
+/// (DECIMAL with the decimal logical type), `timestamp-micros` → TIMESTAMP(6), `time-micros`
+/// → TIME(6), `local-timestamp-millis`/`-micros` → BIGINT.
+fn read_type(avro: &Value) -> Result<DataType, String> {
+    DataType::parse(&type_text(avro, true)?)
+}
+
+/// The Flink type of `avro` as text: as a table declares it to write it ([`flink_type`]), or
+/// with `reading` as a reader decodes it ([`read_type`]).
+fn type_text(avro: &Value, reading: bool) -> Result<String, String> {
     const NOT_NULL: &str = " NOT NULL";
     let base = match avro {
         Value::Array(branches) => {
             let rest: Vec<&Value> = branches.iter().filter(|b| *b != "null").collect();
             return match rest.as_slice() {
                 [one] if rest.len() < branches.len() => {
-                    let inner = type_text(one)?;
+                    let inner = type_text(one, reading)?;
                     Ok(inner.strip_suffix(NOT_NULL).unwrap_or(&inner).to_string())
                 }
                 _ => Err(format!(
@@ -549,6 +560,18 @@ fn type_text(avro: &Value) -> Result<String, String> {
                 (Some("int"), Some("date")) => "DATE".to_string(),
                 (Some("int"), Some("time-millis")) => "TIME(3)".to_string(),
                 (Some("long"), Some("timestamp-millis")) => "TIMESTAMP(3)".to_string(),
+                (Some("long"), Some("timestamp-micros")) if reading => "TIMESTAMP(6)".to_string(),
+                (Some("long"), Some("time-micros")) if reading => "TIME(6)".to_string(),
+                (Some("long"), Some("local-timestamp-millis" | "local-timestamp-micros"))
+                    if reading =>
+                {
+                    "BIGINT".to_string()
+                }
+                (Some("fixed"), Some("decimal")) if reading => format!(
+                    "DECIMAL({}, {})",
+                    map.get("precision").and_then(Value::as_u64).unwrap_or(10),
+                    map.get("scale").and_then(Value::as_u64).unwrap_or(0)
+                ),
                 (Some("bytes"), Some("decimal")) => format!(
                     "DECIMAL({}, {})",
                     map.get("precision").and_then(Value::as_u64).unwrap_or(10),
@@ -568,7 +591,7 @@ fn type_text(avro: &Value) -> Result<String, String> {
                         .flatten()
                         .map(|f| {
                             let name = f.get("name").and_then(Value::as_str).unwrap_or_default();
-                            type_text(f.get("type").unwrap_or(&Value::Null))
+                            type_text(f.get("type").unwrap_or(&Value::Null), reading)
                                 .map(|t| format!("{name} {t}"))
                         })
                         .collect::<Result<Vec<_>, String>>()?;
@@ -576,16 +599,21 @@ fn type_text(avro: &Value) -> Result<String, String> {
                 }
                 (Some("array"), None) => format!(
                     "ARRAY<{}>",
-                    type_text(map.get("items").unwrap_or(&Value::Null))?
+                    type_text(map.get("items").unwrap_or(&Value::Null), reading)?
                 ),
                 (Some("map"), None) => format!(
                     "MAP<STRING NOT NULL, {}>",
-                    type_text(map.get("values").unwrap_or(&Value::Null))?
+                    type_text(map.get("values").unwrap_or(&Value::Null), reading)?
+                ),
+                (Some("enum"), None) if reading => "STRING".to_string(),
+                (Some("fixed"), None) if reading => format!(
+                    "VARBINARY({})",
+                    map.get("size").and_then(Value::as_u64).unwrap_or(1)
                 ),
                 (Some("enum" | "fixed"), None) => {
                     return Err(format!("an Avro {kind} is not a type the bridge writes"));
                 }
-                _ => return type_text(kind),
+                _ => return type_text(kind, reading),
             }
         }
         other => return Err(format!("{other} is not an Avro type")),
@@ -770,7 +798,7 @@ impl AvroReading {
                     .avro_fields()?
                     .into_iter()
                     .map(|(name, avro)| {
-                        let data_type = flink_type(&avro)
+                        let data_type = read_type(&avro)
                             .map_err(|why| format!("the schema's field `{name}`: {why}"))?;
                         Ok((name.clone(), Field { name, data_type }))
                     })
@@ -1065,6 +1093,41 @@ mod tests {
             let avro: Value = serde_json::from_str(avro).unwrap();
             assert!(flink_type(&avro).is_err(), "{avro}");
         }
+        // What a reader decodes them into (no table's derived schema has these types).
+        let read = [
+            (
+                r#"{"type":"enum","name":"E","symbols":["A"]}"#,
+                "STRING NOT NULL",
+            ),
+            (
+                r#"[{"type":"enum","name":"E","symbols":["A"]},"null"]"#,
+                "STRING",
+            ),
+            (
+                r#"{"type":"fixed","name":"F","size":16}"#,
+                "VARBINARY(16) NOT NULL",
+            ),
+            (
+                r#"{"type":"fixed","name":"D","size":5,"logicalType":"decimal","precision":9,"scale":2}"#,
+                "DECIMAL(9, 2) NOT NULL",
+            ),
+            // TIMESTAMP(6): 6 is the default precision, which the type does not show.
+            (
+                r#"{"type":"long","logicalType":"timestamp-micros"}"#,
+                "TIMESTAMP NOT NULL",
+            ),
+            (
+                r#"{"type":"long","logicalType":"local-timestamp-millis"}"#,
+                "BIGINT NOT NULL",
+            ),
+            (r#"["long","null"]"#, "BIGINT"),
+        ];
+        for (avro, flink) in read {
+            let avro: Value = serde_json::from_str(avro).unwrap();
+            assert_eq!(read_type(&avro).unwrap().to_string(), flink, "{avro}");
+        }
+        let union: Value = serde_json::from_str(r#"["null","int","string"]"#).unwrap();
+        assert!(read_type(&union).is_err());
     }
 
     #[test]
