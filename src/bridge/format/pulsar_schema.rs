@@ -373,6 +373,13 @@ impl TopicSchema {
     /// Whether a table's JSON rows fit a JSON schema's record fields: every value column is a
     /// field of a type that takes it, and every field the table lacks may be null.
     fn fits(&self, table: &TableSpec) -> Result<(), String> {
+        self.fits_json(table, true)
+    }
+
+    /// [`TopicSchema::fits`] for a writer (`writes`), or for a reader: Flink's `json` format
+    /// reads a column the records lack as null and skips fields it has no column for, so a
+    /// reader needs only the types of the columns the schema has to match.
+    fn fits_json(&self, table: &TableSpec, writes: bool) -> Result<(), String> {
         let definition: Value = serde_json::from_str(&self.data)
             .map_err(|e| format!("its definition is not JSON ({e})"))?;
         let Some(fields) = definition.get("fields").and_then(Value::as_array) else {
@@ -385,6 +392,9 @@ impl TopicSchema {
         let names: Vec<&str> = named.iter().map(|(n, _)| *n).collect();
         for column in &table.value_fields {
             let Some((_, field)) = named.iter().find(|(n, _)| n == column) else {
+                if !writes {
+                    continue;
+                }
                 return Err(format!(
                     "column `{column}` is not a field of the schema (it has {})",
                     names.join(", ")
@@ -439,7 +449,7 @@ impl TopicSchema {
                     .get("type")
                     .and_then(Value::as_array)
                     .is_some_and(|types| types.iter().any(|t| t == "null"));
-            if !optional && !table.value_fields.iter().any(|c| c == name) {
+            if writes && !optional && !table.value_fields.iter().any(|c| c == name) {
                 return Err(format!(
                     "the schema requires field `{name}`, which `{}` does not have",
                     table.name
@@ -683,7 +693,7 @@ impl TopicSchema {
         let topic = full_topic(topic);
         let fit = match (self.kind.as_str(), table.value_format) {
             ("AVRO", Format::Avro) => self.fits_avro(table),
-            ("JSON", Format::Json) => self.fits(table),
+            ("JSON", Format::Json) => self.fits_json(table, writes),
             ("AVRO" | "JSON", Format::Avro | Format::Json) => Err(format!(
                 "its {} schema takes {} records, and the table's format is {}",
                 self.kind,
@@ -1060,6 +1070,44 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_flink_job_is_refused_what_its_connector_would_fail_on() {
+        let json = schema(
+            "JSON",
+            r#"{"name": "name", "type": "string"}, {"name": "age", "type": "int"}"#,
+        );
+        // A reader needs only its columns' types to match; a writer every required field.
+        let reader = table("json");
+        assert_eq!(
+            json.flink_refusal("users", &reader, false, false, true),
+            None
+        );
+        let err = json
+            .flink_refusal("users", &reader, true, true, true)
+            .unwrap();
+        assert!(
+            err.contains("(version 3)") && err.contains("What to do"),
+            "{err}"
+        );
+        // A sink that fits, in a namespace that enforces schemas, needs the option.
+        let avro = schema("AVRO", r#"{"name": "name", "type": ["null", "string"]}"#);
+        let sink = avro_table("name STRING");
+        assert_eq!(avro.flink_refusal("users", &sink, true, true, true), None);
+        assert_eq!(avro.flink_refusal("users", &sink, true, false, false), None);
+        let err = avro
+            .flink_refusal("users", &sink, true, false, true)
+            .unwrap();
+        assert!(
+            err.contains("'pulsar.sink.validateSinkMessageBytes' = 'true'"),
+            "{err}"
+        );
+        // Other formats are the connector's bytes as they are: not checked.
+        assert_eq!(
+            avro.flink_refusal("users", &table("raw"), true, false, true),
+            None
+        );
     }
 
     #[test]
