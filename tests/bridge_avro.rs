@@ -176,6 +176,83 @@ fn flinkit_reads_what_confluents_client_wrote_with_its_own_schema() {
     );
 }
 
+/// Records Confluent's client wrote with Avro types Flink maps to its own
+/// (`AvroSchemaConverter.convertToDataType`, Flink 1.20's default legacy timestamp mapping):
+/// `enum` → STRING, `fixed` → VARBINARY(size), `decimal` on `fixed` → DECIMAL,
+/// `timestamp-micros` → TIMESTAMP(6), `local-timestamp-millis`/`-micros` → BIGINT, and unions
+/// of `null` with one type, in either order, → that type, nullable. `consume --upsert` shows
+/// them as Flink reads them, with the table as written and with the table giving that schema
+/// in `'value.avro-confluent.schema'`, which Flink needs to read an enum (FLINK-24544); writing
+/// with that option is refused, saying why.
+#[test]
+fn flinkit_reads_the_avro_types_flink_maps_from_confluents_client() {
+    if !ready(&[Service::Kafka, Service::SchemaRegistry]) {
+        return;
+    }
+    let Some(python) = python() else { return };
+    let topic = unique("python-types");
+    let schema = confluent_client(
+        &python,
+        &["types", &kafka_url(), &registry_url(), &topic],
+        None,
+    );
+    let table = |own_schema: &str| {
+        format!(
+            "CREATE TABLE readings (id STRING NOT NULL, status STRING NOT NULL, \
+             digest VARBINARY(4) NOT NULL, amount DECIMAL(9, 2) NOT NULL, \
+             at_us TIMESTAMP(6) NOT NULL, local_ms BIGINT NOT NULL, local_us BIGINT NOT NULL, \
+             note STRING, mode STRING, PRIMARY KEY (id) NOT ENFORCED) WITH ( \
+             'connector' = 'upsert-kafka', 'topic' = '{topic}', \
+             'properties.bootstrap.servers' = '{kafka}', 'key.format' = 'raw', \
+             'value.format' = 'avro-confluent', 'value.avro-confluent.url' = '{registry}'{own_schema})",
+            kafka = kafka_url(),
+            registry = registry_url(),
+        )
+    };
+    let expected = json!({"rows": [
+        {"id": "r1", "status": "ON", "digest": "AAH+/w==", "amount": 1234567.89,
+         "at_us": "2024-02-29 23:59:58.123456", "local_ms": 1_704_164_645_678_i64,
+         "local_us": 1_704_164_645_678_901_i64, "note": "x", "mode": "B"},
+        {"id": "r2", "status": "OFF", "digest": "YWJjZA==", "amount": -0.05,
+         "at_us": "1970-01-01 00:00:00.000001", "local_ms": -1,
+         "local_us": 946_684_800_000_000_i64, "note": null, "mode": null},
+    ]});
+    let dir = tempfile::tempdir().unwrap();
+    let own = format!(", 'value.avro-confluent.schema' = '{}'", schema.trim());
+    for (name, sql) in [("plain.sql", table("")), ("own.sql", table(&own))] {
+        let sql = write_temp(&dir, name, &sql);
+        let out = flinkit(&[
+            "consume",
+            "--table",
+            "readings",
+            "-f",
+            &sql,
+            "--timeout",
+            "3s",
+            "--upsert",
+            "--format",
+            "json",
+        ]);
+        assert_success(&out);
+        assert_eq!(json(&out), expected, "{name}");
+    }
+    let out = flinkit(&[
+        "produce",
+        "--table",
+        "readings",
+        "-f",
+        &dir.path().join("own.sql").display().to_string(),
+        "--value",
+        "{\"id\":\"r3\",\"status\":\"ON\"}",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("'value.avro-confluent.schema' is set"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn a_registry_that_does_not_answer_is_a_runtime_failure_naming_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -103,8 +103,9 @@ fn registered(topic: &str) -> Option<Value> {
 }
 
 /// The Java side: `produce TOPIC VERSION N` sends N users with `Schema.AVRO` of the POJO of
-/// that version (2 adds a nullable `email`, a compatible change); `consume TOPIC N` reads N records with
-/// `Schema.AUTO_CONSUME()` and prints each as a JSON line of its fields and schema version.
+/// that version (2 adds a nullable `email`, a compatible change), keyed by name; `consume TOPIC N` reads N records with
+/// `Schema.AUTO_CONSUME()` and prints each as a JSON line of its fields and schema version;
+/// `produce-typed TOPIC` sends two records of a class with an enum field.
 const JAVA: &str = r#"
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
@@ -135,6 +136,15 @@ public class AvroClient {
         }
     }
 
+    // A record with an Avro enum (nullable, as Java's reflection makes it) and a fixed-size
+    // number: what no table's derived schema has.
+    public static class Typed {
+        public enum Status { ON, OFF }
+        public String name;
+        public Status status;
+        public long count;
+    }
+
     static String quote(String s) {
         StringBuilder out = new StringBuilder("\"");
         for (char c : s.toCharArray()) {
@@ -159,7 +169,19 @@ public class AvroClient {
         PrintStream out = new PrintStream(System.out, true, "UTF-8");
         String url = System.getenv("PULSAR_URL");
         try (PulsarClient client = PulsarClient.builder().serviceUrl(url).build()) {
-            if (args[0].equals("produce")) {
+            if (args[0].equals("produce-typed")) {
+                try (Producer<Typed> p = client.newProducer(Schema.AVRO(Typed.class)).topic(args[1]).create()) {
+                    Typed t = new Typed();
+                    t.name = "a";
+                    t.status = Typed.Status.ON;
+                    t.count = 5_000_000_000L;
+                    p.send(t);
+                    t.name = "b";
+                    t.status = null;
+                    t.count = -1;
+                    p.send(t);
+                }
+            } else if (args[0].equals("produce")) {
                 int n = Integer.parseInt(args[3]);
                 if (args[2].equals("1")) {
                     try (Producer<V1.User> p = client.newProducer(Schema.AVRO(V1.User.class)).topic(args[1]).create()) {
@@ -169,7 +191,7 @@ public class AvroClient {
                             u.age = 20 + i;
                             u.score = i == 1 ? null : i + 0.5;
                             u.tags = Arrays.asList("t" + i, "x");
-                            p.send(u);
+                            p.newMessage().key(u.name).value(u).send();
                         }
                     }
                 } else {
@@ -181,7 +203,7 @@ public class AvroClient {
                             u.score = 2.25;
                             u.tags = Collections.emptyList();
                             u.email = "u" + i + "@example.com";
-                            p.send(u);
+                            p.newMessage().key(u.name).value(u).send();
                         }
                     }
                 }
@@ -313,11 +335,79 @@ fn records_javas_client_wrote_are_decoded_with_the_version_that_wrote_them() {
     let out = flinkit(&["consume", "--table", "users", "-f", &sql, "--timeout", "3s"]);
     let read = values(&out);
     assert_eq!(read.len(), 3);
+    let mut rows = Vec::new();
     for (read, expected) in read.iter().zip(&expected) {
         let mut expected = expected.clone();
         expected.as_object_mut().unwrap().remove("email");
         assert_eq!(*read, expected);
+        rows.push(expected);
     }
+
+    // As an upsert table keyed by name (`--upsert`): each record too by its own version.
+    let path = dir.path().join("upsert.sql");
+    std::fs::write(
+        &path,
+        format!(
+            "CREATE TABLE users (name STRING, age INT NOT NULL, score DOUBLE, tags ARRAY<STRING>, \
+             PRIMARY KEY (name) NOT ENFORCED) WITH ('connector' = 'upsert-pulsar', \
+             'topics' = '{topic}', 'service-url' = '{}', 'admin-url' = '{}', \
+             'key.format' = 'raw', 'value.format' = 'avro');\n",
+            url(),
+            admin()
+        ),
+    )
+    .unwrap();
+    let out = flinkit(&[
+        "consume",
+        "--table",
+        "users",
+        "-f",
+        path.to_str().unwrap(),
+        "--timeout",
+        "3s",
+        "--upsert",
+        "--format",
+        "json",
+    ]);
+    assert_success(&out);
+    rows.sort_by_key(|row| row["name"].to_string());
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        json!({ "rows": rows }),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Without a table, `consume` decodes a schema's fields into the types Flink reads them as:
+/// an enum (which no table's derived schema has, so no `avro` table reads it) as its symbol.
+#[test]
+fn an_enum_field_javas_client_wrote_is_read_as_its_symbol() {
+    if !pulsar_up() {
+        return;
+    }
+    let namespace = Namespace::new(false);
+    let topic = namespace.topic("typed");
+    let dir = tempfile::tempdir().unwrap();
+    java(dir.path(), &["produce-typed", &topic]);
+    let out = flinkit(&[
+        "consume",
+        "pulsar",
+        &topic,
+        "--endpoint",
+        &url(),
+        "--timeout",
+        "3s",
+    ]);
+    assert_eq!(
+        values(&out),
+        [
+            json!({"name": "a", "status": "ON", "count": 5_000_000_000_i64}),
+            json!({"name": "b", "status": null, "count": -1}),
+        ],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -622,13 +622,6 @@ fn avro_codec(
         Format::Avro => None,
         Format::AvroConfluent => {
             let key = |name: &str| format!("{prefix}avro-confluent.{name}");
-            if option("avro-confluent.schema").is_some() {
-                return Err(unsupported(format!(
-                    "'{}' is set: the bridge writes the schema Flink derives from the columns \
-                     and does not take a schema of its own yet",
-                    key("schema")
-                )));
-            }
             let url = option("avro-confluent.url")
                 .or_else(|| option("avro-confluent.schema-registry.url"))
                 .ok_or_else(|| unsupported(format!("it has no '{}' option", key("url"))))?;
@@ -666,7 +659,13 @@ fn avro_codec(
             )));
         }
     }
+    let own_schema = (format == Format::AvroConfluent && option("avro-confluent.schema").is_some())
+        .then(|| format!("{prefix}avro-confluent.schema"));
     AvroCodec::new(fields, confluent)
+        .map(|codec| match own_schema {
+            Some(option) => codec.with_own_schema(option),
+            None => codec,
+        })
         .map(|codec| Some(Arc::new(codec)))
         .map_err(|e| unsupported(format!("'{prefix}format' {}: {e}", format.as_str())))
 }

@@ -73,7 +73,18 @@ impl UpsertView {
     /// changelog table's record is a change event applied to the row of its PRIMARY KEY (the
     /// whole row without one): `c`, `r` and `u` put `after` there, `u` and `d` remove `before`.
     pub fn apply(&mut self, record: &InRecord) -> Result<(), DecodeError> {
-        if let Some(table) = &self.table
+        self.apply_decoded_by(record, None)
+    }
+
+    /// Applies one record as [`UpsertView::apply`] does, its key and value decoded by
+    /// `decoder` when given — the view's table as the schema version that wrote the record
+    /// reads it (a Pulsar topic whose messages carry different versions of its schema).
+    pub fn apply_decoded_by(
+        &mut self,
+        record: &InRecord,
+        decoder: Option<&TableSpec>,
+    ) -> Result<(), DecodeError> {
+        if let Some(table) = decoder.or(self.table.as_ref())
             && table.is_changelog()
         {
             let Some(value) = &record.value else {
@@ -112,7 +123,7 @@ impl UpsertView {
             self.rows.remove(key);
             return Ok(());
         };
-        let row = match &self.table {
+        let row = match decoder.or(self.table.as_ref()) {
             Some(table) => table
                 .decode_row(Some(key), value)
                 .map_err(|message| DecodeError::at(record, message))?,

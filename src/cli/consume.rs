@@ -118,25 +118,29 @@ pub fn run(ctx: &Context<'_>, args: &ConsumeArgs) -> anyhow::Result<()> {
             Next::Record(record) => {
                 read += 1;
                 quiet_since = None;
+                // The table that decodes it: on a Pulsar topic with an AVRO schema, as the
+                // schema version that wrote it reads it.
+                let table = match avro.as_mut() {
+                    Some(reading) => match reading.table(record.schema_version) {
+                        Ok(table) => Some(table),
+                        Err(err) => {
+                            if unreadable.insert(record.schema_version) {
+                                eprintln!("warning: {err}");
+                            }
+                            target.table.as_ref()
+                        }
+                    },
+                    None => target.table.as_ref(),
+                };
                 match view.as_mut() {
                     Some(view) => {
-                        if let Err(err) = view.apply(&record) {
+                        // Without a table the view shows keys and values as they are.
+                        let decoder = target.table.as_ref().and(table);
+                        if let Err(err) = view.apply_decoded_by(&record, decoder) {
                             eprintln!("warning: left out of the table: {err}");
                         }
                     }
                     None => {
-                        let table = match avro.as_mut() {
-                            Some(reading) => match reading.table(record.schema_version) {
-                                Ok(table) => Some(table),
-                                Err(err) => {
-                                    if unreadable.insert(record.schema_version) {
-                                        eprintln!("warning: {err}");
-                                    }
-                                    target.table.as_ref()
-                                }
-                            },
-                            None => target.table.as_ref(),
-                        };
                         if !write_line(&mut out, table, &record)? {
                             break;
                         }

@@ -194,6 +194,7 @@ pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
         }
         return Err(InvalidInput(problem.to_string()).into());
     }
+    super::flink_pulsar::check(&script, prepared.substituted())?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))

@@ -23,6 +23,7 @@ mod args;
 mod completions;
 mod consume;
 mod demo;
+mod flink_pulsar;
 mod graph;
 mod jobs;
 mod launch;

@@ -254,6 +254,31 @@ fn open(
     producer.with_context(|| format!("cannot produce to {}", target.describe()))
 }
 
+/// The admin API of a Pulsar endpoint: its `admin-url` setting, else `FLINKIT_PULSAR_ADMIN_URL`,
+/// else for a broker on this machine the local stack's; `None` for a remote broker without one.
+pub(super) fn pulsar_admin(endpoint: &bridge::Endpoint) -> anyhow::Result<Option<String>> {
+    let given = endpoint
+        .settings
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "admin-url")
+        .map(|(_, url)| url.clone())
+        .or_else(|| std::env::var("FLINKIT_PULSAR_ADMIN_URL").ok());
+    let local = ["://localhost:", "://127.0.0.1:", "://[::1]:"]
+        .iter()
+        .any(|host| endpoint.address.contains(host));
+    Ok(match given {
+        Some(url) => Some(url),
+        None if local => Some(Settings::load(None)?.stack.pulsar_admin()),
+        None => {
+            tracing::debug!(
+                "no Pulsar admin URL for a remote broker: the topic's schema is not checked"
+            );
+            None
+        }
+    })
+}
+
 /// The schema registered for a Pulsar target's topic, read through the admin API (with the
 /// API's URL): the table's 'admin-url', else `$FLINKIT_PULSAR_ADMIN_URL`, else — for a broker
 /// on this machine — the local stack's. For a remote broker without an admin URL, and when the
@@ -263,26 +288,8 @@ pub(super) fn pulsar_schema(
     target: &Target,
     timeout: Duration,
 ) -> anyhow::Result<Option<(String, TopicSchema)>> {
-    let given = target
-        .endpoint
-        .settings
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "admin-url")
-        .map(|(_, url)| url.clone())
-        .or_else(|| std::env::var("FLINKIT_PULSAR_ADMIN_URL").ok());
-    let local = ["://localhost:", "://127.0.0.1:", "://[::1]:"]
-        .iter()
-        .any(|host| target.endpoint.address.contains(host));
-    let admin = match given {
-        Some(url) => url,
-        None if local => Settings::load(None)?.stack.pulsar_admin(),
-        None => {
-            tracing::debug!(
-                "no Pulsar admin URL for a remote broker: the topic's schema is not checked"
-            );
-            return Ok(None);
-        }
+    let Some(admin) = pulsar_admin(&target.endpoint)? else {
+        return Ok(None);
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -53,6 +53,9 @@ pub struct AvroCodec {
     schema_json: String,
     schema: Resolved,
     confluent: Option<Subject>,
+    /// The table's own schema option (`value.avro-confluent.schema`), when it gives one:
+    /// messages are still read with their writer's schema, and writing is refused.
+    own_schema: Option<String>,
     id: OnceLock<u32>,
     writers: Mutex<HashMap<u32, Arc<Resolved>>>,
 }
@@ -110,6 +113,7 @@ impl AvroCodec {
             schema_json,
             schema,
             confluent,
+            own_schema: None,
             id: OnceLock::new(),
             writers: Mutex::default(),
         })
@@ -126,9 +130,19 @@ impl AvroCodec {
             schema_json: schema_json.to_string(),
             schema,
             confluent: None,
+            own_schema: None,
             id: OnceLock::new(),
             writers: Mutex::default(),
         })
+    }
+
+    /// This codec for a table that gives its own schema in `option`
+    /// (`value.avro-confluent.schema`): it reads every message with the writer's schema from
+    /// the registry, as it does without the option, and refuses to write
+    /// ([`RegistryError::OwnSchema`]).
+    pub fn with_own_schema(mut self, option: impl Into<String>) -> Self {
+        self.own_schema = Some(option.into());
+        self
     }
 
     /// The Avro schema derived from the columns, as JSON text.
@@ -152,6 +166,11 @@ impl AvroCodec {
         let Some(subject) = &self.confluent else {
             return Ok(None);
         };
+        if let Some(option) = &self.own_schema {
+            return Err(RegistryError::OwnSchema {
+                option: option.clone(),
+            });
+        }
         if let Some(id) = self.id.get() {
             return Ok(Some(*id));
         }
@@ -498,6 +517,19 @@ fn to_json(value: Avro, hint: Option<&DataType>) -> Value {
                 Value::String(d.format("%Y-%m-%d").to_string())
             }),
         Avro::Long(l) => Value::from(l),
+        // Flink reads a timestamp's long into a BIGINT column as it is (and, with its default
+        // legacy mapping, maps the local-timestamp types to BIGINT).
+        Avro::TimestampMillis(n)
+        | Avro::TimestampMicros(n)
+        | Avro::TimestampNanos(n)
+        | Avro::LocalTimestampMillis(n)
+        | Avro::LocalTimestampMicros(n)
+        | Avro::LocalTimestampNanos(n)
+        | Avro::TimeMicros(n)
+            if matches!(kind, Some(TypeKind::BigInt)) =>
+        {
+            Value::from(n)
+        }
         Avro::Float(f) => number_text(&f.to_string()),
         Avro::Double(d) => number_text(&d.to_string()),
         Avro::Bytes(b) | Avro::Fixed(_, b) => Value::String(BASE64.encode(b)),
@@ -725,6 +757,22 @@ mod tests {
             .encode(&row(json!({"n": 1, "r": {"a": null}})))
             .unwrap_err();
         assert!(err.contains("`r.a` is null"), "{err}");
+    }
+
+    #[test]
+    fn a_timestamp_read_into_a_bigint_column_is_its_number() {
+        let schema = r#"{"type": "record", "name": "r", "fields": [
+            {"name": "t", "type": {"type": "long", "logicalType": "local-timestamp-millis"}}]}"#;
+        // 1000 (ms), zig-zag varint.
+        let bytes = [0xd0, 0x0f];
+        let number = AvroCodec::registered(vec![field("t", "BIGINT NOT NULL")], schema).unwrap();
+        assert_eq!(number.decode(&bytes).unwrap()["t"], json!(1000));
+        let time =
+            AvroCodec::registered(vec![field("t", "TIMESTAMP(3) NOT NULL")], schema).unwrap();
+        assert_eq!(
+            time.decode(&bytes).unwrap()["t"],
+            json!("1970-01-01 00:00:01")
+        );
     }
 
     #[test]

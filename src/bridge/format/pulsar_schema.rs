@@ -373,6 +373,13 @@ impl TopicSchema {
     /// Whether a table's JSON rows fit a JSON schema's record fields: every value column is a
     /// field of a type that takes it, and every field the table lacks may be null.
     fn fits(&self, table: &TableSpec) -> Result<(), String> {
+        self.fits_json(table, true)
+    }
+
+    /// [`TopicSchema::fits`] for a writer (`writes`), or for a reader: Flink's `json` format
+    /// reads a column the records lack as null and skips fields it has no column for, so a
+    /// reader needs only the types of the columns the schema has to match.
+    fn fits_json(&self, table: &TableSpec, writes: bool) -> Result<(), String> {
         let definition: Value = serde_json::from_str(&self.data)
             .map_err(|e| format!("its definition is not JSON ({e})"))?;
         let Some(fields) = definition.get("fields").and_then(Value::as_array) else {
@@ -385,6 +392,9 @@ impl TopicSchema {
         let names: Vec<&str> = named.iter().map(|(n, _)| *n).collect();
         for column in &table.value_fields {
             let Some((_, field)) = named.iter().find(|(n, _)| n == column) else {
+                if !writes {
+                    continue;
+                }
                 return Err(format!(
                     "column `{column}` is not a field of the schema (it has {})",
                     names.join(", ")
@@ -439,7 +449,7 @@ impl TopicSchema {
                     .get("type")
                     .and_then(Value::as_array)
                     .is_some_and(|types| types.iter().any(|t| t == "null"));
-            if !optional && !table.value_fields.iter().any(|c| c == name) {
+            if writes && !optional && !table.value_fields.iter().any(|c| c == name) {
                 return Err(format!(
                     "the schema requires field `{name}`, which `{}` does not have",
                     table.name
@@ -514,17 +524,28 @@ fn shape(avro: &Value) -> Value {
 /// The Flink SQL type of an Avro type (as Flink's `AvroSchemaConverter.convertToDataType`
 /// maps it): a union with `null` is nullable, anything else NOT NULL.
 fn flink_type(avro: &Value) -> Result<DataType, String> {
-    DataType::parse(&type_text(avro)?)
+    DataType::parse(&type_text(avro, false)?)
 }
 
-fn type_text(avro: &Value) -> Result<String, String> {
+/// The Flink SQL type a reader decodes an Avro type into: [`flink_type`]'s, and also the types
+/// no table's derived schema has, as `AvroSchemaConverter.convertToDataType` maps them with
+/// Flink 1.20's default legacy timestamp mapping — `enum` → STRING, `fixed` → VARBINARY(size)
+/// (DECIMAL with the decimal logical type), `timestamp-micros` → TIMESTAMP(6), `time-micros`
+/// → TIME(6), `local-timestamp-millis`/`-micros` → BIGINT.
+fn read_type(avro: &Value) -> Result<DataType, String> {
+    DataType::parse(&type_text(avro, true)?)
+}
+
+/// The Flink type of `avro` as text: as a table declares it to write it ([`flink_type`]), or
+/// with `reading` as a reader decodes it ([`read_type`]).
+fn type_text(avro: &Value, reading: bool) -> Result<String, String> {
     const NOT_NULL: &str = " NOT NULL";
     let base = match avro {
         Value::Array(branches) => {
             let rest: Vec<&Value> = branches.iter().filter(|b| *b != "null").collect();
             return match rest.as_slice() {
                 [one] if rest.len() < branches.len() => {
-                    let inner = type_text(one)?;
+                    let inner = type_text(one, reading)?;
                     Ok(inner.strip_suffix(NOT_NULL).unwrap_or(&inner).to_string())
                 }
                 _ => Err(format!(
@@ -549,6 +570,18 @@ fn type_text(avro: &Value) -> Result<String, String> {
                 (Some("int"), Some("date")) => "DATE".to_string(),
                 (Some("int"), Some("time-millis")) => "TIME(3)".to_string(),
                 (Some("long"), Some("timestamp-millis")) => "TIMESTAMP(3)".to_string(),
+                (Some("long"), Some("timestamp-micros")) if reading => "TIMESTAMP(6)".to_string(),
+                (Some("long"), Some("time-micros")) if reading => "TIME(6)".to_string(),
+                (Some("long"), Some("local-timestamp-millis" | "local-timestamp-micros"))
+                    if reading =>
+                {
+                    "BIGINT".to_string()
+                }
+                (Some("fixed"), Some("decimal")) if reading => format!(
+                    "DECIMAL({}, {})",
+                    map.get("precision").and_then(Value::as_u64).unwrap_or(10),
+                    map.get("scale").and_then(Value::as_u64).unwrap_or(0)
+                ),
                 (Some("bytes"), Some("decimal")) => format!(
                     "DECIMAL({}, {})",
                     map.get("precision").and_then(Value::as_u64).unwrap_or(10),
@@ -568,7 +601,7 @@ fn type_text(avro: &Value) -> Result<String, String> {
                         .flatten()
                         .map(|f| {
                             let name = f.get("name").and_then(Value::as_str).unwrap_or_default();
-                            type_text(f.get("type").unwrap_or(&Value::Null))
+                            type_text(f.get("type").unwrap_or(&Value::Null), reading)
                                 .map(|t| format!("{name} {t}"))
                         })
                         .collect::<Result<Vec<_>, String>>()?;
@@ -576,21 +609,136 @@ fn type_text(avro: &Value) -> Result<String, String> {
                 }
                 (Some("array"), None) => format!(
                     "ARRAY<{}>",
-                    type_text(map.get("items").unwrap_or(&Value::Null))?
+                    type_text(map.get("items").unwrap_or(&Value::Null), reading)?
                 ),
                 (Some("map"), None) => format!(
                     "MAP<STRING NOT NULL, {}>",
-                    type_text(map.get("values").unwrap_or(&Value::Null))?
+                    type_text(map.get("values").unwrap_or(&Value::Null), reading)?
+                ),
+                (Some("enum"), None) if reading => "STRING".to_string(),
+                (Some("fixed"), None) if reading => format!(
+                    "VARBINARY({})",
+                    map.get("size").and_then(Value::as_u64).unwrap_or(1)
                 ),
                 (Some("enum" | "fixed"), None) => {
                     return Err(format!("an Avro {kind} is not a type the bridge writes"));
                 }
-                _ => return type_text(kind),
+                _ => return type_text(kind, reading),
             }
         }
         other => return Err(format!("{other} is not an Avro type")),
     };
     Ok(base + NOT_NULL)
+}
+
+/// The option that makes Flink's Pulsar sink announce the topic's schema
+/// (`Schema.AUTO_PRODUCE_BYTES`, each record checked against it) instead of sending its
+/// records without one (`Schema.BYTES`).
+pub const FLINK_SINK_VALIDATES: &str = "pulsar.sink.validateSinkMessageBytes";
+
+/// Whether `topic`'s namespace takes only producers that announce the topic's schema
+/// (`schemaValidationEnforced`), read through the admin API at `admin` as [`topic_schema`]
+/// reads the schema; `false` when the admin API refuses the credentials.
+pub async fn schema_validation_enforced(
+    admin: &str,
+    topic: &str,
+    settings: &[(String, String)],
+    timeout: Duration,
+) -> Result<bool, BridgeError> {
+    let client = admin_client(timeout, settings)?;
+    let path = admin_path(topic);
+    let namespace = path
+        .split('/')
+        .skip(1)
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("/");
+    let url = format!(
+        "{}/admin/v2/namespaces/{namespace}/schemaValidationEnforced",
+        admin.trim_end_matches('/')
+    );
+    let answer = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| admin_unreachable(admin, timeout, e))?;
+    if !answer.status().is_success() {
+        tracing::debug!(status = %answer.status(), "schemaValidationEnforced is not known");
+        return Ok(false);
+    }
+    let body = answer
+        .text()
+        .await
+        .map_err(|e| admin_unreachable(admin, timeout, e))?;
+    Ok(body.trim() == "true")
+}
+
+impl TopicSchema {
+    /// Why a Flink job cannot read (`writes` false) or write `table` on `topic`, which has
+    /// this schema; `None` when it can. Flink's Pulsar connector reads and writes the bytes of
+    /// the table's format: an `avro` table's records are Avro binary of the schema Flink
+    /// derives from its columns, a `json` table's are JSON, so those must be this schema's
+    /// records. Its sink announces no schema unless the table sets [`FLINK_SINK_VALIDATES`]
+    /// to `true`, and a namespace that enforces schemas (`enforced`) refuses such a producer
+    /// (`IncompatibleSchemaException`, and the job fails). Tables in other formats are not
+    /// checked.
+    pub fn flink_refusal(
+        &self,
+        topic: &str,
+        table: &TableSpec,
+        writes: bool,
+        validates: bool,
+        enforced: bool,
+    ) -> Option<String> {
+        let topic = full_topic(topic);
+        let fit = match (self.kind.as_str(), table.value_format) {
+            ("AVRO", Format::Avro) => self.fits_avro(table),
+            ("JSON", Format::Json) => self.fits_json(table, writes),
+            ("AVRO" | "JSON", Format::Avro | Format::Json) => Err(format!(
+                "its {} schema takes {} records, and the table's format is {}",
+                self.kind,
+                if self.kind == "AVRO" {
+                    "Avro binary"
+                } else {
+                    "JSON"
+                },
+                table.value_format.as_str()
+            )),
+            _ => return None,
+        };
+        let head = format!(
+            "topic {topic} has a registered {} schema (version {})",
+            self.kind, self.version
+        );
+        if let Err(why) = fit {
+            let declare = match self.columns() {
+                Some(columns) if self.kind == "AVRO" => {
+                    format!("declare the value columns {columns}, with 'format' = 'avro'")
+                }
+                Some(columns) => {
+                    format!("declare the value columns {columns}, with 'format' = 'json'")
+                }
+                None => "declare the table's columns as the schema has them".into(),
+            };
+            let what = if writes {
+                "the job would write records the topic's schema does not describe (or fail \
+                 on them with 'pulsar.sink.validateSinkMessageBytes' = 'true')"
+            } else {
+                "the job would fail to decode the topic's records"
+            };
+            return Some(format!("{head}: {why}; {what}.\nWhat to do: {declare}"));
+        }
+        (writes && enforced && !validates).then(|| {
+            format!(
+                "{head}, and its namespace takes only producers that announce the topic's \
+                 schema (schemaValidationEnforced); Flink's Pulsar sink sends its records \
+                 without one, so the broker would refuse it (IncompatibleSchemaException) and \
+                 the job would fail.\nWhat to do: add '{FLINK_SINK_VALIDATES}' = 'true' to the \
+                 table's WITH options: the sink then announces the topic's schema and checks \
+                 each record against it"
+            )
+        })
+    }
 }
 
 /// `table` with `codec` for its value.
@@ -660,7 +808,7 @@ impl AvroReading {
                     .avro_fields()?
                     .into_iter()
                     .map(|(name, avro)| {
-                        let data_type = flink_type(&avro)
+                        let data_type = read_type(&avro)
                             .map_err(|why| format!("the schema's field `{name}`: {why}"))?;
                         Ok((name.clone(), Field { name, data_type }))
                     })
@@ -925,6 +1073,44 @@ mod tests {
     }
 
     #[test]
+    fn a_flink_job_is_refused_what_its_connector_would_fail_on() {
+        let json = schema(
+            "JSON",
+            r#"{"name": "name", "type": "string"}, {"name": "age", "type": "int"}"#,
+        );
+        // A reader needs only its columns' types to match; a writer every required field.
+        let reader = table("json");
+        assert_eq!(
+            json.flink_refusal("users", &reader, false, false, true),
+            None
+        );
+        let err = json
+            .flink_refusal("users", &reader, true, true, true)
+            .unwrap();
+        assert!(
+            err.contains("(version 3)") && err.contains("What to do"),
+            "{err}"
+        );
+        // A sink that fits, in a namespace that enforces schemas, needs the option.
+        let avro = schema("AVRO", r#"{"name": "name", "type": ["null", "string"]}"#);
+        let sink = avro_table("name STRING");
+        assert_eq!(avro.flink_refusal("users", &sink, true, true, true), None);
+        assert_eq!(avro.flink_refusal("users", &sink, true, false, false), None);
+        let err = avro
+            .flink_refusal("users", &sink, true, false, true)
+            .unwrap();
+        assert!(
+            err.contains("'pulsar.sink.validateSinkMessageBytes' = 'true'"),
+            "{err}"
+        );
+        // Other formats are the connector's bytes as they are: not checked.
+        assert_eq!(
+            avro.flink_refusal("users", &table("raw"), true, false, true),
+            None
+        );
+    }
+
+    #[test]
     fn avro_types_map_to_flinks() {
         let cases = [
             (r#""long""#, "BIGINT NOT NULL"),
@@ -955,6 +1141,41 @@ mod tests {
             let avro: Value = serde_json::from_str(avro).unwrap();
             assert!(flink_type(&avro).is_err(), "{avro}");
         }
+        // What a reader decodes them into (no table's derived schema has these types).
+        let read = [
+            (
+                r#"{"type":"enum","name":"E","symbols":["A"]}"#,
+                "STRING NOT NULL",
+            ),
+            (
+                r#"[{"type":"enum","name":"E","symbols":["A"]},"null"]"#,
+                "STRING",
+            ),
+            (
+                r#"{"type":"fixed","name":"F","size":16}"#,
+                "VARBINARY(16) NOT NULL",
+            ),
+            (
+                r#"{"type":"fixed","name":"D","size":5,"logicalType":"decimal","precision":9,"scale":2}"#,
+                "DECIMAL(9, 2) NOT NULL",
+            ),
+            // TIMESTAMP(6): 6 is the default precision, which the type does not show.
+            (
+                r#"{"type":"long","logicalType":"timestamp-micros"}"#,
+                "TIMESTAMP NOT NULL",
+            ),
+            (
+                r#"{"type":"long","logicalType":"local-timestamp-millis"}"#,
+                "BIGINT NOT NULL",
+            ),
+            (r#"["long","null"]"#, "BIGINT"),
+        ];
+        for (avro, flink) in read {
+            let avro: Value = serde_json::from_str(avro).unwrap();
+            assert_eq!(read_type(&avro).unwrap().to_string(), flink, "{avro}");
+        }
+        let union: Value = serde_json::from_str(r#"["null","int","string"]"#).unwrap();
+        assert!(read_type(&union).is_err());
     }
 
     #[test]

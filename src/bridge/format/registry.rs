@@ -50,6 +50,18 @@ pub enum RegistryError {
         /// What was wrong.
         message: String,
     },
+    /// The table gives a schema of its own (`avro-confluent.schema`), which the bridge reads
+    /// with but does not write.
+    #[error(
+        "'{option}' is set: Flink writes with that schema, and the bridge writes only the \
+         schema Flink derives from the columns (reading the table works: each message is \
+         decoded with its writer's schema from the registry); produce with a table without \
+         the option, or with Flink"
+    )]
+    OwnSchema {
+        /// The option (`value.avro-confluent.schema`, …).
+        option: String,
+    },
 }
 
 impl RegistryError {
@@ -62,9 +74,10 @@ impl RegistryError {
     }
 
     /// Whether the registry refused the request as invalid (an incompatible or malformed
-    /// schema: HTTP 409 or 422), as opposed to not answering.
+    /// schema: HTTP 409 or 422), or the table's schema option cannot be written, as opposed to
+    /// the registry not answering.
     pub fn is_invalid_input(&self) -> bool {
-        matches!(self.http_status(), Some(409 | 422))
+        matches!(self, Self::OwnSchema { .. }) || matches!(self.http_status(), Some(409 | 422))
     }
 }
 
