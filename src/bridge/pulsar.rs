@@ -65,7 +65,7 @@ use super::{
 /// | `batch.delay.ms` | a batch is sent at the latest this long after its first message | `1` |
 /// | `compression` | `none`, `lz4`, `zlib`, `zstd` or `snappy` | `none` |
 /// | `max.pending` | records sent but not yet acknowledged, at most | `10000` |
-/// | `producers` | producers on the topic, each with a batch in flight: a key's records always go through the same one (see [`PulsarProducer`]) | `4` |
+/// | `producers` | producers on the topic, each with a batch in flight (with batching): the records of a key keep their order, those of different keys may not (see [`PulsarProducer`]) | `4` |
 /// | `max.message.bytes` | larger records (value, key and properties) fail at once: the broker's `maxMessageSize` | `5242880` |
 /// | `send.timeout.ms` | how long a record may wait for its receipt, resends after a lost connection included (librdkafka's `message.timeout.ms`), and a send for room among `max.pending` | `300000` |
 /// | `auth.token` | a JWT for token authentication | none |
