@@ -7,10 +7,14 @@
 #   - Kafka consume --upsert (the latest row per key) vs kcat -C -J -K piped into a Python
 #     script that keeps the latest value per key and prints the rows
 #   - Pulsar produce: flinkit vs Apache Pulsar's Java perf client (pulsar-perf, batching on,
-#     both), PULSAR_REPEAT times the records, compared by throughput while sending
+#     both), PULSAR_REPEAT times the records, compared by throughput while sending; flinkit
+#     with its defaults (4 producers on the topic, one batch in flight each; PULSAR_X adds
+#     flinkit settings, e.g. PULSAR_X="-X producers=1"), pulsar-perf with its own (one
+#     producer, its batches pipelined)
 #   - flinkit's peak RSS producing a BIG_MB file, keyless and keyed
 # Runs against the local stack (`flinkit stack up`); each run writes a fresh topic. PULSAR=0
-# leaves the Pulsar pair out (a stack of Kafka alone; pulsar-perf is then not needed).
+# leaves the Pulsar pair out (a stack of Kafka alone; pulsar-perf is then not needed), KAFKA=0
+# the Kafka pairs and the peak RSS (a stack of Pulsar alone; kcat is then not needed).
 # Run by hand, not by CI:  benches/bridge.sh [RECORDS] [RUNS]
 # Prints every run, then per pair the median and spread (min–max) and the ratio of the medians
 # flinkit/peer for times (≤ 1.0: flinkit is faster) and rates (≥ 1.0: flinkit is faster).
@@ -24,11 +28,12 @@ kafka=${FLINKIT_KAFKA_URL:-localhost:9092}
 pulsar=${FLINKIT_PULSAR_URL:-pulsar://localhost:6650}
 pulsar_admin=${FLINKIT_PULSAR_ADMIN_URL:-http://localhost:8080}
 with_pulsar=${PULSAR:-1}
+with_kafka=${KAFKA:-1}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 missing() { echo "benches/bridge.sh: $1 is missing: $2" >&2; exit 1; }
-command -v kcat >/dev/null || missing kcat "apt-get install kcat"
+[ "$with_kafka" = 1 ] && { command -v kcat >/dev/null || missing kcat "apt-get install kcat"; }
 command -v python3 >/dev/null || missing python3 "apt-get install python3"
 if [ "$with_pulsar" = 1 ]; then
   command -v java >/dev/null || missing java "apt-get install openjdk-17-jre-headless"
@@ -37,7 +42,7 @@ fi
 [ -x /usr/bin/time ] || missing /usr/bin/time "apt-get install time"
 flinkit=${FLINKIT_BIN:-target/release/flinkit}
 [ -n "${FLINKIT_BIN:-}" ] || cargo build --release -q
-echo "flinkit $($flinkit --version | cut -d' ' -f2), $(kcat -V | head -1)"
+echo "flinkit $($flinkit --version | cut -d' ' -f2)$([ "$with_kafka" = 1 ] && echo ", $(kcat -V | head -1)")"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ { print $2 }') GB, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if [ "$with_pulsar" = 1 ]; then
@@ -105,6 +110,7 @@ upsert_kcat() { kcat -C -b "$kafka" -t "$1" -o beginning -e -J -q | python3 "$wo
 
 for run in $(seq "$runs"); do
   echo "run $run/$runs (load average $(cut -d' ' -f1 /proc/loadavg))"
+  if [ "$with_kafka" = 1 ]; then
   # Kafka produce, interleaved.
   t1=$(topic kf); t2=$(topic kk)
   add kafka_produce_flinkit "$(seconds "$flinkit" produce kafka "$t1" --endpoint "$kafka" --file "$work/records.jsonl")"
@@ -119,12 +125,14 @@ for run in $(seq "$runs"); do
   # The keyed topic as a table: flinkit's --upsert against kcat and the script.
   add upsert_consume_flinkit "$(seconds "$flinkit" consume --table users -f "$(table "$t5")" --upsert --format json)"
   add upsert_consume_kcat_py "$(seconds upsert_kcat "$t5")"
+  fi
   # Pulsar produce (batching on for both), pulsar_records records: both rates are taken while
   # sending (flinkit's from its send time, pulsar-perf's own aggregate), wall times beside.
   [ "$with_pulsar" = 1 ] || continue
   t3=$(topic pf); t4=$(topic pj)
   start=$(date +%s.%N)
-  "$flinkit" produce pulsar "$t3" --endpoint "$pulsar" --file "$work/pulsar.jsonl" --format json > "$work/pf.json"
+  # shellcheck disable=SC2086 # PULSAR_X is split into flinkit's arguments
+  "$flinkit" produce pulsar "$t3" --endpoint "$pulsar" --file "$work/pulsar.jsonl" --format json ${PULSAR_X:-} > "$work/pf.json"
   add pulsar_wall_flinkit "$(echo "$(date +%s.%N) - $start" | bc)"
   add pulsar_rate_flinkit "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["sent"] / (d["elapsed_ms"] / 1000))' "$work/pf.json")"
   start=$(date +%s.%N)
@@ -158,10 +166,12 @@ report() { # report NAME PEER UNIT
 }
 echo
 echo "medians (min–max) of $runs runs, $records records; machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-report kafka_produce_flinkit kafka_produce_kcat s
-report keyed_produce_flinkit keyed_produce_kcat s
-report kafka_consume_flinkit kafka_consume_kcat s
-report upsert_consume_flinkit upsert_consume_kcat_py s
+if [ "$with_kafka" = 1 ]; then
+  report kafka_produce_flinkit kafka_produce_kcat s
+  report keyed_produce_flinkit keyed_produce_kcat s
+  report kafka_consume_flinkit kafka_consume_kcat s
+  report upsert_consume_flinkit upsert_consume_kcat_py s
+fi
 if [ "$with_pulsar" = 1 ]; then
   echo "pulsar produce, $pulsar_records records (rates in msg/s; wall times beside):"
   report pulsar_rate_flinkit pulsar_rate_java ""
@@ -169,7 +179,7 @@ if [ "$with_pulsar" = 1 ]; then
 fi
 
 # Peak memory for a large input: the file is streamed (checked, then sent), never held.
-if [ "$big_mb" -gt 0 ]; then
+if [ "$with_kafka" = 1 ] && [ "$big_mb" -gt 0 ]; then
   while [ "$(stat -c %s "$work/big.jsonl" 2>/dev/null || echo 0)" -lt $((big_mb * 1024 * 1024)) ]; do
     cat "$work/records.jsonl" >> "$work/big.jsonl"
   done

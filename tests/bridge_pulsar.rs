@@ -453,9 +453,13 @@ fn the_end_comes_after_the_records_that_existed_at_the_start() {
             others.push((r.key.clone(), r.value.clone()));
         }
     }
-    let expected: Vec<Kv> = (0..n)
+    // 2500 records of different keys go through more than one producer (a batch each), so
+    // only each key's order is kept.
+    let mut expected: Vec<Kv> = (0..n)
         .map(|i| kv(&format!("k{i}"), &format!("{{\"i\":{i}}}")))
         .collect();
+    mine.sort();
+    expected.sort();
     assert_eq!(mine, expected);
     assert_eq!(others, vec![kv("x", "1")]);
     assert!(matches!(
@@ -1057,4 +1061,104 @@ fn the_admin_api_creates_and_deletes_topics_partitioned_or_not() {
         TIMEOUT,
     ))
     .expect("deleting topics that are gone is not an error");
+}
+
+/// Several producers on one topic (`producers`), each with a batch in flight: every record
+/// arrives once, the records of a key in the order sent, and the keyless records of each run of
+/// `batch.size` records (which go through one producer) in their order.
+#[test]
+fn keys_keep_their_order_across_the_producers_of_a_topic() {
+    if !pulsar_up() {
+        return;
+    }
+    let admin = std::env::var("FLINKIT_PULSAR_ADMIN_URL")
+        .unwrap_or_else(|_| "http://localhost:8080".into());
+    let topic = unique("producers");
+    let endpoint = endpoint()
+        .with_setting("producers", "4")
+        .with_setting("batch.size", "50");
+    let mut producer = PulsarProducer::new(&endpoint, &topic, TIMEOUT).unwrap();
+    // The broker sees four producers, each under its own name.
+    let stats: serde_json::Value = reqwest::blocking::get(format!(
+        "{admin}/admin/v2/persistent/public/default/{topic}/stats"
+    ))
+    .unwrap()
+    .error_for_status()
+    .unwrap()
+    .json()
+    .unwrap();
+    let names: std::collections::HashSet<&str> = stats["publishers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["producerName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 4, "{stats}");
+
+    // 100 keys with 100 versions each, sent version by version, and 10 keyless records after
+    // each version.
+    let (keys, versions, keyless) = (100u32, 100u32, 10u32);
+    let mut records = Vec::new();
+    // The run of each keyless record: its place among all records, by 50.
+    let mut run_of = Vec::new();
+    for version in 0..versions {
+        for k in 0..keys {
+            records.push(record(&format!("key-{k}"), &version.to_string()));
+        }
+        for j in 0..keyless {
+            run_of.push(records.len() / 50);
+            records.push(OutRecord {
+                value: Some((version * keyless + j).to_string().into_bytes()),
+                ..Default::default()
+            });
+        }
+    }
+    let count = records.len();
+    let mut acked = vec![0u32; count];
+    let mut on_ack = |ack: Ack| {
+        ack.result.unwrap();
+        acked[ack.seq as usize] += 1;
+    };
+    for (seq, record) in records.into_iter().enumerate() {
+        producer.send(seq as u64, record, &mut on_ack).unwrap();
+    }
+    producer
+        .flush(Duration::from_secs(60), &mut on_ack)
+        .unwrap();
+    assert!(acked.iter().all(|n| *n == 1), "acks: {acked:?}");
+    drop(producer);
+
+    let read = read_to_end(&mut consumer(&[&topic], earliest()));
+    assert_eq!(read.len(), count);
+    let mut by_key: BTreeMap<Vec<u8>, Vec<u32>> = BTreeMap::new();
+    let mut unkeyed = Vec::new();
+    for r in &read {
+        let value: u32 = String::from_utf8_lossy(r.value.as_deref().unwrap())
+            .parse()
+            .unwrap();
+        match &r.key {
+            Some(key) => by_key.entry(key.clone()).or_default().push(value),
+            None => unkeyed.push(value),
+        }
+    }
+    assert_eq!(by_key.len(), keys as usize);
+    for (key, values) in &by_key {
+        assert_eq!(
+            *values,
+            (0..versions).collect::<Vec<_>>(),
+            "{}",
+            String::from_utf8_lossy(key)
+        );
+    }
+    // Each keyless record once, in order within its run.
+    let mut sorted = unkeyed.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..versions * keyless).collect::<Vec<_>>());
+    let mut runs: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
+    for value in unkeyed {
+        runs.entry(run_of[value as usize]).or_default().push(value);
+    }
+    for run in runs.values() {
+        assert!(run.is_sorted(), "{run:?}");
+    }
 }
