@@ -65,7 +65,7 @@ use super::{
 /// | `batch.delay.ms` | a batch is sent at the latest this long after its first message | `1` |
 /// | `compression` | `none`, `lz4`, `zlib`, `zstd` or `snappy` | `none` |
 /// | `max.pending` | records sent but not yet acknowledged, at most | `10000` |
-/// | `producers` | producers on the topic, each with a batch in flight (with batching): the records of a key keep their order, those of different keys may not (see [`PulsarProducer`]) | `4` |
+/// | `producers` | producers on the topic, each with a batch in flight (with batching); above 1 the records of a key keep their order, those of different keys may not (see [`PulsarProducer`]) | `1` |
 /// | `max.message.bytes` | larger records (value, key and properties) fail at once: the broker's `maxMessageSize` | `5242880` |
 /// | `send.timeout.ms` | how long a record may wait for its receipt, resends after a lost connection included (librdkafka's `message.timeout.ms`), and a send for room among `max.pending` | `300000` |
 /// | `auth.token` | a JWT for token authentication | none |
@@ -144,7 +144,7 @@ impl Default for Settings {
             batch_delay: Duration::from_millis(1),
             compression: Compression::None,
             max_pending: 10_000,
-            producers: 4,
+            producers: 1,
             max_message_bytes: 5 * 1024 * 1024,
             send_timeout: SEND_TIMEOUT,
             token: None,
@@ -827,8 +827,10 @@ struct Lane {
 /// in order; a record whose key has records not yet acknowledged goes through the lane those
 /// went through, so the records of a key are stored in the order given (each to the partition of
 /// [`key_partition`]). Across runs, records of different keys and keyless records may be stored
-/// in another order than given, as across the partitions of a partitioned topic; `producers=1`
-/// keeps the input's order. Acknowledgements come back in the order they arrive.
+/// in another order than given, as across the partitions of a partitioned topic. So the
+/// default is one producer, which keeps the input's order (an event-time job may drop records
+/// that arrive out of order as late); `producers=N` is the opt-in for throughput where only
+/// each key's order matters. Acknowledgements come back in the order they arrive.
 pub struct PulsarProducer {
     topic: String,
     settings: Settings,
@@ -1541,7 +1543,7 @@ mod tests {
         let s = parse(&[]).unwrap();
         assert_eq!(
             (s.batch_size, s.batch_bytes, s.max_pending, s.producers),
-            (1000, 131072, 10_000, 4)
+            (1000, 131072, 10_000, 1)
         );
         assert!(matches!(s.compression, Compression::None));
         let s = parse(&[
