@@ -8,14 +8,20 @@ use serde::Serialize;
 use super::PipelineError;
 use super::plan::{Action, Cluster, Project, live_jobs};
 use super::state::{self, Record};
+use crate::bridge::Broker;
+use crate::bridge::table::TableSpec;
 use crate::flink::JobState;
 use crate::flink::rest::Checkpoint;
 use crate::launch::{Job, LaunchError, launch};
+use crate::sql::Script;
+use crate::vars::Vars;
 
 /// How long a launched job may take to have all its tasks running before deploy moves on.
 const RUNNING_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long a cancelled job may take to end.
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the broker may take to create a job's topics.
+const TOPIC_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One job after `deploy` or `undeploy`: the contract's `jobs` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -118,6 +124,7 @@ pub async fn deploy(
             _ => {}
         }
         let script = project.script_of(job);
+        create_topics(&script, &cluster.vars(), &step.table).await;
         let launched = async {
             let handle = launch(&script, &options).await?;
             let id = handle.id().to_string();
@@ -173,6 +180,26 @@ pub async fn deploy(
         });
     }
     Ok(outcomes)
+}
+
+/// Creates the Kafka topics of `table` (the table a job writes) before its job starts, so that
+/// the jobs reading it, deployed after it, find the topic even before its first record: Flink's
+/// Kafka source fails on a topic that does not exist yet. Topics that exist are left as they
+/// are; a table that is not on Kafka is not touched, and a broker that refuses is left to the
+/// job itself to report (a warning here).
+async fn create_topics(script: &Script, vars: &Vars, table: &str) {
+    let substituted = crate::vars::substitute(script, vars);
+    let Ok(spec) = TableSpec::from_script(script, &substituted, table) else {
+        return;
+    };
+    if spec.endpoint.broker != Broker::Kafka || spec.topics.is_empty() {
+        return;
+    }
+    if let Err(error) =
+        crate::bridge::kafka::create_topics(&spec.endpoint, &spec.topics, TOPIC_TIMEOUT).await
+    {
+        tracing::warn!(%table, %error, "could not create the table's topics before its job");
+    }
 }
 
 /// Waits (at most [`RUNNING_TIMEOUT`]) until every task of a launched job runs. A job that

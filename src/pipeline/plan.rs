@@ -135,16 +135,26 @@ impl Cluster {
             _ => Options::rest(&self.flink_url),
         }
         .name(name);
-        if let Some(env) = &self.env {
-            options = options.var("ENV", env);
-        }
-        for (key, value) in &self.vars {
+        for (key, value) in self.var_pairs() {
             options = options.var(key, value);
         }
         if let Some(p) = self.parallelism {
             options = options.parallelism(p);
         }
         options
+    }
+}
+
+impl Cluster {
+    /// The `${VAR}` values jobs get: `ENV`, then the explicit ones.
+    fn var_pairs(&self) -> Vec<(String, String)> {
+        let env = self.env.iter().map(|env| ("ENV".to_string(), env.clone()));
+        env.chain(self.vars.iter().cloned()).collect()
+    }
+
+    /// The values `${VAR}` take in the jobs' SQL (the environment's as a fallback).
+    pub(super) fn vars(&self) -> crate::vars::Vars {
+        crate::vars::Vars::new(self.var_pairs())
     }
 }
 
