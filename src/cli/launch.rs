@@ -166,9 +166,11 @@ pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
     // A cluster's own version picks the runner and the option catalog (before validating).
     let options = super::block_on(options.cluster_line())?.map_err(LaunchError::Line)?;
     let flink = options.line().unwrap_or_default().flink_version();
+    // A cluster job launched without --detach is then waited for: its one progress line says so.
+    let waits = !args.detach && options.target() != Target::Local;
     let options = options.on_event(move |event| {
         if let Ok(mut reporter) = listener.lock() {
-            progress(&mut reporter, flink, event);
+            progress(&mut reporter, flink, waits, event);
         }
     });
     let prepared = Prepared::new(&script, &options);
@@ -246,8 +248,9 @@ pub fn run(ctx: &Context<'_>, args: &LaunchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Shows a launch's progress (`flink`: the Flink release that runs it).
-fn progress(reporter: &mut Reporter, flink: &str, event: &Event) {
+/// Shows a launch's progress (`flink`: the Flink release that runs it; `waits`: a submitted
+/// job is then waited for until it runs).
+fn progress(reporter: &mut Reporter, flink: &str, waits: bool, event: &Event) {
     match event {
         Event::Provision(p) => reporter.provision(p.clone()),
         Event::Submitting { target, url } => match target {
@@ -279,6 +282,9 @@ fn progress(reporter: &mut Reporter, flink: &str, event: &Event) {
             "running in the local session (pid {pid}; web UI {web_ui})"
         )),
         Event::WebUi { url } => reporter.done(&format!("Flink web UI: {url}")),
+        Event::Submitted { job_id } if waits => {
+            reporter.update(&format!("job {job_id} submitted; waiting for RUNNING"))
+        }
         Event::Submitted { job_id } => reporter.update(&format!("job {job_id} submitted")),
         _ => {}
     }
@@ -344,7 +350,6 @@ async fn follow(
         report.state = if args.detach {
             JobState::Created.to_string()
         } else {
-            update(&format!("job {} submitted; waiting for RUNNING", job.id()));
             let waited = tokio::select! {
                 waited = job.wait_running(Duration::from_secs(120)) => Some(waited),
                 () = interrupted(stop) => None,
