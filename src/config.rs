@@ -179,23 +179,33 @@ impl Settings {
         {
             return Err(ConfigError::Missing(path.to_path_buf()));
         }
-        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        if let Some(user) = user_file() {
-            figment = figment.merge(Toml::file(user));
-        }
-        let project = project.unwrap_or(Path::new("flinkit.toml"));
-        figment = figment
-            .merge(Toml::file(project))
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(files(project))
             .merge(Env::prefixed("FLINKIT_").filter_map(|key| {
                 ENV_KEYS
                     .iter()
                     .find(|(name, _)| key.as_str().eq_ignore_ascii_case(name))
                     .map(|(_, setting)| (*setting).into())
-            }));
-        figment
+            }))
             .extract()
             .map_err(|e| ConfigError::Invalid(Box::new(e)))
     }
+
+    /// Whether the user's file or the project's (`project`, else `./flinkit.toml`) has a
+    /// `[stack]` section: without one, the ports are the defaults, and a stack started elsewhere
+    /// is found by its state directory ([`crate::stack::Stack::from_env`]).
+    pub fn stack_configured(project: Option<&Path>) -> bool {
+        files(project).contains("stack")
+    }
+}
+
+/// The settings files, lowest first: the user's, then the project's.
+fn files(project: Option<&Path>) -> Figment {
+    let mut figment = Figment::new();
+    if let Some(user) = user_file() {
+        figment = figment.merge(Toml::file(user));
+    }
+    figment.merge(Toml::file(project.unwrap_or(Path::new("flinkit.toml"))))
 }
 
 /// The user's config file, `$XDG_CONFIG_HOME/flinkit/config.toml` (or under `~/.config`).

@@ -389,6 +389,23 @@ fn postgres_comes_up_keeps_its_data_through_a_crash_and_is_purged() {
         "psql create",
     );
 
+    // From a folder without that flinkit.toml, the state directory's stack on the ports its
+    // `up` used (regression: the default ports were asked, and the stack reported down).
+    let elsewhere = root.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let status = common::flinkit_command()
+        .args([&["stack", "status"][..], &only].concat())
+        .current_dir(&elsewhere)
+        .env("FLINKIT_STATE_DIR", root.join("state"))
+        .env_remove("FLINKIT_LOG")
+        .output()
+        .unwrap();
+    assert_ok(&status, "stack status from another folder");
+    assert_eq!(
+        json(&status)["services"][0]["endpoint"],
+        format!("jdbc:postgresql://localhost:{port}/flinkit")
+    );
+
     let logs = flinkit(root, &["stack", "logs", "postgres", "-n", "20"]);
     assert_ok(&logs, "stack logs postgres");
     let log = String::from_utf8_lossy(&logs.stdout);

@@ -432,6 +432,14 @@ impl Runtime {
 
 /// The file under the stack's root naming the runtime of its last `up`.
 const RUNTIME_FILE: &str = "runtime";
+/// The file under the stack's root holding the ports of its last `up` (JSON).
+const PORTS_FILE: &str = "ports.json";
+
+/// The ports the last `up` of the plain stack in the state directory `state` recorded.
+fn recorded_ports(state: &Path) -> Option<Ports> {
+    let text = std::fs::read(Stack::new(state, Ports::default()).root.join(PORTS_FILE)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
 
 /// A local stack: where its state lives, which ports it uses and, for the secure one, its
 /// credentials.
@@ -576,11 +584,17 @@ impl Stack {
 
     /// The stack from the environment: state under [`crate::config::state_dir`]; ports from
     /// the `[stack]` section of the settings ([`crate::config::Settings::load`], with `config`
-    /// as the project file when given), else the defaults.
+    /// as the project file when given), else those the last `up` in that state directory
+    /// recorded (so `status` from another folder asks the stack that runs), else the defaults.
     pub fn from_env(config: Option<&Path>) -> Result<Self, StackError> {
         let state = crate::config::state_dir().map_err(|_| StackError::NoStateDir)?;
         let settings = crate::config::Settings::load(config)?;
-        Ok(Self::new(state, settings.stack))
+        let ports = if crate::config::Settings::stack_configured(config) {
+            settings.stack
+        } else {
+            recorded_ports(&state).unwrap_or(settings.stack)
+        };
+        Ok(Self::new(state, ports))
     }
 
     /// Where the stack keeps pids, configs, data and logs.
@@ -609,16 +623,21 @@ impl Stack {
             .find(|runtime| runtime.name() == recorded.trim())
     }
 
-    /// Records the runtime `up` uses (read by [`Stack::runtime_in_use`]).
+    /// Records the runtime `up` uses (read by [`Stack::runtime_in_use`]) and the ports (read
+    /// by [`Stack::from_env`] where no `[stack]` section is given).
     pub fn record_runtime(&self, runtime: Runtime) -> Result<(), StackError> {
         std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
         let path = self.root.join(RUNTIME_FILE);
-        std::fs::write(&path, runtime.name()).map_err(io(&path))
+        std::fs::write(&path, runtime.name()).map_err(io(&path))?;
+        let path = self.root.join(PORTS_FILE);
+        let ports = serde_json::to_vec(&self.ports).unwrap_or_default();
+        std::fs::write(&path, ports).map_err(io(&path))
     }
 
-    /// Forgets the recorded runtime (after a `down` of every service).
+    /// Forgets the recorded runtime and ports (after a `down` of every service).
     pub fn forget_runtime(&self) {
         let _ = std::fs::remove_file(self.root.join(RUNTIME_FILE));
+        let _ = std::fs::remove_file(self.root.join(PORTS_FILE));
     }
 
     /// Checks each service's health (runtime-independent: it asks the endpoints).
