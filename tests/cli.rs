@@ -724,3 +724,28 @@ fn a_key_value_flag_without_its_equals_sign_is_refused_without_repeating_it() {
         assert!(!printed.contains("s3cret"), "{args:?}: {printed}");
     }
 }
+
+#[test]
+fn an_error_that_names_its_cause_prints_it_once() {
+    // A script statement that only shows something: the launch error carries the reason as its
+    // cause and names it in its own text; the chain printed repeated it.
+    let sql = "CREATE TABLE t (x INT) WITH ('connector' = 'datagen'); SHOW TABLES";
+    for format in ["text", "json"] {
+        let out = flinkit(
+            &["launch", "--target", "local", "--format", format, "-"],
+            Some(sql),
+        );
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(2), "{printed}");
+        assert_eq!(
+            printed.matches("is a show statement").count(),
+            1,
+            "{format}: {printed}"
+        );
+        assert!(printed.contains("<stdin>:1:56"), "{format}: {printed}");
+    }
+}

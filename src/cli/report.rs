@@ -68,7 +68,7 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
         }
         (Some(syntax), false) => render_syntax(ctx, syntax),
         (None, true) => {
-            let mut error = json!({"message": format!("{err:#}")});
+            let mut error = json!({"message": message(err)});
             if let Some(at) = err
                 .chain()
                 .find_map(|cause| cause.downcast_ref::<SqlError>())
@@ -106,13 +106,29 @@ pub fn failure(ctx: &Context<'_>, err: &anyhow::Error) -> ExitCode {
             let _ = output::print_json(&json!({ "error": error }));
         }
         (None, false) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", message(err));
             if let Some(fix) = fix(err) {
                 eprintln!("help: {fix}");
             }
         }
     }
     ExitCode::from(code)
+}
+
+/// The error and its causes, `: `-separated as `{:#}` prints them, without a cause whose text
+/// the message already holds (an error that names its cause in its own text).
+fn message(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.is_empty() {
+            text = part;
+        } else if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+    }
+    text
 }
 
 /// The fix for a failure, when the library knows one.
