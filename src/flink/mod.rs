@@ -150,9 +150,22 @@ impl JobSpec {
                 _ => {}
             }
         }
+        // Flink takes `SET key = value` and `RESET key` unquoted as well; the runner parses only
+        // the quoted form, so an unquoted one is written quoted for every target alike.
+        let statements = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                match script.statements.get(i).map(|s| s.kind) {
+                    Some(StatementKind::Set | StatementKind::Reset) => quoted_set(text),
+                    _ => None,
+                }
+                .unwrap_or_else(|| text.clone())
+            })
+            .collect();
         Ok(Self {
             runtime_mode,
-            statements: texts.to_vec(),
+            statements,
             name: name
                 .map(str::to_string)
                 .or(set_name)
@@ -176,6 +189,35 @@ fn set_value(text: &str) -> Option<String> {
         Detail::Set(set) => set.value.clone().filter(|v| !v.trim().is_empty()),
         _ => None,
     }
+}
+
+/// An unquoted `SET key = value` or `RESET key` written quoted (`SET 'key' = 'value'`), as
+/// Flink reads it: its SQL client and Gateway match `SET\s+([^'\s]+)\s*=\s*('[^']*'|[^;\s]+)`
+/// and `RESET\s+([^'\s]+)` (`SetOperationParseStrategy`, `ResetOperationParseStrategy`)
+/// before the SQL parser. `None` for any other text (a quoted one is passed on as written).
+/// Hand-written: one pattern does not warrant a regex dependency.
+fn quoted_set(text: &str) -> Option<String> {
+    let text = text.trim();
+    let text = text.strip_suffix(';').unwrap_or(text).trim_end();
+    let word = |prefix: &str| {
+        text.get(..prefix.len())
+            .filter(|head| head.eq_ignore_ascii_case(prefix))
+            .map(|_| &text[prefix.len()..])
+            .filter(|rest| rest.starts_with(char::is_whitespace))
+            .map(str::trim)
+    };
+    let bare = |s: &str| !s.is_empty() && !s.contains(|c: char| c == '\'' || c.is_whitespace());
+    if let Some(key) = word("RESET") {
+        return bare(key).then(|| format!("RESET '{key}'"));
+    }
+    let (key, value) = word("SET")?.split_once('=')?;
+    let (key, value) = (key.trim(), value.trim());
+    let value = match value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+        Some(quoted) if !quoted.contains('\'') => quoted,
+        _ if bare(value) && !value.contains(';') => value,
+        _ => return None,
+    };
+    bare(key).then(|| format!("SET '{key}' = '{value}'"))
 }
 
 /// The tables a statement writes as part of the job.
@@ -383,6 +425,31 @@ mod tests {
              --allowNonRestoredState option on the CLI."
         ));
         assert!(!refuses_unmapped_state("Column 'x' not found in any table"));
+    }
+
+    #[test]
+    fn unquoted_set_and_reset_reach_the_runner_quoted_as_flink_reads_them() {
+        let sql = "set pipeline.name = orders_job;\nSET table.exec.resource.default-parallelism=2;\n\
+                   SET 'a' = 'it''s';\nRESET table.exec.resource.default-parallelism;\nRESET;\n\
+                   SET x = two words;\nINSERT INTO o SELECT 1";
+        let script = Script::parse_str(sql).unwrap();
+        let texts: Vec<String> = script.statements.iter().map(|s| s.text.clone()).collect();
+        let spec = JobSpec::from_script(&script, &texts, None).unwrap();
+        assert_eq!(
+            spec.statements[..4],
+            [
+                "SET 'pipeline.name' = 'orders_job'",
+                "SET 'table.exec.resource.default-parallelism' = '2'",
+                "SET 'a' = 'it''s'",
+                "RESET 'table.exec.resource.default-parallelism'",
+            ]
+        );
+        assert_eq!(spec.statements[4], texts[4], "a bare RESET stays");
+        assert_eq!(
+            spec.statements[5], texts[5],
+            "Flink refuses it too: left as written"
+        );
+        assert_eq!(spec.name, "flinkit: o", "the bare RESET undid the name");
     }
 
     #[test]
