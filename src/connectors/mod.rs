@@ -1014,6 +1014,45 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// Flink's `checkAllOrNone`: `keys` are set together or not at all.
+    fn all_or_none(&mut self, stmt: &Statement, options: &[&TableOption], keys: &[&str]) {
+        let set: Vec<&&TableOption> = keys
+            .iter()
+            .filter_map(|key| options.iter().find(|o| o.key == *key))
+            .collect();
+        let Some(first) = set.first().filter(|_| set.len() < keys.len()) else {
+            return;
+        };
+        let missing: Vec<String> = keys
+            .iter()
+            .filter(|key| !set.iter().any(|o| o.key == **key))
+            .map(|key| format!("'{key}'"))
+            .collect();
+        let names: Vec<String> = keys.iter().map(|key| format!("'{key}'")).collect();
+        self.push(
+            stmt,
+            Severity::Error,
+            "missing-dependency",
+            format!(
+                "{} are set all or none: '{}' needs {}",
+                names.join(", "),
+                first.key,
+                missing.join(", ")
+            ),
+            first.key_span.clone(),
+            Some(&first.key),
+            Some(format!(
+                "add {} (an empty value counts), or remove '{}'",
+                missing
+                    .iter()
+                    .map(|key| format!("{key} = '…'"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                first.key
+            )),
+        );
+    }
+
     fn needs(
         &mut self,
         stmt: &Statement,
@@ -1078,6 +1117,21 @@ impl<'a> Validator<'a> {
                 ],
                 "a source stops at one position",
             );
+        }
+        if connector.identifier == "jdbc" {
+            // JdbcDynamicTableFactory's validateConfigOptions.
+            for group in [
+                &["username", "password"][..],
+                &[
+                    "scan.partition.column",
+                    "scan.partition.num",
+                    "scan.partition.lower-bound",
+                    "scan.partition.upper-bound",
+                ],
+                &["lookup.cache.max-rows", "lookup.cache.ttl"],
+            ] {
+                self.all_or_none(stmt, options, group);
+            }
         }
         if connector.identifier == "kafka" {
             self.needs(
