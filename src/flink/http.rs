@@ -523,12 +523,27 @@ pub fn error_text(raw: &str) -> String {
             })
         })
         .unwrap_or_else(|| raw.to_string());
-    let mut message = text.lines().next().unwrap_or_default().trim().to_string();
-    for line in text.lines() {
-        if let Some(cause) = line.trim().strip_prefix("Caused by: ") {
-            message = cause.to_string();
-        }
-    }
+    let lines: Vec<&str> = text.lines().collect();
+    let (start, first) = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, line)| Some((i, line.trim().strip_prefix("Caused by: ")?)))
+        .next_back()
+        .unwrap_or((0, lines.first().map_or("", |line| line.trim())));
+    // A message of several lines (`Either all or none of the following options should be
+    // provided:` and the options, one a line) goes on until the stack frames (20 lines at most).
+    let rest = lines[start + 1..]
+        .iter()
+        .map(|line| line.trim())
+        .take_while(|line| {
+            !(line.starts_with("at ") || line.starts_with("Caused by: ") || line.starts_with("..."))
+        })
+        .filter(|line| !line.is_empty())
+        .take(20);
+    let message = std::iter::once(first.trim())
+        .chain(rest)
+        .collect::<Vec<_>>()
+        .join(" ");
     message
         .split_once(": ")
         .filter(|(class, _)| class.contains('.') && !class.contains(' '))
@@ -547,6 +562,11 @@ mod tests {
             "statement 2: Column 'x' not found in any table"
         );
         assert_eq!(error_text("plain"), "plain");
+        let all_or_none = r#"{"errors":["org.apache.flink.runtime.rest.handler.RestHandlerException: Could not execute application.\n\tat org.apache.flink.Foo.bar(Foo.java:1)\nCaused by: org.apache.flink.table.api.ValidationException: Either all or none of the following options should be provided:\nusername\npassword\n\tat org.apache.flink.Baz.qux(Baz.java:2)\n\t... 12 more"]}"#;
+        assert_eq!(
+            error_text(all_or_none),
+            "Either all or none of the following options should be provided: username password"
+        );
     }
 
     #[tokio::test]
