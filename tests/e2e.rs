@@ -470,6 +470,24 @@ fn schema_topics_on_pulsar_through_a_flink_job() {
             && err.contains("'pulsar.sink.validateSinkMessageBytes' = 'true'"),
         "{err}"
     );
+    // `pipeline deploy` checks each job it starts the same way (regression: only `launch` did).
+    let folder = dir.path().join("pipeline");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::copy(&refused, folder.join("refused.sql")).unwrap();
+    let out = flinkit(&[
+        "pipeline",
+        "deploy",
+        "-f",
+        folder.to_str().unwrap(),
+        "--target",
+        "gateway",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("refused.sql:2: table `out_avro`") && err.contains("schemaValidationEnforced"),
+        "{err}"
+    );
     assert_eq!(
         job_states(&RestClient::new(&flink_url(), Duration::from_secs(30))).len(),
         jobs_before

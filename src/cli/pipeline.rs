@@ -7,8 +7,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use flinkit::launch::Target;
-use flinkit::pipeline::{self, Cluster, Outcome, Project, Relation, Report, Step, TableStatus};
+use flinkit::pipeline::{
+    self, Action, Cluster, Outcome, Project, Relation, Report, Step, TableStatus,
+};
 use flinkit::sql::{Input, Script};
+use flinkit::vars::{self, Vars};
 use serde_json::json;
 
 use super::args::{ClusterArgs, TargetArg, VarArgs};
@@ -128,6 +131,12 @@ impl CommonArgs {
         }
         Ok(cluster)
     }
+
+    /// The folder's `${VAR}` values as its jobs get them: `${ENV}`, `--var`, the environment.
+    fn vars(&self) -> Vars {
+        let env = self.env.iter().map(|env| ("ENV".to_string(), env.clone()));
+        Vars::new(env.chain(self.vars.vars.iter().cloned()))
+    }
 }
 
 /// Runs `flinkit pipeline`.
@@ -146,6 +155,16 @@ pub fn run(ctx: &Context<'_>, args: &PipelineArgs) -> anyhow::Result<()> {
             if deploy.dry_run {
                 let steps = super::block_on(project.plan(&cluster, &common.tables))??;
                 return print_plan(ctx, &steps);
+            }
+            // The Pulsar tables of each job that starts against their topics' schemas, as
+            // `launch` checks them: a refusal is located and nothing is deployed.
+            let steps = super::block_on(project.plan(&cluster, &common.tables))??;
+            for step in steps.iter().filter(|s| s.action != Action::Stay) {
+                if let Some(job) = project.job(&step.table) {
+                    let script = project.script_of(job);
+                    let values = vars::substitute(&script, &common.vars());
+                    super::flink_pulsar::check(&script, &values)?;
+                }
             }
             let jobs = super::block_on(pipeline::deploy(&project, &cluster, &common.tables))??;
             print_jobs(ctx, &jobs)
