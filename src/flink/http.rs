@@ -531,12 +531,16 @@ pub fn error_text(raw: &str) -> String {
         .next_back()
         .unwrap_or((0, lines.first().map_or("", |line| line.trim())));
     // A message of several lines (`Either all or none of the following options should be
-    // provided:` and the options, one a line) goes on until the stack frames (20 lines at most).
+    // provided:` and the options, one a line) goes on until the stack frames (20 lines at most;
+    // a parse error's list of the tokens it expected is left out).
     let rest = lines[start + 1..]
         .iter()
         .map(|line| line.trim())
         .take_while(|line| {
-            !(line.starts_with("at ") || line.starts_with("Caused by: ") || line.starts_with("..."))
+            !(line.starts_with("at ")
+                || line.starts_with("Caused by: ")
+                || line.starts_with("...")
+                || line.starts_with("Was expecting"))
         })
         .filter(|line| !line.is_empty())
         .take(20);
@@ -566,6 +570,11 @@ mod tests {
         assert_eq!(
             error_text(all_or_none),
             "Either all or none of the following options should be provided: username password"
+        );
+        let parse = "SQL parse failed. Encountered \"out\" at line 1, column 14.\nWas expecting one of:\n    <IDENTIFIER> ...\n    <QUOTED_IDENTIFIER> ...";
+        assert_eq!(
+            error_text(parse),
+            "SQL parse failed. Encountered \"out\" at line 1, column 14."
         );
     }
 
