@@ -252,6 +252,35 @@ fn bad_record_sends_nothing(broker: &str) {
     );
 }
 
+/// Regression: a row with a lone surrogate escape in a text column (`"\ud800"`, which Flink
+/// reads as `?`) was sent by the fast path for flat rows, while the full path refuses it as
+/// not JSON; it is refused at its line whichever path the row takes.
+#[test]
+fn a_lone_surrogate_is_refused_at_its_line() {
+    if !up("kafka") {
+        return;
+    }
+    let ddl = users_ddl("kafka", &unique("users"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.jsonl");
+    std::fs::write(
+        &path,
+        "{\"uid\":\"1\",\"fullName\":\"Ada\"}\n{\"uid\":\"2\",\"fullName\":\"\\ud800\"}\n",
+    )
+    .unwrap();
+    let file = path.to_str().unwrap();
+    let out = flinkit(
+        &["produce", "--table", "users", "--sql", &ddl, "--file", file],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{file}:2: not JSON: ")),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn kafka_bad_record_sends_nothing() {
     bad_record_sends_nothing("kafka");
@@ -371,6 +400,29 @@ fn bad_flags_are_input_errors() {
     );
     let out = flinkit(&["produce", "kafka", "t", "--value", "{oops"], None);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // An encoding the bridge does not write is refused before anything is sent.
+    let utf16 = users_ddl("kafka", "t").replace(
+        "'key.format' = 'raw'",
+        "'key.format' = 'raw', 'key.raw.charset' = 'UTF-16'",
+    );
+    let out = flinkit(
+        &[
+            "produce",
+            "--table",
+            "users",
+            "--sql",
+            &utf16,
+            "--tombstone",
+            "1",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("'key.raw.charset' = 'UTF-16'"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
