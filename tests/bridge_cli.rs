@@ -425,6 +425,65 @@ fn bad_flags_are_input_errors() {
     );
 }
 
+/// Regression: Ctrl-C while `--file -` waited on an idle pipe was swallowed; the run went on
+/// until the pipe closed and then reported no interruption.
+#[test]
+fn ctrl_c_while_the_input_is_read_stops_at_once() {
+    let child = common::flinkit_command()
+        .args([
+            "produce",
+            "kafka",
+            &unique("idle"),
+            "--file",
+            "-",
+            "--format",
+            "json",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = child;
+    let stdin = child.stdin.take();
+    // Once Ctrl-C is handled (SIGINT in the caught signals of /proc's status), it may come.
+    let status = format!("/proc/{}/status", child.id());
+    let handled = || {
+        std::fs::read_to_string(&status)
+            .unwrap()
+            .lines()
+            .find_map(|line| line.strip_prefix("SigCgt:"))
+            .is_some_and(|mask| u64::from_str_radix(mask.trim(), 16).unwrap() & 0b10 != 0)
+    };
+    let started = std::time::Instant::now();
+    while !handled() {
+        assert!(started.elapsed().as_secs() < 60, "Ctrl-C is never handled");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed().as_secs() >= 30 {
+            child.kill().unwrap();
+            panic!("Ctrl-C did not stop a run reading an idle pipe");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The pipe stayed open, idle, until the run had ended.
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["error"]["message"],
+        "interrupted while reading and checking the input; nothing was sent"
+    );
+}
+
 #[test]
 fn ctrl_c_flushes_and_reports_the_resume_point() {
     if !up("kafka") {
