@@ -252,6 +252,35 @@ fn bad_record_sends_nothing(broker: &str) {
     );
 }
 
+/// Regression: a row with a lone surrogate escape in a text column (`"\ud800"`, which Flink
+/// reads as `?`) was sent by the fast path for flat rows, while the full path refuses it as
+/// not JSON; it is refused at its line whichever path the row takes.
+#[test]
+fn a_lone_surrogate_is_refused_at_its_line() {
+    if !up("kafka") {
+        return;
+    }
+    let ddl = users_ddl("kafka", &unique("users"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.jsonl");
+    std::fs::write(
+        &path,
+        "{\"uid\":\"1\",\"fullName\":\"Ada\"}\n{\"uid\":\"2\",\"fullName\":\"\\ud800\"}\n",
+    )
+    .unwrap();
+    let file = path.to_str().unwrap();
+    let out = flinkit(
+        &["produce", "--table", "users", "--sql", &ddl, "--file", file],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{file}:2: not JSON: ")),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn kafka_bad_record_sends_nothing() {
     bad_record_sends_nothing("kafka");
@@ -371,6 +400,88 @@ fn bad_flags_are_input_errors() {
     );
     let out = flinkit(&["produce", "kafka", "t", "--value", "{oops"], None);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // An encoding the bridge does not write is refused before anything is sent.
+    let utf16 = users_ddl("kafka", "t").replace(
+        "'key.format' = 'raw'",
+        "'key.format' = 'raw', 'key.raw.charset' = 'UTF-16'",
+    );
+    let out = flinkit(
+        &[
+            "produce",
+            "--table",
+            "users",
+            "--sql",
+            &utf16,
+            "--tombstone",
+            "1",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("'key.raw.charset' = 'UTF-16'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Regression: Ctrl-C while `--file -` waited on an idle pipe was swallowed; the run went on
+/// until the pipe closed and then reported no interruption.
+#[test]
+fn ctrl_c_while_the_input_is_read_stops_at_once() {
+    let child = common::flinkit_command()
+        .args([
+            "produce",
+            "kafka",
+            &unique("idle"),
+            "--file",
+            "-",
+            "--format",
+            "json",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = child;
+    let stdin = child.stdin.take();
+    // Once Ctrl-C is handled (SIGINT in the caught signals of /proc's status), it may come.
+    let status = format!("/proc/{}/status", child.id());
+    let handled = || {
+        std::fs::read_to_string(&status)
+            .unwrap()
+            .lines()
+            .find_map(|line| line.strip_prefix("SigCgt:"))
+            .is_some_and(|mask| u64::from_str_radix(mask.trim(), 16).unwrap() & 0b10 != 0)
+    };
+    let started = std::time::Instant::now();
+    while !handled() {
+        assert!(started.elapsed().as_secs() < 60, "Ctrl-C is never handled");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed().as_secs() >= 30 {
+            child.kill().unwrap();
+            panic!("Ctrl-C did not stop a run reading an idle pipe");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The pipe stayed open, idle, until the run had ended.
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["error"]["message"],
+        "interrupted while reading and checking the input; nothing was sent"
+    );
 }
 
 #[test]

@@ -65,7 +65,7 @@ use super::{
 /// | `batch.delay.ms` | a batch is sent at the latest this long after its first message | `1` |
 /// | `compression` | `none`, `lz4`, `zlib`, `zstd` or `snappy` | `none` |
 /// | `max.pending` | records sent but not yet acknowledged, at most | `10000` |
-/// | `producers` | producers on the topic, each with a batch in flight (with batching); above 1 the records of a key keep their order, those of different keys may not (see [`PulsarProducer`]) | `1` |
+/// | `producers` | producers on the topic, each with a batch in flight (with batching); above 1 the records of a key keep their order, those of different keys may not (see [`PulsarProducer`]); at most 64 | `1` |
 /// | `max.message.bytes` | larger records (value, key and properties) fail at once: the broker's `maxMessageSize` | `5242880` |
 /// | `send.timeout.ms` | how long a record may wait for its receipt, resends after a lost connection included (librdkafka's `message.timeout.ms`), and a send for room among `max.pending` | `300000` |
 /// | `auth.token` | a JWT for token authentication | none |
@@ -100,6 +100,10 @@ const TOKEN_PLUGIN: &str = "org.apache.pulsar.client.impl.auth.AuthenticationTok
 
 /// How long a lookup or subscription may wait for its answer.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most producers (`-X producers`) one topic gets: each is a producer on the broker, opened
+/// one after the other within the connect timeout, and past a few the broker is the limit.
+const MAX_PRODUCERS: usize = 64;
 
 /// How long a `commit` may block before giving up.
 const BLOCK_LIMIT: Duration = Duration::from_secs(60);
@@ -189,7 +193,15 @@ impl Settings {
                 }
                 "compression" => parsed.compression = compression(key, value)?,
                 "max.pending" => parsed.max_pending = positive(key, value)?,
-                "producers" => parsed.producers = positive(key, value)?,
+                "producers" => {
+                    parsed.producers = positive(key, value)?;
+                    if parsed.producers > MAX_PRODUCERS {
+                        return Err(setting(
+                            key,
+                            format!("expected a whole number from 1 to {MAX_PRODUCERS}"),
+                        ));
+                    }
+                }
                 "max.message.bytes" => parsed.max_message_bytes = positive(key, value)?,
                 "send.timeout.ms" => {
                     parsed.send_timeout = Duration::from_millis(positive(key, value)?);
@@ -1576,6 +1588,12 @@ mod tests {
         assert!(message.contains("did you mean `batch.size`"), "{message}");
         assert!(message.contains("max.pending"), "{message}");
         assert!(!message.contains("secret-ish"));
+        // Regression: a million producers were opened one by one until the connect timeout,
+        // which then named the broker unreachable.
+        let (key, message) = setting_error(parse(&[("producers", "1000000")]));
+        assert_eq!(key, "producers");
+        assert!(message.contains("from 1 to 64"), "{message}");
+        assert_eq!(parse(&[("producers", "64")]).unwrap().producers, 64);
         let (key, message) = setting_error(parse(&[("max.pending", "0")]));
         assert_eq!(
             (key.as_str(), message.as_str()),

@@ -410,6 +410,10 @@ impl TableSpec {
             CsvOptions::check_fields(&fields).map_err(&unsupported)?;
             Ok(options)
         };
+        if let Some(format) = key_format {
+            encoded_as_flink_defaults(format, "key.", option).map_err(&unsupported)?;
+        }
+        encoded_as_flink_defaults(value_format, value_prefix, option).map_err(&unsupported)?;
         let key_csv = (key_format == Some(Format::Csv))
             .then(|| csv_options("key.csv.", &key_fields))
             .transpose()?;
@@ -711,6 +715,39 @@ fn last_option<'a>(options: &'a [(String, String)], key: &str) -> Option<&'a str
 }
 
 /// The error for a table the bridge cannot read or write.
+/// The options of `format` (written after `prefix`) that change how Flink encodes its messages
+/// both ways, each with the values the bridge encodes and decodes as (Flink's default).
+const WIRE_OPTIONS: &[(Format, &str, &[&str])] = &[
+    (Format::Raw, "raw.charset", &["UTF-8", "UTF8"]),
+    (Format::Raw, "raw.endianness", &["big-endian"]),
+];
+
+/// Fails on an option of `format` that makes Flink encode its messages otherwise than the
+/// bridge does (a UTF-16 or little-endian raw value), which would have the bridge write what
+/// Flink cannot read, and misread what Flink writes.
+fn encoded_as_flink_defaults<'a>(
+    format: Format,
+    prefix: &str,
+    option: impl Fn(&str) -> Option<&'a str>,
+) -> Result<(), String> {
+    for (_, name, defaults) in WIRE_OPTIONS.iter().filter(|(f, ..)| *f == format) {
+        let key = format!("{prefix}{name}");
+        if let Some(value) = option(&key)
+            && !defaults
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(value.trim()))
+        {
+            return Err(format!(
+                "'{key}' = '{value}': the bridge writes and reads {} messages in Flink's \
+                 default '{}' only; leave the option out",
+                format.as_str(),
+                defaults[0]
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn unsupported_table(table: &str, message: String) -> TableError {
     TableError::Unsupported {
         table: table.into(),
@@ -753,6 +790,42 @@ mod tests {
         assert_eq!(s.key_fields, ["uid"]);
         assert_eq!(s.key_format, Some(Format::Raw));
         assert_eq!(s.value_fields, ["uid", "n"]);
+    }
+
+    /// Regression: a table whose `raw` options change Flink's encoding (UTF-16 text,
+    /// little-endian numbers) was written and read in the default encoding.
+    #[test]
+    fn a_raw_encoding_the_bridge_does_not_write_is_refused() {
+        let table = |with: &str| {
+            spec(
+                &format!(
+                    "CREATE TABLE t (k STRING, n INT) WITH ('connector' = 'kafka', \
+                     'topic' = 't', 'properties.bootstrap.servers' = 'x', \
+                     'key.format' = 'raw', 'key.fields' = 'k', 'value.fields-include' = \
+                     'EXCEPT_KEY', {with})"
+                ),
+                "t",
+            )
+        };
+        for (with, option) in [
+            (
+                "'value.format' = 'raw', 'key.raw.charset' = 'UTF-16'",
+                "'key.raw.charset' = 'UTF-16'",
+            ),
+            (
+                "'value.format' = 'raw', 'value.raw.endianness' = 'little-endian'",
+                "'value.raw.endianness' = 'little-endian'",
+            ),
+        ] {
+            let err = table(with).unwrap_err().to_string();
+            assert!(
+                err.contains(option) && err.contains("leave the option out"),
+                "{err}"
+            );
+        }
+        let ok = "'value.format' = 'raw', 'key.raw.charset' = 'utf-8', \
+                  'value.raw.endianness' = 'big-endian'";
+        assert!(table(ok).is_ok(), "{ok}");
     }
 
     #[test]

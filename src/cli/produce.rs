@@ -160,16 +160,33 @@ pub fn run(ctx: &Context<'_>, args: &ProduceArgs) -> anyhow::Result<()> {
         images: SharedImages::new(images),
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .context("cannot handle Ctrl-C")?;
+    let checking = Arc::new(AtomicBool::new(false));
+    let (flag, in_check, json) = (stop.clone(), checking.clone(), ctx.format == Format::Json);
+    ctrlc::set_handler(move || {
+        if in_check.load(Ordering::SeqCst) {
+            // Nothing is sent while the input is read and checked (a pipe may stay idle for
+            // ever), so there is nothing to flush: stop at once.
+            let message = "interrupted while reading and checking the input; nothing was sent";
+            if json {
+                let _ = output::print_json(&json!({ "error": { "message": message } }));
+            } else {
+                eprintln!("error: {message}");
+            }
+            std::process::exit(1);
+        }
+        flag.store(true, Ordering::SeqCst)
+    })
+    .context("cannot handle Ctrl-C")?;
     let mut open = |target: &Target, args: &ProduceArgs| match opened.take() {
         Some(producer) => Ok(producer),
         None => open(target, args, announced.clone()),
     };
 
     if let Some(path) = &args.file {
-        let spooled = check_file(ctx, args, &encoder, path)?;
+        checking.store(true, Ordering::SeqCst);
+        let spooled = check_file(ctx, args, &encoder, path);
+        checking.store(false, Ordering::SeqCst);
+        let spooled = spooled?;
         if spooled.invalid > 0 {
             for error in &spooled.errors {
                 eprintln!("warning: skipped {error}");
