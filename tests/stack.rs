@@ -433,7 +433,27 @@ fn postgres_comes_up_keeps_its_data_through_a_crash_and_is_purged() {
         Some(1),
         "status fails when it is down"
     );
-    let repaired = flinkit(root, &[&["stack", "up"][..], &only].concat());
+    // As if the server were still exiting when `up` looks (a process killed just before it,
+    // which a large JVM is for a second or more): the recorded process is alive, the service
+    // is not healthy, and the process goes away while `up` waits. Regression: `up` waited for
+    // the health of a service with no process until its timeout.
+    let mut exiting = Command::new("sleep").arg("3").spawn().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", exiting.id())).unwrap();
+    let ticks = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        root.join("state/stack/postgres/pid"),
+        format!("{} {ticks}\n", exiting.id()),
+    )
+    .unwrap();
+    let repaired = flinkit(
+        root,
+        &[&["stack", "up", "--timeout", "60s"][..], &only].concat(),
+    );
+    exiting.wait().unwrap();
     assert_ok(&repaired, "stack up (repair)");
     let new_pid = pids_of(&json(&repaired), "postgres");
     assert_eq!(new_pid.len(), 1);

@@ -320,6 +320,7 @@ pub fn up(
                 stop_units(stack, Unit::of(service));
                 return Err(failure);
             }
+            start_vanished(stack, service, &mut children, cache, &mut tools, progress)?;
             match check {
                 Ok(()) => progress(Event::Healthy(service, started.elapsed())),
                 Err(reason) if started.elapsed() >= timeout => {
@@ -335,6 +336,39 @@ pub fn up(
         }
     }
     Ok(stack.status(services))
+}
+
+/// Starts the processes of `service` that `up` did not start, because they were running when it
+/// looked, and that are gone now: a process killed just before `up` is still exiting for a
+/// moment (a large JVM for a second or more), and `up` would otherwise wait for the health of a
+/// service with nothing left to serve it.
+fn start_vanished(
+    stack: &Stack,
+    service: Service,
+    children: &mut Vec<(Unit, Child)>,
+    cache: &Cache,
+    tools: &mut Tools,
+    progress: &mut dyn FnMut(Event),
+) -> Result<(), StackError> {
+    let vanished: Vec<Unit> = Unit::of(service)
+        .iter()
+        .copied()
+        .filter(|&unit| {
+            !children.iter().any(|(started, _)| *started == unit) && stack.live_pid(unit).is_none()
+        })
+        .collect();
+    if vanished.is_empty() {
+        return Ok(());
+    }
+    for &unit in &vanished {
+        check_ports_free(stack, unit)?;
+    }
+    let classpaths = provision(cache, &vanished, &mut |p| progress(Event::Provision(p)))?;
+    for unit in vanished {
+        let command = prepare(stack, unit, &classpaths, tools)?;
+        children.push((unit, spawn(stack, unit, command)?));
+    }
+    Ok(())
 }
 
 /// Fails fast when another process listens on a port the unit needs.
