@@ -8,9 +8,9 @@
 #     script that keeps the latest value per key and prints the rows
 #   - Pulsar produce: flinkit vs Apache Pulsar's Java perf client (pulsar-perf, batching on,
 #     both), PULSAR_REPEAT times the records, compared by throughput while sending; flinkit
-#     with its defaults (one producer, one batch in flight, the input's order kept; PULSAR_X
-#     adds flinkit settings, e.g. PULSAR_X="-X producers=4" for four producers, each with a
-#     batch in flight), pulsar-perf with its own (one producer, its batches pipelined)
+#     with its defaults (one producer, its batches pipelined, the input's order kept; PULSAR_X
+#     adds flinkit settings, e.g. PULSAR_X="-X batch.size=5000"), pulsar-perf with its own
+#     (one producer, its batches pipelined)
 #   - flinkit's peak RSS producing a BIG_MB file, keyless and keyed
 # Runs against the local stack (`flinkit stack up`); each run writes a fresh topic. PULSAR=0
 # leaves the Pulsar pair out (a stack of Kafka alone; pulsar-perf is then not needed), KAFKA=0

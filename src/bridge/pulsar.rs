@@ -28,7 +28,7 @@
 //! [`create_topics`] and [`delete_topics`] manage topics through the broker's admin REST API
 //! (`/admin/v2/persistent/{tenant}/{namespace}/{topic}`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -65,7 +65,6 @@ use super::{
 /// | `batch.delay.ms` | a batch is sent at the latest this long after its first message | `1` |
 /// | `compression` | `none`, `lz4`, `zlib`, `zstd` or `snappy` | `none` |
 /// | `max.pending` | records sent but not yet acknowledged, at most | `10000` |
-/// | `producers` | producers on the topic, each with a batch in flight (with batching); above 1 the records of a key keep their order, those of different keys may not (see [`PulsarProducer`]); at most 64 | `1` |
 /// | `max.message.bytes` | larger records (value, key and properties) fail at once: the broker's `maxMessageSize` | `5242880` |
 /// | `send.timeout.ms` | how long a record may wait for its receipt, resends after a lost connection included (librdkafka's `message.timeout.ms`), and a send for room among `max.pending` | `300000` |
 /// | `auth.token` | a JWT for token authentication | none |
@@ -74,15 +73,14 @@ use super::{
 /// | `pulsar.client.tlsTrustCertsFilePath` | the CA certificates (PEM) a `pulsar+ssl://` broker's certificate is checked against, besides the system's | none |
 /// | `admin-url` | from a table: ignored, the bridge needs no admin API | |
 ///
-/// The batching keys, `compression`, `max.pending`, `producers` and `max.message.bytes` only
-/// matter to producers.
+/// The batching keys, `compression`, `max.pending` and `max.message.bytes` only matter to
+/// producers.
 pub const SETTINGS: &[&str] = &[
     "batch.size",
     "batch.bytes",
     "batch.delay.ms",
     "compression",
     "max.pending",
-    "producers",
     "max.message.bytes",
     "send.timeout.ms",
     "auth.token",
@@ -100,10 +98,6 @@ const TOKEN_PLUGIN: &str = "org.apache.pulsar.client.impl.auth.AuthenticationTok
 
 /// How long a lookup or subscription may wait for its answer.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The most producers (`-X producers`) one topic gets: each is a producer on the broker, opened
-/// one after the other within the connect timeout, and past a few the broker is the limit.
-const MAX_PRODUCERS: usize = 64;
 
 /// How long a `commit` may block before giving up.
 const BLOCK_LIMIT: Duration = Duration::from_secs(60);
@@ -132,7 +126,6 @@ struct Settings {
     batch_delay: Duration,
     compression: Compression,
     max_pending: usize,
-    producers: usize,
     max_message_bytes: usize,
     send_timeout: Duration,
     token: Option<String>,
@@ -148,7 +141,6 @@ impl Default for Settings {
             batch_delay: Duration::from_millis(1),
             compression: Compression::None,
             max_pending: 10_000,
-            producers: 1,
             max_message_bytes: 5 * 1024 * 1024,
             send_timeout: SEND_TIMEOUT,
             token: None,
@@ -166,7 +158,6 @@ impl std::fmt::Debug for Settings {
             .field("batch_delay", &self.batch_delay)
             .field("compression", &self.compression)
             .field("max_pending", &self.max_pending)
-            .field("producers", &self.producers)
             .field("max_message_bytes", &self.max_message_bytes)
             .field("send_timeout", &self.send_timeout)
             .field("token", &self.token.as_ref().map(|_| "…"))
@@ -193,15 +184,6 @@ impl Settings {
                 }
                 "compression" => parsed.compression = compression(key, value)?,
                 "max.pending" => parsed.max_pending = positive(key, value)?,
-                "producers" => {
-                    parsed.producers = positive(key, value)?;
-                    if parsed.producers > MAX_PRODUCERS {
-                        return Err(setting(
-                            key,
-                            format!("expected a whole number from 1 to {MAX_PRODUCERS}"),
-                        ));
-                    }
-                }
                 "max.message.bytes" => parsed.max_message_bytes = positive(key, value)?,
                 "send.timeout.ms" => {
                     parsed.send_timeout = Duration::from_millis(positive(key, value)?);
@@ -821,41 +803,23 @@ async fn pump(
     drop(client);
 }
 
-/// One of a [`PulsarProducer`]'s producers on the topic, and the task that feeds it.
-struct Lane {
-    commands: tokio::sync::mpsc::UnboundedSender<Command>,
-    pump: tokio::task::JoinHandle<()>,
-}
-
 /// A Pulsar producer for one topic: batching (unless `batch.size=1`), up to `max.pending`
 /// records in flight, each acknowledgement reported once through the callbacks.
 ///
-/// The `pulsar` crate's batching producer sends a batch only once the broker has acknowledged
-/// the one before, so a producer has one batch in flight. With batching, this one opens
-/// `producers` of them on the topic (lanes), each under its own producer name and sequence ids
-/// (the broker's deduplication works per name), each fed by a task of its runtime, so that the
-/// caller's thread only hands records over. Records go through the lanes in turn, a batch's
-/// worth (`batch.size`) at a time, so an input smaller than a batch goes through one producer,
-/// in order; a record whose key has records not yet acknowledged goes through the lane those
-/// went through, so the records of a key are stored in the order given (each to the partition of
-/// [`key_partition`]). Across runs, records of different keys and keyless records may be stored
-/// in another order than given, as across the partitions of a partitioned topic. So the
-/// default is one producer, which keeps the input's order (an event-time job may drop records
-/// that arrive out of order as late); `producers=N` is the opt-in for throughput where only
-/// each key's order matters. Acknowledgements come back in the order they arrive.
+/// A task of its runtime does the sending, so that the caller's thread only hands records over.
+/// Records are sent, and stored, in the order given, each to the partition of
+/// [`key_partition`] on a partitioned topic; the producer sends a batch while those before it
+/// await their receipts (the vendored `pulsar` crate, `vendor/pulsar/FLINKIT.md`).
+/// Acknowledgements come back in the order they arrive.
 pub struct PulsarProducer {
     topic: String,
     settings: Settings,
-    lanes: Vec<Lane>,
-    /// Records handed over so far, which picks the lane of the next one.
-    handed: u64,
-    /// The keys with records not reported yet (with several lanes): their lane and how many.
-    keys: HashMap<String, (usize, usize)>,
+    commands: tokio::sync::mpsc::UnboundedSender<Command>,
     acks: std::sync::mpsc::Receiver<Ack>,
-    /// Records sent and not reported yet, with their key when it is in `keys`; a receipt for a
-    /// record not in here (reported as failed by a flush that timed out) is dropped, so that
-    /// each record is reported once.
-    outstanding: HashMap<u64, Option<String>>,
+    /// Records sent and not reported yet; a receipt for a record not in here (reported as
+    /// failed by a flush that timed out) is dropped, so that each record is reported once.
+    outstanding: HashSet<u64>,
+    pump: tokio::task::JoinHandle<()>,
     rt: Runtime,
 }
 
@@ -878,92 +842,39 @@ impl PulsarProducer {
         let url = service_url(&endpoint.address);
         let topic = full_topic(topic);
         let rt = runtime()?;
-        let (client, producers) = open(&rt, &url, timeout, async {
+        let (client, producer) = open(&rt, &url, timeout, async {
             let client = connect(&url, &settings, timeout, settings.send_timeout).await?;
-            let mut producers = Vec::with_capacity(settings.producers);
-            // Without batching, one producer pipelines its messages already.
-            let lanes = if settings.batch_size > 1 {
-                settings.producers
-            } else {
-                1
-            };
-            for _ in 0..lanes {
-                let producer = client
-                    .producer()
-                    .with_topic(&topic)
-                    .with_options(ProducerOptions {
-                        schema: schema.clone(),
-                        ..settings.producer_options()
-                    })
-                    .build()
-                    .await?;
-                producers.push(producer);
-            }
-            Ok((client, producers))
+            let producer = client
+                .producer()
+                .with_topic(&topic)
+                .with_options(ProducerOptions {
+                    schema,
+                    ..settings.producer_options()
+                })
+                .build()
+                .await?;
+            Ok((client, producer))
         })?;
+        let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel();
         let (acks_tx, acks) = std::sync::mpsc::channel();
         let batching = settings.batch_size > 1;
-        let lanes = producers
-            .into_iter()
-            .map(|producer| {
-                let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel();
-                let pump = rt.spawn(pump(
-                    client.clone(),
-                    producer,
-                    batching,
-                    commands_rx,
-                    acks_tx.clone(),
-                ));
-                Lane { commands, pump }
-            })
-            .collect();
+        let pump = rt.spawn(pump(client, producer, batching, commands_rx, acks_tx));
         Ok(Self {
             topic,
             settings,
-            lanes,
-            handed: 0,
-            keys: HashMap::new(),
+            commands,
             acks,
-            outstanding: HashMap::new(),
+            outstanding: HashSet::new(),
+            pump,
             rt,
         })
     }
 
-    /// The lane of the next message, counting its key in [`Self::keys`] (returned to go with
-    /// the record in [`Self::outstanding`]): the lane its key's unreported records went
-    /// through, else the lane of its run of `batch.size` records.
-    fn lane(&mut self, message: &producer::Message) -> (usize, Option<String>) {
-        let lanes = self.lanes.len() as u64;
-        if lanes == 1 {
-            return (0, None);
-        }
-        let run = self.handed / u64::from(self.settings.batch_size);
-        self.handed += 1;
-        let turn = (run % lanes) as usize;
-        match &message.partition_key {
-            None => (turn, None),
-            Some(key) => {
-                let (lane, count) = self.keys.entry(key.clone()).or_insert((turn, 0));
-                *count += 1;
-                (*lane, Some(key.clone()))
-            }
-        }
-    }
-
     /// Hands `ack` over unless its record was already reported.
     fn deliver(&mut self, ack: Ack, acks: &mut dyn FnMut(Ack)) {
-        let Some(key) = self.outstanding.remove(&ack.seq) else {
-            return;
-        };
-        if let Some(key) = key
-            && let Some((_, count)) = self.keys.get_mut(&key)
-        {
-            *count -= 1;
-            if *count == 0 {
-                self.keys.remove(&key);
-            }
+        if self.outstanding.remove(&ack.seq) {
+            acks(ack);
         }
-        acks(ack);
     }
 
     /// Hands over the acknowledgements that are ready, without waiting.
@@ -1015,16 +926,15 @@ impl Producer for PulsarProducer {
         // that no batch grows past the broker's message size limit.
         let alone =
             self.settings.batch_size > 1 && message.payload.len() >= self.settings.batch_bytes;
-        let (lane, key) = self.lane(&message);
         let command = Command::Send {
             seq,
             message,
             alone,
         };
-        if self.lanes[lane].commands.send(command).is_err() {
+        if self.commands.send(command).is_err() {
             return Err(BridgeError::client(Broker::Pulsar, "the producer stopped"));
         }
-        self.outstanding.insert(seq, key);
+        self.outstanding.insert(seq);
         Ok(())
     }
 
@@ -1038,10 +948,8 @@ impl Producer for PulsarProducer {
 
     fn flush(&mut self, timeout: Duration, acks: &mut dyn FnMut(Ack)) -> Result<(), BridgeError> {
         let deadline = Instant::now() + timeout;
-        // Without a pump, nothing more will come from it: what is left fails below.
-        for lane in &self.lanes {
-            let _ = lane.commands.send(Command::Flush);
-        }
+        // Without the pump, nothing more will come: what is left fails below.
+        let _ = self.commands.send(Command::Flush);
         while !self.outstanding.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || !self.wait(left, acks) {
@@ -1051,9 +959,7 @@ impl Producer for PulsarProducer {
         if self.outstanding.is_empty() {
             return Ok(());
         }
-        // The keys of these records stay in `keys`, on their lanes: the records may still be
-        // stored, and a key's next records must come after them.
-        let mut left: Vec<u64> = self.outstanding.drain().map(|(seq, _)| seq).collect();
+        let mut left: Vec<u64> = self.outstanding.drain().collect();
         left.sort_unstable();
         for seq in left {
             acks(Ack {
@@ -1071,16 +977,13 @@ impl Producer for PulsarProducer {
 
 impl Drop for PulsarProducer {
     fn drop(&mut self) {
-        // Without commands the pumps stop and drop the producers and client inside the runtime.
-        let (commands, pumps): (Vec<_>, Vec<_>) = std::mem::take(&mut self.lanes)
-            .into_iter()
-            .map(|lane| (lane.commands, lane.pump))
-            .unzip();
-        drop(commands);
-        let pumps = futures::future::join_all(pumps);
+        // Without commands the pump stops and drops the producer and client inside the runtime.
+        let (closed, _) = tokio::sync::mpsc::unbounded_channel();
+        drop(std::mem::replace(&mut self.commands, closed));
+        let pump = &mut self.pump;
         let _ = self
             .rt
-            .block_on(async { tokio::time::timeout(CLOSE_TIMEOUT, pumps).await });
+            .block_on(async { tokio::time::timeout(CLOSE_TIMEOUT, pump).await });
     }
 }
 
@@ -1554,8 +1457,8 @@ mod tests {
     fn settings_defaults_and_values() {
         let s = parse(&[]).unwrap();
         assert_eq!(
-            (s.batch_size, s.batch_bytes, s.max_pending, s.producers),
-            (1000, 131072, 10_000, 1)
+            (s.batch_size, s.batch_bytes, s.max_pending),
+            (1000, 131072, 10_000)
         );
         assert!(matches!(s.compression, Compression::None));
         let s = parse(&[
@@ -1564,12 +1467,10 @@ mod tests {
             ("batch.delay.ms", "0"),
             ("compression", "ZSTD"),
             ("max.pending", "5"),
-            ("producers", "2"),
             ("admin-url", "http://localhost:8080"),
         ])
         .unwrap();
         assert_eq!((s.batch_size, s.batch_bytes, s.max_pending), (10, 2048, 5));
-        assert_eq!(s.producers, 2);
         assert_eq!(s.batch_delay, Duration::ZERO);
         assert!(matches!(s.compression, Compression::Zstd(_)));
         assert!(
@@ -1588,12 +1489,6 @@ mod tests {
         assert!(message.contains("did you mean `batch.size`"), "{message}");
         assert!(message.contains("max.pending"), "{message}");
         assert!(!message.contains("secret-ish"));
-        // Regression: a million producers were opened one by one until the connect timeout,
-        // which then named the broker unreachable.
-        let (key, message) = setting_error(parse(&[("producers", "1000000")]));
-        assert_eq!(key, "producers");
-        assert!(message.contains("from 1 to 64"), "{message}");
-        assert_eq!(parse(&[("producers", "64")]).unwrap().producers, 64);
         let (key, message) = setting_error(parse(&[("max.pending", "0")]));
         assert_eq!(
             (key.as_str(), message.as_str()),
