@@ -657,3 +657,105 @@ fn canal_and_maxwell_changelogs_feed_aggregations_both_ways() {
         ])
     );
 }
+
+const ISO_SQL: &str = "\
+CREATE TABLE events_iso (id INT, at TIMESTAMP(3) NOT NULL, seen TIMESTAMP_LTZ(3) NOT NULL
+) WITH ('connector' = 'kafka', 'topic' = 'formats.events_iso',
+  'properties.bootstrap.servers' = 'localhost:9092', 'scan.startup.mode' = 'earliest-offset',
+  'format' = 'json', 'json.timestamp-format.standard' = 'ISO-8601');
+CREATE TABLE events_sql (id INT, at TIMESTAMP(3), seen TIMESTAMP_LTZ(3), hour_of INT
+) WITH ('connector' = 'kafka', 'topic' = 'formats.events_sql',
+  'properties.bootstrap.servers' = 'localhost:9092', 'format' = 'json');
+INSERT INTO events_sql SELECT id, at, seen, HOUR(at) FROM events_iso;
+";
+
+/// `'json.timestamp-format.standard' = 'ISO-8601'`: flinkit takes and generates timestamps with
+/// a `T` for such a table, refuses the SQL form, and Flink reads what it wrote.
+#[test]
+fn iso_8601_timestamps_are_taken_generated_and_read_by_flink() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (sql, suffix) = script(ISO_SQL, dir.path(), "iso.sql");
+    let rows = dir.path().join("rows.jsonl");
+    let produce = |text: &str| {
+        std::fs::write(&rows, text).unwrap();
+        common::flinkit(&[
+            "produce",
+            "--table",
+            "events_iso",
+            "-f",
+            &sql,
+            "--file",
+            rows.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+    };
+    // The SQL form is what Flink's ISO-8601 reader fails on: refused, located, nothing sent.
+    let refused =
+        produce("{\"id\":0,\"at\":\"2024-05-01 10:00:00\",\"seen\":\"2024-05-01T10:00:00Z\"}\n");
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("yyyy-MM-ddTHH:mm:ss[.fff]"), "{stderr}");
+    assert!(stderr.contains("line 1"), "{stderr}");
+    let out = produce(
+        "{\"id\":1,\"at\":\"2024-05-01T10:00:00.123\",\"seen\":\"2024-05-01T10:00:00Z\"}\n",
+    );
+    assert_success(&out);
+    assert_eq!(json(&out)["sent"], 1);
+    let out = common::flinkit(&[
+        "produce",
+        "--table",
+        "events_iso",
+        "-f",
+        &sql,
+        "--generate",
+        "3",
+        "--seed",
+        "7",
+        "--format",
+        "json",
+    ]);
+    assert_success(&out);
+    let written = kcat_values(&format!("formats.events_iso{suffix}"));
+    let generated: Vec<Value> = written
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(generated.len(), 3, "{written}");
+    for row in &generated {
+        let at = row["at"].as_str().unwrap();
+        let seen = row["seen"].as_str().unwrap();
+        assert_eq!(&at[10..11], "T", "{row}");
+        assert!(seen.ends_with('Z') && &seen[10..11] == "T", "{row}");
+    }
+
+    // Flink reads all four with its ISO-8601 reader and writes them in its SQL form.
+    let _turn = take_turn();
+    let _job = launch(&sql);
+    // Flink's SQL form: a space for the `T`, and the fraction without its trailing zeros.
+    let sql_form = |iso: &str| {
+        let (text, zone) = iso.strip_suffix('Z').map_or((iso, ""), |t| (t, "Z"));
+        let text = text.replacen('T', " ", 1);
+        let text = match text.split_once('.') {
+            Some((whole, fraction)) if fraction.trim_end_matches('0').is_empty() => {
+                whole.to_string()
+            }
+            Some((whole, fraction)) => format!("{whole}.{}", fraction.trim_end_matches('0')),
+            None => text,
+        };
+        format!("{text}{zone}")
+    };
+    let mut expected = vec![json!({"id": 1, "at": "2024-05-01 10:00:00.123",
+        "seen": "2024-05-01 10:00:00Z", "hour_of": 10})];
+    for row in &generated {
+        let at = row["at"].as_str().unwrap();
+        expected.push(json!({"id": row["id"], "at": sql_form(at),
+            "seen": sql_form(row["seen"].as_str().unwrap()),
+            "hour_of": at[11..13].parse::<i64>().unwrap()}));
+    }
+    await_rows(&sql, "events_sql", false, &Value::Array(expected));
+}

@@ -79,7 +79,7 @@ use rand::{Rng, RngExt, SeedableRng};
 use serde_json::{Map, Number, Value};
 
 use super::table::TableSpec;
-use super::types::{DataType, Field, TypeKind};
+use super::types::{DataType, Field, TimestampFormat, TypeKind};
 
 // ---------------------------------------------------------------------------------------------
 // Options, items, errors
@@ -213,6 +213,8 @@ pub struct Generator {
     /// The instant key times are derived from, so a key index always gives the same key.
     anchor_ms: i64,
     needs_clock: bool,
+    /// How TIMESTAMP and TIMESTAMP_LTZ values are written (the table's JSON format's standard).
+    timestamps: TimestampFormat,
 }
 
 impl fmt::Debug for Generator {
@@ -305,6 +307,7 @@ impl Generator {
             fixed_now: options.now_ms,
             anchor_ms,
             needs_clock,
+            timestamps: TimestampFormat::Sql,
         })
     }
 
@@ -316,7 +319,9 @@ impl Generator {
         } else {
             &spec.key_fields
         };
-        Self::new(&spec.columns, keys, options)
+        let mut generator = Self::new(&spec.columns, keys, options)?;
+        generator.timestamps = spec.timestamps;
+        Ok(generator)
     }
 
     /// The seed in use (the one given, or the one picked): giving it back with the same
@@ -351,6 +356,7 @@ impl Generator {
         let env = Env {
             now_ms,
             null_ratio: self.null_ratio,
+            timestamps: self.timestamps,
         };
         let mut persona = None;
         let mut key_values: Vec<Option<Value>> = key_values.into_iter().map(Some).collect();
@@ -391,6 +397,7 @@ impl Generator {
         let env = Env {
             now_ms: self.anchor_ms,
             null_ratio: 0.0,
+            timestamps: self.timestamps,
         };
         self.keys
             .iter()
@@ -730,7 +737,7 @@ impl Node {
                     }
                     _ => env.now_ms - rng.random_range(0..=1000),
                 };
-                let mut text = timestamp_text(ms);
+                let mut text = timestamp_text(ms, env.timestamps);
                 if *ltz {
                     text.push('Z');
                 }
@@ -888,7 +895,8 @@ impl Node {
             Kind::Time => Value::String(time_text((k % 86_400) as i64 * 1000, false)),
             Kind::Timestamp { ltz } => {
                 let seconds = (k % (1 << 40)) as i64;
-                let mut text = timestamp_text(env.now_ms / 1000 * 1000 - seconds * 1000);
+                let mut text =
+                    timestamp_text(env.now_ms / 1000 * 1000 - seconds * 1000, env.timestamps);
                 if *ltz {
                     text.push('Z');
                 }
@@ -917,6 +925,7 @@ fn generic_max(max: i64) -> i64 {
 struct Env {
     now_ms: i64,
     null_ratio: f64,
+    timestamps: TimestampFormat,
 }
 
 /// The person behind a row's name, email and username columns.
@@ -1173,8 +1182,7 @@ impl Sem {
             Sem::Moment => {
                 // ISO 8601 in UTC, as most producers write times in text.
                 let ms = env.now_ms - rng.random_range(0..=1000);
-                let mut text = timestamp_text(ms);
-                text.replace_range(10..11, "T");
+                let mut text = timestamp_text(ms, TimestampFormat::Iso8601);
                 text.push('Z');
                 text
             }
@@ -1572,9 +1580,9 @@ fn time_text(ms_of_day: i64, millis: bool) -> String {
 }
 
 /// `yyyy-MM-dd HH:mm:ss.SSS` (UTC) of milliseconds since the epoch.
-fn timestamp_text(ms: i64) -> String {
+fn timestamp_text(ms: i64, timestamps: TimestampFormat) -> String {
     let mut text = date_text(ms.div_euclid(DAY_MS));
-    text.push(' ');
+    text.push(timestamps.separator());
     text.push_str(&time_text(ms.rem_euclid(DAY_MS), true));
     text
 }
@@ -2077,6 +2085,7 @@ mod tests {
             value_csv: None,
             debezium_schema_include: false,
             avro: Default::default(),
+            timestamps: TimestampFormat::Sql,
         }
     }
 
@@ -2187,9 +2196,34 @@ mod tests {
                 for k in &spec.key_fields {
                     let c = spec.column(k).unwrap();
                     assert!(!key[k].is_null());
-                    types::check(&key[k], &c.data_type).unwrap();
+                    types::check(&key[k], &c.data_type, spec.timestamps).unwrap();
                     strict(&key[k], &c.data_type, k).unwrap();
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn timestamps_are_generated_as_the_tables_json_format_writes_them() {
+        let mut table = spec(
+            vec![
+                col("id", "BIGINT NOT NULL"),
+                col("at", "TIMESTAMP(3) NOT NULL"),
+                col("seen", "TIMESTAMP_LTZ(3) NOT NULL"),
+                col("happened", "ROW<at TIMESTAMP(3) NOT NULL> NOT NULL"),
+            ],
+            &["id"],
+        );
+        table.timestamps = TimestampFormat::Iso8601;
+        let mut generator = Generator::for_table(&table, options(3)).unwrap();
+        for _ in 0..50 {
+            let item = generator.next_item();
+            assert_valid(&table, &item);
+            let Generated::Row(row) = item else {
+                unreachable!("no tombstones asked")
+            };
+            for text in [&row["at"], &row["seen"], &row["happened"]["at"]] {
+                assert_eq!(&text.as_str().unwrap()[10..11], "T", "{row:?}");
             }
         }
     }
@@ -2685,7 +2719,14 @@ mod tests {
         assert_eq!(date_text(19_782), "2024-02-29");
         assert_eq!(date_text(-1), "1969-12-31");
         assert_eq!(date_text(i64::MAX), "9999-12-31");
-        assert_eq!(timestamp_text(NOW), "2024-05-17 12:34:56.789");
+        assert_eq!(
+            timestamp_text(NOW, TimestampFormat::Sql),
+            "2024-05-17 12:34:56.789"
+        );
+        assert_eq!(
+            timestamp_text(NOW, TimestampFormat::Iso8601),
+            "2024-05-17T12:34:56.789"
+        );
         assert_eq!(time_text(3_723_004, false), "01:02:03");
         assert_eq!(base36(0), "0");
         assert_eq!(base36(36 * 36 - 1), "zz");

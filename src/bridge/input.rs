@@ -492,7 +492,7 @@ fn flat_row(table: &TableSpec, text: &[u8]) -> Option<OutRecord> {
     }
     for (column, raw) in table.columns.iter().zip(&given) {
         let fits = match raw {
-            Some(raw) => types::fits_raw(raw, &column.data_type),
+            Some(raw) => types::fits_raw(raw, &column.data_type, table.timestamps),
             None => column.data_type.nullable,
         };
         if !fits {
@@ -559,7 +559,7 @@ fn table_key(table: &TableSpec, key: &Map<String, Value>) -> Result<Vec<u8>, Str
         if value.is_null() {
             return Err(format!("the key column `{column}` is missing or null"));
         }
-        super::types::check(value, &field.data_type).map_err(|m| {
+        super::types::check(value, &field.data_type, table.timestamps).map_err(|m| {
             mismatch(
                 table,
                 &Mismatch {

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::format::avro::{AvroCodec, Subject};
 use super::format::csv::CsvOptions;
 use super::format::registry::{Registry, RegistryError};
-use super::types::{self, DataType, Field, Mismatch};
+use super::types::{self, DataType, Field, Mismatch, TimestampFormat, TypeKind};
 use super::{Broker, Endpoint};
 use crate::sql::Script;
 use crate::sql::model::{ColumnKind, CreateTable};
@@ -87,6 +87,12 @@ impl Format {
     pub fn is_avro(self) -> bool {
         matches!(self, Self::Avro | Self::AvroConfluent)
     }
+
+    /// Whether the format has a `timestamp-format.standard` option: `json` and the changelog
+    /// formats, all of them JSON.
+    fn has_timestamp_standard(self) -> bool {
+        self == Self::Json || self.is_changelog()
+    }
 }
 
 /// The Avro codecs of a table's key and value, when their format is `avro` or
@@ -133,6 +139,11 @@ pub struct TableSpec {
     pub debezium_schema_include: bool,
     /// The Avro codecs, for an `avro` or `avro-confluent` key or value.
     pub avro: AvroCodecs,
+    /// How the rows' TIMESTAMP and TIMESTAMP_LTZ values are written: the value format's
+    /// `timestamp-format.standard` (`json.…`, `debezium-json.…`, …; `SQL` for the other
+    /// formats). A key in JSON with another standard is refused when a key column holds a
+    /// timestamp, as the key's values are the row's.
+    pub timestamps: TimestampFormat,
 }
 
 /// Why a table cannot be used by the bridge.
@@ -420,6 +431,41 @@ impl TableSpec {
         let value_csv = (value_format == Format::Csv)
             .then(|| csv_options(&format!("{value_prefix}csv."), &value_fields))
             .transpose()?;
+        let standard = |format: Format, prefix: &str| -> Result<TimestampFormat, TableError> {
+            if !format.has_timestamp_standard() {
+                return Ok(TimestampFormat::Sql);
+            }
+            let key = format!("{prefix}{}.timestamp-format.standard", format.as_str());
+            match option(&key) {
+                None => Ok(TimestampFormat::Sql),
+                Some(value) => TimestampFormat::parse(value).ok_or_else(|| {
+                    unsupported(format!(
+                        "'{key}' = '{value}': Flink takes 'SQL' or 'ISO-8601' (exactly so)"
+                    ))
+                }),
+            }
+        };
+        let timestamps = standard(value_format, value_prefix)?;
+        if let Some(format) = key_format {
+            let key_timestamps = standard(format, "key.")?;
+            let timestamp_key = key_fields.iter().find(|k| {
+                columns
+                    .iter()
+                    .any(|c| &c.name == *k && holds_timestamp(&c.data_type))
+            });
+            if let Some(column) = timestamp_key
+                && key_timestamps != timestamps
+            {
+                return Err(unsupported(format!(
+                    "key column `{column}` holds a timestamp, and the key's and the value's \
+                     formats write timestamps differently ('key.{}.timestamp-format.standard', \
+                     '{value_prefix}{}.timestamp-format.standard'): the bridge writes a key \
+                     column as the row gives it; give both the same standard",
+                    format.as_str(),
+                    value_format.as_str()
+                )));
+            }
+        }
         let schema_include = format!("{value_prefix}debezium-json.schema-include");
         let debezium_schema_include = match option(&schema_include) {
             None => false,
@@ -497,6 +543,7 @@ impl TableSpec {
             key_csv,
             value_csv,
             debezium_schema_include,
+            timestamps,
         })
     }
 
@@ -550,6 +597,7 @@ impl TableSpec {
             key_csv: None,
             value_csv: None,
             debezium_schema_include: false,
+            timestamps: TimestampFormat::Sql,
             key_fields,
             columns,
             avro: AvroCodecs::default(),
@@ -564,7 +612,7 @@ impl TableSpec {
     /// Checks a row (an object of column values) against the physical columns: every field is a
     /// column, every value fits its type (absent means NULL), and key columns are not NULL.
     pub fn check_row(&self, row: &Map<String, Value>) -> Result<(), Mismatch> {
-        types::check_object(row, &self.columns, &mut String::new())?;
+        types::check_object(row, &self.columns, &mut String::new(), self.timestamps)?;
         for key in &self.key_fields {
             if row.get(key).is_none_or(Value::is_null) {
                 let column = self.column(key).map(|c| c.data_type.to_string());
@@ -714,7 +762,6 @@ fn last_option<'a>(options: &'a [(String, String)], key: &str) -> Option<&'a str
         .map(|(_, v)| v.as_str())
 }
 
-/// The error for a table the bridge cannot read or write.
 /// The options of `format` (written after `prefix`) that change how Flink encodes its messages
 /// both ways, each with the values the bridge encodes and decodes as (Flink's default).
 const WIRE_OPTIONS: &[(Format, &str, &[&str])] = &[
@@ -748,6 +795,18 @@ fn encoded_as_flink_defaults<'a>(
     Ok(())
 }
 
+/// Whether a value of `data_type` is, or holds, a TIMESTAMP or TIMESTAMP_LTZ.
+fn holds_timestamp(data_type: &DataType) -> bool {
+    match &data_type.kind {
+        TypeKind::Timestamp | TypeKind::TimestampLtz => true,
+        TypeKind::Array(element) | TypeKind::Multiset(element) => holds_timestamp(element),
+        TypeKind::Map(key, value) => holds_timestamp(key) || holds_timestamp(value),
+        TypeKind::Row(fields) => fields.iter().any(|f| holds_timestamp(&f.data_type)),
+        _ => false,
+    }
+}
+
+/// The error for a table the bridge cannot read or write.
 fn unsupported_table(table: &str, message: String) -> TableError {
     TableError::Unsupported {
         table: table.into(),
@@ -864,6 +923,70 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("'topic' is set twice"), "{err}");
+    }
+
+    #[test]
+    fn a_json_formats_timestamp_standard_is_how_rows_are_checked() {
+        let kafka =
+            "'connector' = 'kafka', 'topic' = 't', 'properties.bootstrap.servers' = 'b:9092'";
+        let table = |columns: &str, options: &str| {
+            spec(
+                &format!("CREATE TABLE t ({columns}) WITH ({kafka}, {options})"),
+                "t",
+            )
+        };
+        let row = |value: Value| value.as_object().unwrap().clone();
+        let iso = table(
+            "at TIMESTAMP(3)",
+            "'format' = 'json', 'json.timestamp-format.standard' = 'ISO-8601'",
+        )
+        .unwrap();
+        assert_eq!(iso.timestamps, TimestampFormat::Iso8601);
+        assert!(
+            iso.check_row(&row(serde_json::json!({"at": "2024-01-01T10:00:00"})))
+                .is_ok()
+        );
+        let err = iso
+            .check_row(&row(serde_json::json!({"at": "2024-01-01 10:00:00"})))
+            .unwrap_err();
+        assert!(err.problem.contains("yyyy-MM-ddTHH:mm:ss"), "{err:?}");
+        // The changelog formats' own option, with 'value.format' too.
+        let events = table(
+            "at TIMESTAMP(3)",
+            "'value.format' = 'debezium-json', 'value.debezium-json.timestamp-format.standard' = 'ISO-8601'",
+        )
+        .unwrap();
+        assert_eq!(events.timestamps, TimestampFormat::Iso8601);
+        // Other formats, and the default, are SQL.
+        for options in ["'format' = 'json'", "'format' = 'csv'", "'format' = 'avro'"] {
+            assert_eq!(
+                table("at TIMESTAMP(3)", options).unwrap().timestamps,
+                TimestampFormat::Sql
+            );
+        }
+        let err = table(
+            "at TIMESTAMP(3)",
+            "'format' = 'json', 'json.timestamp-format.standard' = 'iso'",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("'SQL' or 'ISO-8601'"), "{err}");
+        // A key in JSON writing timestamps otherwise than the value, with a timestamp key column.
+        let keyed = |key: &str| {
+            table(
+                &format!("{key}, v INT"),
+                "'key.format' = 'json', 'key.fields' = 'k', 'value.format' = 'json', \
+                 'value.json.timestamp-format.standard' = 'ISO-8601'",
+            )
+        };
+        let err = keyed("k ROW<at TIMESTAMP(3)>").unwrap_err();
+        assert!(
+            err.to_string().contains("key column `k` holds a timestamp"),
+            "{err}"
+        );
+        assert_eq!(
+            keyed("k STRING").unwrap().timestamps,
+            TimestampFormat::Iso8601
+        );
     }
 
     #[test]

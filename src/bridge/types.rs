@@ -507,18 +507,64 @@ pub struct Mismatch {
     pub problem: String,
 }
 
-/// Checks `value` against `data_type` the way Flink's `json` format decodes it (with
-/// `json.timestamp-format.standard` = `SQL`, the default). Stricter than Flink in two places,
-/// both of which Flink would silently turn into wrong data: a BOOLEAN must be `true`/`false`
-/// (Flink reads any other text as false) and a ROW field that the type does not have is an error.
-pub fn check(value: &Value, data_type: &DataType) -> Result<(), Mismatch> {
-    check_at(value, data_type, &mut String::new())
+/// How TIMESTAMP and TIMESTAMP_LTZ values are written as text: the `timestamp-format.standard`
+/// option of Flink's `json` format and of its changelog formats (`debezium-json`, `canal-json`,
+/// `maxwell-json`). The other formats the bridge reads rows for take `SQL` text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimestampFormat {
+    /// `SQL`, Flink's default: `yyyy-MM-dd HH:mm:ss[.fff]` (with a trailing `Z` for
+    /// TIMESTAMP_LTZ).
+    #[default]
+    Sql,
+    /// `ISO-8601`: `yyyy-MM-ddTHH:mm:ss[.fff]` (with a trailing `Z` for TIMESTAMP_LTZ).
+    Iso8601,
+}
+
+impl TimestampFormat {
+    /// The option's value as Flink takes it (`SQL` or `ISO-8601`, exactly), `None` for any other.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "SQL" => Some(Self::Sql),
+            "ISO-8601" => Some(Self::Iso8601),
+            _ => None,
+        }
+    }
+
+    /// What stands between the date and the time.
+    pub fn separator(self) -> char {
+        match self {
+            Self::Sql => ' ',
+            Self::Iso8601 => 'T',
+        }
+    }
+
+    fn pattern(self, ltz: bool) -> &'static str {
+        match (self, ltz) {
+            (Self::Sql, false) => "yyyy-MM-dd HH:mm:ss[.fff]",
+            (Self::Sql, true) => "yyyy-MM-dd HH:mm:ss[.fff]Z",
+            (Self::Iso8601, false) => "yyyy-MM-ddTHH:mm:ss[.fff]",
+            (Self::Iso8601, true) => "yyyy-MM-ddTHH:mm:ss[.fff]Z",
+        }
+    }
+}
+
+/// Checks `value` against `data_type` the way Flink's `json` format decodes it, its
+/// timestamps written as `timestamps` says. Stricter than Flink in two places, both of which
+/// Flink would silently turn into wrong data: a BOOLEAN must be `true`/`false` (Flink reads any
+/// other text as false) and a ROW field that the type does not have is an error.
+pub fn check(
+    value: &Value,
+    data_type: &DataType,
+    timestamps: TimestampFormat,
+) -> Result<(), Mismatch> {
+    check_at(value, data_type, &mut String::new(), timestamps)
 }
 
 /// Whether the JSON text of one value fits `data_type`: exactly what [`check`] accepts for the
 /// value `raw` parses to, decided from the text itself for the common scalars (text, numbers,
 /// booleans, whole numbers in range) so that no tree is built for them.
-pub fn fits_raw(raw: &RawValue, data_type: &DataType) -> bool {
+pub fn fits_raw(raw: &RawValue, data_type: &DataType, timestamps: TimestampFormat) -> bool {
     let text = raw.get();
     if text == "null" {
         return data_type.nullable;
@@ -549,10 +595,16 @@ pub fn fits_raw(raw: &RawValue, data_type: &DataType) -> bool {
     {
         return (min..=max).contains(&n);
     }
-    serde_json::from_str::<Value>(text).is_ok_and(|value| check(&value, data_type).is_ok())
+    serde_json::from_str::<Value>(text)
+        .is_ok_and(|value| check(&value, data_type, timestamps).is_ok())
 }
 
-fn check_at(value: &Value, data_type: &DataType, path: &mut String) -> Result<(), Mismatch> {
+fn check_at(
+    value: &Value,
+    data_type: &DataType,
+    path: &mut String,
+    timestamps: TimestampFormat,
+) -> Result<(), Mismatch> {
     let fail = |path: &str, problem: String| {
         Err(Mismatch {
             path: path.to_string(),
@@ -615,18 +667,24 @@ fn check_at(value: &Value, data_type: &DataType, path: &mut String) -> Result<()
         TypeKind::Time => {
             text_matching(value, is_time, "HH:mm:ss[.fff]").or_else(|p| fail(path, p))
         }
-        TypeKind::Timestamp => text_matching(value, is_timestamp, "yyyy-MM-dd HH:mm:ss[.fff]")
-            .or_else(|p| fail(path, p)),
-        TypeKind::TimestampLtz => {
-            text_matching(value, is_timestamp_ltz, "yyyy-MM-dd HH:mm:ss[.fff]Z")
-                .or_else(|p| fail(path, p))
-        }
+        TypeKind::Timestamp => text_matching(
+            value,
+            |s| is_timestamp(s, timestamps),
+            timestamps.pattern(false),
+        )
+        .or_else(|p| fail(path, p)),
+        TypeKind::TimestampLtz => text_matching(
+            value,
+            |s| is_timestamp_ltz(s, timestamps),
+            timestamps.pattern(true),
+        )
+        .or_else(|p| fail(path, p)),
         TypeKind::Array(element) => match value {
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let len = path.len();
                     path.push_str(&format!("[{i}]"));
-                    check_at(item, element, path)?;
+                    check_at(item, element, path, timestamps)?;
                     path.truncate(len);
                 }
                 Ok(())
@@ -638,7 +696,7 @@ fn check_at(value: &Value, data_type: &DataType, path: &mut String) -> Result<()
                 for (k, count) in map {
                     let len = path.len();
                     path.push_str(&format!("[{k:?}]"));
-                    check_at(&Value::String(k.clone()), element, path)?;
+                    check_at(&Value::String(k.clone()), element, path, timestamps)?;
                     if !count.is_u64() {
                         return fail(path, format!("count {} is not a whole number", show(count)));
                     }
@@ -653,8 +711,8 @@ fn check_at(value: &Value, data_type: &DataType, path: &mut String) -> Result<()
                 for (k, v) in map {
                     let len = path.len();
                     path.push_str(&format!("[{k:?}]"));
-                    check_at(&Value::String(k.clone()), key_type, path)?;
-                    check_at(v, value_type, path)?;
+                    check_at(&Value::String(k.clone()), key_type, path, timestamps)?;
+                    check_at(v, value_type, path, timestamps)?;
                     path.truncate(len);
                 }
                 Ok(())
@@ -662,7 +720,7 @@ fn check_at(value: &Value, data_type: &DataType, path: &mut String) -> Result<()
             _ => fail(path, format!("{} is not an object", show(value))),
         },
         TypeKind::Row(fields) => match value {
-            Value::Object(map) => check_object(map, fields, path),
+            Value::Object(map) => check_object(map, fields, path, timestamps),
             _ => fail(path, format!("{} is not an object", show(value))),
         },
         TypeKind::Other(_) => Ok(()),
@@ -670,11 +728,12 @@ fn check_at(value: &Value, data_type: &DataType, path: &mut String) -> Result<()
 }
 
 /// Checks a JSON object against named fields: each field's value (absent means null), and no
-/// field the fields do not name (with the nearest name suggested).
+/// field the fields do not name (with the nearest name suggested); timestamps as [`check`].
 pub fn check_object(
     map: &serde_json::Map<String, Value>,
     fields: &[Field],
     path: &mut String,
+    timestamps: TimestampFormat,
 ) -> Result<(), Mismatch> {
     for (name, _) in map {
         if !fields.iter().any(|f| &f.name == name) {
@@ -714,6 +773,7 @@ pub fn check_object(
             map.get(&field.name).unwrap_or(&Value::Null),
             &field.data_type,
             path,
+            timestamps,
         )?;
         path.truncate(len);
     }
@@ -806,7 +866,7 @@ fn decimal_fits(text: &str, precision: u32, scale: u32) -> Result<(), String> {
     Ok(())
 }
 
-fn text_matching(value: &Value, ok: fn(&str) -> bool, format: &str) -> Result<(), String> {
+fn text_matching(value: &Value, ok: impl Fn(&str) -> bool, format: &str) -> Result<(), String> {
     match value {
         Value::String(s) if ok(s) => Ok(()),
         _ => Err(format!("{} is not `{format}`", show(value))),
@@ -854,19 +914,25 @@ fn is_time(s: &str) -> bool {
         && parts[2] < "60"
 }
 
-fn is_timestamp(s: &str) -> bool {
-    s.split_once(' ')
+fn is_timestamp(s: &str, timestamps: TimestampFormat) -> bool {
+    s.split_once(timestamps.separator())
         .is_some_and(|(date, time)| is_date(date) && is_time(time))
 }
 
-fn is_timestamp_ltz(s: &str) -> bool {
-    s.strip_suffix('Z').is_some_and(is_timestamp)
+fn is_timestamp_ltz(s: &str, timestamps: TimestampFormat) -> bool {
+    s.strip_suffix('Z')
+        .is_some_and(|s| is_timestamp(s, timestamps))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// [`super::check`] with Flink's default timestamps.
+    fn check(value: &Value, data_type: &DataType) -> Result<(), Mismatch> {
+        super::check(value, data_type, TimestampFormat::Sql)
+    }
 
     fn t(text: &str) -> DataType {
         DataType::parse(text).unwrap()
@@ -948,6 +1014,36 @@ mod tests {
         assert!(check(&json!("2024-01-01 10:00:00.123"), &t("TIMESTAMP(3)")).is_ok());
         assert!(check(&json!("2024-01-01T10:00:00"), &t("TIMESTAMP(3)")).is_err());
         assert!(check(&json!("2024-01-01 10:00:00Z"), &t("TIMESTAMP_LTZ(3)")).is_ok());
+        // `timestamp-format.standard` = 'ISO-8601': a `T` between the date and the time, in
+        // nested values too, and the SQL form refused with the pattern expected.
+        let iso = |value: Value, ty: &str| super::check(&value, &t(ty), TimestampFormat::Iso8601);
+        assert!(iso(json!("2024-01-01T10:00:00.123"), "TIMESTAMP(3)").is_ok());
+        assert!(iso(json!("2024-01-01T10:00:00Z"), "TIMESTAMP_LTZ(3)").is_ok());
+        assert!(
+            iso(
+                json!({"at": ["2024-01-01T10:00:00"]}),
+                "ROW<at ARRAY<TIMESTAMP>>"
+            )
+            .is_ok()
+        );
+        let err = iso(json!("2024-01-01 10:00:00"), "TIMESTAMP(3)").unwrap_err();
+        assert_eq!(
+            err.problem,
+            "\"2024-01-01 10:00:00\" is not `yyyy-MM-ddTHH:mm:ss[.fff]`"
+        );
+        assert!(iso(json!("2024-01-01T10:00:00"), "TIMESTAMP_LTZ(3)").is_err());
+        let raw = |text: &str, timestamps| {
+            let raw = serde_json::from_str::<Box<RawValue>>(text).unwrap();
+            fits_raw(&raw, &t("TIMESTAMP(3)"), timestamps)
+        };
+        assert!(raw("\"2024-01-01T10:00:00\"", TimestampFormat::Iso8601));
+        assert!(!raw("\"2024-01-01T10:00:00\"", TimestampFormat::Sql));
+        assert!(raw("\"2024-01-01 10:00:00\"", TimestampFormat::Sql));
+        assert_eq!(
+            TimestampFormat::parse("ISO-8601"),
+            Some(TimestampFormat::Iso8601)
+        );
+        assert_eq!(TimestampFormat::parse("iso-8601"), None);
         assert!(check(&json!(null), &t("INT")).is_ok());
         assert!(check(&json!(null), &t("INT NOT NULL")).is_err());
         assert!(check(&json!("aGk="), &t("BYTES")).is_ok());

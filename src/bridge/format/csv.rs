@@ -457,7 +457,7 @@ impl CsvOptions {
             }
             _ => Value::String(text.to_string()),
         };
-        types::check(&value, data_type).map_err(|m| m.problem)?;
+        types::check(&value, data_type, types::TimestampFormat::Sql).map_err(|m| m.problem)?;
         Ok(value)
     }
 }

@@ -34,7 +34,7 @@ use serde_json::Value;
 use super::avro::AvroCodec;
 use crate::bridge::pulsar::{admin_client, admin_path, admin_unreachable, full_topic};
 use crate::bridge::table::{AvroCodecs, Format, TableSpec};
-use crate::bridge::types::{DataType, Field, TypeKind};
+use crate::bridge::types::{DataType, Field, TimestampFormat, TypeKind};
 use crate::bridge::{BridgeError, Broker, Endpoint};
 
 /// A schema registered for a topic, as the admin API returns it.
@@ -829,6 +829,7 @@ impl AvroReading {
                     value_csv: None,
                     debezium_schema_include: false,
                     avro: AvroCodecs::default(),
+                    timestamps: TimestampFormat::Sql,
                 };
                 let latest =
                     with_value_codec(&table, AvroCodec::registered(fields.clone(), &schema.data)?);
