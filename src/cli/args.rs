@@ -177,7 +177,7 @@ impl clap::builder::TypedValueParser for KeyValue {
         value
             .to_str()
             .and_then(|text| text.split_once('='))
-            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .map(|(k, v)| (k.trim().to_string(), v.to_string()))
             .filter(|(k, _)| !k.is_empty())
             .ok_or_else(|| {
                 let flag = arg
@@ -210,5 +210,41 @@ impl JarArgs {
         let mut jars = flinkit::config::Settings::load(None)?.jars;
         jars.extend(self.jars.iter().cloned());
         Ok(jars)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_value_keeps_its_value_as_given() {
+        let command = clap::Command::new("t").arg(
+            clap::Arg::new("kv")
+                .long("kv")
+                .value_parser(KeyValue)
+                .action(clap::ArgAction::Append),
+        );
+        let matches = command
+            .try_get_matches_from([
+                "t",
+                "--kv",
+                " name = two words ",
+                "--kv",
+                "a=b=c",
+                "--kv",
+                "e=",
+            ])
+            .unwrap();
+        let pairs: Vec<&(String, String)> = matches.get_many("kv").unwrap().collect();
+        // A password may begin or end with a space, and hold an `=`.
+        assert_eq!(
+            pairs,
+            [
+                &("name".to_string(), " two words ".to_string()),
+                &("a".to_string(), "b=c".to_string()),
+                &("e".to_string(), String::new()),
+            ]
+        );
     }
 }
