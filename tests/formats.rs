@@ -659,14 +659,14 @@ fn canal_and_maxwell_changelogs_feed_aggregations_both_ways() {
 }
 
 const ISO_SQL: &str = "\
-CREATE TABLE events_iso (id INT, at TIMESTAMP(3) NOT NULL, seen TIMESTAMP_LTZ(3) NOT NULL
+CREATE TABLE events_iso (id INT, happened TIMESTAMP(3) NOT NULL, seen TIMESTAMP_LTZ(3) NOT NULL
 ) WITH ('connector' = 'kafka', 'topic' = 'formats.events_iso',
   'properties.bootstrap.servers' = 'localhost:9092', 'scan.startup.mode' = 'earliest-offset',
   'format' = 'json', 'json.timestamp-format.standard' = 'ISO-8601');
-CREATE TABLE events_sql (id INT, at TIMESTAMP(3), seen TIMESTAMP_LTZ(3), hour_of INT
+CREATE TABLE events_sql (id INT, happened TIMESTAMP(3), seen TIMESTAMP_LTZ(3), hour_of INT
 ) WITH ('connector' = 'kafka', 'topic' = 'formats.events_sql',
   'properties.bootstrap.servers' = 'localhost:9092', 'format' = 'json');
-INSERT INTO events_sql SELECT id, at, seen, HOUR(at) FROM events_iso;
+INSERT INTO events_sql SELECT id, happened, seen, HOUR(happened) FROM events_iso;
 ";
 
 /// `'json.timestamp-format.standard' = 'ISO-8601'`: flinkit takes and generates timestamps with
@@ -694,14 +694,15 @@ fn iso_8601_timestamps_are_taken_generated_and_read_by_flink() {
         ])
     };
     // The SQL form is what Flink's ISO-8601 reader fails on: refused, located, nothing sent.
-    let refused =
-        produce("{\"id\":0,\"at\":\"2024-05-01 10:00:00\",\"seen\":\"2024-05-01T10:00:00Z\"}\n");
+    let refused = produce(
+        "{\"id\":0,\"happened\":\"2024-05-01 10:00:00\",\"seen\":\"2024-05-01T10:00:00Z\"}\n",
+    );
     assert_eq!(refused.status.code(), Some(2), "{refused:?}");
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("yyyy-MM-ddTHH:mm:ss[.fff]"), "{stderr}");
     assert!(stderr.contains("line 1"), "{stderr}");
     let out = produce(
-        "{\"id\":1,\"at\":\"2024-05-01T10:00:00.123\",\"seen\":\"2024-05-01T10:00:00Z\"}\n",
+        "{\"id\":1,\"happened\":\"2024-05-01T10:00:00.123\",\"seen\":\"2024-05-01T10:00:00Z\"}\n",
     );
     assert_success(&out);
     assert_eq!(json(&out)["sent"], 1);
@@ -727,9 +728,9 @@ fn iso_8601_timestamps_are_taken_generated_and_read_by_flink() {
         .collect();
     assert_eq!(generated.len(), 3, "{written}");
     for row in &generated {
-        let at = row["at"].as_str().unwrap();
+        let happened = row["happened"].as_str().unwrap();
         let seen = row["seen"].as_str().unwrap();
-        assert_eq!(&at[10..11], "T", "{row}");
+        assert_eq!(&happened[10..11], "T", "{row}");
         assert!(seen.ends_with('Z') && &seen[10..11] == "T", "{row}");
     }
 
@@ -749,13 +750,13 @@ fn iso_8601_timestamps_are_taken_generated_and_read_by_flink() {
         };
         format!("{text}{zone}")
     };
-    let mut expected = vec![json!({"id": 1, "at": "2024-05-01 10:00:00.123",
+    let mut expected = vec![json!({"id": 1, "happened": "2024-05-01 10:00:00.123",
         "seen": "2024-05-01 10:00:00Z", "hour_of": 10})];
     for row in &generated {
-        let at = row["at"].as_str().unwrap();
-        expected.push(json!({"id": row["id"], "at": sql_form(at),
+        let happened = row["happened"].as_str().unwrap();
+        expected.push(json!({"id": row["id"], "happened": sql_form(happened),
             "seen": sql_form(row["seen"].as_str().unwrap()),
-            "hour_of": at[11..13].parse::<i64>().unwrap()}));
+            "hour_of": happened[11..13].parse::<i64>().unwrap()}));
     }
     await_rows(&sql, "events_sql", false, &Value::Array(expected));
 }

@@ -322,6 +322,40 @@ impl<'a> Validator<'a> {
         self.out.last_mut().expect("just pushed")
     }
 
+    /// Fails on a table or column name that Flink's parser reserves, written without
+    /// backquotes (`CREATE TABLE out`, a column `value STRING`): Flink refuses the statement.
+    fn reserved_names(&mut self, stmt: &Statement, table: &CreateTable) {
+        let text = self.script.source_of(stmt).text();
+        let mut names: Vec<(&'static str, usize, String)> = Vec::new();
+        if let Some(written) = text.get(table.name_span.clone()) {
+            for (at, part) in crate::sql::reserved::unquoted_parts(written) {
+                names.push(("table", table.name_span.start + at, part.to_string()));
+            }
+        }
+        for column in &table.columns {
+            let start = column.span.start;
+            if text[start..].starts_with('`') {
+                continue;
+            }
+            names.push(("column", start, column.name.clone()));
+        }
+        for (what, start, name) in names {
+            if crate::sql::reserved::is_reserved(&name) {
+                self.push(
+                    stmt,
+                    Severity::Error,
+                    "reserved-word",
+                    format!("{what} name `{name}` is a word Flink's SQL parser reserves"),
+                    start..start + name.len(),
+                    None,
+                    Some(format!(
+                        "write it in backquotes (`{name}`) here and wherever the statements use it"
+                    )),
+                );
+            }
+        }
+    }
+
     /// Warns about each table `stmt` reads that no statement of the script creates, as a table
     /// or a view: Flink answers "Object '…' not found" unless the cluster's catalog has it.
     /// Flink's names are case-sensitive, so a created name that differs only in case is the
@@ -435,6 +469,7 @@ impl<'a> Validator<'a> {
             );
             return;
         }
+        self.reserved_names(stmt, table);
         self.duplicate_options(stmt, table);
         self.like(stmt, table);
         let options = self.effective_options(table, 0);

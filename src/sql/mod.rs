@@ -20,6 +20,7 @@ pub mod lexer;
 pub mod model;
 mod parse;
 mod query;
+pub mod reserved;
 pub mod source;
 pub mod split;
 mod tables;
