@@ -456,13 +456,24 @@ impl TableSpec {
             if let Some(column) = timestamp_key
                 && key_timestamps != timestamps
             {
+                let writes = |format: Format, prefix: &str, standard: TimestampFormat| {
+                    let name = standard.name();
+                    if format.has_timestamp_standard() {
+                        format!(
+                            "{} ('{prefix}{}.timestamp-format.standard' = '{name}')",
+                            format.as_str(),
+                            format.as_str()
+                        )
+                    } else {
+                        format!("{} ({name} form)", format.as_str())
+                    }
+                };
                 return Err(unsupported(format!(
-                    "key column `{column}` holds a timestamp, and the key's and the value's \
-                     formats write timestamps differently ('key.{}.timestamp-format.standard', \
-                     '{value_prefix}{}.timestamp-format.standard'): the bridge writes a key \
-                     column as the row gives it; give both the same standard",
-                    format.as_str(),
-                    value_format.as_str()
+                    "key column `{column}` holds a timestamp, and the key's format, {}, writes \
+                     timestamps otherwise than the value's, {}: the bridge writes a key column \
+                     as the row gives it; give both the same form",
+                    writes(format, "key.", key_timestamps),
+                    writes(value_format, value_prefix, timestamps)
                 )));
             }
         }

@@ -531,6 +531,14 @@ impl TimestampFormat {
         }
     }
 
+    /// The option's value for this standard.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sql => "SQL",
+            Self::Iso8601 => "ISO-8601",
+        }
+    }
+
     /// What stands between the date and the time.
     pub fn separator(self) -> char {
         match self {
@@ -916,7 +924,17 @@ fn is_time(s: &str) -> bool {
 
 fn is_timestamp(s: &str, timestamps: TimestampFormat) -> bool {
     s.split_once(timestamps.separator())
-        .is_some_and(|(date, time)| is_date(date) && is_time(time))
+        .is_some_and(|(date, time)| {
+            // ISO-8601's time (Java's `ISO_LOCAL_TIME`) may stop at the minutes; SQL's may not.
+            is_date(date)
+                && (is_time(time) || timestamps == TimestampFormat::Iso8601 && is_hm(time))
+        })
+}
+
+/// `HH:mm`.
+fn is_hm(s: &str) -> bool {
+    s.split_once(':')
+        .is_some_and(|(h, m)| digits(h, 2) && digits(m, 2) && h < "24" && m < "60")
 }
 
 fn is_timestamp_ltz(s: &str, timestamps: TimestampFormat) -> bool {
@@ -1019,6 +1037,10 @@ mod tests {
         let iso = |value: Value, ty: &str| super::check(&value, &t(ty), TimestampFormat::Iso8601);
         assert!(iso(json!("2024-01-01T10:00:00.123"), "TIMESTAMP(3)").is_ok());
         assert!(iso(json!("2024-01-01T10:00:00Z"), "TIMESTAMP_LTZ(3)").is_ok());
+        assert!(iso(json!("2024-01-01T10:00"), "TIMESTAMP(3)").is_ok());
+        assert!(iso(json!("2024-01-01T10:00Z"), "TIMESTAMP_LTZ(3)").is_ok());
+        assert!(iso(json!("2024-01-01T24:00"), "TIMESTAMP(3)").is_err());
+        assert!(check(&json!("2024-01-01 10:00"), &t("TIMESTAMP(3)")).is_err());
         assert!(
             iso(
                 json!({"at": ["2024-01-01T10:00:00"]}),

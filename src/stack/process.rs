@@ -320,7 +320,11 @@ pub fn up(
                 stop_units(stack, Unit::of(service));
                 return Err(failure);
             }
-            start_vanished(stack, service, &mut children, cache, &mut tools, progress)?;
+            if start_vanished(stack, service, &mut children, cache, &mut tools, progress)? {
+                // This round's check may have been answered by the process that is gone.
+                still.push(service);
+                continue;
+            }
             match check {
                 Ok(()) => progress(Event::Healthy(service, started.elapsed())),
                 Err(reason) if started.elapsed() >= timeout => {
@@ -341,7 +345,7 @@ pub fn up(
 /// Starts the processes of `service` that `up` did not start, because they were running when it
 /// looked, and that are gone now: a process killed just before `up` is still exiting for a
 /// moment (a large JVM for a second or more), and `up` would otherwise wait for the health of a
-/// service with nothing left to serve it.
+/// service with nothing left to serve it. Whether it started any.
 fn start_vanished(
     stack: &Stack,
     service: Service,
@@ -349,7 +353,7 @@ fn start_vanished(
     cache: &Cache,
     tools: &mut Tools,
     progress: &mut dyn FnMut(Event),
-) -> Result<(), StackError> {
+) -> Result<bool, StackError> {
     let vanished: Vec<Unit> = Unit::of(service)
         .iter()
         .copied()
@@ -358,7 +362,7 @@ fn start_vanished(
         })
         .collect();
     if vanished.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     for &unit in &vanished {
         check_ports_free(stack, unit)?;
@@ -368,7 +372,7 @@ fn start_vanished(
         let command = prepare(stack, unit, &classpaths, tools)?;
         children.push((unit, spawn(stack, unit, command)?));
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Fails fast when another process listens on a port the unit needs.

@@ -18,7 +18,7 @@ use futures::{
     pin_mut,
     stream::FuturesOrdered,
     task::{Context, Poll},
-    Future, SinkExt, StreamExt,
+    Future, FutureExt, SinkExt, StreamExt,
 };
 use rand::Rng;
 
@@ -1552,9 +1552,18 @@ async fn batch_process_loop(
 /// the bound keeps a broker that stops acknowledging from growing the batches held without end.
 const MAX_BATCHES_IN_FLIGHT: usize = 64;
 
-/// A batch sent (or failed before it could be sent), completing its messages' receipts and any
-/// flush waiting behind it once it resolves.
-type BatchInFlight = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// A batch sent (or failed before it could be sent), or a flush alone: it resolves to what
+/// completes its messages' receipts and the flush behind it, which the loop hands out in the
+/// order they were sent ([`complete_batch`]).
+type BatchInFlight = Pin<Box<dyn Future<Output = SentBatch> + Send>>;
+
+/// A batch whose receipt (or error) is in, or a flush alone (`result` is `None`).
+struct SentBatch {
+    result: Option<Result<CommandSendReceipt, Error>>,
+    receipts: Vec<oneshot::Sender<Result<CommandSendReceipt, Error>>>,
+    counter: usize,
+    flush_tx: Option<oneshot::Sender<()>>,
+}
 
 /// Sends the batches `batch_process_loop` hands over, in order, each as soon as it arrives: a
 /// batch is written while the ones before it await their receipts, up to
@@ -1572,15 +1581,26 @@ async fn message_send_loop<Exe>(
     let producer_id = connection.id;
     let mut in_flight: FuturesOrdered<BatchInFlight> = FuturesOrdered::new();
     loop {
+        // Receipts already in are handed out first, so they do not wait behind new batches.
+        while let Some(Some(done)) = in_flight.next().now_or_never() {
+            complete_batch(done);
+        }
         let next = if in_flight.len() >= MAX_BATCHES_IN_FLIGHT {
-            in_flight.next().await;
+            if let Some(done) = in_flight.next().await {
+                complete_batch(done);
+            }
             continue;
         } else if in_flight.is_empty() {
             msg_receiver.next().await
         } else {
             match future::select(msg_receiver.next(), in_flight.next()).await {
                 Either::Left((next, _)) => next,
-                Either::Right(_) => continue,
+                Either::Right((done, _)) => {
+                    if let Some(done) = done {
+                        complete_batch(done);
+                    }
+                    continue;
+                }
             }
         };
         match next {
@@ -1621,9 +1641,12 @@ async fn message_send_loop<Exe>(
                 if counter == 0 {
                     // a flush alone: it completes once the batches before it have
                     if let Some(flush_tx) = flush_tx {
-                        in_flight.push_back(Box::pin(async move {
-                            let _ = flush_tx.send(());
-                        }));
+                        in_flight.push_back(Box::pin(future::ready(SentBatch {
+                            result: None,
+                            receipts,
+                            counter,
+                            flush_tx: Some(flush_tx),
+                        })));
                     }
                     continue;
                 }
@@ -1645,12 +1668,19 @@ async fn message_send_loop<Exe>(
                         Ok(receipt) => receipt.await,
                         Err(e) => Err(e),
                     };
-                    complete_batch(result, receipts, counter, flush_tx);
+                    SentBatch {
+                        result: Some(result),
+                        receipts,
+                        counter,
+                        flush_tx,
+                    }
                 }));
             }
             None => {
                 debug!("producer {producer_id} message_send_loop: channel closed, exiting");
-                while in_flight.next().await.is_some() {}
+                while let Some(done) = in_flight.next().await {
+                    complete_batch(done);
+                }
                 let close_result = connection.close().await;
                 let _ = close_sender.send(close_result).inspect_err(|e| {
                     warn!(
@@ -1665,15 +1695,21 @@ async fn message_send_loop<Exe>(
 }
 
 /// Hands a batch's receipt (or its error) to each of its messages, then completes the flush that
-/// waited for it.
-fn complete_batch(
-    result: Result<CommandSendReceipt, Error>,
-    receipts: Vec<oneshot::Sender<Result<CommandSendReceipt, Error>>>,
-    counter: usize,
-    flush_tx: Option<oneshot::Sender<()>>,
-) {
+/// waited for it. Called in the order the batches were sent.
+fn complete_batch(done: SentBatch) {
+    let SentBatch {
+        result,
+        receipts,
+        counter,
+        flush_tx,
+    } = done;
     match result {
-        Ok(receipt) => {
+        None => {
+            if let Some(flush_tx) = flush_tx {
+                let _ = flush_tx.send(());
+            }
+        }
+        Some(Ok(receipt)) => {
             for (batch_index, tx) in receipts.into_iter().enumerate() {
                 let mut receipt = receipt.clone();
                 if let Some(msg_id) = &mut receipt.message_id {
@@ -1686,7 +1722,7 @@ fn complete_batch(
                 let _ = flush_tx.send(());
             }
         }
-        Err(e) => {
+        Some(Err(e)) => {
             let error = Arc::new(e);
             for tx in receipts {
                 let _ = tx.send(Err(Error::Producer(ProducerError::Batch(error.clone()))));
