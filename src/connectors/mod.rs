@@ -334,10 +334,24 @@ impl<'a> Validator<'a> {
         }
         for column in &table.columns {
             let start = column.span.start;
-            if text[start..].starts_with('`') {
-                continue;
+            if !text[start..].starts_with('`') {
+                names.push(("column", start, column.name.clone()));
             }
-            names.push(("column", start, column.name.clone()));
+            // The type follows the name in the column's text.
+            let Some(data_type) = column.data_type() else {
+                continue;
+            };
+            let definition = &text[column.span.clone()];
+            let Some(at) = definition
+                .get(column.name.len()..)
+                .and_then(|rest| rest.find(data_type))
+                .map(|at| start + column.name.len() + at)
+            else {
+                continue;
+            };
+            for (offset, field) in crate::sql::reserved::unquoted_row_fields(data_type) {
+                names.push(("field", at + offset, field.to_string()));
+            }
         }
         for (what, start, name) in names {
             if crate::sql::reserved::is_reserved(&name) {

@@ -41,6 +41,38 @@ pub fn unquoted_parts(written: &str) -> Vec<(usize, &str)> {
         .collect()
 }
 
+/// The unquoted field names of the `ROW<…>` / `ROW(…)` types in a column's type text, nested
+/// ones included (`ARRAY<ROW<value INT>>`), each with its byte offset in `type_text`.
+pub fn unquoted_row_fields(type_text: &str) -> Vec<(usize, &str)> {
+    use super::lexer::{TokenKind, tokenize};
+    let Ok(tokens) = tokenize(type_text) else {
+        return Vec::new();
+    };
+    let tokens: Vec<_> = tokens.iter().filter(|t| !t.kind.is_trivia()).collect();
+    // One entry per open bracket: whether it opened a ROW's fields.
+    let mut rows: Vec<bool> = Vec::new();
+    let mut fields = Vec::new();
+    let mut name_next = false;
+    for (i, token) in tokens.iter().enumerate() {
+        if std::mem::take(&mut name_next) && token.kind == TokenKind::Word {
+            fields.push((token.start, token.text(type_text)));
+        }
+        match token.kind {
+            TokenKind::LParen | TokenKind::Lt => {
+                let row = i > 0 && tokens[i - 1].is_keyword(type_text, "ROW");
+                rows.push(row);
+                name_next = row;
+            }
+            TokenKind::RParen | TokenKind::Gt => {
+                rows.pop();
+            }
+            TokenKind::Comma => name_next = rows.last() == Some(&true),
+            _ => {}
+        }
+    }
+    fields
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +89,22 @@ mod tests {
         let words: Vec<&str> = RESERVED.lines().filter(|l| !l.starts_with('#')).collect();
         assert!(words.len() > 300, "{}", words.len());
         assert!(words.is_sorted(), "sorted, one per line");
+    }
+
+    #[test]
+    fn row_fields_are_found_at_any_depth() {
+        let text = "ROW<value INT, `user` STRING, d DECIMAL(10, 2), r ROW(year INT) 'doc', \
+                    a ARRAY<ROW<at TIMESTAMP(3)>>, m MAP<STRING, INT>>";
+        let fields: Vec<&str> = unquoted_row_fields(text)
+            .into_iter()
+            .map(|(_, f)| f)
+            .collect();
+        assert_eq!(fields, ["value", "d", "r", "year", "a", "at", "m"]);
+        let (at, name) = unquoted_row_fields("ARRAY<ROW<value INT>>")[0];
+        assert_eq!((at, name), (10, "value"));
+        assert!(unquoted_row_fields("DECIMAL(10, 2)").is_empty());
+        assert!(unquoted_row_fields("ROW<>").is_empty());
+        assert!(unquoted_row_fields("ROW<'unterminated").is_empty());
     }
 
     #[test]
