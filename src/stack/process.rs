@@ -285,14 +285,14 @@ pub fn up(
     // instance's bookie registration for a few seconds, during which the new bookie's
     // registration is lost and re-acquired over and over, and a ledger created in a lost moment
     // fails ("Not enough non-faulty bookies"), while a single check may pass.
-    let mut settling: Vec<(Service, Option<Instant>)> = pending
+    let unclean_pulsar = pending
         .iter()
-        .filter(|(service, _)| {
-            *service == Service::Pulsar && stack.unit_dir(Unit::Pulsar).join("pid").exists()
-        })
-        .map(|(service, _)| (*service, None))
-        .collect();
-    let mut restarted = false;
+        .any(|(service, _)| *service == Service::Pulsar)
+        && stack.unit_dir(Unit::Pulsar).join("pid").exists();
+    let mut settling = unclean_pulsar.then_some(Settling {
+        since: None,
+        restarted: false,
+    });
     let mut children: Vec<(Unit, Child)> = Vec::new();
     let classpaths = if to_start.is_empty() {
         Classpaths::default()
@@ -338,32 +338,32 @@ pub fn up(
                 still.push(service);
                 continue;
             }
-            let settle = settling.iter_mut().find(|(s, _)| *s == service);
+            let settle = settling.as_mut().filter(|_| service == Service::Pulsar);
             // Sometimes the flapping does not end: a clean stop and start ends it (once, and
             // only while the last check failed).
-            if let Some((_, since)) = settle
-                && !restarted
-                && since.is_none()
+            if let Some(settle) = settle
+                && !settle.restarted
+                && settle.since.is_none()
                 && started.elapsed() >= PULSAR_RESTART_AFTER
             {
-                restarted = true;
-                *since = None;
+                settle.restarted = true;
                 children.retain(|(unit, _)| service_of(*unit) != service);
                 stop_units(stack, Unit::of(service));
-                let classpaths = provision(cache, Unit::of(service), &mut |p| {
-                    progress(Event::Provision(p))
-                })?;
-                for &unit in Unit::of(service) {
-                    let command = prepare(stack, unit, &classpaths, &mut tools)?;
-                    children.push((unit, spawn(stack, unit, command)?));
-                }
+                start_units(
+                    stack,
+                    Unit::of(service),
+                    &mut children,
+                    cache,
+                    &mut tools,
+                    progress,
+                )?;
                 still.push(service);
                 continue;
             }
-            let settle = settling.iter_mut().find(|(s, _)| *s == service);
+            let settle = settling.as_mut().filter(|_| service == Service::Pulsar);
             match (check, settle) {
-                (Ok(()), Some((_, since))) => {
-                    let since = *since.get_or_insert_with(Instant::now);
+                (Ok(()), Some(settle)) => {
+                    let since = *settle.since.get_or_insert_with(Instant::now);
                     if since.elapsed() >= PULSAR_SETTLE {
                         progress(Event::Healthy(service, started.elapsed()));
                     } else {
@@ -371,8 +371,8 @@ pub fn up(
                     }
                 }
                 (Ok(()), None) => progress(Event::Healthy(service, started.elapsed())),
-                (Err(_), Some((_, since))) if started.elapsed() < timeout => {
-                    *since = None;
+                (Err(_), Some(settle)) if started.elapsed() < timeout => {
+                    settle.since = None;
                     still.push(service);
                 }
                 (Err(reason), _) if started.elapsed() >= timeout => {
@@ -400,6 +400,14 @@ const PULSAR_SETTLE: Duration = Duration::from_secs(15);
 /// restart ended it.
 const PULSAR_RESTART_AFTER: Duration = Duration::from_secs(60);
 
+/// A Pulsar that must settle (see [`PULSAR_SETTLE`]).
+struct Settling {
+    /// Since when every check passed, `None` after a failed one.
+    since: Option<Instant>,
+    /// Whether it was stopped and started again ([`PULSAR_RESTART_AFTER`]).
+    restarted: bool,
+}
+
 /// Starts the processes of `service` that `up` did not start, because they were running when it
 /// looked, and that are gone now: a process killed just before `up` is still exiting for a
 /// moment (a large JVM for a second or more), and `up` would otherwise wait for the health of a
@@ -425,12 +433,25 @@ fn start_vanished(
     for &unit in &vanished {
         check_ports_free(stack, unit)?;
     }
-    let classpaths = provision(cache, &vanished, &mut |p| progress(Event::Provision(p)))?;
-    for unit in vanished {
+    start_units(stack, &vanished, children, cache, tools, progress)?;
+    Ok(true)
+}
+
+/// Provisions and starts `units`, adding them to `children`.
+fn start_units(
+    stack: &Stack,
+    units: &[Unit],
+    children: &mut Vec<(Unit, Child)>,
+    cache: &Cache,
+    tools: &mut Tools,
+    progress: &mut dyn FnMut(Event),
+) -> Result<(), StackError> {
+    let classpaths = provision(cache, units, &mut |p| progress(Event::Provision(p)))?;
+    for &unit in units {
         let command = prepare(stack, unit, &classpaths, tools)?;
         children.push((unit, spawn(stack, unit, command)?));
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Fails fast when another process listens on a port the unit needs.
